@@ -1,0 +1,44 @@
+/*
+ * tracebox/config.h — the INI configuration.
+ *
+ * `[outbox]` and `[shipper]` are settings; every other section is a
+ * destination named by the section, with `type = …`. Values expand ${VAR}
+ * and ${VAR:-default} from the environment. With no file, destinations come
+ * from the platforms' usual environment variables. Errors name file, line
+ * and key; secrets are never echoed.
+ */
+#ifndef TRACEBOX_CONFIG_H
+#define TRACEBOX_CONFIG_H
+
+#include "tracebox/exporter.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tb_config tb_config;
+
+/* Load the configuration. `path` NULL means $TRACEBOX_CONFIG, else
+ * ./tracebox.ini if it exists, else the environment only. On failure *out
+ * is NULL, the status is TB_CONFIG (or TB_IO/TB_NOMEM) and tb_last_error()
+ * holds one line "FILE:LINE: [section] key: what is wrong". Any thread. */
+TB_EXTERN tb_status tb_config_load(tb_config **out, const char *path);
+
+/* Parse INI text; `name` is used as the file name in errors. */
+TB_EXTERN tb_status tb_config_parse(tb_config **out, const char *text, const char *name);
+
+/* NULL is a no-op. */
+TB_EXTERN void tb_config_free(tb_config *cfg);
+
+/* [outbox] path, or NULL when not set. */
+TB_EXTERN const char *tb_config_outbox_path(const tb_config *cfg);
+TB_EXTERN size_t tb_config_destination_count(const tb_config *cfg);
+/* Borrowed; valid while cfg lives. NULL when out of range / not found. */
+TB_EXTERN const tb_dest_config *tb_config_destination(const tb_config *cfg, size_t index);
+TB_EXTERN const tb_dest_config *tb_config_find_destination(const tb_config *cfg,
+                                                           const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

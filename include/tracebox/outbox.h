@@ -1,0 +1,105 @@
+/*
+ * tracebox/outbox.h — the outbox file and the outbox processor.
+ *
+ * A tb_outbox is one open SQLite outbox file (created mode 0600, WAL,
+ * migrated to the current schema). Records are SDK export objects (JSON);
+ * tb_outbox_put_json() stores one, idempotently by id. tb_outbox_processor()
+ * makes a trace processor that writes traces at on_trace_start and spans at
+ * on_span_end through the same path.
+ *
+ * Durability (tb_outbox_options.durability):
+ *   TB_DURABILITY_FULL   put returns after the commit, synchronous=FULL;
+ *                        concurrent callers share one commit (group commit).
+ *   TB_DURABILITY_NORMAL same with synchronous=NORMAL (survives a process
+ *                        crash, not a power cut).
+ *   TB_DURABILITY_ASYNC  put returns once the record is queued in memory; a
+ *                        writer thread commits it within a few milliseconds.
+ *
+ * Threads: one tb_outbox may be used from any number of threads at once.
+ * Several processes may open the same file.
+ */
+#ifndef TRACEBOX_OUTBOX_H
+#define TRACEBOX_OUTBOX_H
+
+#include "tracebox/tracing.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tb_outbox tb_outbox;
+
+typedef enum tb_durability {
+    TB_DURABILITY_FULL = 0,
+    TB_DURABILITY_NORMAL = 1,
+    TB_DURABILITY_ASYNC = 2
+} tb_durability;
+
+typedef enum tb_full_policy {
+    TB_FULL_REFUSE = 0,      /* at max_size, refuse new records with TB_FULL */
+    TB_FULL_PURGE_DELIVERED  /* first delete the oldest delivered records */
+} tb_full_policy;
+
+typedef enum tb_queue_policy {
+    TB_QUEUE_BLOCK = 0, /* async: a full queue makes the producer wait */
+    TB_QUEUE_DROP = 1   /* async: a full queue drops the record (counted) */
+} tb_queue_policy;
+
+#define TB_OUTBOX_OPTIONS_VERSION 1
+typedef struct tb_outbox_options {
+    unsigned version;            /* TB_OUTBOX_OPTIONS_VERSION */
+    tb_durability durability;    /* default TB_DURABILITY_FULL */
+    int busy_timeout_ms;         /* default 10000 */
+    int64_t max_size;            /* bytes; 0 = unbounded */
+    tb_full_policy full_policy;  /* default TB_FULL_REFUSE */
+    size_t queue_capacity;       /* async: records; 0 = 8192 */
+    tb_queue_policy queue_policy;/* async: default TB_QUEUE_BLOCK */
+    int flush_interval_ms;       /* async: default 5 */
+    int readonly;                /* open for reading only (no migration) */
+} tb_outbox_options;
+#define TB_OUTBOX_OPTIONS_INIT                                                 \
+    {TB_OUTBOX_OPTIONS_VERSION, TB_DURABILITY_FULL, 10000, 0, TB_FULL_REFUSE,  \
+     0, TB_QUEUE_BLOCK, 5, 0}
+
+/* Open (creating and migrating if needed) the outbox at `path`. opts may be
+ * NULL for defaults. On failure *out is NULL and tb_last_error() says why:
+ * TB_NOT_OUTBOX (a file that is not an outbox; left untouched), TB_TOO_NEW
+ * (written by a newer schema), TB_IO. A corrupt outbox is renamed aside to
+ * "<path>.corrupt-<time>" (never deleted), a message is written to stderr and
+ * a fresh outbox is created. Any thread. */
+TB_EXTERN tb_status tb_outbox_open(tb_outbox **out, const char *path,
+                                   const tb_outbox_options *opts);
+
+/* Flush (async mode), then close. NULL is a no-op. No other thread may use
+ * the handle during or after the call. */
+TB_EXTERN void tb_outbox_close(tb_outbox *outbox);
+
+/* The last error message for this handle; valid until the next call on it
+ * from the same thread. Never NULL. */
+TB_EXTERN const char *tb_outbox_errmsg(const tb_outbox *outbox);
+
+/* Store one SDK export object given as JSON text (`len` bytes; len may be
+ * (size_t)-1 for a NUL-terminated string). The object is validated first:
+ * TB_BAD_RECORD with a message naming the field, and nothing is stored. A
+ * record whose id is already stored is acknowledged without a second row (a
+ * trace row gains fields it lacked). If out_id is not NULL it receives the
+ * record's id (copied, at most 64 bytes with the NUL). Returns when the
+ * record is durable per the durability mode. Any thread. */
+TB_EXTERN tb_status tb_outbox_put_json(tb_outbox *outbox, const char *json, size_t len,
+                                       char out_id[64]);
+
+/* Wait until every record accepted so far is committed (async mode; in
+ * other modes it returns at once). */
+TB_EXTERN tb_status tb_outbox_flush(tb_outbox *outbox, int64_t timeout_ms);
+
+/* Fill *out with a processor that writes into `outbox`. The outbox must
+ * outlive the processor's registration. */
+TB_EXTERN tb_status tb_outbox_processor(tb_outbox *outbox, tb_processor *out);
+
+/* The file path as opened. Owned by the outbox. */
+TB_EXTERN const char *tb_outbox_path(const tb_outbox *outbox);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

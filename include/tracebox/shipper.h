@@ -1,0 +1,66 @@
+/*
+ * tracebox/shipper.h — delivery from the outbox to every destination.
+ *
+ * For each destination the shipper takes a lease (so two shippers never ship
+ * the same batch), reads the next batch after the destination's cursor,
+ * exports it and then, in one transaction, advances the cursor or records
+ * the failure (backoff with full jitter, Retry-After) or writes dead
+ * letters. Delivery is at-least-once, in seq order, per destination.
+ *
+ * Two shapes: tb_ship_once() drains and returns (the `ship --once` verb);
+ * tb_shipper_start() runs the same loop on a thread until tb_shipper_stop().
+ */
+#ifndef TRACEBOX_SHIPPER_H
+#define TRACEBOX_SHIPPER_H
+
+#include "tracebox/config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tb_shipper tb_shipper;
+
+#define TB_SHIP_OPTIONS_VERSION 1
+typedef struct tb_ship_options {
+    unsigned version;        /* TB_SHIP_OPTIONS_VERSION */
+    const char *destination; /* ship only this one; NULL: all */
+    int64_t max_time_ms;     /* stop after this long; 0: no limit */
+    int verbose;             /* progress lines on stderr */
+} tb_ship_options;
+#define TB_SHIP_OPTIONS_INIT {TB_SHIP_OPTIONS_VERSION, NULL, 0, 0}
+
+typedef struct tb_ship_report {
+    int64_t delivered;    /* records delivered this run */
+    int64_t dead;         /* records dead-lettered this run */
+    int64_t pending;      /* records still pending at the end */
+    int64_t batches;      /* batches accepted */
+    int64_t failures;     /* failed attempts */
+    int backing_off;      /* destinations left waiting for a retry */
+} tb_ship_report;
+
+/* Drain: ship every destination in `cfg` until it is caught up or backing
+ * off (or max_time passes). report may be NULL. Returns TB_OK when the run
+ * worked (check report->pending), TB_CONFIG for a destination that cannot
+ * be created, another status for an outbox failure. Any thread. */
+TB_EXTERN tb_status tb_ship_once(const char *db_path, const tb_config *cfg,
+                                 const tb_ship_options *opts, tb_ship_report *report);
+
+/* Start a shipper thread. cfg is copied by reference: it must outlive the
+ * shipper. On failure *out is NULL. */
+TB_EXTERN tb_status tb_shipper_start(tb_shipper **out, const char *db_path,
+                                     const tb_config *cfg, const tb_ship_options *opts);
+
+/* Ask the thread to stop, wait at most timeout_ms for it (an export in
+ * flight is abandoned after that, and its batch is sent again later), free
+ * the shipper. NULL is a no-op returning TB_OK. Returns TB_TIMEOUT if the
+ * thread did not stop in time (it is detached and stops at its next step). */
+TB_EXTERN tb_status tb_shipper_stop(tb_shipper *shipper, int64_t timeout_ms);
+
+/* Wake the thread now (e.g. after a burst of writes). */
+TB_EXTERN void tb_shipper_wake(tb_shipper *shipper);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

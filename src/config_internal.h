@@ -1,0 +1,53 @@
+/*
+ * config_internal.h — the parsed configuration, as the shipper and the CLI
+ * read it. config.c fills it; nothing else writes it.
+ */
+#ifndef TRACEBOX_CONFIG_INTERNAL_H
+#define TRACEBOX_CONFIG_INTERNAL_H
+
+#include "internal.h"
+
+typedef struct tb__kv {
+    char *key;
+    char *value; /* after ${VAR} expansion */
+    int line;    /* 0 for values from the environment */
+} tb__kv;
+
+struct tb_dest_config {
+    char *name;
+    char *type;
+    char *file; /* config file name, or "environment" */
+    int line;   /* line of the [section] header */
+    /* common keys, parsed (defaults applied) */
+    int batch_size;          /* default 512 */
+    int64_t max_batch_bytes; /* default 4 MiB */
+    int64_t timeout_ms;      /* default 30000 */
+    int64_t max_age_ms;      /* 0 = no limit */
+    int start_latest;        /* start = latest */
+    /* every key of the section, including the common ones */
+    tb__kv *kv;
+    size_t n_kv;
+    char where[300]; /* scratch for tb_dest_config_where() */
+};
+
+struct tb_config {
+    char *file; /* NULL in env-only mode */
+    /* [outbox] */
+    char *outbox_path;
+    tb_durability durability;
+    int64_t max_size;    /* 0 = none */
+    int64_t retention_ms; /* 0 = keep forever */
+    tb_full_policy full_policy;
+    size_t queue_capacity;
+    tb_queue_policy queue_policy;
+    /* [shipper] */
+    int64_t backoff_base_ms;  /* default 1000 */
+    int64_t backoff_cap_ms;   /* default 300000 */
+    int64_t auth_backoff_ms;  /* default 900000 (401/403) */
+    int64_t lease_ms;         /* default 60000 */
+    int64_t poll_interval_ms; /* thread shape: idle poll, default 1000 */
+    tb_dest_config *dests;
+    size_t n_dests;
+};
+
+#endif

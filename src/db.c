@@ -1,0 +1,299 @@
+/*
+ * db.c — opening an outbox file safely.
+ *
+ * Rules (DESIGN.md): the file is created mode 0600; a file that is not an
+ * SQLite database, or an SQLite database that is not ours, is refused and
+ * left exactly as it was; a file that claims to be an outbox but cannot be
+ * read (corrupt) is renamed aside to "<path>.corrupt-<time>" — never
+ * deleted or "repaired" — with a loud message on stderr, and a fresh outbox
+ * is created so the application keeps capturing. Migrations are the
+ * embedded schema/NNN_*.sql files, applied in order inside one
+ * BEGIN IMMEDIATE transaction, tracked by PRAGMA user_version.
+ */
+#include "outbox_internal.h"
+#include "schema.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int tb__schema_version(void)
+{
+    return tb__migration_count ? tb__migrations[tb__migration_count - 1].version : 0;
+}
+
+tb_status tb__db_status(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return TB_OK;
+    case SQLITE_NOMEM:
+        return TB_NOMEM;
+    case SQLITE_FULL:
+        return TB_FULL;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return TB_BUSY;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return TB_CORRUPT;
+    case SQLITE_READONLY:
+        return TB_READONLY;
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+        return TB_IO;
+    default:
+        return TB_ERROR;
+    }
+}
+
+tb_status tb__db_error(sqlite3 *db, int rc, const char *what)
+{
+    /* copy at once: the next call overwrites sqlite3_errmsg */
+    return tb__set_error(tb__db_status(rc), "%s: %s (sqlite %d)", what,
+                         db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
+}
+
+tb_status tb__db_exec(sqlite3 *db, const char *sql, const char *what)
+{
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? TB_OK : tb__db_error(db, rc, what);
+}
+
+int64_t tb__db_used_bytes(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t r = 0;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT (SELECT page_count FROM pragma_page_count()) - "
+                           "(SELECT freelist_count FROM pragma_freelist_count()), "
+                           "(SELECT page_size FROM pragma_page_size())",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        r = sqlite3_column_int64(st, 0) * sqlite3_column_int64(st, 1);
+    sqlite3_finalize(st);
+    return r;
+}
+
+tb_status tb__db_counter_add(sqlite3 *db, const char *name, int64_t delta)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "INSERT INTO counters(name, value) VALUES(?1, ?2) "
+                                "ON CONFLICT(name) DO UPDATE SET value = value + ?2",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, delta);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? TB_OK : tb__db_error(db, rc, "counting refused records");
+}
+
+/* What kind of file is at `path`? */
+enum file_kind { FILE_ABSENT, FILE_EMPTY, FILE_SQLITE, FILE_OTHER, FILE_ERROR };
+
+static enum file_kind probe(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? FILE_ABSENT : FILE_ERROR;
+    char head[16];
+    ssize_t n = read(fd, head, sizeof head);
+    close(fd);
+    if (n == 0)
+        return FILE_EMPTY;
+    if (n == 16 && memcmp(head, "SQLite format 3", 16) == 0)
+        return FILE_SQLITE;
+    return FILE_OTHER;
+}
+
+static tb_status rename_aside(const char *path)
+{
+    char stamp[32], aside[4096];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(aside, sizeof aside, "%s.corrupt-%s", path, stamp);
+    if (rename(path, aside) != 0)
+        return tb__set_error(TB_CORRUPT, "%s is corrupt and could not be renamed aside: %s",
+                             path, strerror(errno));
+    /* carry the WAL along: it may hold committed data a salvage needs */
+    static const char *sfx[] = {"-wal", "-shm"};
+    for (size_t i = 0; i < 2; i++) {
+        char from[4200], to[4200];
+        snprintf(from, sizeof from, "%s%s", path, sfx[i]);
+        snprintf(to, sizeof to, "%s%s", aside, sfx[i]);
+        if (rename(from, to) != 0 && errno != ENOENT)
+            fprintf(stderr, "tracebox: warning: could not move %s aside: %s\n", from,
+                    strerror(errno));
+    }
+    fprintf(stderr,
+            "tracebox: WARNING: %s is corrupt; it was renamed to %s (nothing deleted) and a "
+            "fresh outbox was started. Read what is salvageable with: tracebox --db %s export\n",
+            path, aside, aside);
+    return TB_OK;
+}
+
+static tb_status migrate(sqlite3 *db, const char *path)
+{
+    tb_status st = tb__db_exec(db, "BEGIN IMMEDIATE", "starting the migration");
+    if (st != TB_OK)
+        return st;
+    sqlite3_stmt *q = NULL;
+    int have = 0, app = 0, tables = 0;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT (SELECT user_version FROM pragma_user_version()),"
+                                " (SELECT application_id FROM pragma_application_id()),"
+                                " (SELECT count(*) FROM sqlite_master)",
+                                -1, &q, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        have = sqlite3_column_int(q, 0);
+        app = sqlite3_column_int(q, 1);
+        tables = sqlite3_column_int(q, 2);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_OK) {
+        st = tb__db_error(db, rc, "reading the schema version");
+        goto rollback;
+    }
+    if (app != TB__APP_ID && (tables > 0 || have != 0)) {
+        st = tb__set_error(TB_NOT_OUTBOX,
+                           "%s is an SQLite database but not a tracebox outbox; left untouched "
+                           "(choose another path with --db)",
+                           path);
+        goto rollback;
+    }
+    if (have > tb__schema_version()) {
+        st = tb__set_error(TB_TOO_NEW,
+                           "%s has schema version %d, newer than this tracebox (%s) knows (%d); "
+                           "upgrade tracebox",
+                           path, have, TB_VERSION_STRING, tb__schema_version());
+        goto rollback;
+    }
+    for (size_t i = 0; i < tb__migration_count; i++) {
+        if (tb__migrations[i].version <= have)
+            continue;
+        char what[160];
+        snprintf(what, sizeof what, "applying migration %s", tb__migrations[i].name);
+        if ((st = tb__db_exec(db, tb__migrations[i].sql, what)) != TB_OK)
+            goto rollback;
+        char sql[96];
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d; PRAGMA application_id = %d",
+                 tb__migrations[i].version, TB__APP_ID);
+        if ((st = tb__db_exec(db, sql, "setting the schema version")) != TB_OK)
+            goto rollback;
+    }
+    return tb__db_exec(db, "COMMIT", "committing the migration");
+rollback:
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return st;
+}
+
+static tb_status open_once(sqlite3 **out, const char *path, int busy_ms, int sync_full,
+                           int readonly)
+{
+    sqlite3 *db = NULL;
+    tb_status st;
+    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+    int rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        st = tb__db_error(db, rc, path);
+        goto fail;
+    }
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, busy_ms);
+    /* The first read of the header tells a corrupt file apart. */
+    rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        st = tb__db_error(db, rc, path);
+        goto fail;
+    }
+    if (!readonly) {
+        if ((st = tb__db_exec(db, "PRAGMA journal_mode=WAL", "setting WAL mode")) != TB_OK)
+            goto fail;
+    }
+    if ((st = tb__db_exec(db, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+                          "setting synchronous")) != TB_OK)
+        goto fail;
+    if (!readonly) {
+        if ((st = migrate(db, path)) != TB_OK)
+            goto fail;
+    } else {
+        int ver = 0;
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK &&
+            sqlite3_step(q) == SQLITE_ROW)
+            ver = sqlite3_column_int(q, 0);
+        sqlite3_finalize(q);
+        if (ver == 0) {
+            st = tb__set_error(TB_NOT_OUTBOX, "%s is not a tracebox outbox", path);
+            goto fail;
+        }
+        if (ver > tb__schema_version()) {
+            st = tb__set_error(TB_TOO_NEW, "%s has schema version %d, newer than this tracebox "
+                                           "knows (%d); upgrade tracebox",
+                               path, ver, tb__schema_version());
+            goto fail;
+        }
+    }
+    *out = db;
+    return TB_OK;
+fail:
+    sqlite3_close(db);
+    return st;
+}
+
+tb_status tb__db_open(sqlite3 **out, const char *path, int busy_timeout_ms, int synchronous_full,
+                      int readonly)
+{
+    *out = NULL;
+    if (!path || !*path)
+        return tb__set_error(TB_INVALID, "outbox path is empty");
+    switch (probe(path)) {
+    case FILE_ABSENT:
+        if (readonly)
+            return tb__set_error(TB_NOT_FOUND, "%s does not exist (run `tracebox init`)", path);
+        {
+            int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            if (fd < 0 && errno != EEXIST)
+                return tb__set_error(TB_IO, "cannot create %s: %s", path, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+        }
+        break;
+    case FILE_EMPTY:
+    case FILE_SQLITE:
+        break;
+    case FILE_OTHER:
+        return tb__set_error(TB_NOT_OUTBOX,
+                             "%s is not a tracebox outbox (not an SQLite file); left untouched "
+                             "(choose another path with --db)",
+                             path);
+    case FILE_ERROR:
+        return tb__set_error(TB_IO, "cannot read %s: %s", path, strerror(errno));
+    }
+    tb_status st = open_once(out, path, busy_timeout_ms, synchronous_full, readonly);
+    if (st == TB_CORRUPT && !readonly) {
+        char first[1024];
+        snprintf(first, sizeof first, "%s", tb_last_error());
+        if (rename_aside(path) != TB_OK)
+            return TB_CORRUPT;
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+        st = open_once(out, path, busy_timeout_ms, synchronous_full, readonly);
+        (void)first;
+    }
+    return st;
+}

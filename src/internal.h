@@ -1,0 +1,92 @@
+/*
+ * internal.h — what the library's files share and the public API does not.
+ *
+ * Allocation: every allocation goes through tb__malloc & co. so the
+ * allocation-failure tests can fail the n-th one (tb__alloc_fail_after).
+ * cJSON is routed through the same hooks.
+ *
+ * Errors: a failing public call records its message with tb__set_error();
+ * tb_last_error() reads it back on the same thread.
+ */
+#ifndef TRACEBOX_INTERNAL_H
+#define TRACEBOX_INTERNAL_H
+
+#include "tracebox.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdbool.h>
+
+#if defined(__GNUC__)
+#define TB__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define TB__PRINTF(a, b)
+#endif
+
+
+/* ---- allocation ---- */
+void *tb__malloc(size_t n);
+void *tb__calloc(size_t count, size_t n);
+void *tb__realloc(void *p, size_t n);
+void tb__free_mem(void *p);
+char *tb__strdup(const char *s);
+char *tb__strndup(const char *s, size_t n);
+/* Fail every allocation after `n` more succeed; n < 0 turns failure off.
+ * Returns how many allocations were attempted since the last call. Test
+ * hook; exported so the test binaries can reach it. */
+TB_EXTERN long tb__alloc_fail_after(long n);
+/* Make cJSON use the allocator above (idempotent, thread-safe). */
+void tb__json_init(void);
+
+/* ---- errors ---- */
+/* Set this thread's last error; returns `st` so callers can `return`. */
+tb_status tb__set_error(tb_status st, const char *fmt, ...) TB__PRINTF(2, 3);
+void tb__clear_error(void);
+/* snprintf that never overflows, returns `dst`. */
+char *tb__fmt(char *dst, size_t size, const char *fmt, ...) TB__PRINTF(3, 4);
+
+/* ---- time and ids ---- */
+/* Wall-clock time in microseconds since the epoch. */
+int64_t tb__now_us(void);
+/* Monotonic milliseconds. */
+int64_t tb__mono_ms(void);
+/* ISO-8601 UTC with microseconds: 2025-06-01T12:34:56.789012+00:00.
+ * buf must hold 33 bytes. */
+void tb__iso8601(int64_t us, char buf[40]);
+/* Parse an ISO-8601 timestamp (both SDK styles) into µs; false if bad. */
+bool tb__parse_iso8601(const char *s, int64_t *us);
+/* Fill with cryptographically random bytes (getrandom). */
+tb_status tb__random(void *buf, size_t n);
+/* "trace_" + 32 hex / "span_" + 24 hex; buf holds 40 bytes. */
+tb_status tb__new_trace_id(char buf[40]);
+tb_status tb__new_span_id(char buf[40]);
+bool tb__valid_trace_id(const char *s);
+bool tb__valid_span_id(const char *s);
+/* Is [s, s+len) valid UTF-8? On failure *bad_at is the byte offset. */
+bool tb__utf8_valid(const char *s, size_t len, size_t *bad_at);
+
+/* ---- durations and sizes ("30s", "5m", "7d", "1GiB") ---- */
+bool tb__parse_duration_ms(const char *s, int64_t *ms);
+bool tb__parse_size(const char *s, int64_t *bytes);
+
+/* ---- growable buffer ---- */
+typedef struct tb__buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    bool failed; /* an append ran out of memory */
+} tb__buf;
+void tb__buf_append(tb__buf *b, const void *data, size_t n);
+void tb__buf_puts(tb__buf *b, const char *s);
+void tb__buf_printf(tb__buf *b, const char *fmt, ...) TB__PRINTF(2, 3);
+void tb__buf_free(tb__buf *b);
+
+
+
+/* ---- exporter registry (exporter.c) ---- */
+const tb_exporter_vtable *tb__exporter_find(const char *type);
+/* Built-in types, each defined at the end of its src/exporters/ file. */
+extern const tb_exporter_vtable tb__exporter_file;
+extern const tb_exporter_vtable tb__exporter_webhook;
+
+#endif

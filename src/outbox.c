@@ -1,0 +1,641 @@
+/*
+ * outbox.c — the outbox handle: validated records into `records`, durably.
+ *
+ * Group commit. Every put validates its record on the caller's thread (a bad
+ * record never reaches the file), then joins a queue. In `full`/`normal`
+ * mode the first caller to find no leader becomes the leader: it takes the
+ * whole queue, writes it in one BEGIN IMMEDIATE transaction, commits (one
+ * fsync for all), marks each request done and wakes the waiters; one of
+ * those that arrived meanwhile leads the next batch. Each caller returns
+ * only when its own record is committed. If a batch fails, it is rolled
+ * back and its records are retried one per transaction, so one bad record
+ * (or a full disk) fails only itself.
+ *
+ * In `async` mode the put returns once the request is queued; a writer
+ * thread leads a batch every flush_interval_ms (or sooner when the queue
+ * fills). The queue is bounded; a full queue blocks or drops (counted in
+ * counters.dropped_queue) per queue_policy.
+ *
+ * Size cap: before a batch, the live bytes of the file are compared with
+ * max_size; at the cap, records are refused with TB_FULL and counted in
+ * counters.refused_full, or (full_policy = purge_delivered) the oldest
+ * records every destination has delivered are deleted first.
+ */
+#include "outbox_internal.h"
+#include "record.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct put_req {
+    struct put_req *next;
+    tb__record rec;
+    char *body; /* owned copy in async mode; borrowed otherwise */
+    size_t body_len;
+    bool owned;
+    bool done;
+    tb_status st;
+    char err[512];
+} put_req;
+
+struct tb_outbox {
+    char *path;
+    tb_outbox_options opts;
+    sqlite3 *db; /* used only by the current leader */
+    sqlite3_stmt *ins, *get_trace, *upd_trace;
+
+    pthread_mutex_t mu;
+    pthread_cond_t done_cv;  /* a batch finished */
+    pthread_cond_t space_cv; /* async: queue has room */
+    pthread_cond_t work_cv;  /* async: wake the writer */
+    put_req *head, *tail;
+    size_t queued;
+    bool leading;
+    int64_t dropped; /* async drops not yet written to counters */
+    int64_t refused; /* TB_FULL refusals not yet written to counters */
+    /* async writer */
+    pthread_t writer;
+    bool writer_running;
+    bool stopping;
+};
+
+const char *tb_outbox_errmsg(const tb_outbox *outbox)
+{
+    (void)outbox;
+    return tb_last_error();
+}
+
+const char *tb_outbox_path(const tb_outbox *outbox)
+{
+    return outbox ? outbox->path : NULL;
+}
+
+/* ---- writing one batch (leader only, without the mutex) ---- */
+
+static tb_status merge_trace(tb_outbox *ob, put_req *r)
+{
+    /* A trace put again: keep the stored row, add fields it lacked. */
+    sqlite3_stmt *g = ob->get_trace;
+    sqlite3_reset(g);
+    sqlite3_bind_text(g, 1, r->rec.trace_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(g);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(g);
+        return rc == SQLITE_DONE ? TB_OK : tb__db_error(ob->db, rc, "reading a stored trace");
+    }
+    cJSON *old = cJSON_Parse((const char *)sqlite3_column_text(g, 1));
+    int64_t seq = sqlite3_column_int64(g, 0);
+    sqlite3_reset(g);
+    if (!old)
+        return TB_OK; /* unreadable old body: keep it as it is */
+    bool changed = false;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, r->rec.root)
+    {
+        cJSON *have = cJSON_GetObjectItemCaseSensitive(old, item->string);
+        if (cJSON_IsNull(item))
+            continue;
+        if (!have || cJSON_IsNull(have)) {
+            cJSON *dup = cJSON_Duplicate(item, true);
+            if (!dup) {
+                cJSON_Delete(old);
+                return TB_NOMEM;
+            }
+            if (have)
+                cJSON_ReplaceItemInObjectCaseSensitive(old, item->string, dup);
+            else
+                cJSON_AddItemToObject(old, item->string, dup);
+            changed = true;
+        }
+    }
+    tb_status st = TB_OK;
+    if (changed) {
+        char *body = cJSON_PrintUnformatted(old);
+        if (!body) {
+            cJSON_Delete(old);
+            return TB_NOMEM;
+        }
+        sqlite3_stmt *u = ob->upd_trace;
+        sqlite3_reset(u);
+        sqlite3_bind_text(u, 1, body, -1, SQLITE_TRANSIENT);
+        const cJSON *wf = cJSON_GetObjectItemCaseSensitive(old, "workflow_name");
+        if (cJSON_IsString(wf))
+            sqlite3_bind_text(u, 2, wf->valuestring, -1, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_null(u, 2);
+        sqlite3_bind_int64(u, 3, seq);
+        rc = sqlite3_step(u);
+        sqlite3_reset(u);
+        tb__free_mem(body);
+        if (rc != SQLITE_DONE)
+            st = tb__db_error(ob->db, rc, "updating a stored trace");
+    }
+    cJSON_Delete(old);
+    return st;
+}
+
+static tb_status insert_one(tb_outbox *ob, put_req *r, const char *now)
+{
+    sqlite3_stmt *s = ob->ins;
+    const tb__record *rec = &r->rec;
+    sqlite3_reset(s);
+    sqlite3_bind_text(s, 1, rec->is_trace ? "trace" : "span", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, rec->trace_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, rec->span_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, rec->parent_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, rec->type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, rec->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 7, rec->started_at, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 8, rec->ended_at, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 9, rec->error_json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 10, r->body, (int)r->body_len, SQLITE_STATIC);
+    sqlite3_bind_text(s, 11, now, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE)
+        return tb__db_error(ob->db, rc, "storing a record");
+    if (sqlite3_changes(ob->db) == 0 && rec->is_trace)
+        return merge_trace(ob, r);
+    return TB_OK;
+}
+
+/* Make room under max_size by deleting the oldest fully delivered records.
+ * Returns true when there is room now. */
+static bool make_room(tb_outbox *ob)
+{
+    int64_t used = tb__db_used_bytes(ob->db);
+    if (ob->opts.max_size <= 0 || used < ob->opts.max_size)
+        return true;
+    if (ob->opts.full_policy != TB_FULL_PURGE_DELIVERED)
+        return false;
+    /* delivered by every destination = seq <= min(cursor); dead letters for
+     * such records stay as they are (the row they name is gone: reason kept) */
+    int rc = sqlite3_exec(ob->db,
+                          "DELETE FROM records WHERE seq IN (SELECT seq FROM records WHERE seq <= "
+                          "(SELECT coalesce(min(cursor), 0) FROM destinations) "
+                          "AND seq NOT IN (SELECT seq FROM requeued) ORDER BY seq LIMIT 1000)",
+                          NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return false;
+    int n = sqlite3_changes(ob->db);
+    if (n > 0)
+        tb__db_counter_add(ob->db, "evicted_delivered", n);
+    return tb__db_used_bytes(ob->db) < ob->opts.max_size;
+}
+
+static void set_req_error(put_req *r, tb_status st)
+{
+    r->st = st;
+    snprintf(r->err, sizeof r->err, "%s", tb_last_error());
+}
+
+/* Write requests [first, end) in one transaction. On failure rolls back
+ * and returns the status without marking the requests. */
+static tb_status write_batch(tb_outbox *ob, put_req *first, put_req *end, int64_t refused,
+                             int64_t dropped)
+{
+    char now[40];
+    tb__iso8601(tb__now_us(), now);
+    tb_status st = tb__db_exec(ob->db, "BEGIN IMMEDIATE", "starting a write");
+    if (st != TB_OK)
+        return st;
+    bool room = make_room(ob);
+    int64_t newly_refused = 0;
+    for (put_req *r = first; r != end; r = r->next) {
+        if (!room) {
+            r->st = tb__set_error(TB_FULL,
+                                  "outbox %s reached max_size (%lld bytes); record %s refused "
+                                  "and counted (ship and purge, or raise max_size)",
+                                  ob->path, (long long)ob->opts.max_size, r->rec.id);
+            snprintf(r->err, sizeof r->err, "%s", tb_last_error());
+            newly_refused++;
+            continue;
+        }
+        if ((st = insert_one(ob, r, now)) != TB_OK)
+            goto rollback;
+        r->st = TB_OK;
+    }
+    if (newly_refused + refused > 0 &&
+        (st = tb__db_counter_add(ob->db, "refused_full", newly_refused + refused)) != TB_OK)
+        goto rollback;
+    if (dropped > 0 && (st = tb__db_counter_add(ob->db, "dropped_queue", dropped)) != TB_OK)
+        goto rollback;
+    if ((st = tb__db_exec(ob->db, "COMMIT", "committing records")) != TB_OK)
+        goto rollback;
+    return TB_OK;
+rollback:
+    sqlite3_exec(ob->db, "ROLLBACK", NULL, NULL, NULL);
+    return st;
+}
+
+/* Leader: write the list [head..NULL). Every request ends with st set. */
+static void lead(tb_outbox *ob, put_req *head, int64_t refused, int64_t dropped)
+{
+    tb_status st = write_batch(ob, head, NULL, refused, dropped);
+    if (st == TB_OK)
+        return;
+    /* isolate: one request per transaction */
+    for (put_req *r = head; r; r = r->next) {
+        put_req *next = r->next;
+        r->next = NULL;
+        tb_status one = write_batch(ob, r, NULL, 0, 0);
+        r->next = next;
+        if (one != TB_OK) {
+            set_req_error(r, one);
+            if (one == TB_FULL) {
+                /* the disk itself is full: count it if the counter fits */
+                ob->refused++;
+            }
+        }
+    }
+    (void)refused;
+    (void)dropped;
+}
+
+static void free_req(put_req *r)
+{
+    tb__record_clear(&r->rec);
+    if (r->owned)
+        tb__free_mem(r->body);
+    tb__free_mem(r);
+}
+
+/* Take the queue and lead one batch. Called with ob->mu held and
+ * ob->leading false; returns with ob->mu held. */
+static void lead_locked(tb_outbox *ob)
+{
+    put_req *batch = ob->head;
+    ob->head = ob->tail = NULL;
+    ob->queued = 0;
+    int64_t refused = ob->refused, dropped = ob->dropped;
+    ob->refused = ob->dropped = 0;
+    ob->leading = true;
+    pthread_cond_broadcast(&ob->space_cv);
+    pthread_mutex_unlock(&ob->mu);
+
+    lead(ob, batch, refused, dropped);
+
+    pthread_mutex_lock(&ob->mu);
+    ob->leading = false;
+    for (put_req *r = batch, *next; r; r = next) {
+        next = r->next;
+        if (r->owned) {
+            if (r->st != TB_OK)
+                fprintf(stderr, "tracebox: async write failed: %s\n", r->err);
+            free_req(r);
+        } else {
+            r->done = true;
+        }
+    }
+    pthread_cond_broadcast(&ob->done_cv);
+}
+
+static void *writer_main(void *arg)
+{
+    tb_outbox *ob = arg;
+    pthread_mutex_lock(&ob->mu);
+    for (;;) {
+        while (!ob->head && !ob->stopping)
+            pthread_cond_wait(&ob->work_cv, &ob->mu);
+        if (!ob->head && ob->stopping)
+            break;
+        /* gather for up to flush_interval_ms unless the queue is filling */
+        if (!ob->stopping && ob->queued < ob->opts.queue_capacity / 2) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            int64_t ns = ts.tv_nsec + (int64_t)ob->opts.flush_interval_ms * 1000000;
+            ts.tv_sec += (time_t)(ns / 1000000000);
+            ts.tv_nsec = (long)(ns % 1000000000);
+            pthread_cond_timedwait(&ob->work_cv, &ob->mu, &ts);
+        }
+        while (ob->leading)
+            pthread_cond_wait(&ob->done_cv, &ob->mu);
+        if (ob->head)
+            lead_locked(ob);
+    }
+    pthread_mutex_unlock(&ob->mu);
+    return NULL;
+}
+
+/* ---- public ---- */
+
+static tb_status prepare(tb_outbox *ob)
+{
+    static const char *ins =
+        "INSERT OR IGNORE INTO records (kind, trace_id, span_id, parent_id, type, name, "
+        "started_at, ended_at, error, body, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)";
+    static const char *get = "SELECT seq, body FROM records WHERE kind = 'trace' AND trace_id = ?";
+    static const char *upd = "UPDATE records SET body = ?1, name = coalesce(?2, name) WHERE seq = ?3";
+    int rc;
+    if ((rc = sqlite3_prepare_v3(ob->db, ins, -1, SQLITE_PREPARE_PERSISTENT, &ob->ins, NULL)) ||
+        (rc = sqlite3_prepare_v3(ob->db, get, -1, SQLITE_PREPARE_PERSISTENT, &ob->get_trace,
+                                 NULL)) ||
+        (rc = sqlite3_prepare_v3(ob->db, upd, -1, SQLITE_PREPARE_PERSISTENT, &ob->upd_trace,
+                                 NULL)))
+        return tb__db_error(ob->db, rc, "preparing statements");
+    return TB_OK;
+}
+
+tb_status tb_outbox_open(tb_outbox **out, const char *path, const tb_outbox_options *opts)
+{
+    tb_outbox_options defaults = TB_OUTBOX_OPTIONS_INIT;
+    tb_status st = TB_NOMEM;
+    if (!out)
+        return tb__set_error(TB_INVALID, "tb_outbox_open: out is NULL");
+    *out = NULL;
+    if (!path)
+        return tb__set_error(TB_INVALID, "tb_outbox_open: path is NULL");
+    if (opts && opts->version != TB_OUTBOX_OPTIONS_VERSION)
+        return tb__set_error(TB_INVALID, "tb_outbox_open: options version %u is not %u",
+                             opts->version, TB_OUTBOX_OPTIONS_VERSION);
+    tb__json_init();
+    tb_outbox *ob = tb__calloc(1, sizeof *ob);
+    if (!ob)
+        return tb__set_error(TB_NOMEM, "out of memory opening %s", path);
+    ob->opts = opts ? *opts : defaults;
+    if (ob->opts.busy_timeout_ms <= 0)
+        ob->opts.busy_timeout_ms = 10000;
+    if (ob->opts.queue_capacity == 0)
+        ob->opts.queue_capacity = 8192;
+    if (ob->opts.flush_interval_ms <= 0)
+        ob->opts.flush_interval_ms = 5;
+    pthread_mutex_init(&ob->mu, NULL);
+    pthread_cond_init(&ob->done_cv, NULL);
+    pthread_cond_init(&ob->space_cv, NULL);
+    pthread_cond_init(&ob->work_cv, NULL);
+    if (!(ob->path = tb__strdup(path))) {
+        tb__set_error(TB_NOMEM, "out of memory opening %s", path);
+        goto fail;
+    }
+    if ((st = tb__db_open(&ob->db, path, ob->opts.busy_timeout_ms,
+                          ob->opts.durability == TB_DURABILITY_FULL, ob->opts.readonly)) != TB_OK)
+        goto fail;
+    if (!ob->opts.readonly && (st = prepare(ob)) != TB_OK)
+        goto fail;
+    if (ob->opts.durability == TB_DURABILITY_ASYNC && !ob->opts.readonly) {
+        if (pthread_create(&ob->writer, NULL, writer_main, ob) != 0) {
+            st = tb__set_error(TB_ERROR, "cannot start the async writer thread");
+            goto fail;
+        }
+        ob->writer_running = true;
+    }
+    *out = ob;
+    return TB_OK;
+fail:
+    tb_outbox_close(ob);
+    return st;
+}
+
+void tb_outbox_close(tb_outbox *ob)
+{
+    if (!ob)
+        return;
+    if (ob->writer_running) {
+        pthread_mutex_lock(&ob->mu);
+        ob->stopping = true;
+        pthread_cond_broadcast(&ob->work_cv);
+        pthread_mutex_unlock(&ob->mu);
+        pthread_join(ob->writer, NULL);
+    }
+    sqlite3_finalize(ob->ins);
+    sqlite3_finalize(ob->get_trace);
+    sqlite3_finalize(ob->upd_trace);
+    if (ob->db) {
+        /* a last passive checkpoint keeps the WAL from lingering */
+        sqlite3_wal_checkpoint_v2(ob->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        sqlite3_close(ob->db);
+    }
+    pthread_mutex_destroy(&ob->mu);
+    pthread_cond_destroy(&ob->done_cv);
+    pthread_cond_destroy(&ob->space_cv);
+    pthread_cond_destroy(&ob->work_cv);
+    tb__free_mem(ob->path);
+    tb__free_mem(ob);
+}
+
+tb_status tb_outbox_put_json(tb_outbox *ob, const char *json, size_t len, char out_id[64])
+{
+    if (!ob || !json)
+        return tb__set_error(TB_INVALID, "tb_outbox_put_json: %s is NULL",
+                             ob ? "json" : "outbox");
+    if (ob->opts.readonly)
+        return tb__set_error(TB_READONLY, "%s was opened read-only", ob->path);
+    if (len == (size_t)-1)
+        len = strlen(json);
+    /* trim trailing newline/space so lines from files store cleanly */
+    while (len > 0 && (json[len - 1] == '\n' || json[len - 1] == '\r' || json[len - 1] == ' '))
+        len--;
+    put_req *r = tb__calloc(1, sizeof *r);
+    if (!r)
+        return tb__set_error(TB_NOMEM, "out of memory storing a record");
+    char err[512];
+    tb_status st = tb__record_decode(&r->rec, json, len, err, sizeof err);
+    if (st != TB_OK) {
+        tb__free_mem(r);
+        return tb__set_error(st, "%s", err);
+    }
+    if (out_id)
+        snprintf(out_id, 64, "%s", r->rec.id);
+    r->body_len = len;
+
+    if (ob->opts.durability == TB_DURABILITY_ASYNC) {
+        r->body = tb__strndup(json, len);
+        if (!r->body) {
+            free_req(r);
+            return tb__set_error(TB_NOMEM, "out of memory storing a record");
+        }
+        /* the decoded tree points into its own memory, not the body */
+        r->owned = true;
+        pthread_mutex_lock(&ob->mu);
+        while (ob->queued >= ob->opts.queue_capacity && ob->opts.queue_policy == TB_QUEUE_BLOCK)
+            pthread_cond_wait(&ob->space_cv, &ob->mu);
+        if (ob->queued >= ob->opts.queue_capacity) {
+            ob->dropped++;
+            pthread_mutex_unlock(&ob->mu);
+            free_req(r);
+            return tb__set_error(TB_FULL, "async queue full (%zu records): record dropped and "
+                                          "counted",
+                                 ob->opts.queue_capacity);
+        }
+        if (ob->tail)
+            ob->tail->next = r;
+        else
+            ob->head = r;
+        ob->tail = r;
+        ob->queued++;
+        if (ob->queued == 1 || ob->queued >= ob->opts.queue_capacity / 2)
+            pthread_cond_signal(&ob->work_cv);
+        pthread_mutex_unlock(&ob->mu);
+        return TB_OK;
+    }
+
+    r->body = (char *)json;
+    pthread_mutex_lock(&ob->mu);
+    if (ob->tail)
+        ob->tail->next = r;
+    else
+        ob->head = r;
+    ob->tail = r;
+    ob->queued++;
+    while (!r->done) {
+        if (!ob->leading)
+            lead_locked(ob);
+        else
+            pthread_cond_wait(&ob->done_cv, &ob->mu);
+    }
+    pthread_mutex_unlock(&ob->mu);
+    st = r->st;
+    if (st != TB_OK)
+        tb__set_error(st, "%s", r->err);
+    free_req(r);
+    return st;
+}
+
+tb_status tb_outbox_flush(tb_outbox *ob, int64_t timeout_ms)
+{
+    if (!ob)
+        return tb__set_error(TB_INVALID, "tb_outbox_flush: outbox is NULL");
+    if (ob->opts.durability != TB_DURABILITY_ASYNC)
+        return TB_OK;
+    int64_t deadline = tb__mono_ms() + (timeout_ms < 0 ? INT64_C(1) << 40 : timeout_ms);
+    pthread_mutex_lock(&ob->mu);
+    pthread_cond_signal(&ob->work_cv);
+    while (ob->head || ob->leading) {
+        int64_t left = deadline - tb__mono_ms();
+        if (left <= 0) {
+            pthread_mutex_unlock(&ob->mu);
+            return tb__set_error(TB_TIMEOUT, "flush timed out with records still queued");
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t wait = left < 50 ? left : 50;
+        int64_t ns = ts.tv_nsec + wait * 1000000;
+        ts.tv_sec += (time_t)(ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        pthread_cond_timedwait(&ob->done_cv, &ob->mu, &ts);
+        pthread_cond_signal(&ob->work_cv);
+    }
+    pthread_mutex_unlock(&ob->mu);
+    return TB_OK;
+}
+
+/* ---- the outbox processor ---- */
+
+static tb_status proc_trace_start(void *self, const tb_trace *trace)
+{
+    char *json = NULL;
+    tb_status st = tb_trace_export_json(trace, &json);
+    if (st == TB_OK)
+        st = tb_outbox_put_json(self, json, (size_t)-1, NULL);
+    tb_free(json);
+    return st;
+}
+
+static tb_status proc_span_end(void *self, const tb_span *span)
+{
+    char *json = NULL;
+    tb_status st = tb_span_export_json(span, &json);
+    if (st == TB_OK)
+        st = tb_outbox_put_json(self, json, (size_t)-1, NULL);
+    tb_free(json);
+    return st;
+}
+
+static tb_status proc_flush(void *self)
+{
+    return tb_outbox_flush(self, -1);
+}
+
+static tb_status proc_shutdown(void *self, int64_t timeout_ms)
+{
+    return tb_outbox_flush(self, timeout_ms);
+}
+
+tb_status tb_outbox_processor(tb_outbox *outbox, tb_processor *out)
+{
+    if (!outbox || !out)
+        return tb__set_error(TB_INVALID, "tb_outbox_processor: NULL argument");
+    memset(out, 0, sizeof *out);
+    out->version = TB_PROCESSOR_VERSION;
+    out->self = outbox;
+    out->on_trace_start = proc_trace_start;
+    out->on_span_end = proc_span_end;
+    out->force_flush = proc_flush;
+    out->shutdown = proc_shutdown;
+    return TB_OK;
+}
+
+/* ---- many at once (tracebox ingest) ---- */
+
+tb_status tb__outbox_put_many(tb_outbox *ob, const char *const *json, const size_t *len, size_t n,
+                              tb_status *status, char (*ids)[64], char (*errs)[512])
+{
+    put_req **reqs = tb__calloc(n, sizeof *reqs);
+    if (!reqs)
+        return tb__set_error(TB_NOMEM, "out of memory storing records");
+    size_t valid = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = len[i];
+        while (l > 0 && (json[i][l - 1] == '\n' || json[i][l - 1] == '\r' || json[i][l - 1] == ' '))
+            l--;
+        ids[i][0] = '\0';
+        errs[i][0] = '\0';
+        put_req *r = tb__calloc(1, sizeof *r);
+        if (!r) {
+            status[i] = TB_NOMEM;
+            snprintf(errs[i], 512, "out of memory");
+            continue;
+        }
+        status[i] = tb__record_decode(&r->rec, json[i], l, errs[i], 512);
+        if (status[i] != TB_OK) {
+            tb__free_mem(r);
+            continue;
+        }
+        snprintf(ids[i], 64, "%s", r->rec.id);
+        r->body = (char *)json[i];
+        r->body_len = l;
+        reqs[i] = r;
+        valid++;
+    }
+    if (valid) {
+        pthread_mutex_lock(&ob->mu);
+        if (ob->opts.durability == TB_DURABILITY_ASYNC) {
+            /* the writer thread must not free these: wait for it to be idle and lead here */
+            while (ob->leading)
+                pthread_cond_wait(&ob->done_cv, &ob->mu);
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!reqs[i])
+                continue;
+            if (ob->tail)
+                ob->tail->next = reqs[i];
+            else
+                ob->head = reqs[i];
+            ob->tail = reqs[i];
+            ob->queued++;
+        }
+        for (size_t i = 0; i < n; i++) {
+            while (reqs[i] && !reqs[i]->done) {
+                if (!ob->leading)
+                    lead_locked(ob);
+                else
+                    pthread_cond_wait(&ob->done_cv, &ob->mu);
+            }
+        }
+        pthread_mutex_unlock(&ob->mu);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!reqs[i])
+            continue;
+        status[i] = reqs[i]->st;
+        if (status[i] != TB_OK)
+            snprintf(errs[i], 512, "%s", reqs[i]->err);
+        free_req(reqs[i]);
+    }
+    tb__free_mem(reqs);
+    return TB_OK;
+}

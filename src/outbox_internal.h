@@ -1,0 +1,47 @@
+/*
+ * outbox_internal.h — what other library files (the shipper, the CLI's
+ * helpers) share about the outbox file: opening a connection with the
+ * house pragmas and checking/migrating the schema.
+ */
+#ifndef TRACEBOX_OUTBOX_INTERNAL_H
+#define TRACEBOX_OUTBOX_INTERNAL_H
+
+#include "internal.h"
+
+#include <sqlite3.h>
+
+/* The application_id stamped into every outbox ("TBOX"). */
+#define TB__APP_ID 0x54424f58
+
+/* Open a connection to an outbox file: refuse non-outboxes untouched,
+ * rename a corrupt one aside, create with mode 0600, set WAL, busy timeout
+ * and synchronous, migrate (unless readonly). On failure *out is NULL and
+ * the thread's last error is set. */
+tb_status tb__db_open(sqlite3 **out, const char *path, int busy_timeout_ms, int synchronous_full,
+                      int readonly);
+
+/* Run `sql` (no rows expected); on failure set the last error naming `what`. */
+tb_status tb__db_exec(sqlite3 *db, const char *sql, const char *what);
+
+/* Map an SQLite result code to a tb_status (SQLITE_FULL -> TB_FULL, …). */
+tb_status tb__db_status(int rc);
+
+/* Set the thread's last error from the connection: "<what>: <errmsg>". */
+tb_status tb__db_error(sqlite3 *db, int rc, const char *what);
+
+/* The schema version this library writes. */
+int tb__schema_version(void);
+
+/* Bytes used by live pages (page_count - freelist_count) * page_size. */
+int64_t tb__db_used_bytes(sqlite3 *db);
+
+/* Add `delta` to counters.name (inside the caller's transaction). */
+tb_status tb__db_counter_add(sqlite3 *db, const char *name, int64_t delta);
+
+/* Store n records in as few transactions as possible (ingest). Fills
+ * status[i], ids[i] and errs[i] per record; returns TB_NOMEM only when
+ * nothing could be tried. Borrowed json must live until it returns. */
+tb_status tb__outbox_put_many(tb_outbox *ob, const char *const *json, const size_t *len, size_t n,
+                              tb_status *status, char (*ids)[64], char (*errs)[512]);
+
+#endif

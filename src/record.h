@@ -1,0 +1,32 @@
+/*
+ * record.h — the record codec: validate one SDK export object (JSON text)
+ * and pull out the columns the outbox indexes.
+ */
+#ifndef TRACEBOX_RECORD_H
+#define TRACEBOX_RECORD_H
+
+#include "internal.h"
+
+#include <cjson/cJSON.h>
+
+typedef struct tb__record {
+    cJSON *root; /* the parsed object; owned */
+    bool is_trace;
+    const char *id; /* trace id for a trace, span id for a span */
+    const char *trace_id;
+    const char *span_id;   /* NULL for a trace */
+    const char *parent_id; /* NULL when none */
+    const char *type;      /* span_data.type, "trace" for a trace */
+    char *name;            /* owned; may be NULL */
+    const char *started_at;
+    const char *ended_at;
+    char *error_json; /* owned; NULL when no error */
+} tb__record;
+
+/* Parse and validate. On failure returns TB_BAD_RECORD (or TB_NOMEM) and
+ * writes "field: what is wrong" into err; *rec is left empty. */
+tb_status tb__record_decode(tb__record *rec, const char *json, size_t len, char *err,
+                            size_t err_size);
+void tb__record_clear(tb__record *rec);
+
+#endif

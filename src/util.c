@@ -1,0 +1,499 @@
+/*
+ * util.c — the small shared pieces: the allocator every allocation goes
+ * through (with a fail-the-n-th-allocation hook for the torture tests), the
+ * per-thread last error, clocks, ISO-8601, ids from getrandom(), UTF-8
+ * validation, duration/size parsing and a growable buffer.
+ */
+#include "internal.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+/* ---- allocation ---- */
+
+static _Atomic long fail_after = -1; /* -1: never fail */
+static _Atomic long alloc_count = 0;
+
+static bool alloc_should_fail(void)
+{
+    atomic_fetch_add(&alloc_count, 1);
+    long n = atomic_load(&fail_after);
+    if (n < 0)
+        return false;
+    while (n > 0) {
+        if (atomic_compare_exchange_weak(&fail_after, &n, n - 1))
+            return false;
+        if (n < 0)
+            return false;
+    }
+    return true;
+}
+
+long tb__alloc_fail_after(long n)
+{
+    atomic_store(&fail_after, n);
+    return atomic_exchange(&alloc_count, 0);
+}
+
+void *tb__malloc(size_t n)
+{
+    if (alloc_should_fail())
+        return NULL;
+    return malloc(n ? n : 1);
+}
+
+void *tb__calloc(size_t count, size_t n)
+{
+    if (alloc_should_fail())
+        return NULL;
+    return calloc(count ? count : 1, n ? n : 1);
+}
+
+void *tb__realloc(void *p, size_t n)
+{
+    if (alloc_should_fail())
+        return NULL;
+    return realloc(p, n ? n : 1);
+}
+
+void tb__free_mem(void *p)
+{
+    free(p);
+}
+
+void tb_free(void *ptr)
+{
+    free(ptr);
+}
+
+char *tb__strndup(const char *s, size_t n)
+{
+    if (!s)
+        return NULL;
+    char *d = tb__malloc(n + 1);
+    if (!d)
+        return NULL;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+char *tb__strdup(const char *s)
+{
+    return s ? tb__strndup(s, strlen(s)) : NULL;
+}
+
+static void *json_malloc(size_t n)
+{
+    return tb__malloc(n);
+}
+
+static pthread_once_t json_once = PTHREAD_ONCE_INIT;
+static void json_init_once(void)
+{
+    cJSON_Hooks hooks = {json_malloc, free};
+    cJSON_InitHooks(&hooks);
+}
+
+void tb__json_init(void)
+{
+    pthread_once(&json_once, json_init_once);
+}
+
+const char *tb_version(void)
+{
+    return TB_VERSION_STRING;
+}
+
+/* ---- errors ---- */
+
+static _Thread_local char last_error[1024];
+
+tb_status tb__set_error(tb_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+void tb__clear_error(void)
+{
+    last_error[0] = '\0';
+}
+
+const char *tb_last_error(void)
+{
+    return last_error;
+}
+
+char *tb__fmt(char *dst, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dst, size, fmt, ap);
+    va_end(ap);
+    return dst;
+}
+
+/* ---- time ---- */
+
+int64_t tb__now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t tb__mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void tb__iso8601(int64_t us, char buf[40])
+{
+    time_t secs = (time_t)(us / 1000000);
+    long frac = (long)(us % 1000000);
+    if (frac < 0) {
+        frac += 1000000;
+        secs -= 1;
+    }
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    /* the ranges are spelled out so the compiler can see the text fits */
+    snprintf(buf, 40, "%04u-%02u-%02uT%02u:%02u:%02u.%06u+00:00",
+             (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
+             (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
+             (unsigned)tm.tm_sec % 100u, (unsigned)frac % 1000000u);
+}
+
+static bool digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+bool tb__parse_iso8601(const char *s, int64_t *us)
+{
+    int Y, M, D, h, m, sec;
+    if (!s || strlen(s) < 19)
+        return false;
+    if (!digits(s, 4, &Y) || s[4] != '-' || !digits(s + 5, 2, &M) || s[7] != '-' ||
+        !digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != ' ') || !digits(s + 11, 2, &h) ||
+        s[13] != ':' || !digits(s + 14, 2, &m) || s[16] != ':' || !digits(s + 17, 2, &sec))
+        return false;
+    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+        return false;
+    const char *p = s + 19;
+    int64_t frac = 0;
+    if (*p == '.') {
+        p++;
+        int nd = 0;
+        int64_t scale = 100000;
+        while (isdigit((unsigned char)*p)) {
+            if (nd < 6) {
+                frac += (*p - '0') * scale;
+                scale /= 10;
+            }
+            nd++;
+            p++;
+        }
+        if (nd == 0)
+            return false;
+    }
+    int64_t off = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om;
+        int sign = *p == '-' ? -1 : 1;
+        if (!digits(p + 1, 2, &oh))
+            return false;
+        p += 3;
+        if (*p == ':')
+            p++;
+        if (!digits(p, 2, &om))
+            return false;
+        p += 2;
+        off = sign * ((int64_t)oh * 3600 + om * 60);
+    } else if (*p != '\0') {
+        return false;
+    }
+    if (*p != '\0')
+        return false;
+    /* days from civil (Howard Hinnant's algorithm) */
+    int y = M <= 2 ? Y - 1 : Y;
+    int era = (y >= 0 ? y : y - 399) / 400;
+    int yoe = y - era * 400;
+    int doy = (153 * (M + (M > 2 ? -3 : 9)) + 2) / 5 + D - 1;
+    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = (int64_t)era * 146097 + doe - 719468;
+    int64_t t = days * 86400 + h * 3600 + m * 60 + sec - off;
+    *us = t * 1000000 + frac;
+    return true;
+}
+
+/* ---- ids ---- */
+
+tb_status tb__random(void *buf, size_t n)
+{
+    unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t r = getrandom(p, n, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return tb__set_error(TB_IO, "getrandom failed: %s", strerror(errno));
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+    return TB_OK;
+}
+
+static tb_status new_id(char buf[40], const char *prefix, size_t hexlen)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[16];
+    tb_status st = tb__random(raw, hexlen / 2);
+    if (st != TB_OK)
+        return st;
+    size_t plen = strlen(prefix);
+    memcpy(buf, prefix, plen);
+    for (size_t i = 0; i < hexlen / 2; i++) {
+        buf[plen + 2 * i] = hex[raw[i] >> 4];
+        buf[plen + 2 * i + 1] = hex[raw[i] & 15];
+    }
+    buf[plen + hexlen] = '\0';
+    return TB_OK;
+}
+
+tb_status tb__new_trace_id(char buf[40])
+{
+    return new_id(buf, "trace_", 32);
+}
+
+tb_status tb__new_span_id(char buf[40])
+{
+    return new_id(buf, "span_", 24);
+}
+
+/* The SDK documents `trace_<32 alphanumeric>`; its generator makes hex. We
+ * accept the documented alphabet so ids from custom generators still ingest,
+ * but exactly the documented lengths. */
+static bool valid_id(const char *s, const char *prefix, size_t n)
+{
+    size_t plen = strlen(prefix);
+    if (!s || strncmp(s, prefix, plen) != 0 || strlen(s) != plen + n)
+        return false;
+    for (size_t i = plen; i < plen + n; i++)
+        if (!isalnum((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+bool tb__valid_trace_id(const char *s)
+{
+    return valid_id(s, "trace_", 32);
+}
+
+bool tb__valid_span_id(const char *s)
+{
+    return valid_id(s, "span_", 24);
+}
+
+bool tb__utf8_valid(const char *str, size_t len, size_t *bad_at)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t n;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            goto bad;
+        }
+        for (size_t k = 1; k <= n; k++) {
+            if (i + k >= len || (s[i + k] & 0xC0) != 0x80)
+                goto bad;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            goto bad;
+        i += n + 1;
+    }
+    return true;
+bad:
+    if (bad_at)
+        *bad_at = i;
+    return false;
+}
+
+/* ---- durations and sizes ---- */
+
+static bool parse_number_suffix(const char *s, double *num, const char **suffix)
+{
+    if (!s)
+        return false;
+    while (isspace((unsigned char)*s))
+        s++;
+    if (!isdigit((unsigned char)*s))
+        return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || end == s || v < 0)
+        return false;
+    while (isspace((unsigned char)*end))
+        end++;
+    *num = v;
+    *suffix = end;
+    return true;
+}
+
+bool tb__parse_duration_ms(const char *s, int64_t *ms)
+{
+    double v;
+    const char *suf;
+    if (!parse_number_suffix(s, &v, &suf))
+        return false;
+    double mult;
+    if (strcmp(suf, "ms") == 0)
+        mult = 1;
+    else if (strcmp(suf, "") == 0 || strcmp(suf, "s") == 0)
+        mult = 1000;
+    else if (strcmp(suf, "m") == 0 || strcmp(suf, "min") == 0)
+        mult = 60e3;
+    else if (strcmp(suf, "h") == 0)
+        mult = 3600e3;
+    else if (strcmp(suf, "d") == 0)
+        mult = 86400e3;
+    else if (strcmp(suf, "w") == 0)
+        mult = 7 * 86400e3;
+    else
+        return false;
+    double r = v * mult;
+    if (r > 9.2e18)
+        return false;
+    *ms = (int64_t)r;
+    return true;
+}
+
+bool tb__parse_size(const char *s, int64_t *bytes)
+{
+    double v;
+    const char *suf;
+    if (!parse_number_suffix(s, &v, &suf))
+        return false;
+    static const struct {
+        const char *name;
+        double mult;
+    } units[] = {{"", 1},          {"B", 1},          {"K", 1024},     {"KB", 1e3},
+                 {"KiB", 1024},    {"M", 1048576.0},  {"MB", 1e6},     {"MiB", 1048576.0},
+                 {"G", 1073741824.0}, {"GB", 1e9},    {"GiB", 1073741824.0},
+                 {"T", 1099511627776.0}, {"TB", 1e12}, {"TiB", 1099511627776.0}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(suf, units[i].name) == 0) {
+            double r = v * units[i].mult;
+            if (r > 9.2e18)
+                return false;
+            *bytes = (int64_t)r;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- buffer ---- */
+
+void tb__buf_append(tb__buf *b, const void *data, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = tb__realloc(b->data, cap);
+        if (!p) {
+            b->failed = true;
+            return;
+        }
+        b->data = p;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, data, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void tb__buf_puts(tb__buf *b, const char *s)
+{
+    tb__buf_append(b, s, strlen(s));
+}
+
+void tb__buf_printf(tb__buf *b, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->failed = true;
+        return;
+    }
+    if ((size_t)n < sizeof tmp) {
+        tb__buf_append(b, tmp, (size_t)n);
+        return;
+    }
+    char *big = tb__malloc((size_t)n + 1);
+    if (!big) {
+        b->failed = true;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    tb__buf_append(b, big, (size_t)n);
+    free(big);
+}
+
+void tb__buf_free(tb__buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->failed = false;
+}

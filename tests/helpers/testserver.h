@@ -1,0 +1,40 @@
+/*
+ * testserver.h — start and steer tests/helpers/testserver.py from a cmocka
+ * test. The server binds 127.0.0.1 on a kernel-picked port and dies with
+ * the test (it exits when its stdin closes). See testserver.py for the
+ * control JSON ({"mode": "status", "code": 503, ...}).
+ */
+#ifndef TB_TEST_SERVER_H
+#define TB_TEST_SERVER_H
+
+#include <sys/types.h>
+
+typedef struct tb_test_server {
+    pid_t pid;
+    int port;
+    char url[64];    /* "http://127.0.0.1:PORT" (https:// with TLS) */
+    int stdin_fd;    /* write end of the server's stdin */
+    int stdout_fd;   /* read end of the server's stdout */
+    int tls;
+} tb_test_server;
+
+/* Spawn `python3 $TB_SOURCE_DIR/tests/helpers/testserver.py` and wait for
+ * its PORT line. 0 on success, -1 on failure (with a note on stderr). */
+int tb_test_server_start(tb_test_server *s);
+/* Same with HTTPS (--tls cert key); s->url starts with https://. */
+int tb_test_server_start_tls(tb_test_server *s, const char *cert, const char *key);
+/* POST json to /_control. 0 on success. */
+int tb_test_server_control(tb_test_server *s, const char *json);
+/* POST /_reset: forget recorded requests, back to mode "ok". 0 on success. */
+int tb_test_server_reset(tb_test_server *s);
+/* GET /_requests: malloc'd JSON text (free() it), NULL on failure. */
+char *tb_test_server_requests(tb_test_server *s);
+/* GET /_count: number of recorded requests, -1 on failure. */
+long tb_test_server_count(tb_test_server *s);
+/* Close its stdin, kill it, reap it. Safe to call twice. */
+void tb_test_server_stop(tb_test_server *s);
+
+/* A 127.0.0.1 port nothing listens on (bound, then closed). -1 on error. */
+int tb_test_free_port(void);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * cli.h — what the `tracebox` verbs share: argument helpers, the outbox
+ * path rule (--db, else $TRACEBOX_DB, else [outbox] path, else
+ * ./tracebox.db), and the exit codes.
+ */
+#ifndef TRACEBOX_CLI_H
+#define TRACEBOX_CLI_H
+
+#include "tracebox.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Exit codes (documented in `tracebox help` and the README). */
+enum {
+    EXIT_OK = 0,
+    EXIT_ERR = 1,        /* other error */
+    EXIT_USAGE = 2,      /* bad command line */
+    EXIT_PENDING = 75,   /* ship --once: something still pending (EX_TEMPFAIL) */
+    EXIT_CONFIG = 78     /* bad configuration (EX_CONFIG) */
+};
+
+typedef struct cli {
+    const char *db;     /* --db */
+    const char *config; /* --config */
+    bool json;          /* --json */
+    int argc;           /* the verb's own arguments */
+    char **argv;
+} cli;
+
+typedef int (*cli_verb_fn)(cli *c);
+
+/* Print "tracebox: <msg>\n" to stderr; returns `code`. */
+int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The outbox path per the rule above; loads the config only if needed. */
+const char *cli_db_path(cli *c);
+/* Open the outbox (creating it). On failure prints the error, returns NULL. */
+tb_outbox *cli_open(cli *c);
+/* Is argv[i] == name? If it takes a value, store it and advance *i. */
+bool cli_flag(cli *c, int *i, const char *name, const char **value);
+/* Strict integer parse; false on anything but a whole number. */
+bool cli_int(const char *s, long long *out);
+/* Load the config (--config, $TRACEBOX_CONFIG, ./tracebox.ini, env).
+ * Prints the error and returns NULL on failure. Cached. */
+tb_config *cli_config(cli *c);
+/* Is stdout a terminal and colour allowed (NO_COLOR unset)? */
+bool cli_color(void);
+/* Human age "3m12s" of `seconds`. */
+const char *cli_age(long long seconds, char buf[32]);
+
+int cmd_init(cli *c);
+int cmd_ingest(cli *c);
+int cmd_pending(cli *c);
+int cmd_export(cli *c);
+int cmd_ship(cli *c);
+int cmd_status(cli *c);
+int cmd_dead(cli *c);
+int cmd_requeue(cli *c);
+int cmd_show(cli *c);
+int cmd_purge(cli *c);
+int cmd_demo(cli *c);
+
+#endif

@@ -1,0 +1,275 @@
+/*
+ * main.c — the `tracebox` command: global flags, the verb table with each
+ * verb's help, and the helpers every verb shares. One file per verb
+ * (cmd_*.c) does the work.
+ */
+#include "cli.h"
+#include "config_internal.h"
+#include "outbox_internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct verb {
+    const char *name;
+    cli_verb_fn fn;
+    const char *usage;
+    const char *help;
+} verb;
+
+static const verb verbs[] = {
+    {"init", cmd_init, "tracebox init [--db PATH]",
+     "Create the outbox file (mode 0600) or migrate it to this version's schema.\n"
+     "Example: tracebox --db /var/lib/app/traces.db init"},
+    {"ingest", cmd_ingest, "tracebox ingest [--ack] [FILE|-]",
+     "Read JSON lines of Agents SDK export objects (span.export() / toJSON()) and commit\n"
+     "them. A bad line is reported with its line number and skipped; the rest is stored;\n"
+     "the exit status is 1 if any line was bad. --ack prints each record's id on stdout\n"
+     "only after it is durable.\n"
+     "Example: python agent.py | tracebox ingest --ack -"},
+    {"ship", cmd_ship,
+     "tracebox ship [--once] [--destination NAME] [--max-time SECONDS] [--config FILE]",
+     "Deliver pending records to every configured destination. --once drains until every\n"
+     "destination is caught up or backing off, then exits 0 (nothing pending), 75\n"
+     "(something still pending), 78 (bad config). Without --once it runs until\n"
+     "SIGTERM/SIGINT.\n"
+     "Example (cron): */5 * * * * tracebox --db /var/lib/app/traces.db ship --once"},
+    {"status", cmd_status, "tracebox status [--json|--prometheus]",
+     "Per destination: pending, oldest pending age, delivered, dead, last error, next\n"
+     "attempt; counters of refused records; file size.\n"
+     "Example: tracebox status --json | jq ."},
+    {"pending", cmd_pending, "tracebox pending [--destination NAME] [--limit N] [--json]",
+     "List records not yet delivered (oldest first), per destination.\n"
+     "Example: tracebox pending --destination langfuse --limit 20"},
+    {"show", cmd_show, "tracebox show TRACE_ID [--json]",
+     "A trace with its spans as a tree.\n"
+     "Example: tracebox show trace_0f8c3c1e9b6a4d2f8e7a1b2c3d4e5f60"},
+    {"dead", cmd_dead, "tracebox dead [--destination NAME] [--json]",
+     "Dead letters: records a destination refused for good, with the reason.\n"
+     "Example: tracebox dead --destination collector"},
+    {"requeue", cmd_requeue, "tracebox requeue [--destination NAME] (--dead|--all)",
+     "Put dead letters (--dead) or every retained record (--all) back in line.\n"
+     "Example: tracebox requeue --destination langfuse --dead"},
+    {"purge", cmd_purge, "tracebox purge [--older-than DURATION]",
+     "Delete records every destination has delivered (older than DURATION, default 0s)\n"
+     "and reclaim the space. Never deletes what is pending.\n"
+     "Example: tracebox purge --older-than 7d"},
+    {"export", cmd_export, "tracebox export [--trace ID]",
+     "Print stored records as JSON lines (the SDK export objects), in seq order.\n"
+     "Example: tracebox export --trace trace_0f8c... > one-trace.jsonl"},
+    {"demo", cmd_demo, "tracebox demo",
+     "Run a simulated multi-agent workload through the C API into the outbox, ship it to\n"
+     "the default `file` destination, and show what happened.\n"
+     "Example: tracebox demo"},
+};
+
+#define N_VERBS (sizeof verbs / sizeof verbs[0])
+
+static void usage_all(FILE *f)
+{
+    fprintf(f, "tracebox %s — guaranteed delivery for LLM-agent traces\n\n", tb_version());
+    fprintf(f, "usage: tracebox [--db PATH] [--config FILE] VERB [ARGS]\n\nverbs:\n");
+    for (size_t i = 0; i < N_VERBS; i++)
+        fprintf(f, "  %s\n", verbs[i].usage);
+    fprintf(f, "\n  tracebox help VERB    more about one verb\n"
+               "  tracebox --version\n\n"
+               "outbox path: --db, else $TRACEBOX_DB, else [outbox] path in the config, else "
+               "./tracebox.db\n"
+               "config: --config, else $TRACEBOX_CONFIG, else ./tracebox.ini, else the "
+               "environment\n\n"
+               "exit codes: 0 ok; 1 error; 2 usage; 75 ship --once left records pending;\n"
+               "            78 bad configuration\n");
+}
+
+static const verb *find_verb(const char *name)
+{
+    for (size_t i = 0; i < N_VERBS; i++)
+        if (strcmp(verbs[i].name, name) == 0)
+            return &verbs[i];
+    return NULL;
+}
+
+int cli_fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("tracebox: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+bool cli_flag(cli *c, int *i, const char *name, const char **value)
+{
+    const char *arg = c->argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(arg, name, n) != 0)
+        return false;
+    if (!value)
+        return arg[n] == '\0';
+    if (arg[n] == '=') {
+        *value = arg + n + 1;
+        return true;
+    }
+    if (arg[n] != '\0')
+        return false;
+    if (*i + 1 >= c->argc) {
+        *value = NULL;
+        return true;
+    }
+    *value = c->argv[++*i];
+    return true;
+}
+
+bool cli_int(const char *s, long long *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+static tb_config *loaded_config;
+
+tb_config *cli_config(cli *c)
+{
+    if (loaded_config)
+        return loaded_config;
+    if (tb_config_load(&loaded_config, c->config) != TB_OK) {
+        cli_fail(EXIT_CONFIG, "%s", tb_last_error());
+        return NULL;
+    }
+    return loaded_config;
+}
+
+const char *cli_db_path(cli *c)
+{
+    if (c->db)
+        return c->db;
+    const char *env = getenv("TRACEBOX_DB");
+    if (env && *env)
+        return env;
+    /* only consult the config file when one is there */
+    if (c->config || getenv("TRACEBOX_CONFIG") || access("tracebox.ini", F_OK) == 0) {
+        tb_config *cfg = cli_config(c);
+        if (cfg && tb_config_outbox_path(cfg))
+            return tb_config_outbox_path(cfg);
+    }
+    return "tracebox.db";
+}
+
+tb_outbox *cli_open(cli *c)
+{
+    tb_outbox *ob = NULL;
+    tb_outbox_options o = TB_OUTBOX_OPTIONS_INIT;
+    if (tb_outbox_open(&ob, cli_db_path(c), &o) != TB_OK) {
+        cli_fail(EXIT_ERR, "%s", tb_last_error());
+        return NULL;
+    }
+    return ob;
+}
+
+bool cli_color(void)
+{
+    const char *nc = getenv("NO_COLOR");
+    return isatty(STDOUT_FILENO) && !(nc && *nc);
+}
+
+const char *cli_age(long long s, char buf[32])
+{
+    if (s < 0)
+        s = 0;
+    if (s < 60)
+        snprintf(buf, 32, "%llds", s);
+    else if (s < 3600)
+        snprintf(buf, 32, "%lldm%02llds", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf(buf, 32, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
+    else
+        snprintf(buf, 32, "%lldd%02lldh", s / 86400, (s % 86400) / 3600);
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    if (geteuid() != getuid() || getegid() != getgid()) {
+        fprintf(stderr, "tracebox: refusing to run setuid/setgid\n");
+        return EXIT_ERR;
+    }
+    cli c = {0};
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+            printf("tracebox %s (sqlite %s)\n", tb_version(), sqlite3_libversion());
+            return EXIT_OK;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage_all(stdout);
+            return EXIT_OK;
+        } else if (strcmp(a, "--db") == 0 && i + 1 < argc) {
+            c.db = argv[++i];
+        } else if (strncmp(a, "--db=", 5) == 0) {
+            c.db = a + 5;
+        } else if (strcmp(a, "--config") == 0 && i + 1 < argc) {
+            c.config = argv[++i];
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            c.config = a + 9;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "tracebox: unknown option %s (see `tracebox help`)\n", a);
+            return EXIT_USAGE;
+        } else {
+            break;
+        }
+    }
+    if (i >= argc) {
+        usage_all(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[i];
+    if (strcmp(name, "help") == 0) {
+        if (i + 1 < argc) {
+            const verb *v = find_verb(argv[i + 1]);
+            if (!v)
+                return cli_fail(EXIT_USAGE, "no verb '%s' (see `tracebox help`)", argv[i + 1]);
+            printf("usage: %s\n\n%s\n", v->usage, v->help);
+            return EXIT_OK;
+        }
+        usage_all(stdout);
+        return EXIT_OK;
+    }
+    const verb *v = find_verb(name);
+    if (!v)
+        return cli_fail(EXIT_USAGE, "no verb '%s' (see `tracebox help`)", name);
+    c.argc = argc - i - 1;
+    c.argv = argv + i + 1;
+    /* verb-level --help, and global flags given after the verb */
+    int kept = 0;
+    for (int k = 0; k < c.argc; k++) {
+        if (strcmp(c.argv[k], "--help") == 0 || strcmp(c.argv[k], "-h") == 0) {
+            printf("usage: %s\n\n%s\n", v->usage, v->help);
+            return EXIT_OK;
+        }
+        if (strcmp(c.argv[k], "--db") == 0 && k + 1 < c.argc) {
+            c.db = c.argv[++k];
+        } else if (strcmp(c.argv[k], "--config") == 0 && k + 1 < c.argc) {
+            c.config = c.argv[++k];
+        } else if (strcmp(c.argv[k], "--json") == 0) {
+            c.json = true;
+        } else {
+            c.argv[kept++] = c.argv[k];
+        }
+    }
+    c.argc = kept;
+    int rc = v->fn(&c);
+    tb_config_free(loaded_config);
+    return rc;
+}
