@@ -66,7 +66,7 @@ CREATE TABLE counters (
     value INTEGER NOT NULL DEFAULT 0
 );
 INSERT INTO counters (name, value) VALUES ('refused_full', 0), ('dropped_queue', 0),
-    ('purged', 0), ('evicted_delivered', 0);
+    ('purged', 0), ('evicted_delivered', 0), ('rejected_unnamed', 0);
 
 -- One row per (destination, record) not yet delivered and not dead.
 -- age = seconds since the outbox accepted the record.

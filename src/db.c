@@ -220,7 +220,11 @@ static tb_status open_once(sqlite3 **out, const char *path, int busy_ms, int syn
         goto fail;
     }
     if (!readonly) {
-        if ((st = tb__db_exec(db, "PRAGMA journal_mode=WAL", "setting WAL mode")) != TB_OK)
+        /* a new file gets incremental auto-vacuum so purge can give space back;
+         * it only takes effect before the first table exists */
+        if ((st = tb__db_exec(db, "PRAGMA auto_vacuum=INCREMENTAL", "setting auto_vacuum")) !=
+                TB_OK ||
+            (st = tb__db_exec(db, "PRAGMA journal_mode=WAL", "setting WAL mode")) != TB_OK)
             goto fail;
     }
     if ((st = tb__db_exec(db, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",

@@ -400,8 +400,10 @@ tb_status tb__http_config_from_dest(tb__http_config *c, const tb_dest_config *cf
                     tb_dest_config_where(cfg, "ca_file"), name, v, eb);
             return TB_CONFIG;
         }
-        if (!replace_str(&c->ca_file, v))
+        if (!replace_str(&c->ca_file, v)) {
+            set_err(err, err_size, "[%s] ca_file: out of memory", name);
             return TB_NOMEM;
+        }
     }
     if ((v = tb_dest_config_get(cfg, "insecure")) != NULL) {
         if (!tb__http_parse_bool(v, &c->insecure)) {
@@ -641,6 +643,17 @@ static tb_status gzip_body(tb__http *h, const void *body, size_t len, size_t *ou
     return zrc == Z_STREAM_END ? TB_OK : TB_NOMEM;
 }
 
+/* Does a custom header line set `name`? */
+static bool has_header(const tb__http_config *c, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < c->n_headers; i++)
+        if (strncasecmp(c->headers[i], name, n) == 0 &&
+            (c->headers[i][n] == ':' || c->headers[i][n] == ';'))
+            return true;
+    return false;
+}
+
 #define SETOPT(opt, val)                                                                           \
     do {                                                                                           \
         if (curl_easy_setopt(h->curl, opt, val) != CURLE_OK) {                                     \
@@ -684,10 +697,12 @@ tb_status tb__http_open(tb__http **out, const tb__http_config *cfg, char *err, s
     char line[256];
     const char *ct = h->cfg.content_type ? h->cfg.content_type : "application/json";
     snprintf(line, sizeof line, "Content-Type: %s", ct);
-    struct curl_slist *sl = curl_slist_append(h->slist, line);
-    if (!sl)
-        goto fail;
-    h->slist = sl;
+    struct curl_slist *sl;
+    if (!has_header(&h->cfg, "Content-Type")) { /* a `headers =` entry wins */
+        if (!(sl = curl_slist_append(h->slist, line)))
+            goto fail;
+        h->slist = sl;
+    }
     /* no 100-continue round trip: it only adds latency for our bodies */
     if (!(sl = curl_slist_append(h->slist, "Expect:")))
         goto fail;
@@ -741,7 +756,8 @@ tb_status tb__http_open(tb__http **out, const tb__http_config *cfg, char *err, s
     SETOPT(CURLOPT_HEADERFUNCTION, on_header);
     SETOPT(CURLOPT_HEADERDATA, h);
     SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
-    SETOPT(CURLOPT_USERAGENT, h->cfg.user_agent ? h->cfg.user_agent : "tracebox/" TB_VERSION_STRING);
+    SETOPT(CURLOPT_USERAGENT,
+           h->cfg.user_agent ? h->cfg.user_agent : "tracebox/" TB_VERSION_STRING);
     if (h->cfg.basic_user) {
         SETOPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         SETOPT(CURLOPT_USERNAME, h->cfg.basic_user);
@@ -854,8 +870,8 @@ tb_status tb__http_post(tb__http *h, const void *body, size_t len, tb__http_resp
     size_t dl = strlen(detail);
     while (dl > 0 && (detail[dl - 1] == '\n' || detail[dl - 1] == ' '))
         detail[--dl] = '\0';
-    snprintf(resp->error, sizeof resp->error, "POST %.160s: %.190s (curl error %d)", h->safe_url, detail,
-             (int)rc);
+    snprintf(resp->error, sizeof resp->error, "POST %.160s: %.190s (curl error %d)", h->safe_url,
+             detail, (int)rc);
     one_line(resp->error);
     return TB_OK;
 }
@@ -872,8 +888,8 @@ int64_t tb__http_parse_retry_after(const char *value, int64_t now)
     char buf[128];
     snprintf(buf, sizeof buf, "%s", value);
     size_t n = strlen(buf);
-    while (n > 0 && (buf[n - 1] == '\r' || buf[n - 1] == '\n' || buf[n - 1] == ' ' ||
-                     buf[n - 1] == '\t'))
+    while (n > 0 &&
+           (buf[n - 1] == '\r' || buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
         buf[--n] = '\0';
     if (n == 0)
         return -1;
@@ -911,8 +927,8 @@ char *tb__http_body_message(char *dst, size_t size, const char *body, size_t len
         const char *msg = NULL;
         if (root) {
             const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
-            const cJSON *m = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "message")
-                                               : NULL;
+            const cJSON *m =
+                cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "message") : NULL;
             if (cJSON_IsString(m))
                 msg = m->valuestring;
             else if (cJSON_IsString(e))

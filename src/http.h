@@ -109,9 +109,9 @@ tb_status tb__http_open(tb__http **out, const tb__http_config *cfg, char *err, s
 void tb__http_close(tb__http *h);
 
 typedef struct tb__http_response {
-    long status;            /* HTTP status; 0 when no response arrived */
-    const char *body;       /* response body, NUL-terminated, capped; owned
-                               by the tb__http, valid until its next post */
+    long status;      /* HTTP status; 0 when no response arrived */
+    const char *body; /* response body, NUL-terminated, capped; owned
+                         by the tb__http, valid until its next post */
     size_t body_len;
     int64_t retry_after_ms; /* Retry-After (seconds or HTTP-date); -1 none */
     bool body_sent;         /* the whole request body went out */

@@ -195,8 +195,7 @@ static int sync_fd(int fd)
     return (errno == EINVAL || errno == EROFS) ? 0 : errno;
 }
 
-static tb_status file_send(void *self, const tb_record *records, size_t n,
-                           tb_export_result *result)
+static tb_status file_send(void *self, const tb_record *records, size_t n, tb_export_result *result)
 {
     file_exporter *f = self;
     const char *what = "open";

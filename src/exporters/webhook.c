@@ -18,8 +18,7 @@ typedef struct webhook {
     tb__buf body; /* reused between batches */
 } webhook;
 
-static tb_status webhook_create(void **self, const tb_dest_config *cfg, char *err,
-                                size_t err_size)
+static tb_status webhook_create(void **self, const tb_dest_config *cfg, char *err, size_t err_size)
 {
     *self = NULL;
     const char *name = tb_dest_config_name(cfg);
@@ -106,8 +105,8 @@ static void webhook_destroy(void *self)
     tb__free_mem(w);
 }
 
-static const char *const webhook_keys[] = {"url", "headers", "compression", "ca_file", "insecure",
-                                           NULL};
+static const char *const webhook_keys[] = {"url",     "headers",  "compression",
+                                           "ca_file", "insecure", NULL};
 
 const tb_exporter_vtable tb__exporter_webhook = {
     .version = TB_EXPORTER_VERSION,

@@ -12,9 +12,9 @@
 typedef struct tb_test_server {
     pid_t pid;
     int port;
-    char url[64];    /* "http://127.0.0.1:PORT" (https:// with TLS) */
-    int stdin_fd;    /* write end of the server's stdin */
-    int stdout_fd;   /* read end of the server's stdout */
+    char url[64];  /* "http://127.0.0.1:PORT" (https:// with TLS) */
+    int stdin_fd;  /* write end of the server's stdin */
+    int stdout_fd; /* read end of the server's stdout */
     int tls;
 } tb_test_server;
 

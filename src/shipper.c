@@ -1,0 +1,816 @@
+/*
+ * shipper.c — the delivery engine.
+ *
+ * Per destination, one pass is: take the lease (a row in `destinations`;
+ * it expires, so a crashed shipper's lease is taken over, and while it is
+ * held no other shipper — thread, process or overlapping cron run — ships
+ * that destination); skip it while next_attempt_at is in the future; read
+ * the next batch (requeued records first, then records after the cursor,
+ * by count and by bytes); dead-letter what is older than max_age; export;
+ * then, in one transaction, advance the cursor past the resolved prefix,
+ * write dead letters, or record the failure with its backoff.
+ *
+ * Resolving a batch (resolve()): DELIVERED resolves it (records the
+ * platform named as rejected become dead letters); 413 splits it in halves;
+ * another 4xx bisects it until the bad records are single and dead-lettered
+ * while the rest is delivered; a retryable failure or an auth failure
+ * stops at the first unresolved record. Only the resolved prefix moves the
+ * cursor, so order is kept and nothing is skipped.
+ *
+ * Backoff is exponential with full jitter: a uniform delay in
+ * [0, min(cap, base * 2^(attempts-1))], or Retry-After when that is longer;
+ * 401/403 wait auth_backoff and raise an alert in outbox_status.
+ *
+ * After a pass the shipper runs retention (records every destination has
+ * delivered, older than `retention`) and a passive WAL checkpoint, keeping
+ * that work off the producers' path.
+ */
+#include "config_internal.h"
+#include "outbox_internal.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct dest_rt {
+    const tb_dest_config *cfg;
+    const tb_exporter_vtable *vt;
+    void *inst;
+    int64_t lease_ms;
+    bool idle; /* caught up or backing off: nothing more this pass */
+} dest_rt;
+
+typedef struct batch {
+    tb_record *rec;
+    unsigned char *dead;   /* per record: 1 = dead-letter */
+    int *dead_status;      /* HTTP status for the dead letter */
+    char **dead_reason;    /* owned reason strings */
+    size_t n, cap;
+    bool requeued;         /* records come from the requeued table */
+} batch;
+
+typedef struct engine {
+    sqlite3 *db;
+    const tb_config *cfg;
+    char owner[96];
+    tb_ship_report report;
+    atomic_int *stop; /* thread shape: set to ask for a stop */
+    int64_t deadline_ms; /* monotonic; 0: none */
+    int verbose;
+} engine;
+
+/* ---- small helpers ---- */
+
+static void now_iso(char buf[40], int64_t plus_ms)
+{
+    tb__iso8601(tb__now_us() + plus_ms * 1000, buf);
+}
+
+static bool out_of_time(const engine *e)
+{
+    return (e->stop && atomic_load(e->stop)) || (e->deadline_ms && tb__mono_ms() >= e->deadline_ms);
+}
+
+static tb_status exec_bind(sqlite3 *db, const char *sql, const char *what, const char *fmt, ...)
+{
+    /* fmt: one char per parameter: s = const char *, i = int64_t */
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return tb__db_error(db, rc, what);
+    va_list ap;
+    va_start(ap, fmt);
+    for (int i = 0; fmt[i]; i++) {
+        if (fmt[i] == 's')
+            sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+    }
+    va_end(ap);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? TB_OK : tb__db_error(db, rc, what);
+}
+
+static int64_t query_int(sqlite3 *db, const char *sql, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (name)
+            sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void batch_clear(batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        tb_record *r = &b->rec[i];
+        free((void *)r->kind);
+        free((void *)r->trace_id);
+        free((void *)r->span_id);
+        free((void *)r->parent_id);
+        free((void *)r->type);
+        free((void *)r->name);
+        free((void *)r->started_at);
+        free((void *)r->ended_at);
+        free((void *)r->body);
+        free(b->dead_reason[i]);
+    }
+    b->n = 0;
+}
+
+static void batch_free(batch *b)
+{
+    batch_clear(b);
+    tb__free_mem(b->rec);
+    tb__free_mem(b->dead);
+    tb__free_mem(b->dead_status);
+    tb__free_mem(b->dead_reason);
+    memset(b, 0, sizeof *b);
+}
+
+static char *dup_col(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t ? tb__strndup((const char *)t, (size_t)sqlite3_column_bytes(s, i)) : NULL;
+}
+
+static bool batch_reserve(batch *b, size_t n)
+{
+    if (n <= b->cap)
+        return true;
+    tb_record *rec = tb__realloc(b->rec, n * sizeof *rec);
+    if (!rec)
+        return false;
+    b->rec = rec;
+    unsigned char *dead = tb__realloc(b->dead, n);
+    if (!dead)
+        return false;
+    b->dead = dead;
+    int *ds = tb__realloc(b->dead_status, n * sizeof *ds);
+    if (!ds)
+        return false;
+    b->dead_status = ds;
+    char **dr = tb__realloc(b->dead_reason, n * sizeof *dr);
+    if (!dr)
+        return false;
+    b->dead_reason = dr;
+    b->cap = n;
+    return true;
+}
+
+/* Read the next batch for `d`: requeued records first, then after the cursor. */
+static tb_status read_batch(engine *e, dest_rt *d, batch *b)
+{
+    static const char *cols = "r.seq, r.kind, r.trace_id, r.span_id, r.parent_id, r.type, "
+                              "r.name, r.started_at, r.ended_at, r.body, r.created_at";
+    char sql[1024];
+    batch_clear(b);
+    int limit = d->cfg->batch_size;
+    if (!batch_reserve(b, (size_t)limit))
+        return tb__set_error(TB_NOMEM, "out of memory reading a batch");
+    for (int pass = 0; pass < 2 && b->n == 0; pass++) {
+        if (pass == 0)
+            snprintf(sql, sizeof sql,
+                     "SELECT %s FROM requeued q JOIN records r ON r.seq = q.seq "
+                     "WHERE q.destination = ?1 ORDER BY r.seq LIMIT ?2",
+                     cols);
+        else
+            snprintf(sql, sizeof sql,
+                     "SELECT %s FROM records r WHERE r.seq > (SELECT cursor FROM destinations "
+                     "WHERE name = ?1) AND NOT EXISTS (SELECT 1 FROM dead_letters x WHERE "
+                     "x.destination = ?1 AND x.seq = r.seq) ORDER BY r.seq LIMIT ?2",
+                     cols);
+        b->requeued = pass == 0;
+        sqlite3_stmt *s = NULL;
+        int rc = sqlite3_prepare_v2(e->db, sql, -1, &s, NULL);
+        if (rc != SQLITE_OK)
+            return tb__db_error(e->db, rc, "reading a batch");
+        sqlite3_bind_text(s, 1, d->cfg->name, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 2, limit);
+        int64_t bytes = 0;
+        int64_t now_us = tb__now_us();
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            int64_t body_len = sqlite3_column_bytes(s, 9);
+            if (b->n > 0 && bytes + body_len > d->cfg->max_batch_bytes)
+                break;
+            tb_record *r = &b->rec[b->n];
+            memset(r, 0, sizeof *r);
+            r->seq = sqlite3_column_int64(s, 0);
+            r->kind = dup_col(s, 1);
+            r->trace_id = dup_col(s, 2);
+            r->span_id = dup_col(s, 3);
+            r->parent_id = dup_col(s, 4);
+            r->type = dup_col(s, 5);
+            r->name = dup_col(s, 6);
+            r->started_at = dup_col(s, 7);
+            r->ended_at = dup_col(s, 8);
+            r->body = dup_col(s, 9);
+            r->body_len = (size_t)body_len;
+            b->dead[b->n] = 0;
+            b->dead_status[b->n] = 0;
+            b->dead_reason[b->n] = NULL;
+            b->n++;
+            if (!r->body || !r->kind || !r->trace_id) {
+                sqlite3_finalize(s);
+                return tb__set_error(TB_NOMEM, "out of memory reading a batch");
+            }
+            if (d->cfg->max_age_ms > 0) {
+                int64_t created;
+                const char *c = (const char *)sqlite3_column_text(s, 10);
+                if (c && tb__parse_iso8601(c, &created) &&
+                    now_us - created > d->cfg->max_age_ms * 1000) {
+                    b->dead[b->n - 1] = 1;
+                    b->dead_reason[b->n - 1] = tb__strdup("expired");
+                }
+            }
+            bytes += body_len;
+        }
+        sqlite3_finalize(s);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return tb__db_error(e->db, rc, "reading a batch");
+    }
+    return TB_OK;
+}
+
+/* ---- sending and resolving ---- */
+
+typedef struct outcome {
+    tb_export_result last; /* the failure that stopped resolution, if any */
+    bool stopped;
+    int64_t duplicates_possible;
+    int64_t rejected_unnamed; /* refusals the platform counted but did not name */
+    int64_t batches;
+} outcome;
+
+static void dead_letter(batch *b, size_t i, int status, const char *reason)
+{
+    b->dead[i] = 1;
+    b->dead_status[i] = status;
+    free(b->dead_reason[i]);
+    b->dead_reason[i] = tb__strdup(reason && *reason ? reason : "refused");
+}
+
+/* Send records [lo, hi) that are not already dead; returns the number of
+ * leading records resolved (hi on success). */
+static size_t resolve(engine *e, dest_rt *d, batch *b, size_t lo, size_t hi, outcome *oc)
+{
+    /* the live records of the range, contiguous for the exporter */
+    size_t n = 0;
+    tb_record *live = tb__malloc((hi - lo) * sizeof *live);
+    size_t *idx = tb__malloc((hi - lo) * sizeof *idx);
+    unsigned char *rej = tb__calloc(hi - lo, 1);
+    if (!live || !idx || !rej) {
+        tb__free_mem(live);
+        tb__free_mem(idx);
+        tb__free_mem(rej);
+        oc->stopped = true;
+        oc->last.outcome = TB_EXPORT_RETRY;
+        snprintf(oc->last.message, sizeof oc->last.message, "out of memory sending a batch");
+        return lo;
+    }
+    for (size_t i = lo; i < hi; i++)
+        if (!b->dead[i]) {
+            live[n] = b->rec[i];
+            idx[n++] = i;
+        }
+    size_t resolved = hi;
+    if (n == 0)
+        goto done;
+    if (out_of_time(e)) {
+        resolved = lo;
+        oc->stopped = true;
+        oc->last.outcome = TB_EXPORT_RETRY;
+        snprintf(oc->last.message, sizeof oc->last.message, "stopped before sending");
+        goto done;
+    }
+    tb_export_result res;
+    memset(&res, 0, sizeof res);
+    res.retry_after_ms = -1;
+    res.rejected = rej;
+    tb_status st = d->vt->send(d->inst, live, n, &res);
+    if (st != TB_OK) {
+        /* a local failure of the exporter: retry later */
+        res.outcome = TB_EXPORT_RETRY;
+        if (!res.message[0])
+            snprintf(res.message, sizeof res.message, "%s", tb_last_error()[0] ? tb_last_error()
+                                                                                : tb_status_str(st));
+    }
+    if (res.outcome == TB_EXPORT_DELIVERED && d->vt->flush) {
+        st = d->vt->flush(d->inst);
+        if (st != TB_OK) {
+            res.outcome = TB_EXPORT_RETRY;
+            res.unknown_outcome = 1;
+            snprintf(res.message, sizeof res.message, "flush failed: %s", tb_last_error());
+        }
+    }
+    if (e->verbose)
+        fprintf(stderr, "tracebox: ship: %s: %zu records (seq %lld..%lld): %s%s%s\n",
+                d->cfg->name, n, (long long)live[0].seq, (long long)live[n - 1].seq,
+                res.outcome == TB_EXPORT_DELIVERED ? "delivered" : "failed",
+                res.message[0] ? ": " : "", res.message);
+    switch (res.outcome) {
+    case TB_EXPORT_DELIVERED:
+        oc->batches++;
+        for (size_t k = 0; k < n; k++)
+            if (rej[k])
+                dead_letter(b, idx[k], res.http_status,
+                            res.message[0] ? res.message : "rejected by the destination");
+        oc->rejected_unnamed += res.rejected_count;
+        break;
+    case TB_EXPORT_TOO_LARGE:
+    case TB_EXPORT_REFUSED:
+        if (n == 1) {
+            char reason[600];
+            snprintf(reason, sizeof reason, "%s%s",
+                     res.outcome == TB_EXPORT_TOO_LARGE ? "too large: " : "",
+                     res.message[0] ? res.message : "refused");
+            dead_letter(b, idx[0], res.http_status, reason);
+        } else {
+            size_t mid = idx[n / 2];
+            size_t r = resolve(e, d, b, lo, mid, oc);
+            resolved = r < mid ? r : resolve(e, d, b, mid, hi, oc);
+        }
+        break;
+    case TB_EXPORT_RETRY:
+    case TB_EXPORT_AUTH:
+    default:
+        oc->stopped = true;
+        oc->last = res;
+        oc->last.rejected = NULL;
+        if (res.unknown_outcome)
+            oc->duplicates_possible += (int64_t)n;
+        resolved = lo;
+        break;
+    }
+done:
+    tb__free_mem(live);
+    tb__free_mem(idx);
+    tb__free_mem(rej);
+    return resolved;
+}
+
+static int64_t backoff_ms(const engine *e, int64_t attempts)
+{
+    int64_t cap = e->cfg->backoff_cap_ms, base = e->cfg->backoff_base_ms;
+    int64_t ceil = base;
+    for (int64_t i = 1; i < attempts && ceil < cap; i++)
+        ceil *= 2;
+    if (ceil > cap)
+        ceil = cap;
+    uint64_t r = 0;
+    tb__random(&r, sizeof r);
+    return ceil > 0 ? (int64_t)(r % (uint64_t)(ceil + 1)) : 0;
+}
+
+/* Commit the outcome of one batch in one transaction. */
+static tb_status commit(engine *e, dest_rt *d, batch *b, size_t resolved, const outcome *oc)
+{
+    char now[40], next[40];
+    now_iso(now, 0);
+    tb_status st = tb__db_exec(e->db, "BEGIN IMMEDIATE", "recording a delivery");
+    if (st != TB_OK)
+        return st;
+    int64_t delivered = 0, dead = 0, last_seq = 0;
+    for (size_t i = 0; i < resolved; i++) {
+        const tb_record *r = &b->rec[i];
+        last_seq = r->seq;
+        if (b->dead[i]) {
+            dead++;
+            st = exec_bind(e->db,
+                           "INSERT OR REPLACE INTO dead_letters (destination, seq, reason, "
+                           "http_status, time) VALUES (?1, ?2, ?3, nullif(?4, 0), ?5)",
+                           "writing a dead letter", "sisis", d->cfg->name, r->seq,
+                           b->dead_reason[i] ? b->dead_reason[i] : "refused",
+                           (int64_t)b->dead_status[i], now);
+        } else {
+            delivered++;
+        }
+        if (st == TB_OK && b->requeued)
+            st = exec_bind(e->db, "DELETE FROM requeued WHERE destination = ?1 AND seq = ?2",
+                           "clearing a requeued record", "si", d->cfg->name, r->seq);
+        if (st != TB_OK)
+            goto rollback;
+    }
+    if (resolved > 0) {
+        st = exec_bind(e->db,
+                       "UPDATE destinations SET cursor = CASE WHEN ?2 THEN cursor ELSE "
+                       "max(cursor, ?3) END, delivered = delivered + ?4, last_success_at = "
+                       "CASE WHEN ?4 > 0 THEN ?5 ELSE last_success_at END WHERE name = ?1",
+                       "advancing the cursor", "siiis", d->cfg->name, (int64_t)b->requeued,
+                       last_seq, delivered, now);
+        if (st != TB_OK)
+            goto rollback;
+    }
+    if (!oc->stopped) {
+        st = exec_bind(e->db,
+                       "UPDATE destinations SET attempts = 0, next_attempt_at = NULL, "
+                       "last_error = NULL, last_status = NULL, auth_failed = 0 WHERE name = ?1",
+                       "recording a delivery", "s", d->cfg->name);
+    } else {
+        int64_t attempts =
+            query_int(e->db, "SELECT attempts FROM destinations WHERE name = ?1", d->cfg->name) +
+            1;
+        int64_t wait;
+        bool auth = oc->last.outcome == TB_EXPORT_AUTH;
+        if (auth)
+            wait = e->cfg->auth_backoff_ms;
+        else
+            wait = backoff_ms(e, attempts);
+        if (oc->last.retry_after_ms > wait)
+            wait = oc->last.retry_after_ms;
+        now_iso(next, wait);
+        char msg[700];
+        if (oc->last.http_status)
+            snprintf(msg, sizeof msg, "HTTP %d: %s", oc->last.http_status, oc->last.message);
+        else
+            snprintf(msg, sizeof msg, "%s", oc->last.message);
+        st = exec_bind(e->db,
+                       "UPDATE destinations SET attempts = ?2, next_attempt_at = ?3, "
+                       "last_error = ?4, last_status = nullif(?5, 0), auth_failed = ?6, "
+                       "resent = resent + ?7 WHERE name = ?1",
+                       "recording a failure", "sissiii", d->cfg->name, attempts, next, msg,
+                       (int64_t)oc->last.http_status, (int64_t)auth, oc->duplicates_possible);
+        e->report.failures++;
+    }
+    if (st == TB_OK && oc->rejected_unnamed > 0)
+        st = tb__db_counter_add(e->db, "rejected_unnamed", oc->rejected_unnamed);
+    if (st != TB_OK)
+        goto rollback;
+    if ((st = tb__db_exec(e->db, "COMMIT", "committing a delivery")) != TB_OK)
+        goto rollback;
+    e->report.delivered += delivered;
+    e->report.dead += dead;
+    e->report.batches += oc->batches;
+    return TB_OK;
+rollback:
+    sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
+    return st;
+}
+
+/* ---- leases ---- */
+
+static tb_status ensure_row(engine *e, dest_rt *d)
+{
+    char now[40];
+    now_iso(now, 0);
+    return exec_bind(e->db,
+                     "INSERT INTO destinations (name, type, cursor, created_at) VALUES (?1, ?2, "
+                     "CASE WHEN ?3 THEN (SELECT coalesce(max(seq), 0) FROM records) ELSE 0 END, "
+                     "?4) ON CONFLICT (name) DO UPDATE SET type = excluded.type",
+                     "registering a destination", "ssis", d->cfg->name, d->cfg->type,
+                     (int64_t)d->cfg->start_latest, now);
+}
+
+/* Take or renew the lease. Returns TB_OK with *held set. */
+static tb_status take_lease(engine *e, dest_rt *d, bool *held)
+{
+    char now[40], until[40];
+    now_iso(now, 0);
+    now_iso(until, d->lease_ms);
+    tb_status st = exec_bind(e->db,
+                             "UPDATE destinations SET lease_owner = ?2, lease_until = ?3 "
+                             "WHERE name = ?1 AND (lease_owner IS NULL OR lease_owner = ?2 OR "
+                             "lease_until IS NULL OR lease_until < ?4)",
+                             "taking the lease", "ssss", d->cfg->name, e->owner, until, now);
+    *held = st == TB_OK && sqlite3_changes(e->db) == 1;
+    return st;
+}
+
+static void release_lease(engine *e, dest_rt *d)
+{
+    exec_bind(e->db,
+              "UPDATE destinations SET lease_owner = NULL, lease_until = NULL "
+              "WHERE name = ?1 AND lease_owner = ?2",
+              "releasing the lease", "ss", d->cfg->name, e->owner);
+}
+
+static bool backing_off(engine *e, dest_rt *d)
+{
+    char now[40];
+    now_iso(now, 0);
+    sqlite3_stmt *s = NULL;
+    bool off = false;
+    if (sqlite3_prepare_v2(e->db,
+                           "SELECT 1 FROM destinations WHERE name = ?1 AND next_attempt_at > ?2",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, d->cfg->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, now, -1, SQLITE_STATIC);
+        off = sqlite3_step(s) == SQLITE_ROW;
+    }
+    sqlite3_finalize(s);
+    return off;
+}
+
+/* Ship `d` until caught up, backing off, out of time, or the lease is held
+ * elsewhere. */
+static tb_status ship_destination(engine *e, dest_rt *d)
+{
+    batch b = {0};
+    tb_status st = TB_OK;
+    bool held = false;
+    while (!out_of_time(e)) {
+        if (backing_off(e, d))
+            break;
+        if ((st = take_lease(e, d, &held)) != TB_OK || !held)
+            break;
+        if ((st = read_batch(e, d, &b)) != TB_OK)
+            break;
+        if (b.n == 0)
+            break;
+        outcome oc;
+        memset(&oc, 0, sizeof oc);
+        size_t resolved = resolve(e, d, &b, 0, b.n, &oc);
+        if ((st = commit(e, d, &b, resolved, &oc)) != TB_OK)
+            break;
+        if (oc.stopped)
+            break;
+    }
+    if (held)
+        release_lease(e, d);
+    batch_free(&b);
+    return st;
+}
+
+/* Retention and checkpoints: the shipper's housekeeping. */
+static void housekeeping(engine *e)
+{
+    if (e->cfg->retention_ms > 0) {
+        char cutoff[40];
+        now_iso(cutoff, -e->cfg->retention_ms);
+        if (exec_bind(e->db,
+                      "DELETE FROM records WHERE seq <= (SELECT coalesce(min(cursor), 0) FROM "
+                      "destinations) AND created_at < ?1 AND seq NOT IN (SELECT seq FROM "
+                      "requeued)",
+                      "applying retention", "s", cutoff) == TB_OK) {
+            int n = sqlite3_changes(e->db);
+            if (n > 0)
+                exec_bind(e->db, "UPDATE counters SET value = value + ?1 WHERE name = 'purged'",
+                          "counting purged records", "i", (int64_t)n);
+        }
+    }
+    sqlite3_wal_checkpoint_v2(e->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+}
+
+/* ---- the run ---- */
+
+static void engine_close(engine *e, dest_rt *dests, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (dests[i].inst)
+            dests[i].vt->destroy(dests[i].inst);
+    tb__free_mem(dests);
+    sqlite3_close(e->db);
+    e->db = NULL;
+}
+
+static tb_status engine_open(engine *e, const char *db_path, const tb_config *cfg,
+                             const tb_ship_options *opts, dest_rt **out, size_t *out_n)
+{
+    *out = NULL;
+    *out_n = 0;
+    memset(e, 0, sizeof *e);
+    e->cfg = cfg;
+    e->verbose = opts ? opts->verbose : 0;
+    char host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    uint32_t rnd = 0;
+    tb__random(&rnd, sizeof rnd);
+    snprintf(e->owner, sizeof e->owner, "%s:%ld:%08x", host, (long)getpid(), rnd);
+    if (opts && opts->max_time_ms > 0)
+        e->deadline_ms = tb__mono_ms() + opts->max_time_ms;
+    const char *only = opts ? opts->destination : NULL;
+    if (only && !tb_config_find_destination(cfg, only))
+        return tb__set_error(TB_CONFIG, "no destination named '%s' in the configuration", only);
+    if (cfg->n_dests == 0)
+        return tb__set_error(TB_CONFIG, "no destinations configured (add a section with "
+                                        "type = … to the config)");
+    dest_rt *dests = tb__calloc(cfg->n_dests, sizeof *dests);
+    if (!dests)
+        return tb__set_error(TB_NOMEM, "out of memory");
+    size_t n = 0;
+    tb_status st;
+    for (size_t i = 0; i < cfg->n_dests; i++) {
+        const tb_dest_config *dc = &cfg->dests[i];
+        if (only && strcmp(dc->name, only) != 0)
+            continue;
+        dest_rt *d = &dests[n];
+        d->cfg = dc;
+        d->vt = tb__exporter_find(dc->type);
+        if (!d->vt) {
+            st = tb__set_error(TB_CONFIG, "%s: [%s] type = %s is not available in this build",
+                               tb_dest_config_where(dc, "type"), dc->name, dc->type);
+            goto fail;
+        }
+        char err[512] = "";
+        if ((st = d->vt->create(&d->inst, dc, err, sizeof err)) != TB_OK) {
+            d->inst = NULL;
+            st = tb__set_error(TB_CONFIG, "%s", err[0] ? err : tb_last_error());
+            goto fail;
+        }
+        n++;
+        d->lease_ms = cfg->lease_ms;
+        if (d->lease_ms < 2 * dc->timeout_ms + 10000)
+            d->lease_ms = 2 * dc->timeout_ms + 10000;
+    }
+    if ((st = tb__db_open(&e->db, db_path, 10000, 1, 0)) != TB_OK)
+        goto fail;
+    for (size_t i = 0; i < n; i++)
+        if ((st = ensure_row(e, &dests[i])) != TB_OK)
+            goto fail;
+    *out = dests;
+    *out_n = n;
+    return TB_OK;
+fail:
+    engine_close(e, dests, n);
+    return st;
+}
+
+/* One pass over every destination until each is idle (or time is up). */
+static tb_status engine_pass(engine *e, dest_rt *dests, size_t n)
+{
+    tb_status first = TB_OK;
+    for (size_t i = 0; i < n && !out_of_time(e); i++) {
+        tb_status st = ship_destination(e, &dests[i]);
+        if (st != TB_OK && first == TB_OK)
+            first = st;
+    }
+    housekeeping(e);
+    return first;
+}
+
+static void fill_report(engine *e, dest_rt *dests, size_t n, tb_ship_report *report)
+{
+    e->report.pending = 0;
+    e->report.backing_off = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t p = query_int(e->db, "SELECT count(*) FROM pending WHERE destination = ?1",
+                              dests[i].cfg->name);
+        if (p > 0)
+            e->report.pending += p;
+        if (backing_off(e, &dests[i]))
+            e->report.backing_off++;
+    }
+    if (report)
+        *report = e->report;
+}
+
+tb_status tb_ship_once(const char *db_path, const tb_config *cfg, const tb_ship_options *opts,
+                       tb_ship_report *report)
+{
+    if (report)
+        memset(report, 0, sizeof *report);
+    if (!db_path || !cfg)
+        return tb__set_error(TB_INVALID, "tb_ship_once: db_path and cfg are required");
+    if (opts && opts->version != TB_SHIP_OPTIONS_VERSION)
+        return tb__set_error(TB_INVALID, "tb_ship_once: options version %u is not %u",
+                             opts->version, TB_SHIP_OPTIONS_VERSION);
+    engine e;
+    dest_rt *dests;
+    size_t n;
+    tb_status st = engine_open(&e, db_path, cfg, opts, &dests, &n);
+    if (st != TB_OK)
+        return st;
+    st = engine_pass(&e, dests, n);
+    fill_report(&e, dests, n, report);
+    engine_close(&e, dests, n);
+    return st;
+}
+
+/* ---- the thread shape ---- */
+
+struct tb_shipper {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_int stop;
+    bool woken;
+    bool finished;
+    bool detached;
+    engine e;
+    dest_rt *dests;
+    size_t n;
+};
+
+static void shipper_free(tb_shipper *s)
+{
+    engine_close(&s->e, s->dests, s->n);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    tb__free_mem(s);
+}
+
+static void *shipper_main(void *arg)
+{
+    tb_shipper *s = arg;
+    for (;;) {
+        if (atomic_load(&s->stop))
+            break;
+        engine_pass(&s->e, s->dests, s->n);
+        /* sleep until woken, stopped, or the poll interval passes */
+        pthread_mutex_lock(&s->mu);
+        if (!atomic_load(&s->stop) && !s->woken) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            int64_t ns = ts.tv_nsec + s->e.cfg->poll_interval_ms * 1000000;
+            ts.tv_sec += (time_t)(ns / 1000000000);
+            ts.tv_nsec = (long)(ns % 1000000000);
+            pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        }
+        s->woken = false;
+        pthread_mutex_unlock(&s->mu);
+    }
+    pthread_mutex_lock(&s->mu);
+    s->finished = true;
+    bool detached = s->detached;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    if (detached)
+        shipper_free(s);
+    return NULL;
+}
+
+tb_status tb_shipper_start(tb_shipper **out, const char *db_path, const tb_config *cfg,
+                           const tb_ship_options *opts)
+{
+    if (!out)
+        return tb__set_error(TB_INVALID, "tb_shipper_start: out is NULL");
+    *out = NULL;
+    if (!db_path || !cfg)
+        return tb__set_error(TB_INVALID, "tb_shipper_start: db_path and cfg are required");
+    tb_shipper *s = tb__calloc(1, sizeof *s);
+    if (!s)
+        return tb__set_error(TB_NOMEM, "out of memory starting the shipper");
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    tb_ship_options o = TB_SHIP_OPTIONS_INIT;
+    if (opts)
+        o = *opts;
+    o.max_time_ms = 0;
+    tb_status st = engine_open(&s->e, db_path, cfg, &o, &s->dests, &s->n);
+    if (st != TB_OK) {
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->cv);
+        tb__free_mem(s);
+        return st;
+    }
+    s->e.stop = &s->stop;
+    if (pthread_create(&s->thread, NULL, shipper_main, s) != 0) {
+        shipper_free(s);
+        return tb__set_error(TB_ERROR, "cannot start the shipper thread");
+    }
+    *out = s;
+    return TB_OK;
+}
+
+void tb_shipper_wake(tb_shipper *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->woken = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+tb_status tb_shipper_stop(tb_shipper *s, int64_t timeout_ms)
+{
+    if (!s)
+        return TB_OK;
+    int64_t deadline = tb__mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+    pthread_mutex_lock(&s->mu);
+    atomic_store(&s->stop, 1);
+    pthread_cond_broadcast(&s->cv);
+    while (!s->finished) {
+        int64_t left = deadline - tb__mono_ms();
+        if (left <= 0)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = ts.tv_nsec + left * 1000000;
+        ts.tv_sec += (time_t)(ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    if (!s->finished) {
+        /* still inside an export: it frees itself when it gets out */
+        s->detached = true;
+        pthread_mutex_unlock(&s->mu);
+        pthread_detach(s->thread);
+        return tb__set_error(TB_TIMEOUT, "shipper did not stop within %lld ms; it stops after "
+                                         "its current export (the batch is sent again later)",
+                             (long long)timeout_ms);
+    }
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    shipper_free(s);
+    return TB_OK;
+}

@@ -1,0 +1,247 @@
+/*
+ * cmd_status.c — `tracebox status`: the per-destination view an on-call
+ * engineer reads first. Human table, --json (stable shape, documented in
+ * the README) or --prometheus (text exposition format, tracebox_* metrics,
+ * for the node_exporter textfile collector).
+ */
+#include "db_util.h"
+
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+sqlite3 *cli_db(cli *c)
+{
+    sqlite3 *db = NULL;
+    if (tb__db_open(&db, cli_db_path(c), 10000, 1, 0) != TB_OK) {
+        cli_fail(EXIT_ERR, "%s", tb_last_error());
+        return NULL;
+    }
+    return db;
+}
+
+const char *cli_col(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t ? (const char *)t : "";
+}
+
+void cli_json_str(FILE *f, const char *s)
+{
+    if (!s) {
+        fputs("null", f);
+        return;
+    }
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", f);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static const char *null_or(sqlite3_stmt *s, int i)
+{
+    return sqlite3_column_type(s, i) == SQLITE_NULL ? NULL : (const char *)sqlite3_column_text(s, i);
+}
+
+static long long counter(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *s = NULL;
+    long long v = 0;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM counters WHERE name = ?1", -1, &s, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            v = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    return v;
+}
+
+static void prom_label(FILE *f, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '"' || *v == '\\')
+            fprintf(f, "\\%c", *v);
+        else if (*v == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*v, f);
+    }
+}
+
+int cmd_status(cli *c)
+{
+    bool prom = false;
+    for (int i = 0; i < c->argc; i++) {
+        if (cli_flag(c, &i, "--prometheus", NULL))
+            prom = true;
+        else
+            return cli_fail(EXIT_USAGE, "status: bad argument '%s' (usage: tracebox status "
+                                        "[--json|--prometheus])",
+                            c->argv[i]);
+    }
+    const char *path = cli_db_path(c);
+    sqlite3 *db = cli_db(c);
+    if (!db)
+        return EXIT_ERR;
+    struct stat stb;
+    long long file_size = stat(path, &stb) == 0 ? (long long)stb.st_size : -1;
+    char wal[4200];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    long long wal_size = stat(wal, &stb) == 0 ? (long long)stb.st_size : 0;
+    struct statvfs vfs;
+    long long free_bytes = statvfs(path, &vfs) == 0 ? (long long)vfs.f_bavail * (long long)vfs.f_frsize : -1;
+    long long records = 0;
+    {
+        sqlite3_stmt *s = NULL;
+        if (sqlite3_prepare_v2(db, "SELECT count(*) FROM records", -1, &s, NULL) == SQLITE_OK &&
+            sqlite3_step(s) == SQLITE_ROW)
+            records = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+    }
+    long long refused = counter(db, "refused_full"), dropped = counter(db, "dropped_queue"),
+              purged = counter(db, "purged"), rejected = counter(db, "rejected_unnamed");
+
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT o.destination, o.type, o.pending, o.oldest_pending_age, "
+                                "o.delivered, o.dead, o.attempts, o.last_error, o.next_attempt_at, "
+                                "o.last_success_at, o.lease_owner, o.alert, d.resent, d.cursor "
+                                "FROM outbox_status o JOIN destinations d ON d.name = "
+                                "o.destination ORDER BY o.destination",
+                                -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        cli_fail(EXIT_ERR, "status: %s", sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return EXIT_ERR;
+    }
+    if (c->json) {
+        printf("{\"outbox\":");
+        cli_json_str(stdout, path);
+        printf(",\"file_bytes\":%lld,\"wal_bytes\":%lld,\"free_bytes\":%lld,\"records\":%lld,"
+               "\"refused_full\":%lld,\"dropped_queue\":%lld,\"purged\":%lld,"
+               "\"rejected_unnamed\":%lld,\"destinations\":[",
+               file_size, wal_size, free_bytes, records, refused, dropped, purged, rejected);
+    } else if (prom) {
+        printf("# HELP tracebox_records Records stored in the outbox.\n# TYPE tracebox_records "
+               "gauge\ntracebox_records %lld\n",
+               records);
+        printf("# HELP tracebox_file_bytes Size of the outbox file.\n# TYPE tracebox_file_bytes "
+               "gauge\ntracebox_file_bytes %lld\n",
+               file_size);
+        printf("# HELP tracebox_wal_bytes Size of the outbox WAL file.\n# TYPE "
+               "tracebox_wal_bytes gauge\ntracebox_wal_bytes %lld\n",
+               wal_size);
+        printf("# HELP tracebox_refused_total Records refused because the outbox was full.\n# "
+               "TYPE tracebox_refused_total counter\ntracebox_refused_total %lld\n",
+               refused);
+        printf("# HELP tracebox_dropped_total Records dropped by a full async queue.\n# TYPE "
+               "tracebox_dropped_total counter\ntracebox_dropped_total %lld\n",
+               dropped);
+    } else {
+        char size[32];
+        snprintf(size, sizeof size, "%.1f MiB", (double)file_size / 1048576.0);
+        printf("outbox %s: %lld records, %s (+%.1f MiB WAL), %.1f GiB free\n", path, records,
+               size, (double)wal_size / 1048576.0, (double)free_bytes / 1073741824.0);
+        if (refused || dropped)
+            printf("  !! refused at max_size: %lld, dropped by a full queue: %lld\n", refused,
+                   dropped);
+        printf("\n%-14s %-8s %9s %9s %10s %6s %5s  %s\n", "DESTINATION", "TYPE", "PENDING",
+               "OLDEST", "DELIVERED", "DEAD", "TRIES", "STATE");
+    }
+    static const char *gauges[][2] = {
+        {"pending", "Records not yet delivered to the destination."},
+        {"oldest_pending_age_seconds", "Age of the oldest pending record."},
+        {"delivered_total", "Records delivered to the destination."},
+        {"dead_letters", "Records the destination refused for good."},
+        {"attempts", "Failed attempts in a row."},
+        {"auth_failed", "1 when the destination rejected the credentials."}};
+    /* prometheus wants each metric's samples together: collect rows first */
+    typedef struct row {
+        char name[128];
+        long long v[6];
+    } row;
+    row rows[256];
+    size_t nrows = 0;
+    int n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *name = cli_col(s, 0);
+        long long pending = sqlite3_column_int64(s, 2), age = sqlite3_column_int64(s, 3),
+                  delivered = sqlite3_column_int64(s, 4), dead = sqlite3_column_int64(s, 5),
+                  attempts = sqlite3_column_int64(s, 6);
+        const char *alert = null_or(s, 11);
+        if (c->json) {
+            printf("%s{\"name\":", n ? "," : "");
+            cli_json_str(stdout, name);
+            printf(",\"type\":");
+            cli_json_str(stdout, cli_col(s, 1));
+            printf(",\"pending\":%lld,\"oldest_pending_age_seconds\":%lld,\"delivered\":%lld,"
+                   "\"dead\":%lld,\"attempts\":%lld,\"resent\":%lld,\"cursor\":%lld,"
+                   "\"last_error\":",
+                   pending, age, delivered, dead, attempts, (long long)sqlite3_column_int64(s, 12),
+                   (long long)sqlite3_column_int64(s, 13));
+            cli_json_str(stdout, null_or(s, 7));
+            printf(",\"next_attempt_at\":");
+            cli_json_str(stdout, null_or(s, 8));
+            printf(",\"last_success_at\":");
+            cli_json_str(stdout, null_or(s, 9));
+            printf(",\"lease_owner\":");
+            cli_json_str(stdout, null_or(s, 10));
+            printf(",\"auth_failed\":%s}", alert ? "true" : "false");
+        } else if (prom) {
+            if (nrows < sizeof rows / sizeof rows[0]) {
+                row *r = &rows[nrows++];
+                snprintf(r->name, sizeof r->name, "%s", name);
+                r->v[0] = pending;
+                r->v[1] = age;
+                r->v[2] = delivered;
+                r->v[3] = dead;
+                r->v[4] = attempts;
+                r->v[5] = alert ? 1 : 0;
+            }
+        } else {
+            char agebuf[32], state[900];
+            const char *err = null_or(s, 7);
+            if (alert)
+                snprintf(state, sizeof state, "AUTH FAILED (%s) — fix the key; next try %s",
+                         err ? err : "", cli_col(s, 8));
+            else if (err)
+                snprintf(state, sizeof state, "retrying: %s; next try %s", err, cli_col(s, 8));
+            else if (pending)
+                snprintf(state, sizeof state, "pending");
+            else
+                snprintf(state, sizeof state, "caught up");
+            printf("%-14s %-8s %9lld %9s %10lld %6lld %5lld  %s\n", name, cli_col(s, 1), pending,
+                   pending ? cli_age(age, agebuf) : "-", delivered, dead, attempts, state);
+        }
+        n++;
+    }
+    int result = rc == SQLITE_DONE ? EXIT_OK : cli_fail(EXIT_ERR, "status: %s", sqlite3_errmsg(db));
+    if (c->json) {
+        printf("]}\n");
+    } else if (prom) {
+        for (size_t g = 0; g < sizeof gauges / sizeof gauges[0]; g++) {
+            const char *type = strstr(gauges[g][0], "_total") ? "counter" : "gauge";
+            printf("# HELP tracebox_destination_%s %s\n# TYPE tracebox_destination_%s %s\n",
+                   gauges[g][0], gauges[g][1], gauges[g][0], type);
+            for (size_t k = 0; k < nrows; k++) {
+                printf("tracebox_destination_%s{destination=\"", gauges[g][0]);
+                prom_label(stdout, rows[k].name);
+                printf("\"} %lld\n", rows[k].v[g]);
+            }
+        }
+    } else if (n == 0) {
+        printf("(no destinations yet: they appear after the first `tracebox ship`)\n");
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return result;
+}
