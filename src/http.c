@@ -547,9 +547,12 @@ static void mask_secrets(const tb__http *h, char *s)
 {
     for (size_t i = 0; i < h->n_secrets; i++) {
         size_t n = strlen(h->secrets[i]);
-        char *hit;
-        while ((hit = strstr(s, h->secrets[i])) != NULL)
+        char *from = s, *hit;
+        /* move past each hit: a secret made of '*' must not loop forever */
+        while ((hit = strstr(from, h->secrets[i])) != NULL) {
             memset(hit, '*', n);
+            from = hit + n;
+        }
     }
 }
 

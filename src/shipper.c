@@ -429,7 +429,8 @@ static tb_status commit(engine *e, dest_rt *d, batch *b, size_t resolved, const 
             wait = oc->last.retry_after_ms;
         now_iso(next, wait);
         char msg[700];
-        if (oc->last.http_status)
+        /* the HTTP exporters' messages already start with "HTTP <status>:" */
+        if (oc->last.http_status && strncmp(oc->last.message, "HTTP ", 5) != 0)
             snprintf(msg, sizeof msg, "HTTP %d: %s", oc->last.http_status, oc->last.message);
         else
             snprintf(msg, sizeof msg, "%s", oc->last.message);

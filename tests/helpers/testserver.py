@@ -23,7 +23,7 @@ Tests steer it at runtime with POST /_control and a JSON body:
 Any mode but "sequence" becomes the default and clears a pending sequence.
 
 GET /_requests  every recorded request as a JSON list: method, path,
-                headers (lower-case names), body_b64, body (text) and, when
+                headers (lower-case names; repeats joined by ", "), body_b64, body (text) and, when
                 Content-Encoding is gzip, gunzipped (text)
 GET /_count     {"count": n}
 POST /_reset    forget the requests and go back to mode "ok"
@@ -106,10 +106,14 @@ class Handler(BaseHTTPRequestHandler):
         self.behave(next_behaviour(), raw)
 
     def record(self, raw):
+        headers = {}  # a repeated header shows as "v1, v2"
+        for k, v in self.headers.items():
+            k = k.lower()
+            headers[k] = headers[k] + ", " + v if k in headers else v
         entry = {
             "method": self.command,
             "path": self.path,
-            "headers": {k.lower(): v for k, v in self.headers.items()},
+            "headers": headers,
             "body_b64": base64.b64encode(raw).decode(),
             "body": raw.decode("utf-8", "replace"),
         }

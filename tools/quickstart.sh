@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# tools/quickstart.sh — the README's two Quick start commands.
+#   tools/quickstart.sh demo   install packages, build (release), run `tracebox demo`
+#   tools/quickstart.sh test   install packages, build (asan, -Werror), run the tests
+# Packages come from Debian; apt-get runs through sudo when not root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(build-essential cmake pkg-config python3 sqlite3
+          libsqlite3-dev libcurl4-openssl-dev libcjson-dev libcmocka-dev libinih-dev
+          zlib1g-dev libprotobuf-c-dev protobuf-c-compiler)
+
+install_packages() {
+    local missing=()
+    for p in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    echo "quickstart: installing ${missing[*]}" >&2
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+case "${1:-}" in
+demo)
+    install_packages
+    cmake --preset release >/dev/null
+    cmake --build --preset release -j"$(nproc)" >/dev/null
+    ./build/release/tracebox demo
+    ;;
+test)
+    install_packages
+    cmake --preset ci
+    cmake --build --preset ci -j"$(nproc)"
+    ctest --preset ci -j2
+    ;;
+*)
+    echo "usage: tools/quickstart.sh demo|test" >&2
+    exit 2
+    ;;
+esac
