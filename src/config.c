@@ -36,6 +36,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,87 +82,94 @@ typedef struct type_spec {
 #define I64MAX INT64_MAX
 
 /* Keys every destination accepts. */
-static const key_spec k_common[] = {
-    {"type", K_STRING, NULL, 0, 0},
-    {"batch_size", K_INT, NULL, 1, 100000},
-    {"max_batch_bytes", K_SIZE, NULL, 1, I64MAX},
-    {"timeout", K_DURATION, NULL, 1, I64MAX},
-    {"max_age", K_DURATION, NULL, 0, I64MAX},
-    {"start", K_ENUM, "oldest|latest", 0, 0},
-    {NULL, K_STRING, NULL, 0, 0}};
+static const key_spec k_common[] = {{"type", K_STRING, NULL, 0, 0},
+                                    {"batch_size", K_INT, NULL, 1, 100000},
+                                    {"max_batch_bytes", K_SIZE, NULL, 1, I64MAX},
+                                    {"timeout", K_DURATION, NULL, 1, I64MAX},
+                                    {"max_age", K_DURATION, NULL, 0, I64MAX},
+                                    {"start", K_ENUM, "oldest|latest", 0, 0},
+                                    {NULL, K_STRING, NULL, 0, 0}};
 
 /* Keys every HTTP destination accepts. */
-static const key_spec k_http[] = {
-    {"headers", K_HEADERS, NULL, 0, 0},
-    {"compression", K_ENUM, "none|gzip", 0, 0},
-    {"ca_file", K_STRING, NULL, 0, 0},
-    {"insecure", K_BOOL, NULL, 0, 0},
-    {NULL, K_STRING, NULL, 0, 0}};
+static const key_spec k_http[] = {{"headers", K_HEADERS, NULL, 0, 0},
+                                  {"compression", K_ENUM, "none|gzip", 0, 0},
+                                  {"ca_file", K_STRING, NULL, 0, 0},
+                                  {"insecure", K_BOOL, NULL, 0, 0},
+                                  {NULL, K_STRING, NULL, 0, 0}};
 
 /* The built-in destination types and their own keys (DESIGN.md's table). */
 static const type_spec k_types[] = {
-    {"otlp", 1, {"endpoint|traces_endpoint", NULL},
+    {"otlp",
+     1,
+     {"endpoint|traces_endpoint", NULL},
      {{"endpoint", K_URL, NULL, 0, 0},
       {"traces_endpoint", K_URL, NULL, 0, 0},
       {"protocol", K_ENUM, "http/protobuf|http/json", 0, 0},
       {"conventions", K_LIST, "genai|openinference", 0, 0},
       {"service_name", K_STRING, NULL, 0, 0},
       {NULL, K_STRING, NULL, 0, 0}}},
-    {"openai", 1, {"api_key", NULL},
+    {"openai",
+     1,
+     {"api_key", NULL},
      {{"base_url", K_URL, NULL, 0, 0},
       {"api_key", K_SECRET, NULL, 0, 0},
       {"organization", K_STRING, NULL, 0, 0},
       {"project", K_STRING, NULL, 0, 0},
       {NULL, K_STRING, NULL, 0, 0}}},
-    {"langfuse", 1, {"public_key", "secret_key"},
+    {"langfuse",
+     1,
+     {"public_key", "secret_key"},
      {{"host", K_URL, NULL, 0, 0},
       {"public_key", K_SECRET, NULL, 0, 0},
       {"secret_key", K_SECRET, NULL, 0, 0},
       {NULL, K_STRING, NULL, 0, 0}}},
-    {"arize", 1, {NULL, NULL},
+    {"arize",
+     1,
+     {NULL, NULL},
      {{"endpoint", K_URL, NULL, 0, 0},
       {"space_id", K_STRING, NULL, 0, 0},
       {"api_key", K_SECRET, NULL, 0, 0},
       {"project", K_STRING, NULL, 0, 0},
       {NULL, K_STRING, NULL, 0, 0}}},
-    {"phoenix", 1, {NULL, NULL},
+    {"phoenix",
+     1,
+     {NULL, NULL},
      {{"endpoint", K_URL, NULL, 0, 0},
       {"api_key", K_SECRET, NULL, 0, 0},
       {"project", K_STRING, NULL, 0, 0},
       {NULL, K_STRING, NULL, 0, 0}}},
-    {"wandb", 1, {NULL, NULL},
+    {"wandb",
+     1,
+     {NULL, NULL},
      {{"endpoint", K_URL, NULL, 0, 0},
       {"api_key", K_SECRET, NULL, 0, 0},
       {"project", K_STRING, NULL, 0, 0},
       {NULL, K_STRING, NULL, 0, 0}}},
-    {"file", 0, {"path", NULL},
+    {"file",
+     0,
+     {"path", NULL},
      {{"path", K_STRING, NULL, 0, 0},
       {"max_bytes", K_SIZE, NULL, 0, I64MAX},
       {"max_files", K_INT, NULL, 0, 1000000},
       {NULL, K_STRING, NULL, 0, 0}}},
-    {"webhook", 1, {"url", NULL},
-     {{"url", K_URL, NULL, 0, 0}, {NULL, K_STRING, NULL, 0, 0}}},
+    {"webhook", 1, {"url", NULL}, {{"url", K_URL, NULL, 0, 0}, {NULL, K_STRING, NULL, 0, 0}}},
 };
 #define N_TYPES (sizeof k_types / sizeof k_types[0])
 #define TYPE_NAMES "otlp, openai, langfuse, arize, phoenix, wandb, file, webhook"
 
-static const key_spec k_outbox[] = {
-    {"path", K_STRING, NULL, 0, 0},
-    {"durability", K_ENUM, "full|normal|async", 0, 0},
-    {"max_size", K_SIZE, NULL, 0, I64MAX},
-    {"retention", K_DURATION, NULL, 0, I64MAX},
-    {"full_policy", K_ENUM, "refuse|purge_delivered", 0, 0},
-    {"queue_capacity", K_INT, NULL, 0, 100000000},
-    {"queue_policy", K_ENUM, "block|drop", 0, 0},
-    {NULL, K_STRING, NULL, 0, 0}};
+static const key_spec k_outbox[] = {{"path", K_STRING, NULL, 0, 0},
+                                    {"durability", K_ENUM, "full|normal|async", 0, 0},
+                                    {"max_size", K_SIZE, NULL, 0, I64MAX},
+                                    {"retention", K_DURATION, NULL, 0, I64MAX},
+                                    {"full_policy", K_ENUM, "refuse|purge_delivered", 0, 0},
+                                    {"queue_capacity", K_INT, NULL, 0, 100000000},
+                                    {"queue_policy", K_ENUM, "block|drop", 0, 0},
+                                    {NULL, K_STRING, NULL, 0, 0}};
 
 static const key_spec k_shipper[] = {
-    {"backoff_base", K_DURATION, NULL, 1, I64MAX},
-    {"backoff_cap", K_DURATION, NULL, 1, I64MAX},
-    {"auth_backoff", K_DURATION, NULL, 1, I64MAX},
-    {"lease", K_DURATION, NULL, 1, I64MAX},
-    {"poll_interval", K_DURATION, NULL, 1, I64MAX},
-    {NULL, K_STRING, NULL, 0, 0}};
+    {"backoff_base", K_DURATION, NULL, 1, I64MAX},  {"backoff_cap", K_DURATION, NULL, 1, I64MAX},
+    {"auth_backoff", K_DURATION, NULL, 1, I64MAX},  {"lease", K_DURATION, NULL, 1, I64MAX},
+    {"poll_interval", K_DURATION, NULL, 1, I64MAX}, {NULL, K_STRING, NULL, 0, 0}};
 
 #define MAX_SETTING_KEYS 8 /* >= keys in k_outbox / k_shipper */
 
@@ -206,12 +214,12 @@ typedef struct parser {
     /* the current section */
     section_kind cur;
     char cur_name[MAX_SECTION_NAME + 1];
-    size_t cur_dest;                    /* SEC_DEST: index into cfg->dests */
-    int seen_key[MAX_SETTING_KEYS];     /* SEC_OUTBOX/SHIPPER: line of each key */
-    int outbox_line, shipper_line;      /* where those sections were opened */
+    size_t cur_dest;                /* SEC_DEST: index into cfg->dests */
+    int seen_key[MAX_SETTING_KEYS]; /* SEC_OUTBOX/SHIPPER: line of each key */
+    int outbox_line, shipper_line;  /* where those sections were opened */
     /* the first error */
-    tb_status st;  /* TB_OK until something fails */
-    int err_line;  /* its line; 0 when it has none */
+    tb_status st; /* TB_OK until something fails */
+    int err_line; /* its line, to order it against inih's; 0: none */
     int backoff_cap_line;
 } parser;
 
@@ -349,8 +357,7 @@ static void expand(parser *p, const char *in, char **out, int line, const char *
             }
         } else if (!val) {
             fail_at(p, line, var, section, key,
-                    "${%s} is not set (export %s, or write ${%s:-default})", vname, vname,
-                    vname);
+                    "${%s} is not set (export %s, or write ${%s:-default})", vname, vname, vname);
             goto cleanup;
         }
         if (val)
@@ -499,8 +506,8 @@ static int check_value(parser *p, const key_spec *k, const char *v, int64_t *num
         break;
     case K_ENUM:
         if (!in_choices(k->choices, v, strlen(v), num)) {
-            fail_at(p, line, var, section, k->name, "`%s` is not allowed (use %s)",
-                    shown, k->choices);
+            fail_at(p, line, var, section, k->name, "`%s` is not allowed (use %s)", shown,
+                    k->choices);
             return 0;
         }
         return 1;
@@ -516,8 +523,8 @@ static int check_value(parser *p, const key_spec *k, const char *v, int64_t *num
         if (strcmp(v, "true") == 0)
             *num = 1;
         else if (strcmp(v, "false") != 0) {
-            fail_at(p, line, var, section, k->name,
-                    "`%s` is not a boolean (use true or false)", shown);
+            fail_at(p, line, var, section, k->name, "`%s` is not a boolean (use true or false)",
+                    shown);
             return 0;
         }
         return 1;
@@ -533,9 +540,8 @@ static int check_value(parser *p, const key_spec *k, const char *v, int64_t *num
     }
     /* numeric kinds: range */
     if (*num < k->min || *num > k->max) {
-        if (k->max == I64MAX)
-            fail_at(p, line, var, section, k->name, "`%s` is too small (use more than %s)",
-                    shown, k->min > 0 ? "0" : "-1");
+        if (k->max == I64MAX) /* only min = 1 gets here: parsers refuse negatives */
+            fail_at(p, line, var, section, k->name, "`%s` is too small (use more than 0)", shown);
         else
             fail_at(p, line, var, section, k->name, "`%s` is out of range (use %lld to %lld)",
                     shown, (long long)k->min, (long long)k->max);
@@ -649,8 +655,8 @@ static const tb__kv *find_kv(const tb_dest_config *d, const char *key)
 /* The spec of `key` for a destination of built-in type `ts` (or registered
  * vtable `vt`); NULL when the key is not accepted. For registered keys a
  * string spec is written into *scratch. */
-static const key_spec *dest_key(const type_spec *ts, const tb_exporter_vtable *vt,
-                                const char *key, key_spec *scratch)
+static const key_spec *dest_key(const type_spec *ts, const tb_exporter_vtable *vt, const char *key,
+                                key_spec *scratch)
 {
     const key_spec *k = find_key(k_common, key);
     if (k)
@@ -675,13 +681,11 @@ static const key_spec *dest_key(const type_spec *ts, const tb_exporter_vtable *v
 }
 
 /* "a, b, c" of every key a type accepts, for the unknown-key hint. */
-static void accepted_keys(char *buf, size_t size, const type_spec *ts,
-                          const tb_exporter_vtable *vt)
+static void accepted_keys(char *buf, size_t size, const type_spec *ts, const tb_exporter_vtable *vt)
 {
     size_t n = 0;
     buf[0] = '\0';
-    const key_spec *lists[3] = {k_common, ts && ts->http ? k_http : NULL,
-                                ts ? ts->keys : NULL};
+    const key_spec *lists[3] = {k_common, ts && ts->http ? k_http : NULL, ts ? ts->keys : NULL};
     for (size_t l = 0; l < 3; l++) {
         for (const key_spec *k = lists[l]; k && k->name; k++) {
             int w = snprintf(buf + n, size - n, "%s%s", n ? ", " : "", k->name);
@@ -709,6 +713,7 @@ static void check_dest(parser *p, tb_dest_config *d, const char *const *vars)
     if (!type_kv || !*type_kv->value) {
         fail_at(p, d->line, NULL, d->name, "type",
                 "missing (add type = one of " TYPE_NAMES ", or a registered exporter type)");
+        p->err_line = INT_MAX; /* known only at the section's end */
         return;
     }
     const type_spec *ts = find_type(type_kv->value);
@@ -736,8 +741,8 @@ static void check_dest(parser *p, tb_dest_config *d, const char *const *vars)
         if (!k) {
             char keys[600];
             accepted_keys(keys, sizeof keys, ts, vt);
-            fail_at(p, kv->line, var, d->name, kv->key,
-                    "unknown key for type %s (use one of: %s)", d->type, keys);
+            fail_at(p, kv->line, var, d->name, kv->key, "unknown key for type %s (use one of: %s)",
+                    d->type, keys);
             return;
         }
         int64_t num;
@@ -780,8 +785,9 @@ static void check_dest(parser *p, tb_dest_config *d, const char *const *vars)
                         "missing (type %s needs %s or %s; set one of them)", d->type, first,
                         bar + 1);
             else
-                fail_at(p, d->line, NULL, d->name, first,
-                        "missing (type %s needs %s; set it)", d->type, first);
+                fail_at(p, d->line, NULL, d->name, first, "missing (type %s needs %s; set it)",
+                        d->type, first);
+            p->err_line = INT_MAX; /* known only at the section's end */
             return;
         }
     }
@@ -897,8 +903,7 @@ static char *read_line(char *str, int num, void *stream)
     return p->st == TB_OK ? str : NULL;
 }
 
-static void set_setting(parser *p, const key_spec *table, const char *key, int64_t num,
-                        char *value)
+static void set_setting(parser *p, const key_spec *table, const char *key, int64_t num, char *value)
 {
     tb_config *cfg = p->cfg;
     if (table == k_outbox) {
@@ -951,8 +956,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
         tb_dest_config *d = &p->cfg->dests[p->cur_dest];
         const tb__kv *prev = find_kv(d, name);
         if (prev) {
-            fail_at(p, p->line, NULL, d->name, name,
-                    "set twice (first at line %d; keep one)", prev->line);
+            fail_at(p, p->line, NULL, d->name, name, "set twice (first at line %d; keep one)",
+                    prev->line);
             goto cleanup;
         }
         expand(p, value, &v, p->line, NULL, d->name, name);
@@ -1271,8 +1276,7 @@ static tb_status load_file(tb_config **out, const char *path, int named)
         }
     }
     if (ferror(f)) {
-        st = tb__set_error(TB_IO, "%s: cannot read the configuration: %s", path,
-                           strerror(errno));
+        st = tb__set_error(TB_IO, "%s: cannot read the configuration: %s", path, strerror(errno));
         goto cleanup;
     }
     if (b.failed) {

@@ -35,7 +35,7 @@ struct tb_config {
     /* [outbox] */
     char *outbox_path;
     tb_durability durability;
-    int64_t max_size;    /* 0 = none */
+    int64_t max_size;     /* 0 = none */
     int64_t retention_ms; /* 0 = keep forever */
     tb_full_policy full_policy;
     size_t queue_capacity;

@@ -125,8 +125,8 @@ static tb_status rename_aside(const char *path)
     strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
     snprintf(aside, sizeof aside, "%s.corrupt-%s", path, stamp);
     if (rename(path, aside) != 0)
-        return tb__set_error(TB_CORRUPT, "%s is corrupt and could not be renamed aside: %s",
-                             path, strerror(errno));
+        return tb__set_error(TB_CORRUPT, "%s is corrupt and could not be renamed aside: %s", path,
+                             strerror(errno));
     /* carry the WAL along: it may hold committed data a salvage needs */
     static const char *sfx[] = {"-wal", "-shm"};
     for (size_t i = 0; i < 2; i++) {
@@ -245,8 +245,9 @@ static tb_status open_once(sqlite3 **out, const char *path, int busy_ms, int syn
             goto fail;
         }
         if (ver > tb__schema_version()) {
-            st = tb__set_error(TB_TOO_NEW, "%s has schema version %d, newer than this tracebox "
-                                           "knows (%d); upgrade tracebox",
+            st = tb__set_error(TB_TOO_NEW,
+                               "%s has schema version %d, newer than this tracebox "
+                               "knows (%d); upgrade tracebox",
                                path, ver, tb__schema_version());
             goto fail;
         }

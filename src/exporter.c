@@ -24,8 +24,8 @@ tb_status tb_exporter_register(const tb_exporter_vtable *vt)
         return tb__set_error(TB_INVALID,
                              "tb_exporter_register: type, create, send and destroy are required");
     if (vt->version != TB_EXPORTER_VERSION)
-        return tb__set_error(TB_INVALID, "tb_exporter_register: version %u is not %u",
-                             vt->version, TB_EXPORTER_VERSION);
+        return tb__set_error(TB_INVALID, "tb_exporter_register: version %u is not %u", vt->version,
+                             TB_EXPORTER_VERSION);
     pthread_mutex_lock(&reg_mu);
     for (size_t i = 0; i < n_user; i++) {
         if (strcmp(user_types[i]->type, vt->type) == 0) {

@@ -23,7 +23,6 @@
 #define TB__PRINTF(a, b)
 #endif
 
-
 /* ---- allocation ---- */
 void *tb__malloc(size_t n);
 void *tb__calloc(size_t count, size_t n);
@@ -80,8 +79,6 @@ void tb__buf_append(tb__buf *b, const void *data, size_t n);
 void tb__buf_puts(tb__buf *b, const char *s);
 void tb__buf_printf(tb__buf *b, const char *fmt, ...) TB__PRINTF(2, 3);
 void tb__buf_free(tb__buf *b);
-
-
 
 /* ---- exporter registry (exporter.c) ---- */
 const tb_exporter_vtable *tb__exporter_find(const char *type);

@@ -329,13 +329,13 @@ static tb_status prepare(tb_outbox *ob)
         "INSERT OR IGNORE INTO records (kind, trace_id, span_id, parent_id, type, name, "
         "started_at, ended_at, error, body, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)";
     static const char *get = "SELECT seq, body FROM records WHERE kind = 'trace' AND trace_id = ?";
-    static const char *upd = "UPDATE records SET body = ?1, name = coalesce(?2, name) WHERE seq = ?3";
+    static const char *upd =
+        "UPDATE records SET body = ?1, name = coalesce(?2, name) WHERE seq = ?3";
     int rc;
     if ((rc = sqlite3_prepare_v3(ob->db, ins, -1, SQLITE_PREPARE_PERSISTENT, &ob->ins, NULL)) ||
         (rc = sqlite3_prepare_v3(ob->db, get, -1, SQLITE_PREPARE_PERSISTENT, &ob->get_trace,
                                  NULL)) ||
-        (rc = sqlite3_prepare_v3(ob->db, upd, -1, SQLITE_PREPARE_PERSISTENT, &ob->upd_trace,
-                                 NULL)))
+        (rc = sqlite3_prepare_v3(ob->db, upd, -1, SQLITE_PREPARE_PERSISTENT, &ob->upd_trace, NULL)))
         return tb__db_error(ob->db, rc, "preparing statements");
     return TB_OK;
 }
@@ -420,8 +420,7 @@ void tb_outbox_close(tb_outbox *ob)
 tb_status tb_outbox_put_json(tb_outbox *ob, const char *json, size_t len, char out_id[64])
 {
     if (!ob || !json)
-        return tb__set_error(TB_INVALID, "tb_outbox_put_json: %s is NULL",
-                             ob ? "json" : "outbox");
+        return tb__set_error(TB_INVALID, "tb_outbox_put_json: %s is NULL", ob ? "json" : "outbox");
     if (ob->opts.readonly)
         return tb__set_error(TB_READONLY, "%s was opened read-only", ob->path);
     if (len == (size_t)-1)
@@ -457,8 +456,9 @@ tb_status tb_outbox_put_json(tb_outbox *ob, const char *json, size_t len, char o
             ob->dropped++;
             pthread_mutex_unlock(&ob->mu);
             free_req(r);
-            return tb__set_error(TB_FULL, "async queue full (%zu records): record dropped and "
-                                          "counted",
+            return tb__set_error(TB_FULL,
+                                 "async queue full (%zu records): record dropped and "
+                                 "counted",
                                  ob->opts.queue_capacity);
         }
         if (ob->tail)

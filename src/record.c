@@ -91,8 +91,7 @@ static char *span_name(const cJSON *data, const char *type)
         name = v->valuestring;
     if (!name && (v = cJSON_GetObjectItemCaseSensitive(data, "server")) && cJSON_IsString(v))
         name = v->valuestring;
-    if (!name && (v = cJSON_GetObjectItemCaseSensitive(data, "response_id")) &&
-        cJSON_IsString(v))
+    if (!name && (v = cJSON_GetObjectItemCaseSensitive(data, "response_id")) && cJSON_IsString(v))
         name = v->valuestring;
     if (!name)
         name = type;
@@ -131,8 +130,7 @@ tb_status tb__record_decode(tb__record *rec, const char *json, size_t len, char 
         size_t off = where && where >= json && where <= json + len ? (size_t)(where - json) : 0;
         return fail(err, err_size, "record: not valid JSON (near byte %zu)", off);
     }
-    while (end && end < json + len && (*end == ' ' || *end == '\t' || *end == '\r' ||
-                                       *end == '\n'))
+    while (end && end < json + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
         end++;
     if (end && end < json + len) {
         st = fail(err, err_size, "record: unexpected text after the JSON object (byte %zu)",
@@ -198,11 +196,9 @@ tb_status tb__record_decode(tb__record *rec, const char *json, size_t len, char 
         goto fail;
     }
     rec->span_id = id;
-    if (!opt_string(rec->root, "trace_id", &rec->trace_id) ||
-        !tb__valid_trace_id(rec->trace_id)) {
+    if (!opt_string(rec->root, "trace_id", &rec->trace_id) || !tb__valid_trace_id(rec->trace_id)) {
         excerpt(cJSON_GetObjectItemCaseSensitive(rec->root, "trace_id"), ex, sizeof ex);
-        st = fail(err, err_size, "trace_id: expected \"trace_\" + 32 letters/digits, got %s",
-                  ex);
+        st = fail(err, err_size, "trace_id: expected \"trace_\" + 32 letters/digits, got %s", ex);
         goto fail;
     }
     if (!opt_string(rec->root, "parent_id", &rec->parent_id) ||
@@ -211,8 +207,7 @@ tb_status tb__record_decode(tb__record *rec, const char *json, size_t len, char 
         st = fail(err, err_size, "parent_id: expected null or a span id, got %s", ex);
         goto fail;
     }
-    if (!opt_string(rec->root, "started_at", &rec->started_at) ||
-        !check_time(rec->started_at)) {
+    if (!opt_string(rec->root, "started_at", &rec->started_at) || !check_time(rec->started_at)) {
         excerpt(cJSON_GetObjectItemCaseSensitive(rec->root, "started_at"), ex, sizeof ex);
         st = fail(err, err_size, "started_at: expected an ISO-8601 time or null, got %s", ex);
         goto fail;

@@ -45,11 +45,11 @@ typedef struct dest_rt {
 
 typedef struct batch {
     tb_record *rec;
-    unsigned char *dead;   /* per record: 1 = dead-letter */
-    int *dead_status;      /* HTTP status for the dead letter */
-    char **dead_reason;    /* owned reason strings */
+    unsigned char *dead; /* per record: 1 = dead-letter */
+    int *dead_status;    /* HTTP status for the dead letter */
+    char **dead_reason;  /* owned reason strings */
     size_t n, cap;
-    bool requeued;         /* records come from the requeued table */
+    bool requeued; /* records come from the requeued table */
 } batch;
 
 typedef struct engine {
@@ -57,7 +57,7 @@ typedef struct engine {
     const tb_config *cfg;
     char owner[96];
     tb_ship_report report;
-    atomic_int *stop; /* thread shape: set to ask for a stop */
+    atomic_int *stop;    /* thread shape: set to ask for a stop */
     int64_t deadline_ms; /* monotonic; 0: none */
     int verbose;
 } engine;
@@ -301,8 +301,8 @@ static size_t resolve(engine *e, dest_rt *d, batch *b, size_t lo, size_t hi, out
         /* a local failure of the exporter: retry later */
         res.outcome = TB_EXPORT_RETRY;
         if (!res.message[0])
-            snprintf(res.message, sizeof res.message, "%s", tb_last_error()[0] ? tb_last_error()
-                                                                                : tb_status_str(st));
+            snprintf(res.message, sizeof res.message, "%s",
+                     tb_last_error()[0] ? tb_last_error() : tb_status_str(st));
     }
     if (res.outcome == TB_EXPORT_DELIVERED && d->vt->flush) {
         st = d->vt->flush(d->inst);
@@ -313,8 +313,8 @@ static size_t resolve(engine *e, dest_rt *d, batch *b, size_t lo, size_t hi, out
         }
     }
     if (e->verbose)
-        fprintf(stderr, "tracebox: ship: %s: %zu records (seq %lld..%lld): %s%s%s\n",
-                d->cfg->name, n, (long long)live[0].seq, (long long)live[n - 1].seq,
+        fprintf(stderr, "tracebox: ship: %s: %zu records (seq %lld..%lld): %s%s%s\n", d->cfg->name,
+                n, (long long)live[0].seq, (long long)live[n - 1].seq,
                 res.outcome == TB_EXPORT_DELIVERED ? "delivered" : "failed",
                 res.message[0] ? ": " : "", res.message);
     switch (res.outcome) {
@@ -417,8 +417,7 @@ static tb_status commit(engine *e, dest_rt *d, batch *b, size_t resolved, const 
                        "recording a delivery", "s", d->cfg->name);
     } else {
         int64_t attempts =
-            query_int(e->db, "SELECT attempts FROM destinations WHERE name = ?1", d->cfg->name) +
-            1;
+            query_int(e->db, "SELECT attempts FROM destinations WHERE name = ?1", d->cfg->name) + 1;
         int64_t wait;
         bool auth = oc->last.outcome == TB_EXPORT_AUTH;
         if (auth)
@@ -806,8 +805,9 @@ tb_status tb_shipper_stop(tb_shipper *s, int64_t timeout_ms)
         s->detached = true;
         pthread_mutex_unlock(&s->mu);
         pthread_detach(s->thread);
-        return tb__set_error(TB_TIMEOUT, "shipper did not stop within %lld ms; it stops after "
-                                         "its current export (the batch is sent again later)",
+        return tb__set_error(TB_TIMEOUT,
+                             "shipper did not stop within %lld ms; it stops after "
+                             "its current export (the batch is sent again later)",
                              (long long)timeout_ms);
     }
     pthread_mutex_unlock(&s->mu);

@@ -70,8 +70,8 @@ tb_status tb_add_trace_processor(const tb_processor *p)
     if (!p)
         return tb__set_error(TB_INVALID, "tb_add_trace_processor: processor is NULL");
     if (p->version != TB_PROCESSOR_VERSION)
-        return tb__set_error(TB_INVALID, "tb_add_trace_processor: version %u is not %u",
-                             p->version, TB_PROCESSOR_VERSION);
+        return tb__set_error(TB_INVALID, "tb_add_trace_processor: version %u is not %u", p->version,
+                             TB_PROCESSOR_VERSION);
     pthread_rwlock_wrlock(&proc_lock);
     tb_processor *grown = tb__realloc(procs, (n_procs + 1) * sizeof *procs);
     if (!grown) {
@@ -98,8 +98,9 @@ tb_status tb_set_trace_processors(const tb_processor *p, size_t count)
         return tb__set_error(TB_INVALID, "tb_set_trace_processors: processors is NULL");
     for (size_t i = 0; i < count; i++)
         if (p[i].version != TB_PROCESSOR_VERSION)
-            return tb__set_error(TB_INVALID, "tb_set_trace_processors: processor %zu has "
-                                             "version %u, not %u",
+            return tb__set_error(TB_INVALID,
+                                 "tb_set_trace_processors: processor %zu has "
+                                 "version %u, not %u",
                                  i, p[i].version, TB_PROCESSOR_VERSION);
     tb_processor *list = NULL;
     if (count) {
@@ -120,8 +121,8 @@ tb_status tb_set_trace_processors(const tb_processor *p, size_t count)
 
 enum hook { H_TRACE_START, H_TRACE_END, H_SPAN_START, H_SPAN_END, H_FLUSH };
 
-static const char *hook_name[] = {"on_trace_start", "on_trace_end", "on_span_start",
-                                  "on_span_end", "force_flush"};
+static const char *hook_name[] = {"on_trace_start", "on_trace_end", "on_span_start", "on_span_end",
+                                  "force_flush"};
 
 static tb_status fan_out(enum hook h, const tb_trace *t, const tb_span *s)
 {
@@ -266,7 +267,8 @@ tb_status tb_trace_start(tb_trace **out, const char *workflow_name, const tb_tra
         goto fail;
     }
     t->workflow_name = tb__strdup(workflow_name ? workflow_name : "Agent workflow");
-    if (!t->workflow_name || (opts && opts->group_id && !(t->group_id = tb__strdup(opts->group_id)))) {
+    if (!t->workflow_name ||
+        (opts && opts->group_id && !(t->group_id = tb__strdup(opts->group_id)))) {
         st = tb__set_error(TB_NOMEM, "out of memory starting a trace");
         goto fail;
     }

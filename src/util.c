@@ -419,10 +419,20 @@ bool tb__parse_size(const char *s, int64_t *bytes)
     static const struct {
         const char *name;
         double mult;
-    } units[] = {{"", 1},          {"B", 1},          {"K", 1024},     {"KB", 1e3},
-                 {"KiB", 1024},    {"M", 1048576.0},  {"MB", 1e6},     {"MiB", 1048576.0},
-                 {"G", 1073741824.0}, {"GB", 1e9},    {"GiB", 1073741824.0},
-                 {"T", 1099511627776.0}, {"TB", 1e12}, {"TiB", 1099511627776.0}};
+    } units[] = {{"", 1},
+                 {"B", 1},
+                 {"K", 1024},
+                 {"KB", 1e3},
+                 {"KiB", 1024},
+                 {"M", 1048576.0},
+                 {"MB", 1e6},
+                 {"MiB", 1048576.0},
+                 {"G", 1073741824.0},
+                 {"GB", 1e9},
+                 {"GiB", 1073741824.0},
+                 {"T", 1099511627776.0},
+                 {"TB", 1e12},
+                 {"TiB", 1099511627776.0}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (strcmp(suf, units[i].name) == 0) {
             double r = v * units[i].mult;

@@ -14,10 +14,10 @@
 /* Exit codes (documented in `tracebox help` and the README). */
 enum {
     EXIT_OK = 0,
-    EXIT_ERR = 1,        /* other error */
-    EXIT_USAGE = 2,      /* bad command line */
-    EXIT_PENDING = 75,   /* ship --once: something still pending (EX_TEMPFAIL) */
-    EXIT_CONFIG = 78     /* bad configuration (EX_CONFIG) */
+    EXIT_ERR = 1,      /* other error */
+    EXIT_USAGE = 2,    /* bad command line */
+    EXIT_PENDING = 75, /* ship --once: something still pending (EX_TEMPFAIL) */
+    EXIT_CONFIG = 78   /* bad configuration (EX_CONFIG) */
 };
 
 typedef struct cli {

@@ -12,8 +12,9 @@ int cmd_dead(cli *c)
     for (int i = 0; i < c->argc; i++) {
         if (cli_flag(c, &i, "--destination", &dest) && dest)
             continue;
-        return cli_fail(EXIT_USAGE, "dead: bad argument '%s' (usage: tracebox dead "
-                                    "[--destination NAME] [--json])",
+        return cli_fail(EXIT_USAGE,
+                        "dead: bad argument '%s' (usage: tracebox dead "
+                        "[--destination NAME] [--json])",
                         c->argv[i]);
     }
     sqlite3 *db = cli_db(c);
@@ -60,8 +61,8 @@ int cmd_dead(cli *c)
     if (!c->json && n == 0)
         printf("(no dead letters)\n");
     else if (!c->json)
-        printf("\nfix the cause, then: tracebox requeue%s%s --dead\n", dest ? " --destination " : "",
-               dest ? dest : "");
+        printf("\nfix the cause, then: tracebox requeue%s%s --dead\n",
+               dest ? " --destination " : "", dest ? dest : "");
     sqlite3_finalize(s);
     sqlite3_close(db);
     return EXIT_OK;
@@ -79,8 +80,9 @@ int cmd_requeue(cli *c)
         else if (cli_flag(c, &i, "--all", NULL))
             all = true;
         else
-            return cli_fail(EXIT_USAGE, "requeue: bad argument '%s' (usage: tracebox requeue "
-                                        "[--destination NAME] (--dead|--all))",
+            return cli_fail(EXIT_USAGE,
+                            "requeue: bad argument '%s' (usage: tracebox requeue "
+                            "[--destination NAME] (--dead|--all))",
                             c->argv[i]);
     }
     if (dead == all)
@@ -100,8 +102,9 @@ int cmd_requeue(cli *c)
         sqlite3_finalize(q);
         if (!found) {
             sqlite3_close(db);
-            return cli_fail(EXIT_ERR, "requeue: no destination '%s' in the outbox (see "
-                                      "`tracebox status`)",
+            return cli_fail(EXIT_ERR,
+                            "requeue: no destination '%s' in the outbox (see "
+                            "`tracebox status`)",
                             dest);
         }
     }
@@ -135,8 +138,7 @@ int cmd_requeue(cli *c)
     }
     sqlite3_stmt *d = NULL;
     if (rc == SQLITE_OK) {
-        rc = sqlite3_prepare_v2(db,
-                                "DELETE FROM dead_letters WHERE ?1 IS NULL OR destination = ?1",
+        rc = sqlite3_prepare_v2(db, "DELETE FROM dead_letters WHERE ?1 IS NULL OR destination = ?1",
                                 -1, &d, NULL);
         if (rc == SQLITE_OK) {
             sqlite3_bind_text(d, 1, dest, -1, SQLITE_STATIC);

@@ -72,14 +72,16 @@ static void run_conversation(int i, char first_trace[64])
              "\"content\":\"%s\"}]",
              question);
     check(tb_span_start_generation(&gen, t, turn, "gpt-4.1-mini", input), "generation");
-    tb_span_set_data(gen, "model_config", "{\"temperature\":0.2,\"base_url\":"
-                                          "\"https://api.openai.com/v1/\"}");
-    tb_span_set_data(gen, "output", injection ? "[{\"role\":\"assistant\",\"content\":\"I can't "
-                                                "help with that.\"}]"
-                                              : "[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":"
-                                                "\"call_1\",\"type\":\"function\",\"function\":{"
-                                                "\"name\":\"transfer_to_billing_agent\","
-                                                "\"arguments\":\"{}\"}}]}]");
+    tb_span_set_data(gen, "model_config",
+                     "{\"temperature\":0.2,\"base_url\":"
+                     "\"https://api.openai.com/v1/\"}");
+    tb_span_set_data(gen, "output",
+                     injection ? "[{\"role\":\"assistant\",\"content\":\"I can't "
+                                 "help with that.\"}]"
+                               : "[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":"
+                                 "\"call_1\",\"type\":\"function\",\"function\":{"
+                                 "\"name\":\"transfer_to_billing_agent\","
+                                 "\"arguments\":\"{}\"}}]}]");
     tb_span_set_usage(gen, 180 + i % 40, 22 + i % 9);
     check(tb_span_end(gen), "generation end");
     tb_span_free(gen);
@@ -110,8 +112,9 @@ static void run_conversation(int i, char first_trace[64])
                               "{\"tool_name\":\"issue_refund\",\"error\":\"payment service "
                               "timed out after 10s\"}");
         else
-            tb_span_set_string(refund, "output", "{\"refund_id\":\"re_5531\",\"status\":"
-                                                 "\"pending\"}");
+            tb_span_set_string(refund, "output",
+                               "{\"refund_id\":\"re_5531\",\"status\":"
+                               "\"pending\"}");
         check(tb_span_end(refund), "function end");
 
         /* a larger generation (~2 KB of conversation) for the answer */
@@ -123,8 +126,9 @@ static void run_conversation(int i, char first_trace[64])
                  "inv_2291 and inv_2292, both paid by card ending 4242 on 2026-03-01\"},"
                  "{\"role\":\"tool\",\"content\":\"%s\"}]",
                  question,
-                 i % 4 == 1 ? "refund failed: payment service timed out" : "refund re_5531 "
-                                                                           "pending");
+                 i % 4 == 1 ? "refund failed: payment service timed out"
+                            : "refund re_5531 "
+                              "pending");
         check(tb_span_start_generation(&gen, t, turn2, "gpt-4.1", big), "generation");
         tb_span_set_data(gen, "output",
                          i % 4 == 1 ? "[{\"role\":\"assistant\",\"content\":\"I found the "
@@ -175,8 +179,9 @@ int cmd_demo(cli *c)
         if (cli_flag(c, &i, "--conversations", &v) && cli_int(v, &n) && n > 0 && n < 1000000)
             conversations = (int)n;
         else
-            return cli_fail(EXIT_USAGE, "demo: bad argument '%s' (usage: tracebox demo "
-                                        "[--conversations N])",
+            return cli_fail(EXIT_USAGE,
+                            "demo: bad argument '%s' (usage: tracebox demo "
+                            "[--conversations N])",
                             c->argv[i]);
     }
     const char *path = cli_db_path(c);
@@ -237,8 +242,8 @@ int cmd_demo(cli *c)
         tb_config_free(cfg);
     if (st != TB_OK)
         fprintf(stderr, "tracebox: demo: ship: %s\n", tb_last_error());
-    printf("delivered %lld records in %lld batches; %lld still pending\n\n",
-           (long long)r.delivered, (long long)r.batches, (long long)r.pending);
+    printf("delivered %lld records in %lld batches; %lld still pending\n\n", (long long)r.delivered,
+           (long long)r.batches, (long long)r.pending);
 
     printf("== 3. tracebox status ==\n");
     fflush(stdout);

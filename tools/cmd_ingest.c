@@ -61,8 +61,9 @@ int cmd_ingest(cli *c)
         if (cli_flag(c, &i, "--ack", NULL))
             ack = true;
         else if (c->argv[i][0] == '-' && c->argv[i][1] != '\0')
-            return cli_fail(EXIT_USAGE, "ingest: unknown option %s (usage: tracebox ingest "
-                                        "[--ack] [FILE|-])",
+            return cli_fail(EXIT_USAGE,
+                            "ingest: unknown option %s (usage: tracebox ingest "
+                            "[--ack] [FILE|-])",
                             c->argv[i]);
         else if (path)
             return cli_fail(EXIT_USAGE, "ingest: one input at a time");
@@ -152,8 +153,8 @@ int cmd_ingest(cli *c)
                 skipping = false;
             } else {
                 size_t k = 0;
-                while (k < l && (buf[start + k] == ' ' || buf[start + k] == '\t' ||
-                                 buf[start + k] == '\r'))
+                while (k < l &&
+                       (buf[start + k] == ' ' || buf[start + k] == '\t' || buf[start + k] == '\r'))
                     k++;
                 if (k < l) {
                     b->line[b->n] = buf + start;
@@ -177,8 +178,9 @@ int cmd_ingest(cli *c)
     if (!ack && isatty(STDERR_FILENO))
         fprintf(stderr, "tracebox: ingest: %lld stored, %lld bad\n", stored, bad);
     if (bad > 0)
-        rc = cli_fail(EXIT_ERR, "ingest: %lld of %lld lines were bad (see above); the other "
-                                "%lld are stored",
+        rc = cli_fail(EXIT_ERR,
+                      "ingest: %lld of %lld lines were bad (see above); the other "
+                      "%lld are stored",
                       bad, bad + stored, stored);
 done:
     free(buf);

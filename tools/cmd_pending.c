@@ -32,8 +32,9 @@ int cmd_pending(cli *c)
             continue;
         if (cli_flag(c, &i, "--limit", &limit_s) && cli_int(limit_s, &limit) && limit > 0)
             continue;
-        return cli_fail(EXIT_USAGE, "pending: bad argument '%s' (usage: tracebox pending "
-                                    "[--destination NAME] [--limit N] [--json])",
+        return cli_fail(EXIT_USAGE,
+                        "pending: bad argument '%s' (usage: tracebox pending "
+                        "[--destination NAME] [--limit N] [--json])",
                         c->argv[i]);
     }
     sqlite3 *db = open_db(c);
@@ -63,7 +64,7 @@ int cmd_pending(cli *c)
             printf("{\"destination\":\"%s\",\"seq\":%lld,\"kind\":\"%s\",\"trace_id\":\"%s\","
                    "\"span_id\":%s%s%s,\"type\":\"%s\",\"age_seconds\":%lld}\n",
                    col(s, 0), (long long)sqlite3_column_int64(s, 1), col(s, 2), col(s, 3),
-                   sqlite3_column_type(s, 4) == SQLITE_NULL ? "" : "\"", 
+                   sqlite3_column_type(s, 4) == SQLITE_NULL ? "" : "\"",
                    sqlite3_column_type(s, 4) == SQLITE_NULL ? "null" : col(s, 4),
                    sqlite3_column_type(s, 4) == SQLITE_NULL ? "" : "\"", col(s, 5),
                    (long long)sqlite3_column_int64(s, 8));
@@ -91,8 +92,9 @@ int cmd_export(cli *c)
     for (int i = 0; i < c->argc; i++) {
         if (cli_flag(c, &i, "--trace", &trace) && trace)
             continue;
-        return cli_fail(EXIT_USAGE, "export: bad argument '%s' (usage: tracebox export "
-                                    "[--trace ID])",
+        return cli_fail(EXIT_USAGE,
+                        "export: bad argument '%s' (usage: tracebox export "
+                        "[--trace ID])",
                         c->argv[i]);
     }
     sqlite3 *db = open_db(c);

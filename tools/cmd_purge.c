@@ -26,8 +26,9 @@ int cmd_purge(cli *c)
         if (cli_flag(c, &i, "--older-than", &older) && older &&
             tb__parse_duration_ms(older, &older_ms))
             continue;
-        return cli_fail(EXIT_USAGE, "purge: bad argument '%s' (usage: tracebox purge "
-                                    "[--older-than DURATION], e.g. 7d, 12h, 30m)",
+        return cli_fail(EXIT_USAGE,
+                        "purge: bad argument '%s' (usage: tracebox purge "
+                        "[--older-than DURATION], e.g. 7d, 12h, 30m)",
                         c->argv[i]);
     }
     const char *path = cli_db_path(c);

@@ -20,8 +20,7 @@ int cmd_ship(cli *c)
             verbose = true;
         else if (cli_flag(c, &i, "--destination", &dest) && dest)
             continue;
-        else if (cli_flag(c, &i, "--max-time", &max_time) && cli_int(max_time, &max_s) &&
-                 max_s > 0)
+        else if (cli_flag(c, &i, "--max-time", &max_time) && cli_int(max_time, &max_s) && max_s > 0)
             continue;
         else
             return cli_fail(EXIT_USAGE,

@@ -24,8 +24,7 @@ static void print_tree(node *nodes, size_t n, const char *parent, int depth, boo
         node *x = &nodes[i];
         if (x->shown)
             continue;
-        bool child = parent ? (x->parent_id && strcmp(x->parent_id, parent) == 0)
-                            : (!x->parent_id);
+        bool child = parent ? (x->parent_id && strcmp(x->parent_id, parent) == 0) : (!x->parent_id);
         if (!child)
             continue;
         x->shown = true;
@@ -58,8 +57,9 @@ int cmd_show(cli *c)
         if (!trace && c->argv[i][0] != '-')
             trace = c->argv[i];
         else
-            return cli_fail(EXIT_USAGE, "show: bad argument '%s' (usage: tracebox show TRACE_ID "
-                                        "[--json])",
+            return cli_fail(EXIT_USAGE,
+                            "show: bad argument '%s' (usage: tracebox show TRACE_ID "
+                            "[--json])",
                             c->argv[i]);
     }
     if (!trace)
@@ -115,8 +115,10 @@ int cmd_show(cli *c)
         for (size_t i = 0; i < n; i++)
             printf("%s\n", nodes[i].body);
     } else {
-        printf("trace %s  \"%s\"  (%zu spans)\n", trace, workflow ? workflow : "(trace record "
-                                                                                "not received)",
+        printf("trace %s  \"%s\"  (%zu spans)\n", trace,
+               workflow ? workflow
+                        : "(trace record "
+                          "not received)",
                n);
         print_tree(nodes, n, NULL, 1, cli_color());
         /* orphans: spans whose parent never arrived */

@@ -48,7 +48,8 @@ void cli_json_str(FILE *f, const char *s)
 
 static const char *null_or(sqlite3_stmt *s, int i)
 {
-    return sqlite3_column_type(s, i) == SQLITE_NULL ? NULL : (const char *)sqlite3_column_text(s, i);
+    return sqlite3_column_type(s, i) == SQLITE_NULL ? NULL
+                                                    : (const char *)sqlite3_column_text(s, i);
 }
 
 static long long counter(sqlite3 *db, const char *name)
@@ -84,8 +85,9 @@ int cmd_status(cli *c)
         if (cli_flag(c, &i, "--prometheus", NULL))
             prom = true;
         else
-            return cli_fail(EXIT_USAGE, "status: bad argument '%s' (usage: tracebox status "
-                                        "[--json|--prometheus])",
+            return cli_fail(EXIT_USAGE,
+                            "status: bad argument '%s' (usage: tracebox status "
+                            "[--json|--prometheus])",
                             c->argv[i]);
     }
     const char *path = cli_db_path(c);
@@ -98,7 +100,8 @@ int cmd_status(cli *c)
     snprintf(wal, sizeof wal, "%s-wal", path);
     long long wal_size = stat(wal, &stb) == 0 ? (long long)stb.st_size : 0;
     struct statvfs vfs;
-    long long free_bytes = statvfs(path, &vfs) == 0 ? (long long)vfs.f_bavail * (long long)vfs.f_frsize : -1;
+    long long free_bytes =
+        statvfs(path, &vfs) == 0 ? (long long)vfs.f_bavail * (long long)vfs.f_frsize : -1;
     long long records = 0;
     {
         sqlite3_stmt *s = NULL;
@@ -149,8 +152,8 @@ int cmd_status(cli *c)
     } else {
         char size[32];
         snprintf(size, sizeof size, "%.1f MiB", (double)file_size / 1048576.0);
-        printf("outbox %s: %lld records, %s (+%.1f MiB WAL), %.1f GiB free\n", path, records,
-               size, (double)wal_size / 1048576.0, (double)free_bytes / 1073741824.0);
+        printf("outbox %s: %lld records, %s (+%.1f MiB WAL), %.1f GiB free\n", path, records, size,
+               (double)wal_size / 1048576.0, (double)free_bytes / 1073741824.0);
         if (refused || dropped)
             printf("  !! refused at max_size: %lld, dropped by a full queue: %lld\n", refused,
                    dropped);

@@ -35,8 +35,7 @@ TB_EXTERN const char *tb_config_outbox_path(const tb_config *cfg);
 TB_EXTERN size_t tb_config_destination_count(const tb_config *cfg);
 /* Borrowed; valid while cfg lives. NULL when out of range / not found. */
 TB_EXTERN const tb_dest_config *tb_config_destination(const tb_config *cfg, size_t index);
-TB_EXTERN const tb_dest_config *tb_config_find_destination(const tb_config *cfg,
-                                                           const char *name);
+TB_EXTERN const tb_dest_config *tb_config_find_destination(const tb_config *cfg, const char *name);
 
 #ifdef __cplusplus
 }

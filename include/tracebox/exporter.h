@@ -74,8 +74,8 @@ TB_EXTERN int64_t tb_dest_config_timeout_ms(const tb_dest_config *cfg);
 
 #define TB_EXPORTER_VERSION 1
 typedef struct tb_exporter_vtable {
-    unsigned version;  /* TB_EXPORTER_VERSION */
-    const char *type;  /* the `type = …` name */
+    unsigned version; /* TB_EXPORTER_VERSION */
+    const char *type; /* the `type = …` name */
     /* Keys this type accepts beyond the common ones; NULL-terminated. */
     const char *const *keys;
     /* Create an instance from its section. On failure write a one-line

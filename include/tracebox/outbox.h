@@ -36,8 +36,8 @@ typedef enum tb_durability {
 } tb_durability;
 
 typedef enum tb_full_policy {
-    TB_FULL_REFUSE = 0,      /* at max_size, refuse new records with TB_FULL */
-    TB_FULL_PURGE_DELIVERED  /* first delete the oldest delivered records */
+    TB_FULL_REFUSE = 0,     /* at max_size, refuse new records with TB_FULL */
+    TB_FULL_PURGE_DELIVERED /* first delete the oldest delivered records */
 } tb_full_policy;
 
 typedef enum tb_queue_policy {
@@ -47,19 +47,21 @@ typedef enum tb_queue_policy {
 
 #define TB_OUTBOX_OPTIONS_VERSION 1
 typedef struct tb_outbox_options {
-    unsigned version;            /* TB_OUTBOX_OPTIONS_VERSION */
-    tb_durability durability;    /* default TB_DURABILITY_FULL */
-    int busy_timeout_ms;         /* default 10000 */
-    int64_t max_size;            /* bytes; 0 = unbounded */
-    tb_full_policy full_policy;  /* default TB_FULL_REFUSE */
-    size_t queue_capacity;       /* async: records; 0 = 8192 */
-    tb_queue_policy queue_policy;/* async: default TB_QUEUE_BLOCK */
-    int flush_interval_ms;       /* async: default 5 */
-    int readonly;                /* open for reading only (no migration) */
+    unsigned version;             /* TB_OUTBOX_OPTIONS_VERSION */
+    tb_durability durability;     /* default TB_DURABILITY_FULL */
+    int busy_timeout_ms;          /* default 10000 */
+    int64_t max_size;             /* bytes; 0 = unbounded */
+    tb_full_policy full_policy;   /* default TB_FULL_REFUSE */
+    size_t queue_capacity;        /* async: records; 0 = 8192 */
+    tb_queue_policy queue_policy; /* async: default TB_QUEUE_BLOCK */
+    int flush_interval_ms;        /* async: default 5 */
+    int readonly;                 /* open for reading only (no migration) */
 } tb_outbox_options;
-#define TB_OUTBOX_OPTIONS_INIT                                                 \
-    {TB_OUTBOX_OPTIONS_VERSION, TB_DURABILITY_FULL, 10000, 0, TB_FULL_REFUSE,  \
-     0, TB_QUEUE_BLOCK, 5, 0}
+#define TB_OUTBOX_OPTIONS_INIT                                                                     \
+    {                                                                                              \
+        TB_OUTBOX_OPTIONS_VERSION, TB_DURABILITY_FULL, 10000, 0, TB_FULL_REFUSE, 0,                \
+            TB_QUEUE_BLOCK, 5, 0                                                                   \
+    }
 
 /* Open (creating and migrating if needed) the outbox at `path`. opts may be
  * NULL for defaults. On failure *out is NULL and tb_last_error() says why:

@@ -28,15 +28,18 @@ typedef struct tb_ship_options {
     int64_t max_time_ms;     /* stop after this long; 0: no limit */
     int verbose;             /* progress lines on stderr */
 } tb_ship_options;
-#define TB_SHIP_OPTIONS_INIT {TB_SHIP_OPTIONS_VERSION, NULL, 0, 0}
+#define TB_SHIP_OPTIONS_INIT                                                                       \
+    {                                                                                              \
+        TB_SHIP_OPTIONS_VERSION, NULL, 0, 0                                                        \
+    }
 
 typedef struct tb_ship_report {
-    int64_t delivered;    /* records delivered this run */
-    int64_t dead;         /* records dead-lettered this run */
-    int64_t pending;      /* records still pending at the end */
-    int64_t batches;      /* batches accepted */
-    int64_t failures;     /* failed attempts */
-    int backing_off;      /* destinations left waiting for a retry */
+    int64_t delivered; /* records delivered this run */
+    int64_t dead;      /* records dead-lettered this run */
+    int64_t pending;   /* records still pending at the end */
+    int64_t batches;   /* batches accepted */
+    int64_t failures;  /* failed attempts */
+    int backing_off;   /* destinations left waiting for a retry */
 } tb_ship_report;
 
 /* Drain: ship every destination in `cfg` until it is caught up or backing
@@ -48,8 +51,8 @@ TB_EXTERN tb_status tb_ship_once(const char *db_path, const tb_config *cfg,
 
 /* Start a shipper thread. cfg is copied by reference: it must outlive the
  * shipper. On failure *out is NULL. */
-TB_EXTERN tb_status tb_shipper_start(tb_shipper **out, const char *db_path,
-                                     const tb_config *cfg, const tb_ship_options *opts);
+TB_EXTERN tb_status tb_shipper_start(tb_shipper **out, const char *db_path, const tb_config *cfg,
+                                     const tb_ship_options *opts);
 
 /* Ask the thread to stop, wait at most timeout_ms for it (an export in
  * flight is abandoned after that, and its batch is sent again later), free

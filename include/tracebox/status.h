@@ -14,25 +14,25 @@
 extern "C" {
 #endif
 
-#define TB_STATUS_MAP(X)                                                       \
-    X(OK, 0, "ok")                                                             \
-    X(ERROR, 1, "unspecified error")                                           \
-    X(NOMEM, 2, "out of memory")                                               \
-    X(INVALID, 3, "invalid argument")                                          \
-    X(BAD_RECORD, 4, "malformed record")                                       \
-    X(IO, 5, "i/o error")                                                      \
-    X(FULL, 6, "outbox is full")                                               \
-    X(BUSY, 7, "database is busy")                                             \
-    X(CORRUPT, 8, "outbox file is corrupt")                                    \
-    X(NOT_OUTBOX, 9, "file is not a tracebox outbox")                          \
-    X(TOO_NEW, 10, "outbox written by a newer tracebox")                       \
-    X(MISUSE, 11, "library misuse")                                            \
-    X(DISABLED, 12, "tracing is disabled")                                     \
-    X(CONFIG, 13, "bad configuration")                                         \
-    X(NOT_FOUND, 14, "not found")                                              \
-    X(TIMEOUT, 15, "timed out")                                                \
-    X(CLOSED, 16, "handle is closed")                                          \
-    X(HTTP, 17, "http transport error")                                        \
+#define TB_STATUS_MAP(X)                                                                           \
+    X(OK, 0, "ok")                                                                                 \
+    X(ERROR, 1, "unspecified error")                                                               \
+    X(NOMEM, 2, "out of memory")                                                                   \
+    X(INVALID, 3, "invalid argument")                                                              \
+    X(BAD_RECORD, 4, "malformed record")                                                           \
+    X(IO, 5, "i/o error")                                                                          \
+    X(FULL, 6, "outbox is full")                                                                   \
+    X(BUSY, 7, "database is busy")                                                                 \
+    X(CORRUPT, 8, "outbox file is corrupt")                                                        \
+    X(NOT_OUTBOX, 9, "file is not a tracebox outbox")                                              \
+    X(TOO_NEW, 10, "outbox written by a newer tracebox")                                           \
+    X(MISUSE, 11, "library misuse")                                                                \
+    X(DISABLED, 12, "tracing is disabled")                                                         \
+    X(CONFIG, 13, "bad configuration")                                                             \
+    X(NOT_FOUND, 14, "not found")                                                                  \
+    X(TIMEOUT, 15, "timed out")                                                                    \
+    X(CLOSED, 16, "handle is closed")                                                              \
+    X(HTTP, 17, "http transport error")                                                            \
     X(READONLY, 18, "outbox is read-only")
 
 typedef enum tb_status {

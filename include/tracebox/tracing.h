@@ -80,7 +80,10 @@ typedef struct tb_trace_options {
     const char *group_id;      /* NULL: none */
     const char *metadata_json; /* a JSON object, or NULL */
 } tb_trace_options;
-#define TB_TRACE_OPTIONS_INIT {TB_TRACE_OPTIONS_VERSION, NULL, NULL, NULL}
+#define TB_TRACE_OPTIONS_INIT                                                                      \
+    {                                                                                              \
+        TB_TRACE_OPTIONS_VERSION, NULL, NULL, NULL                                                 \
+    }
 
 /* Start a trace and run on_trace_start. `workflow_name` NULL means
  * "Agent workflow". opts may be NULL. On success *out is a new trace the
@@ -118,20 +121,18 @@ TB_EXTERN tb_status tb_span_start_agent(tb_span **out, tb_trace *trace, const tb
                                         const char *name);
 TB_EXTERN tb_status tb_span_start_function(tb_span **out, tb_trace *trace, const tb_span *parent,
                                            const char *name, const char *input);
-TB_EXTERN tb_status tb_span_start_generation(tb_span **out, tb_trace *trace,
-                                             const tb_span *parent, const char *model,
-                                             const char *input_json);
+TB_EXTERN tb_status tb_span_start_generation(tb_span **out, tb_trace *trace, const tb_span *parent,
+                                             const char *model, const char *input_json);
 TB_EXTERN tb_status tb_span_start_response(tb_span **out, tb_trace *trace, const tb_span *parent,
                                            const char *response_id);
 TB_EXTERN tb_status tb_span_start_handoff(tb_span **out, tb_trace *trace, const tb_span *parent,
                                           const char *from_agent, const char *to_agent);
-TB_EXTERN tb_status tb_span_start_guardrail(tb_span **out, tb_trace *trace,
-                                            const tb_span *parent, const char *name,
-                                            int triggered);
+TB_EXTERN tb_status tb_span_start_guardrail(tb_span **out, tb_trace *trace, const tb_span *parent,
+                                            const char *name, int triggered);
 TB_EXTERN tb_status tb_span_start_custom(tb_span **out, tb_trace *trace, const tb_span *parent,
                                          const char *name, const char *data_json);
-TB_EXTERN tb_status tb_span_start_mcp_tools(tb_span **out, tb_trace *trace,
-                                            const tb_span *parent, const char *server);
+TB_EXTERN tb_status tb_span_start_mcp_tools(tb_span **out, tb_trace *trace, const tb_span *parent,
+                                            const char *server);
 TB_EXTERN tb_status tb_span_start_transcription(tb_span **out, tb_trace *trace,
                                                 const tb_span *parent, const char *model);
 TB_EXTERN tb_status tb_span_start_speech(tb_span **out, tb_trace *trace, const tb_span *parent,
@@ -150,8 +151,7 @@ TB_EXTERN tb_status tb_span_set_data(tb_span *span, const char *key, const char 
 /* Set span_data[key] to a string (NULL sets JSON null). */
 TB_EXTERN tb_status tb_span_set_string(tb_span *span, const char *key, const char *value);
 /* Set generation/response usage {"input_tokens":…, "output_tokens":…}. */
-TB_EXTERN tb_status tb_span_set_usage(tb_span *span, int64_t input_tokens,
-                                      int64_t output_tokens);
+TB_EXTERN tb_status tb_span_set_usage(tb_span *span, int64_t input_tokens, int64_t output_tokens);
 /* Set the span-level "metadata" object (JSON object text; NULL clears). */
 TB_EXTERN tb_status tb_span_set_metadata(tb_span *span, const char *metadata_json);
 /* Set (replace) the span's error. data_json may be NULL. */
