@@ -33,7 +33,7 @@ char *tb__strndup(const char *s, size_t n);
 /* Fail every allocation after `n` more succeed; n < 0 turns failure off.
  * Returns how many allocations were attempted since the last call. Test
  * hook; exported so the test binaries can reach it. */
-TB_EXTERN long tb__alloc_fail_after(long n);
+long tb__alloc_fail_after(long n);
 /* Make cJSON use the allocator above (idempotent, thread-safe). */
 void tb__json_init(void);
 
