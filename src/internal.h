@@ -85,5 +85,11 @@ const tb_exporter_vtable *tb__exporter_find(const char *type);
 /* Built-in types, each defined at the end of its src/exporters/ file. */
 extern const tb_exporter_vtable tb__exporter_file;
 extern const tb_exporter_vtable tb__exporter_webhook;
+extern const tb_exporter_vtable tb__exporter_otlp;
+extern const tb_exporter_vtable tb__exporter_openai;
+extern const tb_exporter_vtable tb__exporter_langfuse;
+extern const tb_exporter_vtable tb__exporter_arize;
+extern const tb_exporter_vtable tb__exporter_phoenix;
+extern const tb_exporter_vtable tb__exporter_wandb;
 
 #endif
