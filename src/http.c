@@ -37,6 +37,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -665,6 +666,27 @@ static bool has_header(const tb__http_config *c, const char *name)
         }                                                                                          \
     } while (0)
 
+/* The shipper thread's stop flag (tb__http_set_abort_flag): a transfer
+ * in flight on that thread aborts within curl's progress interval when the
+ * flag is set, so tb_shipper_stop() is not held up by a slow server. */
+static _Thread_local atomic_int *abort_flag;
+
+void tb__http_set_abort_flag(atomic_int *flag)
+{
+    abort_flag = flag;
+}
+
+static int progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)clientp;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return abort_flag && atomic_load(abort_flag) ? 1 : 0;
+}
+
 static long clamp_long(int64_t v)
 {
     if (v < 0)
@@ -834,6 +856,8 @@ tb_status tb__http_post(tb__http *h, const void *body, size_t len, tb__http_resp
     h->errbuf[0] = '\0';
     curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)payload_len);
     curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, payload);
+    curl_easy_setopt(h->curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
+    curl_easy_setopt(h->curl, CURLOPT_NOPROGRESS, abort_flag ? 0L : 1L);
 
     CURLcode rc = curl_easy_perform(h->curl);
 

@@ -37,6 +37,8 @@
 
 #include "internal.h"
 
+#include <stdatomic.h>
+
 #define TB__HTTP_CONNECT_TIMEOUT_MS 10000
 #define TB__HTTP_TIMEOUT_MS 30000
 #define TB__HTTP_MAX_RESPONSE ((size_t)1 << 20) /* 1 MiB */
@@ -126,6 +128,10 @@ typedef struct tb__http_response {
  * what happened — including an HTTP error status or a transport failure
  * (resp->transport_error) — and TB_NOMEM/TB_INVALID for a local failure
  * (resp->error says which). */
+/* Make transfers on the calling thread abort when *flag becomes non-zero
+ * (NULL: never). The shipper thread sets its stop flag here. */
+void tb__http_set_abort_flag(atomic_int *flag);
+
 tb_status tb__http_post(tb__http *h, const void *body, size_t len, tb__http_response *resp);
 
 /* Map a response to DESIGN.md's response classes. Sets outcome,

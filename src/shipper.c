@@ -26,6 +26,7 @@
  * that work off the producers' path.
  */
 #include "config_internal.h"
+#include "http.h"
 #include "outbox_internal.h"
 
 #include <pthread.h>
@@ -59,6 +60,7 @@ typedef struct engine {
     tb_ship_report report;
     atomic_int *stop;    /* thread shape: set to ask for a stop */
     int64_t deadline_ms; /* monotonic; 0: none */
+    int64_t lease_at_ms; /* monotonic time the lease was last taken/renewed */
     int verbose;
 } engine;
 
@@ -246,6 +248,7 @@ static tb_status read_batch(engine *e, dest_rt *d, batch *b)
 typedef struct outcome {
     tb_export_result last; /* the failure that stopped resolution, if any */
     bool stopped;
+    bool lease_lost; /* another shipper holds the destination now */
     int64_t duplicates_possible;
     int64_t rejected_unnamed; /* refusals the platform counted but did not name */
     int64_t batches;
@@ -257,6 +260,34 @@ static void dead_letter(batch *b, size_t i, int status, const char *reason)
     b->dead_status[i] = status;
     free(b->dead_reason[i]);
     b->dead_reason[i] = tb__strdup(reason && *reason ? reason : "refused");
+}
+
+static tb_status take_lease(engine *e, dest_rt *d, bool *held);
+
+/* Before a send: check the lease is still ours (a read), and renew it once
+ * a third of it has passed (a 413 split or a 4xx bisection makes many sends
+ * per batch). False when it is lost. */
+static bool keep_lease(engine *e, dest_rt *d)
+{
+    if (tb__mono_ms() - e->lease_at_ms >= d->lease_ms / 3) {
+        bool held = false;
+        return take_lease(e, d, &held) == TB_OK && held;
+    }
+    char now[40];
+    now_iso(now, 0);
+    sqlite3_stmt *s = NULL;
+    bool ours = false;
+    if (sqlite3_prepare_v2(e->db,
+                           "SELECT 1 FROM destinations WHERE name = ?1 AND lease_owner = ?2 AND "
+                           "lease_until > ?3",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, d->cfg->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, e->owner, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, now, -1, SQLITE_STATIC);
+        ours = sqlite3_step(s) == SQLITE_ROW;
+    }
+    sqlite3_finalize(s);
+    return ours;
 }
 
 /* Send records [lo, hi) that are not already dead; returns the number of
@@ -290,6 +321,12 @@ static size_t resolve(engine *e, dest_rt *d, batch *b, size_t lo, size_t hi, out
         oc->stopped = true;
         oc->last.outcome = TB_EXPORT_RETRY;
         snprintf(oc->last.message, sizeof oc->last.message, "stopped before sending");
+        goto done;
+    }
+    if (!keep_lease(e, d)) {
+        resolved = lo;
+        oc->stopped = true;
+        oc->lease_lost = true;
         goto done;
     }
     tb_export_result res;
@@ -379,6 +416,16 @@ static tb_status commit(engine *e, dest_rt *d, batch *b, size_t resolved, const 
     tb_status st = tb__db_exec(e->db, "BEGIN IMMEDIATE", "recording a delivery");
     if (st != TB_OK)
         return st;
+    /* only the lease holder records anything: if the lease expired and was
+     * taken over while we were sending, the new holder owns the outcome */
+    st = exec_bind(e->db,
+                   "UPDATE destinations SET lease_until = lease_until WHERE name = ?1 AND "
+                   "lease_owner = ?2",
+                   "checking the lease", "ss", d->cfg->name, e->owner);
+    if (st != TB_OK || oc->lease_lost || sqlite3_changes(e->db) != 1) {
+        sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
+        return st;
+    }
     int64_t delivered = 0, dead = 0, last_seq = 0;
     for (size_t i = 0; i < resolved; i++) {
         const tb_record *r = &b->rec[i];
@@ -482,6 +529,8 @@ static tb_status take_lease(engine *e, dest_rt *d, bool *held)
                              "lease_until IS NULL OR lease_until < ?4)",
                              "taking the lease", "ssss", d->cfg->name, e->owner, until, now);
     *held = st == TB_OK && sqlite3_changes(e->db) == 1;
+    if (*held)
+        e->lease_at_ms = tb__mono_ms();
     return st;
 }
 
@@ -531,6 +580,10 @@ static tb_status ship_destination(engine *e, dest_rt *d)
         size_t resolved = resolve(e, d, &b, 0, b.n, &oc);
         if ((st = commit(e, d, &b, resolved, &oc)) != TB_OK)
             break;
+        if (oc.lease_lost) {
+            held = false; /* someone else's now: do not release it */
+            break;
+        }
         if (oc.stopped)
             break;
     }
@@ -691,7 +744,8 @@ struct tb_shipper {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    atomic_int stop;
+    atomic_int stop;      /* finish the export in flight, then stop */
+    atomic_int abort_now; /* abort the export in flight (stop's deadline is near) */
     bool woken;
     bool finished;
     bool detached;
@@ -711,6 +765,7 @@ static void shipper_free(tb_shipper *s)
 static void *shipper_main(void *arg)
 {
     tb_shipper *s = arg;
+    tb__http_set_abort_flag(&s->abort_now);
     for (;;) {
         if (atomic_load(&s->stop))
             break;
@@ -785,14 +840,23 @@ tb_status tb_shipper_stop(tb_shipper *s, int64_t timeout_ms)
 {
     if (!s)
         return TB_OK;
-    int64_t deadline = tb__mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+    int64_t start = tb__mono_ms();
+    int64_t deadline = start + (timeout_ms < 0 ? 0 : timeout_ms);
+    /* first let an export in flight finish (its outcome is then recorded);
+     * in the last half of the allowance, abort it (it is sent again later) */
+    int64_t abort_at = start + (timeout_ms < 0 ? 0 : timeout_ms / 2);
     pthread_mutex_lock(&s->mu);
     atomic_store(&s->stop, 1);
     pthread_cond_broadcast(&s->cv);
     while (!s->finished) {
-        int64_t left = deadline - tb__mono_ms();
+        int64_t now = tb__mono_ms();
+        int64_t left = deadline - now;
         if (left <= 0)
             break;
+        if (now >= abort_at)
+            atomic_store(&s->abort_now, 1);
+        else if (left > abort_at - now)
+            left = abort_at - now;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         int64_t ns = ts.tv_nsec + left * 1000000;

@@ -410,6 +410,8 @@ fail:
 static tb_status start_typed(tb_span **out, tb_trace *trace, const tb_span *parent,
                              const char *type, cJSON *data)
 {
+    if (out)
+        *out = NULL; /* on every failure path, as tb_span_start promises */
     if (!data)
         return tb__set_error(TB_NOMEM, "out of memory starting a span");
     char *json = cJSON_PrintUnformatted(data);
@@ -429,8 +431,10 @@ static cJSON *str_or_null(const char *s)
 /* Adds k -> v to o; on a NULL v (allocation failure) deletes o. */
 static cJSON *add(cJSON *o, const char *k, cJSON *v)
 {
-    if (!o)
+    if (!o) {
+        cJSON_Delete(v); /* v is consumed on every path */
         return NULL;
+    }
     if (!v || !cJSON_AddItemToObject(o, k, v)) {
         cJSON_Delete(v);
         cJSON_Delete(o);

@@ -11,6 +11,9 @@
  * tree, and the sqlite3 line to look for yourself.
  */
 #include "db_util.h"
+#include "demo_server.h"
+
+#include <time.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -170,18 +173,116 @@ static long long scalar(sqlite3 *db, const char *sql)
     return v;
 }
 
+static long long pending_for(const char *path, const char *dest)
+{
+    sqlite3 *db = NULL;
+    if (tb__db_open(&db, path, 10000, 1, 0) != TB_OK)
+        return -1;
+    sqlite3_stmt *s = NULL;
+    long long v = -1;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM pending WHERE destination = ?1", -1, &s,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, dest, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            v = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return v;
+}
+
+static void status_line(cli *c)
+{
+    fflush(stdout);
+    cli sc = *c;
+    sc.argc = 0;
+    sc.json = false;
+    cmd_status(&sc);
+    printf("\n");
+}
+
+/* `demo --outage`: a collector that is down while the agent keeps working,
+ * the backlog growing, and the backlog draining when it comes back. */
+static int outage(cli *c, const char *path, int conversations)
+{
+    demo_server srv;
+    if (demo_server_start(&srv) != 0)
+        return cli_fail(EXIT_ERR, "demo: cannot start the local collector");
+    char ini[512];
+    snprintf(ini, sizeof ini,
+             "[shipper]\nbackoff_base = 200ms\nbackoff_cap = 1s\n"
+             "[file]\ntype = file\npath = tracebox-export.jsonl\n"
+             "[collector]\ntype = webhook\nurl = http://127.0.0.1:%d/ingest\ntimeout = 2s\n",
+             srv.port);
+    tb_config *cfg = NULL;
+    if (tb_config_parse(&cfg, ini, "demo --outage") != TB_OK) {
+        demo_server_stop(&srv);
+        return cli_fail(EXIT_ERR, "demo: %s", tb_last_error());
+    }
+    tb_ship_options so = TB_SHIP_OPTIONS_INIT;
+    tb_ship_report r;
+    int rc = EXIT_OK;
+
+    printf("\n== outage: the collector on 127.0.0.1:%d goes down ==\n", srv.port);
+    demo_server_set_up(&srv, false);
+    for (int round = 1; round <= 2; round++) {
+        tb_outbox *ob = cli_open(c);
+        if (!ob) {
+            rc = EXIT_ERR;
+            goto done;
+        }
+        tb_processor p;
+        tb_outbox_processor(ob, &p);
+        tb_set_trace_processors(&p, 1);
+        for (int i = 0; i < conversations / 2; i++)
+            run_conversation(i + round * 1000, NULL);
+        tb_shutdown(5000);
+        tb_outbox_close(ob);
+        tb_ship_once(path, cfg, &so, &r);
+        printf("round %d: the agent kept working; ship --once: `file` caught up, `collector` "
+               "has %lld pending (%s)\n",
+               round, pending_for(path, "collector"),
+               r.backing_off ? "connection refused, backing off" : "not backing off?");
+    }
+    status_line(c);
+
+    printf("== the collector comes back ==\n");
+    demo_server_set_up(&srv, true);
+    /* the next attempt is due within the backoff cap (1 s here) */
+    for (int tries = 0; tries < 100 && pending_for(path, "collector") > 0; tries++) {
+        tb_ship_once(path, cfg, &so, &r);
+        if (pending_for(path, "collector") > 0) {
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    long long left = pending_for(path, "collector");
+    printf("backlog drained: the collector received %ld records; %lld still pending\n\n",
+           demo_server_received(&srv), left);
+    status_line(c);
+    if (left != 0)
+        rc = EXIT_PENDING;
+done:
+    tb_config_free(cfg);
+    demo_server_stop(&srv);
+    return rc;
+}
+
 int cmd_demo(cli *c)
 {
     int conversations = 24;
+    bool with_outage = false;
     for (int i = 0; i < c->argc; i++) {
         const char *v = NULL;
         long long n;
         if (cli_flag(c, &i, "--conversations", &v) && cli_int(v, &n) && n > 0 && n < 1000000)
             conversations = (int)n;
+        else if (cli_flag(c, &i, "--outage", NULL))
+            with_outage = true;
         else
             return cli_fail(EXIT_USAGE,
                             "demo: bad argument '%s' (usage: tracebox demo "
-                            "[--conversations N])",
+                            "[--conversations N] [--outage])",
                             c->argv[i]);
     }
     const char *path = cli_db_path(c);
@@ -270,5 +371,7 @@ int cmd_demo(cli *c)
            "'generation' LIMIT 5\"\n"
            "head -c 300 tracebox-export.jsonl\n",
            path, path, path);
+    if (with_outage)
+        return outage(c, path, conversations);
     return r.pending > 0 ? EXIT_PENDING : EXIT_OK;
 }

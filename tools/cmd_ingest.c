@@ -96,7 +96,7 @@ int cmd_ingest(cli *c)
     }
     while (!eof) {
         if (len == cap) {
-            if (cap >= MAX_LINE + (1u << 20)) {
+            if (cap >= MAX_LINE) {
                 /* no newline in sight: the line is too large; drop it to its end */
                 fprintf(stderr, "tracebox: ingest: %s:%lld: record larger than %u MiB; skipped\n",
                         src, lineno + 1, MAX_LINE >> 20);

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int cmd_ship(cli *c)
 {
@@ -72,8 +73,12 @@ int cmd_ship(cli *c)
         sigwait(&set, &sig);
     }
     st = tb_shipper_stop(sh, 15000);
-    if (st != TB_OK)
-        return cli_fail(EXIT_ERR, "ship: %s", tb_last_error());
+    if (st != TB_OK) {
+        /* the detached thread may still read the config: leave without freeing it */
+        cli_fail(EXIT_ERR, "ship: %s", tb_last_error());
+        fflush(NULL);
+        _exit(EXIT_ERR);
+    }
     fprintf(stderr, "tracebox: shipper stopped cleanly\n");
     return EXIT_OK;
 }

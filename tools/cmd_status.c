@@ -78,17 +78,86 @@ static void prom_label(FILE *f, const char *v)
     }
 }
 
+/* `status --check`: one line, exit 0 when healthy, 1 with the first reason
+ * otherwise — for monitoring (Nagios-style checks, systemd, cron mail). */
+static int check(sqlite3 *db, long long max_pending, long long max_age_s, bool no_dead)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT destination, pending, coalesce(oldest_pending_age, 0), "
+                                "dead, alert, last_error FROM outbox_status ORDER BY destination",
+                                -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return cli_fail(EXIT_ERR, "status: %s", sqlite3_errmsg(db));
+    char reason[1024] = "";
+    long long total = 0;
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *name = cli_col(s, 0);
+        long long pending = sqlite3_column_int64(s, 1), age = sqlite3_column_int64(s, 2),
+                  dead = sqlite3_column_int64(s, 3);
+        total += pending;
+        n++;
+        if (reason[0])
+            continue;
+        char a[32];
+        if (sqlite3_column_type(s, 4) != SQLITE_NULL)
+            snprintf(reason, sizeof reason, "%s: credentials refused (%s)", name, cli_col(s, 5));
+        else if (max_pending >= 0 && pending > max_pending)
+            snprintf(reason, sizeof reason, "%s: %lld pending (max %lld)%s%s", name, pending,
+                     max_pending, sqlite3_column_type(s, 5) != SQLITE_NULL ? "; last error: " : "",
+                     cli_col(s, 5));
+        else if (max_age_s >= 0 && pending > 0 && age > max_age_s)
+            snprintf(reason, sizeof reason, "%s: oldest pending record is %s old (max %llds)", name,
+                     cli_age(age, a), max_age_s);
+        else if (no_dead && dead > 0)
+            snprintf(reason, sizeof reason, "%s: %lld dead letter(s) (see `tracebox dead`)", name,
+                     dead);
+    }
+    sqlite3_finalize(s);
+    if (reason[0]) {
+        printf("CRITICAL: %s\n", reason);
+        return EXIT_ERR;
+    }
+    printf("OK: %d destination(s), %lld pending\n", n, total);
+    return EXIT_OK;
+}
+
 int cmd_status(cli *c)
 {
-    bool prom = false;
+    bool prom = false, do_check = false, no_dead = false;
+    long long max_pending = -1, max_age_s = -1;
     for (int i = 0; i < c->argc; i++) {
+        const char *v = NULL;
+        int64_t ms;
         if (cli_flag(c, &i, "--prometheus", NULL))
             prom = true;
+        else if (cli_flag(c, &i, "--check", NULL))
+            do_check = true;
+        else if (cli_flag(c, &i, "--no-dead", NULL))
+            no_dead = true;
+        else if (cli_flag(c, &i, "--max-pending", &v) && cli_int(v, &max_pending) &&
+                 max_pending >= 0)
+            continue;
+        else if (cli_flag(c, &i, "--max-age", &v) && v && tb__parse_duration_ms(v, &ms))
+            max_age_s = ms / 1000;
         else
             return cli_fail(EXIT_USAGE,
                             "status: bad argument '%s' (usage: tracebox status "
-                            "[--json|--prometheus])",
+                            "[--json|--prometheus|--check [--max-pending N] [--max-age "
+                            "DURATION] [--no-dead]])",
                             c->argv[i]);
+    }
+    if (!do_check && (no_dead || max_pending >= 0 || max_age_s >= 0))
+        return cli_fail(EXIT_USAGE, "status: --max-pending, --max-age and --no-dead go with "
+                                    "--check");
+    if (do_check) {
+        sqlite3 *cdb = cli_db(c);
+        if (!cdb)
+            return EXIT_ERR;
+        int r = check(cdb, max_pending, max_age_s, no_dead);
+        sqlite3_close(cdb);
+        return r;
     }
     const char *path = cli_db_path(c);
     sqlite3 *db = cli_db(c);
@@ -222,8 +291,9 @@ int cmd_status(cli *c)
                 snprintf(state, sizeof state, "pending");
             else
                 snprintf(state, sizeof state, "caught up");
-            printf("%-14s %-8s %9lld %9s %10lld %6lld %5lld  %s\n", name, cli_col(s, 1), pending,
-                   pending ? cli_age(age, agebuf) : "-", delivered, dead, attempts, state);
+            printf("%-14s %-8s %9lld %9s %10lld %6lld %5lld  %s%s%s\n", name, cli_col(s, 1),
+                   pending, pending ? cli_age(age, agebuf) : "-", delivered, dead, attempts, state,
+                   null_or(s, 10) ? "; shipping now: " : "", null_or(s, 10) ? null_or(s, 10) : "");
         }
         n++;
     }

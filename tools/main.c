@@ -37,10 +37,15 @@ static const verb verbs[] = {
      "(something still pending), 78 (bad config). Without --once it runs until\n"
      "SIGTERM/SIGINT.\n"
      "Example (cron): */5 * * * * tracebox --db /var/lib/app/traces.db ship --once"},
-    {"status", cmd_status, "tracebox status [--json|--prometheus]",
-     "Per destination: pending, oldest pending age, delivered, dead, last error, next\n"
-     "attempt; counters of refused records; file size.\n"
-     "Example: tracebox status --json | jq ."},
+    {"status", cmd_status,
+     "tracebox status [--json|--prometheus|--check [--max-pending N] [--max-age DURATION] "
+     "[--no-dead]]",
+     "Per destination: pending, oldest pending age, delivered, dead, tries, last error, next\n"
+     "attempt, lease holder; counters of refused and dropped records; file, WAL and free\n"
+     "space. --json is a stable shape (see the README); --prometheus is the text exposition\n"
+     "format for the node_exporter textfile collector; --check prints one line and exits 1\n"
+     "when a destination has bad credentials or exceeds a limit.\n"
+     "Example: tracebox status --check --max-pending 10000 --max-age 1h --no-dead"},
     {"pending", cmd_pending, "tracebox pending [--destination NAME] [--limit N] [--json]",
      "List records not yet delivered (oldest first), per destination.\n"
      "Example: tracebox pending --destination langfuse --limit 20"},
@@ -60,10 +65,12 @@ static const verb verbs[] = {
     {"export", cmd_export, "tracebox export [--trace ID]",
      "Print stored records as JSON lines (the SDK export objects), in seq order.\n"
      "Example: tracebox export --trace trace_0f8c... > one-trace.jsonl"},
-    {"demo", cmd_demo, "tracebox demo",
+    {"demo", cmd_demo, "tracebox demo [--conversations N] [--outage]",
      "Run a simulated multi-agent workload through the C API into the outbox, ship it to\n"
-     "the default `file` destination, and show what happened.\n"
-     "Example: tracebox demo"},
+     "the default `file` destination, and show what happened. --outage also starts a local\n"
+     "collector, takes it down while the agent keeps working, and shows the backlog\n"
+     "draining when it comes back.\n"
+     "Example: tracebox demo --outage"},
 };
 
 #define N_VERBS (sizeof verbs / sizeof verbs[0])

@@ -54,10 +54,12 @@ TB_EXTERN tb_status tb_ship_once(const char *db_path, const tb_config *cfg,
 TB_EXTERN tb_status tb_shipper_start(tb_shipper **out, const char *db_path, const tb_config *cfg,
                                      const tb_ship_options *opts);
 
-/* Ask the thread to stop, wait at most timeout_ms for it (an export in
- * flight is abandoned after that, and its batch is sent again later), free
- * the shipper. NULL is a no-op returning TB_OK. Returns TB_TIMEOUT if the
- * thread did not stop in time (it is detached and stops at its next step). */
+/* Ask the thread to stop and wait at most timeout_ms for it, then free the
+ * shipper. An HTTP export in flight is aborted at once (its batch is sent
+ * again later). NULL is a no-op returning TB_OK. Returns TB_TIMEOUT if the
+ * thread did not stop in time (e.g. stuck in a user exporter or fsync): it
+ * is detached, frees itself when it gets out, and until then still reads
+ * `cfg`, which must therefore stay valid until the process exits. */
 TB_EXTERN tb_status tb_shipper_stop(tb_shipper *shipper, int64_t timeout_ms);
 
 /* Wake the thread now (e.g. after a burst of writes). */

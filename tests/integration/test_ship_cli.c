@@ -1,0 +1,410 @@
+/*
+ * test_ship_cli.c — `tracebox ship` and the verbs an operator uses around
+ * it, run as real processes ($TB_CLI) against a loopback server.
+ *
+ *   - ship --once with a webhook and a file destination: exit 0, the server
+ *     got every record in seq order once, the JSON-lines file holds the same
+ *     records (count and ids) and has mode 0600;
+ *   - the server answers 503: exit 75, `status --json` shows pending and
+ *     last_error; `pending --json` lists the backlog; a 400 naming one
+ *     record makes a dead letter that `dead --json` shows and
+ *     `requeue --dead` puts back in line; the next ship delivers it;
+ *   - a config with an unknown key: exit 78, stderr names FILE:LINE;
+ *   - long-running `ship` (no --once): records written while it runs all
+ *     arrive; SIGTERM stops it with exit 0 and no lease left held.
+ *
+ * Each test has its own temp dir, outbox, config and server.
+ */
+#include "shiptest.h"
+
+typedef struct fx {
+    char dir[256];
+    char db[320];
+    char ini[320];
+    char out[320], err[320];
+    tb_test_server srv;
+    st_recs recs;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    st_dir_make(f->dir, sizeof f->dir);
+    snprintf(f->db, sizeof f->db, "%s/outbox.db", f->dir);
+    snprintf(f->ini, sizeof f->ini, "%s/tracebox.ini", f->dir);
+    snprintf(f->out, sizeof f->out, "%s/cli.out", f->dir);
+    snprintf(f->err, sizeof f->err, "%s/cli.err", f->dir);
+    if (tb_test_server_start(&f->srv) != 0) {
+        st_dir_remove(f->dir);
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    if (!f)
+        return 0;
+    tb_test_server_stop(&f->srv);
+    st_recs_free(&f->recs);
+    st_dir_remove(f->dir);
+    free(f);
+    return 0;
+}
+
+static void write_ini(fx *f, const char *fmt, ...) TB__PRINTF(2, 3);
+static void write_ini(fx *f, const char *fmt, ...)
+{
+    char text[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    st_write_file(f->ini, text);
+}
+
+/* `tracebox --db DB --config INI <verb args…>`; returns the exit code.
+ * stdout/stderr are in f->out / f->err. */
+static int cli(fx *f, const char *a1, const char *a2, const char *a3, const char *a4)
+{
+    const char *args[12];
+    size_t n = 0;
+    args[n++] = "--db";
+    args[n++] = f->db;
+    args[n++] = "--config";
+    args[n++] = f->ini;
+    const char *extra[] = {a1, a2, a3, a4};
+    for (size_t i = 0; i < 4 && extra[i]; i++)
+        args[n++] = extra[i];
+    args[n] = NULL;
+    return st_run_cli(f->dir, f->out, f->err, 60000, args);
+}
+
+static char *cli_stdout(fx *f)
+{
+    char *t = st_read_file(f->out, NULL);
+    assert_non_null(t);
+    return t;
+}
+
+static char *cli_stderr(fx *f)
+{
+    char *t = st_read_file(f->err, NULL);
+    assert_non_null(t);
+    return t;
+}
+
+static void expect_exit(fx *f, int code, int want, const char *what)
+{
+    if (code != want) {
+        char *e = st_read_file(f->err, NULL);
+        char *o = st_read_file(f->out, NULL);
+        fail_msg("%s exited %d, expected %d\nstderr: %s\nstdout: %s", what, code, want,
+                 e ? e : "", o ? o : "");
+    }
+}
+
+/* `status --json`, parsed; the caller frees it. */
+static cJSON *status_json(fx *f)
+{
+    expect_exit(f, cli(f, "status", "--json", NULL, NULL), 0, "status --json");
+    char *text = cli_stdout(f);
+    cJSON *root = cJSON_Parse(text);
+    if (!root)
+        fail_msg("status --json is not JSON: %s", text);
+    free(text);
+    return root;
+}
+
+static const cJSON *status_dest(const cJSON *root, const char *name)
+{
+    const cJSON *dests = cJSON_GetObjectItemCaseSensitive(root, "destinations");
+    assert_true(cJSON_IsArray(dests));
+    const cJSON *d;
+    cJSON_ArrayForEach(d, dests)
+    {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(d, "name");
+        if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0)
+            return d;
+    }
+    fail_msg("status --json has no destination '%s'", name);
+    return NULL;
+}
+
+static double num(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsNumber(v))
+        fail_msg("'%s' is not a number", key);
+    return v->valuedouble;
+}
+
+/* Each non-empty line of `text` parsed as JSON; returns the count and
+ * calls fn on each. */
+static size_t json_lines(const char *text, void (*fn)(const cJSON *, size_t, void *), void *arg)
+{
+    size_t n = 0;
+    const char *p = text;
+    while (p && *p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (len > 0) {
+            cJSON *obj = cJSON_ParseWithLength(p, len);
+            if (!obj)
+                fail_msg("line %zu is not JSON: %.*s", n + 1, (int)(len > 200 ? 200 : len), p);
+            if (fn)
+                fn(obj, n, arg);
+            cJSON_Delete(obj);
+            n++;
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+    return n;
+}
+
+/* ---- ship --once: webhook + file ------------------------------------------ */
+
+static void check_file_line(const cJSON *obj, size_t i, void *arg)
+{
+    const st_recs *recs = arg;
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(obj, "id");
+    assert_true(cJSON_IsString(id));
+    assert_true(i < recs->n);
+    assert_string_equal(id->valuestring, recs->ids[i]);
+}
+
+static void test_ship_once_ok(void **state)
+{
+    fx *f = *state;
+    write_ini(f,
+              "[hook]\ntype = webhook\nurl = %s/hook\nbatch_size = 10\n\n"
+              "[jsonl]\ntype = file\npath = %s/out.jsonl\nbatch_size = 7\n",
+              f->srv.url, f->dir);
+    st_populate(f->db, &f->recs, 37, 60, TB_DURABILITY_NORMAL);
+    expect_exit(f, cli(f, "ship", "--once", NULL, NULL), 0, "ship --once");
+    char *err = cli_stderr(f);
+    assert_non_null(strstr(err, "delivered 74")); /* 37 to each destination */
+    free(err);
+
+    st_arrivals a;
+    st_arrivals_get(&f->srv, NULL, &a);
+    st_assert_exact(&a, &f->recs, NULL);
+    st_arrivals_free(&a);
+
+    char path[400];
+    snprintf(path, sizeof path, "%s/out.jsonl", f->dir);
+    char *text = st_read_file(path, NULL);
+    assert_non_null(text);
+    assert_int_equal(json_lines(text, check_file_line, &f->recs), f->recs.n);
+    free(text);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(stat(f->db, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+
+    /* again: nothing pending, nothing sent */
+    expect_exit(f, cli(f, "ship", "--once", NULL, NULL), 0, "second ship --once");
+    st_arrivals_get(&f->srv, NULL, &a);
+    assert_int_equal(a.n, f->recs.n);
+    st_arrivals_free(&a);
+}
+
+/* ---- 503 → 75; status, pending, dead, requeue ------------------------------- */
+
+typedef struct pending_check {
+    const st_recs *recs;
+    long long last_seq;
+} pending_check;
+
+static void check_pending_line(const cJSON *obj, size_t i, void *arg)
+{
+    pending_check *pc = arg;
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(obj, "destination");
+    assert_true(cJSON_IsString(d));
+    assert_string_equal(d->valuestring, "hook");
+    long long seq = (long long)num(obj, "seq");
+    assert_true(seq > pc->last_seq);
+    pc->last_seq = seq;
+    const cJSON *span = cJSON_GetObjectItemCaseSensitive(obj, "span_id");
+    const cJSON *trace = cJSON_GetObjectItemCaseSensitive(obj, "trace_id");
+    const char *id = cJSON_IsString(span) ? span->valuestring
+                                          : (cJSON_IsString(trace) ? trace->valuestring : "");
+    assert_true(i < pc->recs->n);
+    assert_string_equal(id, pc->recs->ids[i]);
+}
+
+static void test_503_then_operator_verbs(void **state)
+{
+    fx *f = *state;
+    write_ini(f,
+              "[shipper]\nbackoff_base = 10ms\nbackoff_cap = 50ms\n\n"
+              "[hook]\ntype = webhook\nurl = %s/hook\nbatch_size = 10\n",
+              f->srv.url);
+    st_populate(f->db, &f->recs, 24, 40, TB_DURABILITY_NORMAL);
+    assert_int_equal(tb_test_server_control(&f->srv, "{\"mode\":\"status\",\"code\":503}"), 0);
+    expect_exit(f, cli(f, "ship", "--once", NULL, NULL), 75, "ship --once against 503");
+
+    cJSON *st = status_json(f);
+    const cJSON *d = status_dest(st, "hook");
+    assert_int_equal((long)num(d, "pending"), 24);
+    assert_true(num(d, "attempts") >= 1);
+    const cJSON *le = cJSON_GetObjectItemCaseSensitive(d, "last_error");
+    assert_true(cJSON_IsString(le));
+    if (!strstr(le->valuestring, "503"))
+        fail_msg("status last_error '%s' does not name the 503", le->valuestring);
+    assert_true(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(d, "next_attempt_at")));
+    cJSON_Delete(st);
+
+    expect_exit(f, cli(f, "pending", "--json", "--limit", "1000"), 0, "pending --json");
+    char *text = cli_stdout(f);
+    pending_check pc = {&f->recs, 0};
+    assert_int_equal(json_lines(text, check_pending_line, &pc), 24);
+    free(text);
+
+    /* the server is back but refuses one record */
+    const char *bad = f->recs.ids[6];
+    char ctl[200];
+    snprintf(ctl, sizeof ctl, "{\"mode\":\"reject_ids\",\"ids\":[\"%s\"]}", bad);
+    assert_int_equal(tb_test_server_control(&f->srv, ctl), 0);
+    st_db_exec(f->db, "UPDATE destinations SET next_attempt_at = NULL");
+    expect_exit(f, cli(f, "ship", "--once", NULL, NULL), 0, "ship --once with a refusal");
+
+    expect_exit(f, cli(f, "dead", "--json", NULL, NULL), 0, "dead --json");
+    text = cli_stdout(f);
+    cJSON *dl = cJSON_Parse(text);
+    if (!dl)
+        fail_msg("dead --json: %s", text);
+    free(text);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(dl, "span_id")->valuestring, bad);
+    assert_int_equal((long)num(dl, "http_status"), 400);
+    const cJSON *reason = cJSON_GetObjectItemCaseSensitive(dl, "reason");
+    assert_true(cJSON_IsString(reason));
+    assert_non_null(strstr(reason->valuestring, bad));
+    cJSON_Delete(dl);
+    expect_exit(f, cli(f, "dead", NULL, NULL, NULL), 0, "dead");
+    text = cli_stdout(f);
+    assert_non_null(strstr(text, bad));
+    free(text);
+
+    st = status_json(f);
+    d = status_dest(st, "hook");
+    assert_int_equal((long)num(d, "pending"), 0);
+    assert_int_equal((long)num(d, "dead"), 1);
+    assert_int_equal((long)num(d, "delivered"), 23);
+    cJSON_Delete(st);
+
+    /* fixed: requeue, it is pending again, the next ship delivers it */
+    assert_int_equal(tb_test_server_control(&f->srv, "{\"mode\":\"ok\"}"), 0);
+    size_t before = (size_t)tb_test_server_count(&f->srv);
+    expect_exit(f, cli(f, "requeue", "--dead", NULL, NULL), 0, "requeue --dead");
+    expect_exit(f, cli(f, "pending", "--json", NULL, NULL), 0, "pending --json after requeue");
+    text = cli_stdout(f);
+    assert_int_equal(json_lines(text, NULL, NULL), 1);
+    assert_non_null(strstr(text, bad));
+    free(text);
+    expect_exit(f, cli(f, "ship", "--once", NULL, NULL), 0, "ship --once after requeue");
+    st_filter flt = {.skip = before};
+    st_arrivals a;
+    st_arrivals_get(&f->srv, &flt, &a);
+    assert_int_equal(a.n, 1);
+    assert_string_equal(a.ids[0], bad);
+    st_arrivals_free(&a);
+    st = status_json(f);
+    d = status_dest(st, "hook");
+    assert_int_equal((long)num(d, "pending"), 0);
+    assert_int_equal((long)num(d, "dead"), 0);
+    assert_int_equal((long)num(d, "delivered"), 24);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(d, "last_error")));
+    cJSON_Delete(st);
+}
+
+/* ---- a bad config: 78 and FILE:LINE ------------------------------------------ */
+
+static void test_unknown_key_exit_78(void **state)
+{
+    fx *f = *state;
+    write_ini(f,
+              "[shipper]\nbackoff_base = 10ms\n\n"
+              "[hook]\ntype = webhook\nurl = %s/hook\nbogus_key = 1\n",
+              f->srv.url);
+    st_populate(f->db, &f->recs, 3, 10, TB_DURABILITY_NORMAL);
+    expect_exit(f, cli(f, "ship", "--once", NULL, NULL), 78, "ship --once with a bad key");
+    char *err = cli_stderr(f);
+    char want[400];
+    snprintf(want, sizeof want, "%s:7", f->ini);
+    if (!strstr(err, want) || !strstr(err, "bogus_key"))
+        fail_msg("stderr does not name '%s' and the key: %s", want, err);
+    free(err);
+    assert_int_equal(tb_test_server_count(&f->srv), 0);
+}
+
+/* ---- long-running ship, SIGTERM ----------------------------------------------- */
+
+static void test_long_running_sigterm(void **state)
+{
+    fx *f = *state;
+    write_ini(f,
+              "[shipper]\nbackoff_base = 10ms\nbackoff_cap = 50ms\npoll_interval = 50ms\n\n"
+              "[hook]\ntype = webhook\nurl = %s/hook\nbatch_size = 10\n",
+              f->srv.url);
+    tb_outbox *ob = NULL;
+    tb_outbox_options o = TB_OUTBOX_OPTIONS_INIT;
+    assert_int_equal(tb_outbox_open(&ob, f->db, &o), TB_OK);
+    st_recs_put(ob, &f->recs, 15, 40);
+    const char *args[] = {"--db", f->db, "--config", f->ini, "ship", NULL};
+    pid_t pid = st_spawn(f->dir, f->out, f->err, args);
+    /* write while it runs */
+    for (int round = 0; round < 5; round++)
+        st_recs_put(ob, &f->recs, 9, 40);
+    tb_outbox_close(ob);
+    size_t total = f->recs.n, got = 0;
+    for (int tries = 0; tries < 1500 && got < total; tries++) {
+        got = st_arrived_ids(&f->srv);
+        if (got < total)
+            st_nap_ms(10);
+    }
+    int status = 0;
+    if (got < total) {
+        kill(pid, SIGKILL);
+        st_wait(pid, 5000);
+        fail_msg("only %zu of %zu records arrived while `tracebox ship` ran", got, total);
+    }
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    int64_t t0 = st_mono_ms();
+    status = st_wait(pid, 20000);
+    int64_t took = st_mono_ms() - t0;
+    if (status == -1)
+        fail_msg("tracebox ship did not stop within 20 s of SIGTERM");
+    assert_true(WIFEXITED(status));
+    expect_exit(f, WEXITSTATUS(status), 0, "ship after SIGTERM");
+    print_message("ship stopped %lld ms after SIGTERM\n", (long long)took);
+    char *err = cli_stderr(f);
+    assert_non_null(strstr(err, "stopped cleanly"));
+    free(err);
+
+    st_arrivals a;
+    st_arrivals_get(&f->srv, NULL, &a);
+    st_assert_exact(&a, &f->recs, NULL);
+    st_arrivals_free(&a);
+    assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM destinations"), 1);
+    assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM destinations WHERE lease_owner IS "
+                                      "NOT NULL OR lease_until IS NOT NULL"),
+                     0);
+    assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM pending"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_ship_once_ok, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_503_then_operator_verbs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_key_exit_78, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_running_sigterm, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
