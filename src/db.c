@@ -220,11 +220,47 @@ static tb_status open_once(sqlite3 **out, const char *path, int busy_ms, int syn
         goto fail;
     }
     if (!readonly) {
-        /* a new file gets incremental auto-vacuum so purge can give space back;
-         * it only takes effect before the first table exists */
-        if ((st = tb__db_exec(db, "PRAGMA auto_vacuum=INCREMENTAL", "setting auto_vacuum")) !=
-                TB_OK ||
-            (st = tb__db_exec(db, "PRAGMA journal_mode=WAL", "setting WAL mode")) != TB_OK)
+        /* Look before writing anything: a foreign or too-new file must be
+         * refused byte-for-byte untouched (migrate() checks again inside its
+         * transaction, for a file that changes under us). */
+        sqlite3_stmt *q = NULL;
+        int have = 0, app = 0, tables = 0;
+        rc = sqlite3_prepare_v2(db,
+                                "SELECT (SELECT user_version FROM pragma_user_version()),"
+                                " (SELECT application_id FROM pragma_application_id()),"
+                                " (SELECT count(*) FROM sqlite_master)",
+                                -1, &q, NULL);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+            have = sqlite3_column_int(q, 0);
+            app = sqlite3_column_int(q, 1);
+            tables = sqlite3_column_int(q, 2);
+            rc = SQLITE_OK;
+        }
+        sqlite3_finalize(q);
+        if (rc != SQLITE_OK) {
+            st = tb__db_error(db, rc, path);
+            goto fail;
+        }
+        if (app != TB__APP_ID && (tables > 0 || have != 0)) {
+            st = tb__set_error(TB_NOT_OUTBOX,
+                               "%s is an SQLite database but not a tracebox outbox; left "
+                               "untouched (choose another path with --db)",
+                               path);
+            goto fail;
+        }
+        if (have > tb__schema_version()) {
+            st = tb__set_error(TB_TOO_NEW,
+                               "%s has schema version %d, newer than this tracebox (%s) knows "
+                               "(%d); upgrade tracebox",
+                               path, have, TB_VERSION_STRING, tb__schema_version());
+            goto fail;
+        }
+        /* a new file gets incremental auto-vacuum so purge can give space
+         * back; it only takes effect before the first table exists */
+        if (tables == 0 && (st = tb__db_exec(db, "PRAGMA auto_vacuum=INCREMENTAL",
+                                             "setting auto_vacuum")) != TB_OK)
+            goto fail;
+        if ((st = tb__db_exec(db, "PRAGMA journal_mode=WAL", "setting WAL mode")) != TB_OK)
             goto fail;
     }
     if ((st = tb__db_exec(db, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",

@@ -14,10 +14,8 @@ static const tb_exporter_vtable *user_types[MAX_USER_TYPES];
 static size_t n_user;
 
 static const tb_exporter_vtable *const builtin[] = {
-    &tb__exporter_file,
-    &tb__exporter_webhook,  &tb__exporter_otlp,    &tb__exporter_openai,
-    &tb__exporter_langfuse, &tb__exporter_arize,   &tb__exporter_phoenix,
-    &tb__exporter_wandb,
+    &tb__exporter_file,     &tb__exporter_webhook, &tb__exporter_otlp,    &tb__exporter_openai,
+    &tb__exporter_langfuse, &tb__exporter_arize,   &tb__exporter_phoenix, &tb__exporter_wandb,
 };
 
 tb_status tb_exporter_register(const tb_exporter_vtable *vt)

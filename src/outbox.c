@@ -89,8 +89,9 @@ static tb_status merge_trace(tb_outbox *ob, put_req *r)
     cJSON *old = cJSON_Parse((const char *)sqlite3_column_text(g, 1));
     int64_t seq = sqlite3_column_int64(g, 0);
     sqlite3_reset(g);
+    /* stored bodies were validated on the way in: NULL here is memory */
     if (!old)
-        return TB_OK; /* unreadable old body: keep it as it is */
+        return tb__set_error(TB_NOMEM, "out of memory merging trace %s", r->rec.trace_id);
     bool changed = false;
     const cJSON *item;
     cJSON_ArrayForEach(item, r->rec.root)
@@ -104,10 +105,13 @@ static tb_status merge_trace(tb_outbox *ob, put_req *r)
                 cJSON_Delete(old);
                 return TB_NOMEM;
             }
-            if (have)
-                cJSON_ReplaceItemInObjectCaseSensitive(old, item->string, dup);
-            else
-                cJSON_AddItemToObject(old, item->string, dup);
+            bool ok = have ? cJSON_ReplaceItemInObjectCaseSensitive(old, item->string, dup)
+                           : cJSON_AddItemToObject(old, item->string, dup);
+            if (!ok) {
+                cJSON_Delete(dup);
+                cJSON_Delete(old);
+                return tb__set_error(TB_NOMEM, "out of memory merging trace %s", r->rec.trace_id);
+            }
             changed = true;
         }
     }
@@ -232,12 +236,16 @@ rollback:
     return st;
 }
 
-/* Leader: write the list [head..NULL). Every request ends with st set. */
-static void lead(tb_outbox *ob, put_req *head, int64_t refused, int64_t dropped)
+/* Leader: write the list [head..NULL). Every request ends with st set.
+ * Counts that could not be written to `counters` are added back to
+ * *refused / *dropped for the next batch. */
+static void lead(tb_outbox *ob, put_req *head, int64_t *refused, int64_t *dropped)
 {
-    tb_status st = write_batch(ob, head, NULL, refused, dropped);
-    if (st == TB_OK)
+    tb_status st = write_batch(ob, head, NULL, *refused, *dropped);
+    if (st == TB_OK) {
+        *refused = *dropped = 0;
         return;
+    }
     /* isolate: one request per transaction */
     for (put_req *r = head; r; r = r->next) {
         put_req *next = r->next;
@@ -246,14 +254,10 @@ static void lead(tb_outbox *ob, put_req *head, int64_t refused, int64_t dropped)
         r->next = next;
         if (one != TB_OK) {
             set_req_error(r, one);
-            if (one == TB_FULL) {
-                /* the disk itself is full: count it if the counter fits */
-                ob->refused++;
-            }
+            if (one == TB_FULL)
+                (*refused)++; /* the disk itself is full: counted with a later batch */
         }
     }
-    (void)refused;
-    (void)dropped;
 }
 
 static void free_req(put_req *r)
@@ -277,9 +281,11 @@ static void lead_locked(tb_outbox *ob)
     pthread_cond_broadcast(&ob->space_cv);
     pthread_mutex_unlock(&ob->mu);
 
-    lead(ob, batch, refused, dropped);
+    lead(ob, batch, &refused, &dropped);
 
     pthread_mutex_lock(&ob->mu);
+    ob->refused += refused;
+    ob->dropped += dropped;
     ob->leading = false;
     for (put_req *r = batch, *next; r; r = next) {
         next = r->next;

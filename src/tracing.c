@@ -319,7 +319,11 @@ tb_status tb_trace_export_json(const tb_trace *t, char **out)
         cJSON_Delete(md);
         return tb__set_error(TB_NOMEM, "out of memory exporting a trace");
     }
-    cJSON_AddItemToObject(o, "metadata", md);
+    if (!cJSON_AddItemToObject(o, "metadata", md)) {
+        cJSON_Delete(o);
+        cJSON_Delete(md);
+        return tb__set_error(TB_NOMEM, "out of memory exporting a trace");
+    }
     *out = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return *out ? TB_OK : tb__set_error(TB_NOMEM, "out of memory exporting a trace");

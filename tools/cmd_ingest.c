@@ -98,9 +98,12 @@ int cmd_ingest(cli *c)
         if (len == cap) {
             if (cap >= MAX_LINE) {
                 /* no newline in sight: the line is too large; drop it to its end */
-                fprintf(stderr, "tracebox: ingest: %s:%lld: record larger than %u MiB; skipped\n",
-                        src, lineno + 1, MAX_LINE >> 20);
-                bad++;
+                if (!skipping) {
+                    fprintf(stderr,
+                            "tracebox: ingest: %s:%lld: record larger than %u MiB; skipped\n", src,
+                            lineno + 1, MAX_LINE >> 20);
+                    bad++;
+                }
                 skipping = true;
                 len = 0;
             } else {
