@@ -61,6 +61,7 @@ typedef struct engine {
     atomic_int *stop;    /* thread shape: set to ask for a stop */
     int64_t deadline_ms; /* monotonic; 0: none */
     int64_t lease_at_ms; /* monotonic time the lease was last taken/renewed */
+    int64_t progress_at_ms; /* verbose 2: last progress line */
     int verbose;
 } engine;
 
@@ -349,7 +350,12 @@ static size_t resolve(engine *e, dest_rt *d, batch *b, size_t lo, size_t hi, out
             snprintf(res.message, sizeof res.message, "flush failed: %s", tb_last_error());
         }
     }
-    if (e->verbose)
+    if (e->verbose == 2 && tb__mono_ms() - e->progress_at_ms >= 1000) {
+        e->progress_at_ms = tb__mono_ms();
+        fprintf(stderr, "tracebox: ship: %s: %lld delivered so far, now at seq %lld\n",
+                d->cfg->name, (long long)e->report.delivered, (long long)live[n - 1].seq);
+    }
+    if (e->verbose == 1)
         fprintf(stderr, "tracebox: ship: %s: %zu records (seq %lld..%lld): %s%s%s\n", d->cfg->name,
                 n, (long long)live[0].seq, (long long)live[n - 1].seq,
                 res.outcome == TB_EXPORT_DELIVERED ? "delivered" : "failed",
@@ -633,6 +639,7 @@ static tb_status engine_open(engine *e, const char *db_path, const tb_config *cf
     memset(e, 0, sizeof *e);
     e->cfg = cfg;
     e->verbose = opts ? opts->verbose : 0;
+    e->progress_at_ms = tb__mono_ms();
     char host[64] = "host";
     gethostname(host, sizeof host - 1);
     uint32_t rnd = 0;

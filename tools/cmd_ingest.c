@@ -50,6 +50,15 @@ static int flush_batch(tb_outbox *ob, batch *b, bool ack, const char *src, long 
     if (ack)
         fflush(stdout);
     b->n = 0;
+    /* progress on a terminal once the work takes more than a second */
+    static int64_t last;
+    int64_t now = tb__mono_ms();
+    if (!last)
+        last = now;
+    if (now - last >= 1000 && isatty(STDERR_FILENO)) {
+        last = now;
+        fprintf(stderr, "tracebox: ingest: %lld stored, %lld bad so far\n", *stored, *bad);
+    }
     return 0;
 }
 

@@ -36,7 +36,8 @@ int cmd_ship(cli *c)
     tb_ship_options o = TB_SHIP_OPTIONS_INIT;
     o.destination = dest;
     o.max_time_ms = max_s * 1000;
-    o.verbose = verbose;
+    /* progress on stderr once work takes more than a second, on a terminal */
+    o.verbose = verbose ? 1 : (isatty(STDERR_FILENO) ? 2 : 0);
     if (once) {
         tb_ship_report r;
         tb_status st = tb_ship_once(db, cfg, &o, &r);

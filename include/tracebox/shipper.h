@@ -26,7 +26,8 @@ typedef struct tb_ship_options {
     unsigned version;        /* TB_SHIP_OPTIONS_VERSION */
     const char *destination; /* ship only this one; NULL: all */
     int64_t max_time_ms;     /* stop after this long; 0: no limit */
-    int verbose;             /* progress lines on stderr */
+    int verbose;             /* 1: a line per batch on stderr; 2: a progress
+                                line each second */
 } tb_ship_options;
 #define TB_SHIP_OPTIONS_INIT                                                                       \
     {                                                                                              \

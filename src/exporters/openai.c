@@ -1,38 +1,737 @@
 /*
- * openai.c — the `openai` destination. Placeholder until its exporter lands: the
- * type is known to the config, and `ship` says it is not available yet.
+ * exporters/openai.c — `type = openai`: the OpenAI traces dashboard.
+ *
+ * Two halves.
+ *
+ * The exporter follows webhook.c: create() reads base_url (default
+ * https://api.openai.com), api_key, organization and project plus the
+ * common HTTP keys, and opens one keep-alive connection to
+ * {base_url}/v1/traces/ingest with the headers the Agents SDK sends
+ * (Bearer key, Content-Type: application/json, OpenAI-Beta: traces=v1,
+ * OpenAI-Organization / OpenAI-Project when set; User-Agent tracebox/<v>
+ * comes from http.c). send() writes {"data":[record,…]} in seq order and
+ * lets tb__http_classify() map the answer (2xx/204 → delivered; the shipper
+ * does the rest: 401/403 back off, 413 split, other 4xx bisect and
+ * dead-letter). The key lives in the connection's config and in this
+ * object only to mask it: a refusal's body may echo it, and
+ * result->message ends up in the outbox file.
+ *
+ * The sanitizer (openai_sanitize.h says what it changes and why) works on a
+ * cJSON tree, in place. Sizes are what cJSON_PrintUnformatted would write,
+ * computed without printing (json_size()), so the budget is measured on the
+ * exact bytes that go out. Truncating a container follows the SDK's loop —
+ * largest child first, budget = limit − (container − child), remove it when
+ * it cannot shrink — with the children's sizes cached and a max-heap to pick
+ * the largest, so an array of 50 000 small numbers costs n log n, not n².
+ * Records that need no change are never parsed past the cheap checks, or
+ * never re-serialized when parsing shows they are fine.
+ *
+ * Limitation inherited from cJSON: a record that is changed is re-printed by
+ * cJSON, so integers beyond 2^53 lose precision and a string holding \u0000
+ * ends there. Records that need no change are unaffected.
  */
-#include "internal.h"
+#include "http.h"
+#include "openai_sanitize.h"
 
-static tb_status create(void **self, const tb_dest_config *cfg, char *err, size_t err_size)
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+/* ================================================================== */
+/* JSON sizes (what cJSON_PrintUnformatted writes)                    */
+
+/* Bytes one string byte takes inside a JSON string, as cJSON escapes. */
+static size_t escaped_len(unsigned char c)
+{
+    switch (c) {
+    case '"':
+    case '\\':
+    case '\b':
+    case '\f':
+    case '\n':
+    case '\r':
+    case '\t':
+        return 2;
+    default:
+        return c < 0x20 ? 6 : 1;
+    }
+}
+
+static size_t string_size(const char *s)
+{
+    size_t n = 2;
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++)
+        n += escaped_len(*p);
+    return n;
+}
+
+static size_t number_size(cJSON *v)
+{
+    char buf[64];
+    if (!cJSON_PrintPreallocated(v, buf, (int)sizeof buf, 0))
+        return 24; /* cannot happen for a number; a safe over-estimate */
+    return strlen(buf);
+}
+
+/* Bytes a member of an object/array adds before its value ("key":). */
+static size_t member_overhead(const cJSON *parent, const cJSON *child)
+{
+    return cJSON_IsObject(parent) ? string_size(child->string) + 1 : 0;
+}
+
+static size_t json_size(cJSON *v)
+{
+    if (cJSON_IsString(v))
+        return string_size(v->valuestring);
+    if (cJSON_IsNumber(v))
+        return number_size(v);
+    if (cJSON_IsTrue(v) || cJSON_IsNull(v))
+        return 4;
+    if (cJSON_IsFalse(v))
+        return 5;
+    if (cJSON_IsRaw(v))
+        return v->valuestring ? strlen(v->valuestring) : 0;
+    if (cJSON_IsArray(v) || cJSON_IsObject(v)) {
+        size_t n = 2, count = 0;
+        for (cJSON *c = v->child; c; c = c->next, count++)
+            n += member_overhead(v, c) + json_size(c);
+        return n + (count ? count - 1 : 0);
+    }
+    return 0;
+}
+
+/* ================================================================== */
+/* truncation                                                          */
+
+/* Put `repl` where `old` is in `parent`, keeping the member's key. */
+static void replace_node(cJSON *parent, cJSON *old, cJSON *repl)
+{
+    if (old->string) {
+        repl->string = old->string;
+        repl->type |= old->type & cJSON_StringIsConst;
+        old->string = NULL;
+        old->type &= ~cJSON_StringIsConst;
+    }
+    cJSON_ReplaceItemViaPointer(parent, old, repl);
+}
+
+/* Replace a string node's text (allocated through cJSON's hooks, which are
+ * tb__malloc & co.). */
+static int set_string(cJSON *v, const char *s, size_t n)
+{
+    char *copy = cJSON_malloc(n + 1);
+    if (!copy)
+        return TB__OPENAI_NOMEM;
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    if (!(v->type & cJSON_IsReference))
+        cJSON_free(v->valuestring);
+    v->valuestring = copy;
+    v->type &= ~cJSON_IsReference;
+    return TB__OPENAI_CHANGED;
+}
+
+/* Length of the UTF-8 character starting at s (1 for a stray byte): never
+ * more than the continuation bytes actually present. */
+static size_t utf8_char_len(const unsigned char *s)
+{
+    size_t want = 1;
+    if (s[0] >= 0xF0 && s[0] <= 0xF7)
+        want = 4;
+    else if (s[0] >= 0xE0)
+        want = s[0] <= 0xEF ? 3 : 1;
+    else if (s[0] >= 0xC0)
+        want = 2;
+    size_t n = 1;
+    while (n < want && (s[n] & 0xC0) == 0x80)
+        n++;
+    return n == want ? n : 1;
+}
+
+/* A string that does not fit: its longest prefix that fits, cut between
+ * characters, plus the suffix; "" when even the suffix does not fit. */
+static int fit_string(cJSON *v, size_t max, size_t *size_out)
+{
+    static const char suffix[] = TB__OPENAI_TRUNCATION_SUFFIX;
+    const size_t suffix_len = sizeof suffix - 1;
+    const size_t suffix_size = suffix_len + 2; /* no escapes in it */
+    const char *s = v->valuestring ? v->valuestring : "";
+    if (suffix_size > max) {
+        *size_out = 2;
+        if (!s[0])
+            return TB__OPENAI_UNCHANGED;
+        return set_string(v, "", 0);
+    }
+    size_t budget = max - suffix_size, used = 0, cut = 0;
+    const unsigned char *u = (const unsigned char *)s;
+    while (u[cut]) {
+        size_t clen = utf8_char_len(u + cut);
+        size_t cost = clen == 1 ? escaped_len(u[cut]) : clen;
+        if (used + cost > budget)
+            break;
+        used += cost;
+        cut += clen;
+    }
+    char *text = tb__malloc(cut + suffix_len + 1);
+    if (!text)
+        return TB__OPENAI_NOMEM;
+    memcpy(text, s, cut);
+    memcpy(text + cut, suffix, suffix_len + 1);
+    int rc = set_string(v, text, cut + suffix_len);
+    tb__free_mem(text);
+    *size_out = used + suffix_size;
+    return rc;
+}
+
+static const char *scalar_type_name(const cJSON *v)
+{
+    if (cJSON_IsNumber(v)) {
+        double d = v->valuedouble;
+        return isfinite(d) && d == floor(d) && fabs(d) < 9007199254740992.0 ? "int" : "float";
+    }
+    if (cJSON_IsBool(v))
+        return "bool";
+    if (cJSON_IsNull(v))
+        return "NoneType";
+    return "object";
+}
+
+/* Anything but a string or a container: the SDK's preview object, when it
+ * fits. */
+static int fit_scalar(cJSON *parent, cJSON **vp, size_t max, size_t *size_out)
+{
+    const char *type = scalar_type_name(*vp);
+    char preview[64];
+    snprintf(preview, sizeof preview, "<%s truncated>", type);
+    cJSON *p = cJSON_CreateObject();
+    if (!p || !cJSON_AddTrueToObject(p, "truncated") ||
+        !cJSON_AddStringToObject(p, "original_type", type) ||
+        !cJSON_AddStringToObject(p, "preview", preview)) {
+        cJSON_Delete(p);
+        return TB__OPENAI_NOMEM;
+    }
+    size_t psize = json_size(p);
+    if (psize > max) {
+        cJSON_Delete(p);
+        return TB__OPENAI_UNCHANGED;
+    }
+    replace_node(parent, *vp, p);
+    *vp = p;
+    *size_out = psize;
+    return TB__OPENAI_CHANGED;
+}
+
+static int fit_value(cJSON *parent, cJSON **vp, size_t size, size_t max, size_t *size_out);
+
+/* ---- a max-heap of child indices: larger size first, then lower index
+ * (the SDK's max() keeps the first of equal children) ---- */
+typedef struct heap {
+    size_t *idx;
+    size_t n;
+    const size_t *sizes;
+} heap;
+
+static bool heap_before(const heap *h, size_t a, size_t b)
+{
+    return h->sizes[a] > h->sizes[b] || (h->sizes[a] == h->sizes[b] && a < b);
+}
+
+static void heap_push(heap *h, size_t i)
+{
+    size_t k = h->n++;
+    h->idx[k] = i;
+    while (k > 0) {
+        size_t up = (k - 1) / 2;
+        if (!heap_before(h, h->idx[k], h->idx[up]))
+            break;
+        size_t t = h->idx[k];
+        h->idx[k] = h->idx[up];
+        h->idx[up] = t;
+        k = up;
+    }
+}
+
+static size_t heap_pop(heap *h)
+{
+    size_t top = h->idx[0];
+    h->idx[0] = h->idx[--h->n];
+    size_t k = 0;
+    for (;;) {
+        size_t l = 2 * k + 1, r = l + 1, best = k;
+        if (l < h->n && heap_before(h, h->idx[l], h->idx[best]))
+            best = l;
+        if (r < h->n && heap_before(h, h->idx[r], h->idx[best]))
+            best = r;
+        if (best == k)
+            break;
+        size_t t = h->idx[k];
+        h->idx[k] = h->idx[best];
+        h->idx[best] = t;
+        k = best;
+    }
+    return top;
+}
+
+/* An object or array that does not fit: truncate its largest child to the
+ * budget the others leave, or remove it when it cannot shrink; repeat. */
+static int fit_container(cJSON *v, size_t max, size_t *size_out)
+{
+    size_t n = 0;
+    for (cJSON *c = v->child; c; c = c->next)
+        n++;
+    if (n == 0) { /* {} or [] and still too big: cannot shrink */
+        *size_out = 2;
+        return TB__OPENAI_UNCHANGED;
+    }
+    int rc = TB__OPENAI_NOMEM;
+    cJSON **nodes = tb__malloc(n * sizeof *nodes);
+    size_t *sizes = tb__malloc(n * sizeof *sizes);
+    size_t *over = tb__malloc(n * sizeof *over);
+    heap h = {tb__malloc(n * sizeof(size_t)), 0, sizes};
+    if (!nodes || !sizes || !over || !h.idx)
+        goto cleanup;
+    size_t sum = 0, i = 0;
+    for (cJSON *c = v->child; c; c = c->next, i++) {
+        nodes[i] = c;
+        sizes[i] = json_size(c);
+        over[i] = member_overhead(v, c);
+        sum += over[i] + sizes[i];
+    }
+    for (i = 0; i < n; i++)
+        heap_push(&h, i);
+    size_t count = n;
+#define CURRENT (2 + sum + (count ? count - 1 : 0))
+    while (count > 0 && CURRENT > max) {
+        size_t k = heap_pop(&h);
+        size_t cur = CURRENT, child = sizes[k];
+        size_t others = cur - child;
+        size_t budget = max > others ? max - others : 0;
+        size_t nsize = child;
+        int r = fit_value(v, &nodes[k], child, budget, &nsize);
+        if (r < 0)
+            goto cleanup;
+        if (r == TB__OPENAI_UNCHANGED) {
+            sum -= over[k] + child;
+            count--;
+            cJSON_Delete(cJSON_DetachItemViaPointer(v, nodes[k]));
+            nodes[k] = NULL;
+        } else {
+            sum = sum - child + nsize;
+            sizes[k] = nsize;
+            heap_push(&h, k);
+        }
+    }
+    *size_out = CURRENT;
+#undef CURRENT
+    rc = TB__OPENAI_CHANGED; /* the loop ran at least once: n > 0, size > max */
+cleanup:
+    tb__free_mem(nodes);
+    tb__free_mem(sizes);
+    tb__free_mem(over);
+    tb__free_mem(h.idx);
+    return rc;
+}
+
+/* Make *vp (a child of parent, `size` bytes) fit in `max` bytes. Returns
+ * TB__OPENAI_CHANGED (*vp may now be a replacement node; *size_out its
+ * size), TB__OPENAI_UNCHANGED when it could not shrink, or NOMEM. */
+static int fit_value(cJSON *parent, cJSON **vp, size_t size, size_t max, size_t *size_out)
+{
+    *size_out = size;
+    if (size <= max)
+        return TB__OPENAI_UNCHANGED;
+    if (cJSON_IsString(*vp))
+        return fit_string(*vp, max, size_out);
+    if (cJSON_IsArray(*vp) || cJSON_IsObject(*vp))
+        return fit_container(*vp, max, size_out);
+    return fit_scalar(parent, vp, max, size_out);
+}
+
+/* ================================================================== */
+/* usage and metadata                                                  */
+
+static bool is_number(const cJSON *v)
+{
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble);
+}
+
+/* Add `key: copy of v` to obj, replacing an earlier value of that key. */
+static bool set_member(cJSON *obj, const char *key, const cJSON *v)
+{
+    cJSON *copy = cJSON_Duplicate(v, 1);
+    if (!copy)
+        return false;
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+    if (!cJSON_AddItemToObject(obj, key, copy)) {
+        cJSON_Delete(copy);
+        return false;
+    }
+    return true;
+}
+
+/* generation usage → {input_tokens, output_tokens, details:{…the rest}} */
+static int fix_generation_usage(cJSON *span_data, bool *changed)
+{
+    cJSON *usage = cJSON_GetObjectItemCaseSensitive(span_data, "usage");
+    if (!cJSON_IsObject(usage))
+        return TB__OPENAI_UNCHANGED;
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(usage, "input_tokens");
+    const cJSON *out = cJSON_GetObjectItemCaseSensitive(usage, "output_tokens");
+    if (!is_number(in) || !is_number(out)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(span_data, "usage");
+        *changed = true;
+        return TB__OPENAI_CHANGED;
+    }
+    cJSON *nu = cJSON_CreateObject();
+    cJSON *details = cJSON_CreateObject();
+    if (!nu || !details || !set_member(nu, "input_tokens", in) ||
+        !set_member(nu, "output_tokens", out))
+        goto nomem;
+    const cJSON *old = cJSON_GetObjectItemCaseSensitive(usage, "details");
+    const cJSON *c;
+    if (cJSON_IsObject(old)) {
+        cJSON_ArrayForEach(c, old)
+        {
+            if (c->string && !set_member(details, c->string, c))
+                goto nomem;
+        }
+    }
+    cJSON_ArrayForEach(c, usage)
+    {
+        if (!c->string || cJSON_IsNull(c) || strcmp(c->string, "input_tokens") == 0 ||
+            strcmp(c->string, "output_tokens") == 0 || strcmp(c->string, "details") == 0)
+            continue;
+        if (!set_member(details, c->string, c))
+            goto nomem;
+    }
+    if (details->child) {
+        cJSON_AddItemToObject(nu, "details", details);
+        details = NULL;
+    }
+    cJSON_Delete(details);
+    if (cJSON_Compare(usage, nu, 1)) {
+        cJSON_Delete(nu);
+        return TB__OPENAI_UNCHANGED;
+    }
+    replace_node(span_data, usage, nu);
+    *changed = true;
+    return TB__OPENAI_CHANGED;
+nomem:
+    cJSON_Delete(nu);
+    cJSON_Delete(details);
+    return TB__OPENAI_NOMEM;
+}
+
+/* trace metadata: every value a string */
+static int fix_trace_metadata(cJSON *root, bool *changed)
+{
+    cJSON *md = cJSON_GetObjectItemCaseSensitive(root, "metadata");
+    if (!cJSON_IsObject(md))
+        return TB__OPENAI_UNCHANGED;
+    for (cJSON *c = md->child; c; c = c->next) {
+        if (cJSON_IsString(c))
+            continue;
+        char *text = cJSON_PrintUnformatted(c);
+        cJSON *s = text ? cJSON_CreateString(text) : NULL;
+        cJSON_free(text);
+        if (!s)
+            return TB__OPENAI_NOMEM;
+        replace_node(md, c, s);
+        c = s;
+        *changed = true;
+    }
+    return TB__OPENAI_UNCHANGED;
+}
+
+/* ================================================================== */
+/* the record                                                          */
+
+static bool contains(const char *hay, size_t len, const char *needle)
+{
+    size_t n = strlen(needle);
+    if (n == 0 || len < n)
+        return n == 0;
+    const char *end = hay + len - n;
+    for (const char *p = hay; p <= end;) {
+        const char *hit = memchr(p, needle[0], (size_t)(end - p) + 1);
+        if (!hit)
+            return false;
+        if (memcmp(hit, needle, n) == 0)
+            return true;
+        p = hit + 1;
+    }
+    return false;
+}
+
+bool tb__openai_may_need_sanitize(const char *json, size_t len)
+{
+    if (!json)
+        return false;
+    return len > TB__OPENAI_MAX_FIELD_BYTES || contains(json, len, "\"usage\"") ||
+           contains(json, len, "\"metadata\"");
+}
+
+int tb__openai_sanitize_record(const char *json, size_t len, char **out, size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
+    if (!tb__openai_may_need_sanitize(json, len))
+        return TB__OPENAI_UNCHANGED;
+    tb__json_init();
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    /* Not JSON (the outbox validates records, so rare): send it as it is and
+     * let ingest's refusal dead-letter it with the reason. */
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return TB__OPENAI_UNCHANGED;
+    }
+    bool changed = false;
+    int rc = TB__OPENAI_NOMEM;
+    cJSON *sd = cJSON_GetObjectItemCaseSensitive(root, "span_data");
+    if (cJSON_IsObject(sd)) {
+        static const char *const fields[] = {"input", "output"};
+        for (size_t i = 0; i < 2; i++) {
+            cJSON *v = cJSON_GetObjectItemCaseSensitive(sd, fields[i]);
+            if (!v)
+                continue;
+            size_t size = json_size(v), nsize = size;
+            if (size <= TB__OPENAI_MAX_FIELD_BYTES)
+                continue;
+            int r = fit_value(sd, &v, size, TB__OPENAI_MAX_FIELD_BYTES, &nsize);
+            if (r < 0)
+                goto cleanup;
+            if (r == TB__OPENAI_CHANGED)
+                changed = true;
+        }
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(sd, "type");
+        if (cJSON_IsString(type) && strcmp(type->valuestring, "generation") == 0) {
+            if (fix_generation_usage(sd, &changed) < 0)
+                goto cleanup;
+        } else if (cJSON_GetObjectItemCaseSensitive(sd, "usage")) {
+            cJSON_DeleteItemFromObjectCaseSensitive(sd, "usage");
+            changed = true;
+        }
+    }
+    const cJSON *object = cJSON_GetObjectItemCaseSensitive(root, "object");
+    if (cJSON_IsString(object) && strcmp(object->valuestring, "trace") == 0 &&
+        fix_trace_metadata(root, &changed) < 0)
+        goto cleanup;
+    if (!changed) {
+        rc = TB__OPENAI_UNCHANGED;
+        goto cleanup;
+    }
+    *out = cJSON_PrintUnformatted(root);
+    if (!*out)
+        goto cleanup;
+    *out_len = strlen(*out);
+    rc = TB__OPENAI_CHANGED;
+cleanup:
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* ================================================================== */
+/* the exporter                                                        */
+
+#define DEFAULT_BASE_URL "https://api.openai.com"
+#define INGEST_PATH "/traces/ingest"
+
+typedef struct openai {
+    tb__http *http;
+    char *api_key; /* only to mask it out of messages */
+    tb__buf body;  /* reused between batches */
+} openai;
+
+/* {base_url}/v1/traces/ingest. A base that already ends in /v1 (the form
+ * OPENAI_BASE_URL takes) or in the full ingest path is not doubled. */
+static void ingest_url(tb__buf *b, const char *base)
+{
+    size_t n = strlen(base);
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    tb__buf_append(b, base, n);
+    static const char full[] = "/v1" INGEST_PATH;
+    bool has_full =
+        n >= sizeof full - 1 && memcmp(base + n - (sizeof full - 1), full, sizeof full - 1) == 0;
+    if (!has_full)
+        tb__buf_puts(b, n >= 3 && memcmp(base + n - 3, "/v1", 3) == 0 ? INGEST_PATH : full);
+    tb__buf_append(b, "", 1);
+}
+
+static void openai_free(openai *o)
+{
+    if (!o)
+        return;
+    tb__http_close(o->http);
+    if (o->api_key) {
+        memset(o->api_key, 0, strlen(o->api_key));
+        tb__free_mem(o->api_key);
+    }
+    tb__buf_free(&o->body);
+    tb__free_mem(o);
+}
+
+static tb_status openai_create(void **self, const tb_dest_config *cfg, char *err,
+                               size_t err_size)
 {
     *self = NULL;
-    snprintf(err, err_size, "%s: [%s] type = openai is not available in this build yet",
-             tb_dest_config_where(cfg, "type"), tb_dest_config_name(cfg));
-    return TB_CONFIG;
+    const char *name = tb_dest_config_name(cfg);
+    const char *base = tb_dest_config_get(cfg, "base_url");
+    const char *key = tb_dest_config_get(cfg, "api_key");
+    const char *org = tb_dest_config_get(cfg, "organization");
+    const char *project = tb_dest_config_get(cfg, "project");
+    if (!base || !base[0])
+        base = DEFAULT_BASE_URL;
+    if (!key || !key[0]) {
+        snprintf(err, err_size,
+                 "%s: [%s] api_key: missing or empty (set api_key = ${OPENAI_API_KEY} and export "
+                 "the key)",
+                 tb_dest_config_where(cfg, key ? "api_key" : NULL), name);
+        return TB_CONFIG;
+    }
+    tb__http_config hc;
+    tb__http_config_init(&hc);
+    tb__buf url = {0};
+    openai *o = NULL;
+    char why[400];
+    tb_status st = tb__http_config_from_dest(&hc, cfg, err, err_size);
+    if (st != TB_OK)
+        goto done;
+    ingest_url(&url, base);
+    if (url.failed) {
+        st = TB_NOMEM;
+        snprintf(err, err_size, "[%s]: out of memory", name);
+        goto done;
+    }
+    st = tb__http_config_set_url(&hc, url.data, why, sizeof why);
+    if (st != TB_OK) {
+        snprintf(err, err_size, "%s: [%s] base_url: %s",
+                 tb_dest_config_where(cfg, tb_dest_config_get(cfg, "base_url") ? "base_url" : NULL),
+                 name, why);
+        goto done;
+    }
+    struct {
+        const char *header, *value, *key;
+    } hdrs[] = {{"OpenAI-Beta", "traces=v1", NULL},
+                {"OpenAI-Organization", org, "organization"},
+                {"OpenAI-Project", project, "project"}};
+    for (size_t i = 0; i < sizeof hdrs / sizeof hdrs[0]; i++) {
+        if (!hdrs[i].value || !hdrs[i].value[0])
+            continue;
+        st = tb__http_config_add_header(&hc, hdrs[i].header, hdrs[i].value, why, sizeof why);
+        if (st != TB_OK) {
+            snprintf(err, err_size, "%s: [%s] %s: %s",
+                     tb_dest_config_where(cfg, hdrs[i].key ? hdrs[i].key : NULL), name,
+                     hdrs[i].key ? hdrs[i].key : "header", why);
+            goto done;
+        }
+    }
+    if ((st = tb__http_config_set_content_type(&hc, "application/json")) != TB_OK ||
+        (st = tb__http_config_set_bearer(&hc, key)) != TB_OK) {
+        snprintf(err, err_size, "[%s]: out of memory", name);
+        goto done;
+    }
+    o = tb__calloc(1, sizeof *o);
+    if (!o || !(o->api_key = tb__strdup(key))) {
+        st = TB_NOMEM;
+        snprintf(err, err_size, "[%s]: out of memory", name);
+        goto done;
+    }
+    st = tb__http_open(&o->http, &hc, why, sizeof why);
+    if (st != TB_OK) {
+        snprintf(err, err_size, "[%s]: %s", name, why);
+        goto done;
+    }
+    *self = o;
+    o = NULL;
+done:
+    openai_free(o);
+    tb__buf_free(&url);
+    tb__http_config_free(&hc);
+    return st;
 }
 
-static tb_status send_batch(void *self, const tb_record *records, size_t n,
-                            tb_export_result *result)
+/* Overwrite every occurrence of the key in msg (a refusal body may echo
+ * it). Keys shorter than 4 bytes are left alone, as http.c does. */
+static void mask_key(const openai *o, char *msg)
 {
-    (void)self;
-    (void)records;
-    (void)n;
-    (void)result;
-    return TB_ERROR;
+    size_t n = o->api_key ? strlen(o->api_key) : 0;
+    if (n < 4)
+        return;
+    char *hit;
+    while ((hit = strstr(msg, o->api_key)) != NULL)
+        memset(hit, '*', n);
 }
 
-static void destroy(void *self)
+static tb_status openai_send(void *self, const tb_record *records, size_t n,
+                             tb_export_result *result)
 {
-    (void)self;
+    openai *o = self;
+    tb__buf *b = &o->body;
+    b->len = 0;
+    b->failed = false;
+    tb__buf_puts(b, "{\"data\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            tb__buf_append(b, ",", 1);
+        const char *body = records[i].body;
+        size_t len = records[i].body_len;
+        if (!body || !len) {
+            tb__buf_append(b, "null", 4);
+            continue;
+        }
+        char *clean = NULL;
+        size_t clean_len = 0;
+        int r = tb__openai_sanitize_record(body, len, &clean, &clean_len);
+        if (r == TB__OPENAI_NOMEM) {
+            snprintf(result->message, sizeof result->message,
+                     "out of memory preparing record %lld for ingest",
+                     (long long)records[i].seq);
+            return TB_NOMEM;
+        }
+        if (r == TB__OPENAI_CHANGED)
+            tb__buf_append(b, clean, clean_len);
+        else
+            tb__buf_append(b, body, len);
+        tb__free_mem(clean);
+    }
+    tb__buf_puts(b, "]}");
+    if (b->failed) {
+        snprintf(result->message, sizeof result->message, "out of memory building the batch");
+        return TB_NOMEM;
+    }
+    tb__http_response resp;
+    tb_status st = tb__http_post(o->http, b->data, b->len, &resp);
+    if (st != TB_OK) {
+        snprintf(result->message, sizeof result->message, "%s", resp.error);
+        mask_key(o, result->message);
+        return st;
+    }
+    tb__http_classify(&resp, result);
+    mask_key(o, result->message);
+    /* do not keep a huge batch buffer around between sends */
+    if (b->cap > ((size_t)16 << 20))
+        tb__buf_free(b);
+    return TB_OK;
 }
+
+static void openai_destroy(void *self)
+{
+    openai_free(self);
+}
+
+static const char *const openai_keys[] = {"base_url", "api_key", "organization", "project",
+                                          "headers",  "compression", "ca_file", "insecure",
+                                          NULL};
 
 const tb_exporter_vtable tb__exporter_openai = {
     .version = TB_EXPORTER_VERSION,
     .type = "openai",
-    .keys = NULL,
-    .create = create,
-    .send = send_batch,
+    .keys = openai_keys,
+    .create = openai_create,
+    .send = openai_send,
     .flush = NULL,
-    .destroy = destroy,
+    .destroy = openai_destroy,
 };
