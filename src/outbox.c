@@ -380,6 +380,15 @@ tb_status tb_outbox_open(tb_outbox **out, const char *path, const tb_outbox_opti
     if ((st = tb__db_open(&ob->db, path, ob->opts.busy_timeout_ms,
                           ob->opts.durability == TB_DURABILITY_FULL, ob->opts.readonly)) != TB_OK)
         goto fail;
+    /* SQLite silently falls back to read-only when the file is write-protected
+     * (mode 0400, another owner): say so at open, not at the first put */
+    if (!ob->opts.readonly && sqlite3_db_readonly(ob->db, "main") == 1) {
+        st = tb__set_error(TB_READONLY,
+                           "%s is read-only for this process (check its owner and mode: a "
+                           "writer needs read-write access to the file and its directory)",
+                           path);
+        goto fail;
+    }
     if (!ob->opts.readonly && (st = prepare(ob)) != TB_OK)
         goto fail;
     if (ob->opts.durability == TB_DURABILITY_ASYNC && !ob->opts.readonly) {

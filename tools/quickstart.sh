@@ -32,6 +32,11 @@ demo)
     ;;
 test)
     install_packages
+    # the Node binding's tests use the real @openai/agents-core from npm
+    if command -v npm >/dev/null 2>&1; then
+        npm ci --prefix bindings/node --no-audit --no-fund --loglevel=error ||
+            echo "quickstart: npm ci failed; the Node binding tests will be skipped" >&2
+    fi
     cmake --preset ci
     cmake --build --preset ci -j"$(nproc)"
     ctest --preset ci -j2

@@ -23,8 +23,8 @@
  * largest child first, budget = limit − (container − child), remove it when
  * it cannot shrink — with the children's sizes cached and a max-heap to pick
  * the largest, so an array of 50 000 small numbers costs n log n, not n².
- * Records that need no change are never parsed past the cheap checks, or
- * never re-serialized when parsing shows they are fine.
+ * A record that fails the cheap checks is not parsed at all, and one that
+ * parsing shows to be fine is not re-serialized: both go out byte for byte.
  *
  * Limitation inherited from cJSON: a record that is changed is re-printed by
  * cJSON, so integers beyond 2^53 lose precision and a string holding \u0000
@@ -203,6 +203,9 @@ static const char *scalar_type_name(const cJSON *v)
 static int fit_scalar(cJSON *parent, cJSON **vp, size_t max, size_t *size_out)
 {
     const char *type = scalar_type_name(*vp);
+    /* {"truncated":true,"original_type":"T","preview":"<T truncated>"} */
+    if (62 + 2 * strlen(type) > max)
+        return TB__OPENAI_UNCHANGED; /* the usual case: do not build it */
     char preview[64];
     snprintf(preview, sizeof preview, "<%s truncated>", type);
     cJSON *p = cJSON_CreateObject();
@@ -407,7 +410,8 @@ static int fix_generation_usage(cJSON *span_data, bool *changed)
             goto nomem;
     }
     if (details->child) {
-        cJSON_AddItemToObject(nu, "details", details);
+        if (!cJSON_AddItemToObject(nu, "details", details))
+            goto nomem;
         details = NULL;
     }
     cJSON_Delete(details);
@@ -573,8 +577,7 @@ static void openai_free(openai *o)
     tb__free_mem(o);
 }
 
-static tb_status openai_create(void **self, const tb_dest_config *cfg, char *err,
-                               size_t err_size)
+static tb_status openai_create(void **self, const tb_dest_config *cfg, char *err, size_t err_size)
 {
     *self = NULL;
     const char *name = tb_dest_config_name(cfg);
@@ -687,8 +690,7 @@ static tb_status openai_send(void *self, const tb_record *records, size_t n,
         int r = tb__openai_sanitize_record(body, len, &clean, &clean_len);
         if (r == TB__OPENAI_NOMEM) {
             snprintf(result->message, sizeof result->message,
-                     "out of memory preparing record %lld for ingest",
-                     (long long)records[i].seq);
+                     "out of memory preparing record %lld for ingest", (long long)records[i].seq);
             return TB_NOMEM;
         }
         if (r == TB__OPENAI_CHANGED)
@@ -722,9 +724,9 @@ static void openai_destroy(void *self)
     openai_free(self);
 }
 
-static const char *const openai_keys[] = {"base_url", "api_key", "organization", "project",
-                                          "headers",  "compression", "ca_file", "insecure",
-                                          NULL};
+static const char *const openai_keys[] = {"base_url", "api_key",  "organization",
+                                          "project",  "headers",  "compression",
+                                          "ca_file",  "insecure", NULL};
 
 const tb_exporter_vtable tb__exporter_openai = {
     .version = TB_EXPORTER_VERSION,

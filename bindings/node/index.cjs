@@ -1,0 +1,497 @@
+'use strict';
+/*
+ * @tracebox/openai-agents — a TracingProcessor for the OpenAI Agents SDK (JS)
+ * that writes every trace (at start) and span (at end) into a tracebox outbox,
+ * a local SQLite file, through libtracebox loaded with koffi (no compiler).
+ *
+ *   import { addTraceProcessor } from '@openai/agents';
+ *   import { OutboxProcessor } from '@tracebox/openai-agents';
+ *   addTraceProcessor(new OutboxProcessor('traces.db'));
+ *
+ * Library lookup: $TRACEBOX_LIBRARY (a path to libtracebox.so), else the
+ * dynamic loader's search (libtracebox.so.0, libtracebox.so), else an error
+ * that says to set TRACEBOX_LIBRARY=/path/to/libtracebox.so.
+ *
+ * The hooks never reject (the SDK awaits processors with no try/catch): a
+ * record that cannot be stored is logged and counted in `stats`.
+ */
+
+const koffi = require('koffi');
+
+const STATUS = [
+  'TB_OK', 'TB_ERROR', 'TB_NOMEM', 'TB_INVALID', 'TB_BAD_RECORD', 'TB_IO', 'TB_FULL',
+  'TB_BUSY', 'TB_CORRUPT', 'TB_NOT_OUTBOX', 'TB_TOO_NEW', 'TB_MISUSE', 'TB_DISABLED',
+  'TB_CONFIG', 'TB_NOT_FOUND', 'TB_TIMEOUT', 'TB_CLOSED', 'TB_HTTP', 'TB_READONLY',
+];
+const TB_OK = 0;
+const TB_TIMEOUT = 15;
+const statusName = (st) => STATUS[st] || `TB_${st}`;
+
+const DURABILITY = { full: 0, normal: 1, async: 2 };
+const QUEUE_POLICY = { block: 0, drop: 1 };
+const FULL_POLICY = { refuse: 0, purge_delivered: 1 };
+
+const HINT = 'set TRACEBOX_LIBRARY=/path/to/libtracebox.so';
+
+class TraceboxError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.name = 'TraceboxError';
+    this.status = status;
+  }
+}
+
+let lib = null;
+let libPath = null;
+
+function declare(l) {
+  // Type names are registered once per process; koffi throws on duplicates.
+  const T = (name, make) => {
+    try {
+      return koffi.type(name);
+    } catch {
+      return make();
+    }
+  };
+  T('tb_outbox', () => koffi.opaque('tb_outbox'));
+  T('tb_config', () => koffi.opaque('tb_config'));
+  T('tb_shipper', () => koffi.opaque('tb_shipper'));
+  T('tb_outbox_options', () => koffi.struct('tb_outbox_options', {
+    version: 'uint', durability: 'int', busy_timeout_ms: 'int', max_size: 'int64_t',
+    full_policy: 'int', queue_capacity: 'size_t', queue_policy: 'int',
+    flush_interval_ms: 'int', readonly: 'int',
+  }));
+  T('tb_ship_options', () => koffi.struct('tb_ship_options', {
+    version: 'uint', destination: 'const char *', max_time_ms: 'int64_t', verbose: 'int',
+  }));
+  T('tb_ship_report', () => koffi.struct('tb_ship_report', {
+    delivered: 'int64_t', dead: 'int64_t', pending: 'int64_t', batches: 'int64_t',
+    failures: 'int64_t', backing_off: 'int',
+  }));
+  const f = (proto) => l.func(proto);
+  return {
+    version: f('const char *tb_version(void)'),
+    statusStr: f('const char *tb_status_str(int st)'),
+    lastError: f('const char *tb_last_error(void)'),
+    open: f('int tb_outbox_open(_Out_ tb_outbox **out, const char *path, const tb_outbox_options *opts)'),
+    close: f('void tb_outbox_close(tb_outbox *ob)'),
+    put: f('int tb_outbox_put_json(tb_outbox *ob, const char *json, size_t len, char *out_id)'),
+    flush: f('int tb_outbox_flush(tb_outbox *ob, int64_t timeout_ms)'),
+    configLoad: f('int tb_config_load(_Out_ tb_config **out, const char *path)'),
+    configParse: f('int tb_config_parse(_Out_ tb_config **out, const char *text, const char *name)'),
+    configFree: f('void tb_config_free(tb_config *cfg)'),
+    shipperStart: f('int tb_shipper_start(_Out_ tb_shipper **out, const char *db, const tb_config *cfg, const tb_ship_options *opts)'),
+    shipperStop: f('int tb_shipper_stop(tb_shipper *s, int64_t timeout_ms)'),
+    shipperWake: f('void tb_shipper_wake(tb_shipper *s)'),
+    shipOnce: f('int tb_ship_once(const char *db, const tb_config *cfg, const tb_ship_options *opts, _Out_ tb_ship_report *report)'),
+  };
+}
+
+/** Load libtracebox once and return its bound functions. Throws TraceboxError. */
+function loadLibrary() {
+  if (lib) return lib;
+  const env = process.env.TRACEBOX_LIBRARY;
+  const names = env ? [env]
+    : process.platform === 'darwin' ? ['libtracebox.0.dylib', 'libtracebox.dylib']
+      : ['libtracebox.so.0', 'libtracebox.so'];
+  const errors = [];
+  for (const name of names) {
+    let l;
+    try {
+      l = koffi.load(name);
+    } catch (e) {
+      errors.push(`${name}: ${e.message}`);
+      continue;
+    }
+    try {
+      lib = declare(l);
+      libPath = name;
+      return lib;
+    } catch (e) {
+      errors.push(`${name}: not libtracebox (${e.message})`);
+    }
+  }
+  if (env) {
+    throw new TraceboxError(
+      `tracebox: cannot load TRACEBOX_LIBRARY=${env} (${errors.join('; ')}); ` +
+      `${HINT} to a built libtracebox`);
+  }
+  throw new TraceboxError(
+    `tracebox: libtracebox not found; ${HINT} (after \`cmake --build\`, it is ` +
+    'build/release/libtracebox.so in the tracebox tree), or install libtracebox where ' +
+    'the dynamic loader finds it');
+}
+
+function libraryVersion() {
+  return loadLibrary().version();
+}
+
+function lastError(l, st) {
+  return l.lastError() || l.statusStr(st);
+}
+
+function callAsync(fn, ...args) {
+  return new Promise((resolve, reject) => {
+    try {
+      fn.async(...args, (err, res) => (err ? reject(err) : resolve(res)));
+    } catch (e) {
+      reject(e);
+    }
+  });
+}
+
+function pick(table, value, what) {
+  if (value === undefined || value === null) return undefined;
+  if (Number.isInteger(value) && Object.values(table).includes(value)) return value;
+  const v = table[String(value).toLowerCase().replace('-', '_')];
+  if (v === undefined) {
+    throw new TypeError(`tracebox: ${what} must be one of ${Object.keys(table).join(', ')}, not ${value}`);
+  }
+  return v;
+}
+
+const defaultLogger = {
+  error: (...a) => console.error('[tracebox]', ...a),
+  warn: (...a) => console.warn('[tracebox]', ...a),
+  debug: () => {},
+};
+
+/**
+ * The JS SDK's TracingProcessor, writing into a tracebox outbox.
+ *
+ * options: durability ('full' default | 'normal' | 'async'), busyTimeoutMs,
+ * maxSize (bytes), fullPolicy ('refuse' | 'purge_delivered'), queueCapacity,
+ * queuePolicy ('block' | 'drop'), flushIntervalMs, maxConcurrency (native
+ * writes in flight at once, default 16; more wait in line), logger
+ * ({error, warn, debug}).
+ *
+ * Each write runs on a worker thread (the event loop never waits for fsync);
+ * the hook's promise resolves when the record is durable per `durability`.
+ * The constructor throws (setup time); the hooks never reject.
+ */
+class OutboxProcessor {
+  #lib;
+  #handle;
+  #closed = false;
+  #closing = null;
+  #inflight = new Set();
+  #active = 0;
+  #waiters = [];
+  #max;
+  #log;
+  #stats = { written: 0, failed: 0, skipped: 0 };
+
+  constructor(path, options = {}) {
+    if (typeof path !== 'string' || path === '') {
+      throw new TypeError('tracebox: OutboxProcessor(path): path must be a non-empty string');
+    }
+    this.#lib = loadLibrary();
+    this.path = path;
+    this.#log = { ...defaultLogger, ...(options.logger || {}) };
+    this.#max = Math.max(1, options.maxConcurrency || 16);
+    const opts = {
+      version: 1,
+      durability: pick(DURABILITY, options.durability, 'durability') ?? 0,
+      busy_timeout_ms: options.busyTimeoutMs ?? 10000,
+      max_size: options.maxSize ?? 0,
+      full_policy: pick(FULL_POLICY, options.fullPolicy, 'fullPolicy') ?? 0,
+      queue_capacity: options.queueCapacity ?? 0,
+      queue_policy: pick(QUEUE_POLICY, options.queuePolicy, 'queuePolicy') ?? 0,
+      flush_interval_ms: options.flushIntervalMs ?? 5,
+      readonly: 0,
+    };
+    const out = [null];
+    const st = this.#lib.open(out, path, opts);
+    if (st !== TB_OK || !out[0]) {
+      throw new TraceboxError(
+        `tracebox: cannot open outbox ${path}: ${lastError(this.#lib, st)} (${statusName(st)})`, st);
+    }
+    this.#handle = out[0];
+  }
+
+  // ---- TracingProcessor ----
+  start() {}
+
+  async onTraceStart(trace) {
+    await this.#putFrom(trace, 'trace');
+  }
+
+  async onTraceEnd(_trace) {}
+
+  async onSpanStart(_span) {}
+
+  async onSpanEnd(span) {
+    await this.#putFrom(span, 'span');
+  }
+
+  /** Resolves once every record handed over so far is committed. */
+  async forceFlush() {
+    try {
+      await Promise.allSettled([...this.#inflight]);
+      if (this.#closed) return;
+      await this.#withHandle(async (h) => {
+        if (!h) return;
+        const st = await callAsync(this.#lib.flush, h, -1);
+        if (st !== TB_OK) this.#log.warn(`flush of ${this.path} failed (${statusName(st)})`);
+      });
+    } catch (e) {
+      this.#log.error('forceFlush failed:', e);
+    }
+  }
+
+  /** Wait for writes in flight (at most `timeout` ms when given), flush and
+   * close. Idempotent: later calls return the same promise. */
+  shutdown(timeout) {
+    if (!this.#closing) this.#closing = this.#shutdown(timeout);
+    return this.#closing;
+  }
+
+  // ---- extras ----
+  /** Store one export object (or its JSON text). Resolves true when stored;
+   * false (logged) otherwise. Never rejects. */
+  async put(record) {
+    try {
+      return await this.#put(record);
+    } catch (e) {
+      this.#stats.failed++;
+      this.#log.error('could not store a record:', e);
+      return false;
+    }
+  }
+
+  get stats() {
+    return { ...this.#stats };
+  }
+
+  get closed() {
+    return this.#closed;
+  }
+
+  // ---- internals ----
+  async #shutdown(timeout) {
+    try {
+      this.#closed = true;
+      const pending = Promise.allSettled([...this.#inflight]);
+      let timedOut = false;
+      if (timeout !== undefined && timeout !== null && timeout >= 0) {
+        let timer;
+        const t = new Promise((res) => { timer = setTimeout(() => { timedOut = true; res(); }, timeout); });
+        await Promise.race([pending, t]);
+        clearTimeout(timer);
+      } else {
+        await pending;
+      }
+      if (timedOut && (this.#active > 0 || this.#waiters.length > 0)) {
+        this.#log.warn(`shutdown of ${this.path} timed out with writes in flight; leaving the file open`);
+        return;
+      }
+      // Writes that were still waiting for a slot are refused (#closed).
+      for (const w of this.#waiters.splice(0)) w(false);
+      const h = this.#handle;
+      this.#handle = null;
+      if (!h) return;
+      const ms = timeout === undefined || timeout === null ? -1 : Math.max(0, Math.floor(timeout));
+      const st = await callAsync(this.#lib.flush, h, ms);
+      if (st !== TB_OK) this.#log.warn(`final flush of ${this.path}: ${statusName(st)}`);
+      this.#lib.close(h);
+    } catch (e) {
+      this.#log.error('shutdown failed:', e);
+    }
+  }
+
+  async #putFrom(obj, what) {
+    let record;
+    try {
+      record = obj && typeof obj.toJSON === 'function' ? obj.toJSON() : null;
+    } catch (e) {
+      this.#stats.failed++;
+      this.#log.error(`${what}.toJSON() threw; record not stored:`, e);
+      return;
+    }
+    if (record === null || record === undefined) { // NoopTrace / NoopSpan
+      this.#stats.skipped++;
+      return;
+    }
+    await this.put(record);
+  }
+
+  async #acquire() {
+    if (this.#active < this.#max) {
+      this.#active++;
+      return true;
+    }
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  #release() {
+    const next = this.#waiters.shift();
+    if (next) next(true); // hand the slot over
+    else this.#active--;
+  }
+
+  async #withHandle(fn) {
+    const p = (async () => {
+      if (!(await this.#acquire())) return undefined;
+      try {
+        return await fn(this.#handle);
+      } finally {
+        this.#release();
+      }
+    })();
+    this.#inflight.add(p);
+    try {
+      return await p;
+    } finally {
+      this.#inflight.delete(p);
+    }
+  }
+
+  async #put(record) {
+    const text = typeof record === 'string' ? record : JSON.stringify(record);
+    const id = typeof record === 'object' && record ? (record.id ?? '(no id)') : undefined;
+    const buf = Buffer.from(text, 'utf8');
+    if (this.#closed) {
+      this.#stats.failed++;
+      this.#log.warn(`record ${id ?? '(json text)'} arrived after shutdown of ${this.path}; not stored`);
+      return false;
+    }
+    const result = await this.#withHandle(async (h) => {
+      if (!h) return { st: -1, msg: 'outbox closed' };
+      const st = await callAsync(this.#lib.put, h, buf, buf.length, null);
+      if (st === TB_OK) return { st };
+      // The message is kept per thread and the write ran on a worker:
+      // try once more here to get it (idempotent; a transient failure may
+      // even succeed now).
+      const st2 = this.#lib.put(h, buf, buf.length, null);
+      return { st: st2, msg: st2 === TB_OK ? '' : lastError(this.#lib, st2) };
+    });
+    if (result === undefined) {
+      this.#stats.failed++;
+      this.#log.warn(`record ${id ?? '(json text)'} arrived after shutdown of ${this.path}; not stored`);
+      return false;
+    }
+    if (result.st === TB_OK) {
+      this.#stats.written++;
+      return true;
+    }
+    this.#stats.failed++;
+    this.#log.error(`record ${id ?? '(json text)'} not stored in ${this.path}: ${result.msg} (${statusName(result.st)})`);
+    return false;
+  }
+}
+
+function loadConfig(l, { config, configText } = {}) {
+  const out = [null];
+  let st;
+  if (configText !== undefined && configText !== null) {
+    if (config) throw new TypeError('tracebox: give config (a file) or configText, not both');
+    st = l.configParse(out, configText, '<configText>');
+  } else {
+    st = l.configLoad(out, config ?? null);
+  }
+  if (st !== TB_OK || !out[0]) {
+    throw new TraceboxError(`tracebox: bad configuration: ${lastError(l, st)}`, st);
+  }
+  return out[0];
+}
+
+function shipOptions(destination, maxTimeMs, verbose) {
+  return { version: 1, destination: destination ?? null, max_time_ms: maxTimeMs ?? 0, verbose: verbose ?? 0 };
+}
+
+/**
+ * tracebox's shipper thread inside this process. options: config (INI path;
+ * default $TRACEBOX_CONFIG, else ./tracebox.ini, else the environment),
+ * configText (INI text instead of a file), destination, start (default true).
+ */
+class Shipper {
+  #lib;
+  #handle = null;
+  #cfg = null;
+  #opts;
+  #options;
+
+  constructor(dbPath, options = {}) {
+    this.#lib = loadLibrary();
+    this.dbPath = dbPath;
+    this.#options = options;
+    if (options.start !== false) this.start();
+  }
+
+  get running() {
+    return this.#handle !== null;
+  }
+
+  start() {
+    if (this.#handle) return;
+    const cfg = loadConfig(this.#lib, this.#options);
+    this.#opts = shipOptions(this.#options.destination, 0, this.#options.verbose);
+    const out = [null];
+    const st = this.#lib.shipperStart(out, this.dbPath, cfg, this.#opts);
+    if (st !== TB_OK || !out[0]) {
+      const msg = lastError(this.#lib, st);
+      this.#lib.configFree(cfg);
+      throw new TraceboxError(`tracebox: cannot start the shipper for ${this.dbPath}: ${msg}`, st);
+    }
+    this.#handle = out[0];
+    this.#cfg = cfg;
+  }
+
+  wake() {
+    if (this.#handle) this.#lib.shipperWake(this.#handle);
+  }
+
+  /** Stop the thread (at most timeoutMs, default 10 s). Resolves true when
+   * it stopped in time. Never rejects. */
+  async stop(timeoutMs = 10000) {
+    const h = this.#handle;
+    const cfg = this.#cfg;
+    this.#handle = null;
+    this.#cfg = null;
+    if (!h) return true;
+    try {
+      const st = await callAsync(this.#lib.shipperStop, h, Math.max(0, Math.floor(timeoutMs)));
+      if (st === TB_TIMEOUT) {
+        // the thread may still read cfg: leave it allocated
+        console.warn(`[tracebox] shipper for ${this.dbPath} did not stop within ${timeoutMs} ms`);
+        return false;
+      }
+      this.#lib.configFree(cfg);
+      return st === TB_OK;
+    } catch (e) {
+      console.error('[tracebox] shipper stop failed:', e);
+      return false;
+    }
+  }
+}
+
+/** One drain, like `tracebox ship --once`. Resolves to the report
+ * {delivered, dead, pending, batches, failures, backing_off}. */
+async function shipOnce(dbPath, options = {}) {
+  const l = loadLibrary();
+  const cfg = loadConfig(l, options);
+  try {
+    const report = {};
+    const st = await callAsync(l.shipOnce, dbPath, cfg,
+      shipOptions(options.destination, options.maxTimeMs, 0), report);
+    if (st !== TB_OK) throw new TraceboxError(`tracebox: ship failed: ${l.statusStr(st)}`, st);
+    for (const k of Object.keys(report)) {
+      if (typeof report[k] === 'bigint') report[k] = Number(report[k]);
+    }
+    return report;
+  } finally {
+    l.configFree(cfg);
+  }
+}
+
+module.exports = {
+  OutboxProcessor,
+  Shipper,
+  shipOnce,
+  TraceboxError,
+  loadLibrary,
+  libraryVersion,
+  get libraryPath() {
+    return libPath;
+  },
+};
