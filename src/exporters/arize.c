@@ -1,38 +1,78 @@
 /*
- * arize.c — the `arize` destination. Placeholder until its exporter lands: the
- * type is known to the config, and `ship` says it is not available yet.
+ * exporters/arize.c — `type = arize`: OTLP/HTTP (protobuf) to Arize AX
+ * with OpenInference attributes.
+ *
+ * Arize has had several generations of header names; `space_id` and
+ * `api_key` are the ones its current SDK's validation accepts (next to
+ * `arize-space-id` / `authorization`), so those two are sent. The project
+ * is the resource attribute openinference.project.name (plus its legacy
+ * alias model_id, and arize.project.name on every span, which Arize's own
+ * exporters set): Arize answers 500 to spans with no project, so `project`
+ * defaults to "default" rather than being left out. `endpoint` defaults to
+ * https://otlp.arize.com/v1/traces; a base URL gets /v1/traces appended
+ * (tb__otlp_traces_url) because Arize accepts and silently drops posts to
+ * /v1. space_id and api_key are required.
  */
-#include "internal.h"
+#include "http.h"
+#include "otlp/encode.h"
 
-static tb_status create(void **self, const tb_dest_config *cfg, char *err, size_t err_size)
+#include <stdio.h>
+#include <string.h>
+
+#define DEFAULT_ENDPOINT "https://otlp.arize.com/v1/traces"
+#define DEFAULT_PROJECT "default"
+
+static tb_status arize_create(void **self, const tb_dest_config *cfg, char *err, size_t err_size)
 {
     *self = NULL;
-    snprintf(err, err_size, "%s: [%s] type = arize is not available in this build yet",
-             tb_dest_config_where(cfg, "type"), tb_dest_config_name(cfg));
-    return TB_CONFIG;
+    const char *name = tb_dest_config_name(cfg);
+    const char *endpoint = tb_dest_config_get(cfg, "endpoint");
+    const char *space = tb_dest_config_get(cfg, "space_id");
+    const char *key = tb_dest_config_get(cfg, "api_key");
+    const char *project = tb_dest_config_get(cfg, "project");
+    if (!space || !space[0] || !key || !key[0]) {
+        const char *k = !space || !space[0] ? "space_id" : "api_key";
+        snprintf(err, err_size, "%s: [%s] %s: missing or empty (set it, e.g. ${ARIZE_%s})",
+                 tb_dest_config_where(cfg, k), name, k,
+                 !space || !space[0] ? "SPACE_ID" : "API_KEY");
+        return TB_CONFIG;
+    }
+    if (!project || !project[0])
+        project = DEFAULT_PROJECT;
+    char *url = tb__otlp_traces_url(endpoint && endpoint[0] ? endpoint : DEFAULT_ENDPOINT);
+    if (!url) {
+        snprintf(err, err_size, "[%s]: out of memory", name);
+        return TB_NOMEM;
+    }
+    const char *headers[] = {"space_id", space, "api_key", key, NULL};
+    const tb__otlp_kv res[] = {{"openinference.project.name", project}, {"model_id", project}};
+    const tb__otlp_kv spn[] = {{"arize.project.name", project}};
+    tb__otlp_sender_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.url = url;
+    spec.url_key = "endpoint";
+    spec.format = TB__OTLP_PROTOBUF;
+    spec.encode.conventions = TB__OTLP_CONV_OPENINFERENCE;
+    spec.encode.resource_attrs = res;
+    spec.encode.n_resource_attrs = sizeof res / sizeof res[0];
+    spec.encode.span_attrs = spn;
+    spec.encode.n_span_attrs = sizeof spn / sizeof spn[0];
+    spec.headers = headers;
+    tb_status st = tb__otlp_sender_create(self, cfg, &spec, err, err_size);
+    tb__free_mem(url);
+    return st;
 }
 
-static tb_status send_batch(void *self, const tb_record *records, size_t n,
-                            tb_export_result *result)
-{
-    (void)self;
-    (void)records;
-    (void)n;
-    (void)result;
-    return TB_ERROR;
-}
-
-static void destroy(void *self)
-{
-    (void)self;
-}
+static const char *const arize_keys[] = {"endpoint", "space_id", "api_key",
+                                         "project",  "headers",  "compression",
+                                         "ca_file",  "insecure", NULL};
 
 const tb_exporter_vtable tb__exporter_arize = {
     .version = TB_EXPORTER_VERSION,
     .type = "arize",
-    .keys = NULL,
-    .create = create,
-    .send = send_batch,
+    .keys = arize_keys,
+    .create = arize_create,
+    .send = tb__otlp_sender_send,
     .flush = NULL,
-    .destroy = destroy,
+    .destroy = tb__otlp_sender_destroy,
 };

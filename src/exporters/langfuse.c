@@ -1,38 +1,90 @@
 /*
- * langfuse.c — the `langfuse` destination. Placeholder until its exporter lands: the
- * type is known to the config, and `ship` says it is not available yet.
+ * exporters/langfuse.c — `type = langfuse`: OTLP/HTTP (protobuf) to
+ * Langfuse's OpenTelemetry endpoint, {host}/api/public/otel/v1/traces.
+ *
+ * Langfuse's old batch ingestion API is retired on Langfuse Cloud and off by
+ * default on self-hosted v4, so this is OTLP through the shared sender
+ * (exporters/otlp.c) with Langfuse's own needs:
+ *   - Basic auth public_key:secret_key; `x-langfuse-ingestion-version: 4`
+ *     (the real-time v4 write path) and our own x-langfuse-sdk-name /
+ *     -version (never "python" or "javascript", which the server
+ *     version-gates);
+ *   - the langfuse.* attributes on top of GenAI and OpenInference
+ *     (conventions.c): langfuse.observation.type on every span,
+ *     langfuse.trace.name and session.id from the trace on every span of
+ *     it (v4 reads trace-level attributes from any span), model name,
+ *     usage_details as a JSON string on generation spans only,
+ *     observation input / output.
+ * Langfuse answers 200 with a JSON body even to protobuf; the sender reads
+ * that as a full success. v4 does not de-duplicate a span sent twice: a
+ * resend after an unknown outcome (DESIGN.md) can show a span twice.
  */
-#include "internal.h"
+#include "http.h"
+#include "otlp/encode.h"
 
-static tb_status create(void **self, const tb_dest_config *cfg, char *err, size_t err_size)
+#include <stdio.h>
+#include <string.h>
+
+#define DEFAULT_HOST "https://cloud.langfuse.com"
+#define OTLP_PATH "/api/public/otel/v1/traces"
+
+static tb_status langfuse_create(void **self, const tb_dest_config *cfg, char *err, size_t err_size)
 {
     *self = NULL;
-    snprintf(err, err_size, "%s: [%s] type = langfuse is not available in this build yet",
-             tb_dest_config_where(cfg, "type"), tb_dest_config_name(cfg));
-    return TB_CONFIG;
+    const char *name = tb_dest_config_name(cfg);
+    const char *host = tb_dest_config_get(cfg, "host");
+    const char *pk = tb_dest_config_get(cfg, "public_key");
+    const char *sk = tb_dest_config_get(cfg, "secret_key");
+    if (!pk || !pk[0] || !sk || !sk[0]) {
+        const char *key = !pk || !pk[0] ? "public_key" : "secret_key";
+        snprintf(err, err_size, "%s: [%s] %s: missing or empty (set it, e.g. ${LANGFUSE_%s})",
+                 tb_dest_config_where(cfg, key), name, key,
+                 !pk || !pk[0] ? "PUBLIC_KEY" : "SECRET_KEY");
+        return TB_CONFIG;
+    }
+    if (!host || !host[0])
+        host = DEFAULT_HOST;
+    size_t len = strlen(host);
+    while (len > 0 && host[len - 1] == '/')
+        len--;
+    size_t size = len + sizeof OTLP_PATH;
+    char *url = tb__malloc(size);
+    if (!url) {
+        snprintf(err, err_size, "[%s]: out of memory", name);
+        return TB_NOMEM;
+    }
+    snprintf(url, size, "%.*s%s", (int)len, host, OTLP_PATH);
+    const char *headers[] = {"x-langfuse-ingestion-version",
+                             "4",
+                             "x-langfuse-sdk-name",
+                             "tracebox",
+                             "x-langfuse-sdk-version",
+                             tb_version(),
+                             NULL};
+    tb__otlp_sender_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.url = url;
+    spec.url_key = "host";
+    spec.format = TB__OTLP_PROTOBUF;
+    spec.encode.conventions =
+        TB__OTLP_CONV_GENAI | TB__OTLP_CONV_OPENINFERENCE | TB__OTLP_CONV_LANGFUSE;
+    spec.headers = headers;
+    spec.basic_user = pk;
+    spec.basic_password = sk;
+    tb_status st = tb__otlp_sender_create(self, cfg, &spec, err, err_size);
+    tb__free_mem(url);
+    return st;
 }
 
-static tb_status send_batch(void *self, const tb_record *records, size_t n,
-                            tb_export_result *result)
-{
-    (void)self;
-    (void)records;
-    (void)n;
-    (void)result;
-    return TB_ERROR;
-}
-
-static void destroy(void *self)
-{
-    (void)self;
-}
+static const char *const langfuse_keys[] = {"host",        "public_key", "secret_key", "headers",
+                                            "compression", "ca_file",    "insecure",   NULL};
 
 const tb_exporter_vtable tb__exporter_langfuse = {
     .version = TB_EXPORTER_VERSION,
     .type = "langfuse",
-    .keys = NULL,
-    .create = create,
-    .send = send_batch,
+    .keys = langfuse_keys,
+    .create = langfuse_create,
+    .send = tb__otlp_sender_send,
     .flush = NULL,
-    .destroy = destroy,
+    .destroy = tb__otlp_sender_destroy,
 };

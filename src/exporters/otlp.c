@@ -1,38 +1,301 @@
 /*
- * otlp.c — the `otlp` destination. Placeholder until its exporter lands: the
- * type is known to the config, and `ship` says it is not available yet.
+ * exporters/otlp.c — `type = otlp`, and the OTLP/HTTP sender that every
+ * OTLP-speaking destination (otlp, langfuse, arize, phoenix, wandb) wraps.
+ *
+ * The sender (tb__otlp_sender_*, declared in otlp/encode.h) is the webhook
+ * template with an OTLP body: create() reads the common HTTP keys through
+ * http.h, adds the destination's URL, content type, headers and auth, and
+ * opens one keep-alive connection; send() encodes the batch with
+ * tb__otlp_encode(), POSTs it, lets tb__http_classify() sort the answer, and
+ * on a 2xx reads the ExportTraceServiceResponse: partial_success
+ * .rejected_spans becomes result->rejected_count (OTLP does not say which
+ * spans, so nothing is dead-lettered for it; the shipper counts it in
+ * counters.rejected_unnamed). No delivery state lives here.
+ *
+ * A batch of trace records only gives no span: nothing is sent and the
+ * batch counts as delivered (OTLP senders should not send empty
+ * envelopes). Trace records are remembered in a small per-destination
+ * cache (otlp/encode.h) so the spans of the next batch still get their
+ * trace's attributes. A record whose body is not a JSON object cannot be
+ * encoded: it is marked in result->rejected (a dead letter) and the rest of
+ * the batch is sent.
+ *
+ * The destination: `endpoint` is a base to which /v1/traces is appended
+ * (OTEL_EXPORTER_OTLP_ENDPOINT rules), `traces_endpoint` a full URL used
+ * as is (it wins when both are set); `protocol` http/protobuf (default) or
+ * http/json; `conventions` genai,openinference (default both);
+ * `service_name` (default "tracebox").
  */
-#include "internal.h"
+#include "http.h"
+#include "otlp/encode.h"
 
-static tb_status create(void **self, const tb_dest_config *cfg, char *err, size_t err_size)
+#include <stdio.h>
+#include <string.h>
+
+#define TRACE_CACHE_SIZE 256 /* x 16 KiB at most: 4 MiB per destination */
+#define MAX_EXTRA 8
+
+typedef struct sender {
+    tb__http *http;
+    tb__buf body; /* reused between batches */
+    tb__otlp_format format;
+    tb__otlp_options enc;
+    char *service_name;
+    char *strs[4 * MAX_EXTRA]; /* owned keys and values of the extras */
+    size_t n_strs;
+    tb__otlp_kv res[MAX_EXTRA], spn[MAX_EXTRA];
+    tb__otlp_trace_cache *cache;
+    unsigned char *bad;
+    size_t bad_cap;
+} sender;
+
+static const char *keep(sender *s, const char *v)
+{
+    if (s->n_strs >= sizeof s->strs / sizeof s->strs[0])
+        return NULL;
+    char *c = tb__strdup(v ? v : "");
+    if (c)
+        s->strs[s->n_strs++] = c;
+    return c;
+}
+
+static bool copy_kvs(sender *s, tb__otlp_kv *dst, const tb__otlp_kv *src, size_t n)
+{
+    if (n > MAX_EXTRA)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        dst[i].key = keep(s, src[i].key);
+        dst[i].value = keep(s, src[i].value);
+        if (!dst[i].key || !dst[i].value)
+            return false;
+    }
+    return true;
+}
+
+void tb__otlp_sender_destroy(void *self)
+{
+    sender *s = self;
+    if (!s)
+        return;
+    tb__http_close(s->http);
+    tb__buf_free(&s->body);
+    tb__free_mem(s->service_name);
+    for (size_t i = 0; i < s->n_strs; i++)
+        tb__free_mem(s->strs[i]);
+    tb__otlp_trace_cache_free(s->cache);
+    tb__free_mem(s->bad);
+    tb__free_mem(s);
+}
+
+tb_status tb__otlp_sender_create(void **self, const tb_dest_config *cfg,
+                                 const tb__otlp_sender_spec *spec, char *err, size_t err_size)
 {
     *self = NULL;
-    snprintf(err, err_size, "%s: [%s] type = otlp is not available in this build yet",
-             tb_dest_config_where(cfg, "type"), tb_dest_config_name(cfg));
-    return TB_CONFIG;
+    const char *name = tb_dest_config_name(cfg);
+    sender *s = NULL;
+    char why[400];
+    tb__http_config hc;
+    tb__http_config_init(&hc);
+    tb_status st = tb__http_config_from_dest(&hc, cfg, err, err_size);
+    if (st != TB_OK)
+        goto done;
+    st = tb__http_config_set_url(&hc, spec->url, why, sizeof why);
+    if (st != TB_OK) {
+        snprintf(err, err_size, "%s: [%s] %s: %s", tb_dest_config_where(cfg, spec->url_key), name,
+                 spec->url_key, why);
+        goto done;
+    }
+    st = tb__http_config_set_content_type(
+        &hc, spec->format == TB__OTLP_JSON ? "application/json" : "application/x-protobuf");
+    if (st == TB_OK && spec->bearer)
+        st = tb__http_config_set_bearer(&hc, spec->bearer);
+    if (st == TB_OK && spec->basic_user)
+        st = tb__http_config_set_basic(&hc, spec->basic_user, spec->basic_password);
+    if (st != TB_OK) {
+        snprintf(err, err_size, "[%s]: out of memory", name);
+        goto done;
+    }
+    for (size_t i = 0; spec->headers && spec->headers[i] && spec->headers[i + 1]; i += 2) {
+        st = tb__http_config_add_header(&hc, spec->headers[i], spec->headers[i + 1], why,
+                                        sizeof why);
+        if (st != TB_OK) {
+            /* why names the header, never its value */
+            snprintf(err, err_size, "%s: [%s] header %s: %s", tb_dest_config_where(cfg, NULL), name,
+                     spec->headers[i], why);
+            goto done;
+        }
+    }
+    st = TB_NOMEM;
+    s = tb__calloc(1, sizeof *s);
+    if (!s)
+        goto nomem;
+    s->format = spec->format;
+    s->enc = spec->encode;
+    if (spec->encode.service_name && !(s->service_name = tb__strdup(spec->encode.service_name)))
+        goto nomem;
+    s->enc.service_name = s->service_name;
+    if (!copy_kvs(s, s->res, spec->encode.resource_attrs, spec->encode.n_resource_attrs) ||
+        !copy_kvs(s, s->spn, spec->encode.span_attrs, spec->encode.n_span_attrs))
+        goto nomem;
+    s->enc.resource_attrs = s->res;
+    s->enc.span_attrs = s->spn;
+    s->cache = tb__otlp_trace_cache_new(TRACE_CACHE_SIZE);
+    if (!s->cache)
+        goto nomem;
+    s->enc.lookup = tb__otlp_trace_cache_lookup;
+    s->enc.lookup_ctx = s->cache;
+    st = tb__http_open(&s->http, &hc, why, sizeof why);
+    if (st != TB_OK) {
+        snprintf(err, err_size, "[%s]: %s", name, why);
+        goto done;
+    }
+    *self = s;
+    s = NULL;
+    st = TB_OK;
+    goto done;
+nomem:
+    snprintf(err, err_size, "[%s]: out of memory", name);
+done:
+    tb__otlp_sender_destroy(s);
+    tb__http_config_free(&hc);
+    return st;
 }
 
-static tb_status send_batch(void *self, const tb_record *records, size_t n,
-                            tb_export_result *result)
+tb_status tb__otlp_sender_send(void *self, const tb_record *records, size_t n,
+                               tb_export_result *result)
 {
-    (void)self;
-    (void)records;
-    (void)n;
-    (void)result;
-    return TB_ERROR;
+    sender *s = self;
+    tb__otlp_trace_cache_put(s->cache, records, n);
+    if (n > s->bad_cap) {
+        unsigned char *bad = tb__realloc(s->bad, n);
+        if (!bad) {
+            snprintf(result->message, sizeof result->message, "out of memory building the batch");
+            return TB_NOMEM;
+        }
+        s->bad = bad;
+        s->bad_cap = n;
+    }
+    if (n)
+        memset(s->bad, 0, n);
+    tb__buf *b = &s->body;
+    b->len = 0;
+    b->failed = false;
+    tb__otlp_stats stats;
+    tb_status st = tb__otlp_encode(b, records, n, s->format, &s->enc, s->bad, &stats,
+                                   result->message, sizeof result->message);
+    if (st != TB_OK)
+        return st;
+    if (stats.bad && result->rejected)
+        for (size_t i = 0; i < n; i++)
+            if (s->bad[i])
+                result->rejected[i] = 1;
+    if (stats.spans == 0) {
+        /* trace records (or undecodable records) only: nothing to send */
+        result->outcome = TB_EXPORT_DELIVERED;
+        result->http_status = 0;
+        result->message[0] = '\0';
+        if (stats.bad)
+            snprintf(result->message, sizeof result->message,
+                     "not an SDK export object: cannot be encoded as OTLP");
+        return TB_OK;
+    }
+    tb__http_response resp;
+    st = tb__http_post(s->http, b->data, b->len, &resp);
+    if (st != TB_OK) {
+        snprintf(result->message, sizeof result->message, "%s", resp.error);
+        return st;
+    }
+    tb__http_classify(&resp, result);
+    if (result->outcome == TB_EXPORT_DELIVERED) {
+        int64_t rejected = 0;
+        char msg[300];
+        tb__otlp_parse_response(s->format, resp.body, resp.body_len, &rejected, msg, sizeof msg);
+        if (rejected > (int64_t)stats.spans)
+            rejected = (int64_t)stats.spans;
+        result->rejected_count = rejected;
+        if (rejected > 0)
+            snprintf(result->message, sizeof result->message,
+                     "partial success: %lld of %zu spans rejected%s%s", (long long)rejected,
+                     stats.spans, msg[0] ? ": " : "", msg);
+        else if (stats.bad)
+            snprintf(result->message, sizeof result->message,
+                     "not an SDK export object: cannot be encoded as OTLP");
+    }
+    /* do not keep a huge batch buffer around between sends */
+    if (b->cap > ((size_t)16 << 20))
+        tb__buf_free(b);
+    return TB_OK;
 }
 
-static void destroy(void *self)
+/* ---- type = otlp ---- */
+
+static tb_status otlp_create(void **self, const tb_dest_config *cfg, char *err, size_t err_size)
 {
-    (void)self;
+    *self = NULL;
+    const char *name = tb_dest_config_name(cfg);
+    const char *endpoint = tb_dest_config_get(cfg, "endpoint");
+    const char *traces = tb_dest_config_get(cfg, "traces_endpoint");
+    const char *protocol = tb_dest_config_get(cfg, "protocol");
+    const char *conv = tb_dest_config_get(cfg, "conventions");
+    tb__otlp_sender_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.format =
+        protocol && strcmp(protocol, "http/json") == 0 ? TB__OTLP_JSON : TB__OTLP_PROTOBUF;
+    if (protocol && protocol[0] && strcmp(protocol, "http/json") != 0 &&
+        strcmp(protocol, "http/protobuf") != 0) {
+        snprintf(err, err_size, "%s: [%s] protocol: expected http/protobuf or http/json",
+                 tb_dest_config_where(cfg, "protocol"), name);
+        return TB_CONFIG;
+    }
+    spec.encode.conventions = TB__OTLP_CONV_GENAI | TB__OTLP_CONV_OPENINFERENCE;
+    if (conv && conv[0] && !tb__otlp_parse_conventions(conv, &spec.encode.conventions)) {
+        snprintf(err, err_size,
+                 "%s: [%s] conventions: expected genai, openinference or both (comma-separated)",
+                 tb_dest_config_where(cfg, "conventions"), name);
+        return TB_CONFIG;
+    }
+    spec.encode.service_name = tb_dest_config_get(cfg, "service_name");
+    char *url = NULL;
+    if (traces && traces[0]) {
+        spec.url_key = "traces_endpoint";
+        url = tb__strdup(traces);
+    } else if (endpoint && endpoint[0]) {
+        /* OTEL_EXPORTER_OTLP_ENDPOINT: a base, "v1/traces" appended */
+        spec.url_key = "endpoint";
+        size_t len = strlen(endpoint);
+        while (len > 0 && endpoint[len - 1] == '/')
+            len--;
+        size_t size = len + sizeof "/v1/traces";
+        url = tb__malloc(size);
+        if (url)
+            snprintf(url, size, "%.*s/v1/traces", (int)len, endpoint);
+    } else {
+        snprintf(err, err_size,
+                 "%s: [%s] endpoint: missing (the collector's base URL, e.g. "
+                 "http://127.0.0.1:4318, or traces_endpoint with the full URL)",
+                 tb_dest_config_where(cfg, NULL), name);
+        return TB_CONFIG;
+    }
+    if (!url) {
+        snprintf(err, err_size, "[%s]: out of memory", name);
+        return TB_NOMEM;
+    }
+    spec.url = url;
+    tb_status st = tb__otlp_sender_create(self, cfg, &spec, err, err_size);
+    tb__free_mem(url);
+    return st;
 }
+
+static const char *const otlp_keys[] = {
+    "endpoint", "traces_endpoint", "protocol", "conventions", "service_name",
+    "headers",  "compression",     "ca_file",  "insecure",    NULL};
 
 const tb_exporter_vtable tb__exporter_otlp = {
     .version = TB_EXPORTER_VERSION,
     .type = "otlp",
-    .keys = NULL,
-    .create = create,
-    .send = send_batch,
+    .keys = otlp_keys,
+    .create = otlp_create,
+    .send = tb__otlp_sender_send,
     .flush = NULL,
-    .destroy = destroy,
+    .destroy = tb__otlp_sender_destroy,
 };

@@ -1,38 +1,62 @@
 /*
- * phoenix.c — the `phoenix` destination. Placeholder until its exporter lands: the
- * type is known to the config, and `ship` says it is not available yet.
+ * exporters/phoenix.c — `type = phoenix`: OTLP/HTTP to an Arize Phoenix
+ * server, OpenInference attributes.
+ *
+ * Phoenix takes protobuf only and compares Content-Type exactly against
+ * "application/x-protobuf", which is what the sender sends. `endpoint`
+ * (default http://localhost:6006, PHOENIX_COLLECTOR_ENDPOINT) is a base:
+ * /v1/traces is appended unless it is already there (tb__otlp_traces_url).
+ * `api_key`, when set, goes out as Authorization: Bearer (Phoenix with auth
+ * enabled). The project is the resource attribute
+ * openinference.project.name, default "default" (Phoenix's own default).
  */
-#include "internal.h"
+#include "http.h"
+#include "otlp/encode.h"
 
-static tb_status create(void **self, const tb_dest_config *cfg, char *err, size_t err_size)
+#include <stdio.h>
+#include <string.h>
+
+#define DEFAULT_ENDPOINT "http://localhost:6006"
+#define DEFAULT_PROJECT "default"
+
+static tb_status phoenix_create(void **self, const tb_dest_config *cfg, char *err, size_t err_size)
 {
     *self = NULL;
-    snprintf(err, err_size, "%s: [%s] type = phoenix is not available in this build yet",
-             tb_dest_config_where(cfg, "type"), tb_dest_config_name(cfg));
-    return TB_CONFIG;
+    const char *name = tb_dest_config_name(cfg);
+    const char *endpoint = tb_dest_config_get(cfg, "endpoint");
+    const char *key = tb_dest_config_get(cfg, "api_key");
+    const char *project = tb_dest_config_get(cfg, "project");
+    if (!project || !project[0])
+        project = DEFAULT_PROJECT;
+    char *url = tb__otlp_traces_url(endpoint && endpoint[0] ? endpoint : DEFAULT_ENDPOINT);
+    if (!url) {
+        snprintf(err, err_size, "[%s]: out of memory", name);
+        return TB_NOMEM;
+    }
+    const tb__otlp_kv res[] = {{"openinference.project.name", project}};
+    tb__otlp_sender_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.url = url;
+    spec.url_key = "endpoint";
+    spec.format = TB__OTLP_PROTOBUF;
+    spec.encode.conventions = TB__OTLP_CONV_OPENINFERENCE;
+    spec.encode.resource_attrs = res;
+    spec.encode.n_resource_attrs = 1;
+    spec.bearer = key && key[0] ? key : NULL;
+    tb_status st = tb__otlp_sender_create(self, cfg, &spec, err, err_size);
+    tb__free_mem(url);
+    return st;
 }
 
-static tb_status send_batch(void *self, const tb_record *records, size_t n,
-                            tb_export_result *result)
-{
-    (void)self;
-    (void)records;
-    (void)n;
-    (void)result;
-    return TB_ERROR;
-}
-
-static void destroy(void *self)
-{
-    (void)self;
-}
+static const char *const phoenix_keys[] = {"endpoint",    "api_key", "project",  "headers",
+                                           "compression", "ca_file", "insecure", NULL};
 
 const tb_exporter_vtable tb__exporter_phoenix = {
     .version = TB_EXPORTER_VERSION,
     .type = "phoenix",
-    .keys = NULL,
-    .create = create,
-    .send = send_batch,
+    .keys = phoenix_keys,
+    .create = phoenix_create,
+    .send = tb__otlp_sender_send,
     .flush = NULL,
-    .destroy = destroy,
+    .destroy = tb__otlp_sender_destroy,
 };

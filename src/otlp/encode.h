@@ -66,8 +66,8 @@ typedef struct tb__otlp_kv {
 typedef char *(*tb__otlp_trace_lookup)(void *ctx, const char *sdk_trace_id);
 
 typedef struct tb__otlp_options {
-    unsigned conventions;     /* TB__OTLP_CONV_* */
-    const char *service_name; /* NULL or "": "tracebox" */
+    unsigned conventions;              /* TB__OTLP_CONV_* */
+    const char *service_name;          /* NULL or "": "tracebox" */
     const tb__otlp_kv *resource_attrs; /* added to the resource */
     size_t n_resource_attrs;
     const tb__otlp_kv *span_attrs; /* added to every span */
@@ -93,8 +93,8 @@ typedef struct tb__otlp_stats {
  * With zero spans the request is still well formed (empty resourceSpans),
  * but callers should not send it. Any thread; no shared state. */
 tb_status tb__otlp_encode(tb__buf *out, const tb_record *records, size_t n, tb__otlp_format fmt,
-                          const tb__otlp_options *opts, unsigned char *bad,
-                          tb__otlp_stats *stats, char *err, size_t err_size);
+                          const tb__otlp_options *opts, unsigned char *bad, tb__otlp_stats *stats,
+                          char *err, size_t err_size);
 
 /* Parse `conventions = genai,openinference` into TB__OTLP_CONV_* bits.
  * false on an unknown name or an empty list. */
@@ -118,7 +118,7 @@ bool tb__otlp_parse_response(tb__otlp_format fmt, const char *body, size_t len, 
  * The shipper hands an exporter consecutive batches of one destination, so
  * a trace record usually precedes its spans by a batch at most. The cache
  * keeps the last `capacity` trace records an exporter has seen (bodies over
- * 64 KiB are not kept) so spans of a trace whose record was in an earlier
+ * 16 KiB are not kept) so spans of a trace whose record was in an earlier
  * batch still get its attributes. It is per exporter instance and in memory
  * only: after a restart, spans of a trace shipped before are sent without
  * them. One thread at a time. */

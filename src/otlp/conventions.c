@@ -1,0 +1,934 @@
+/*
+ * otlp/conventions.c — the attributes of one OTLP span made from one SDK
+ * span, for the conventions a destination asks for.
+ *
+ * Design. One table (k_types) says, per SDK span type, everything that is
+ * a constant: the OpenInference span kind, the GenAI operation name, the
+ * Langfuse observation type, the OTLP span kind, whether the span is a
+ * model call (provider attributes), and which function pulls out the
+ * type's own data (model, usage, messages, tool, handoff …). The functions
+ * below it are small and each reads one type's span_data; what they find
+ * goes out under every enabled convention's names at once (see `out`).
+ * Types the table does not know — the SDK adds some now and then — are
+ * kept, as CHAIN / span with their span_data as output.
+ *
+ *   SDK type        OpenInference  GenAI op           Langfuse    kind
+ *   agent           AGENT          invoke_agent       agent       INTERNAL
+ *   generation      LLM            chat               generation  CLIENT
+ *   response        LLM            chat               generation  CLIENT
+ *   function        TOOL           execute_tool       tool        INTERNAL
+ *   mcp_tools       TOOL           execute_tool       tool        INTERNAL
+ *   handoff         TOOL           handoff (*)        tool        INTERNAL
+ *   guardrail       GUARDRAIL      guardrail (*)      guardrail   INTERNAL
+ *   custom          CHAIN          -                  span        INTERNAL
+ *   task            CHAIN          invoke_workflow    chain       INTERNAL
+ *   turn            CHAIN          -                  chain       INTERNAL
+ *   speech_group    CHAIN          -                  chain       INTERNAL
+ *   transcription   LLM            transcription (*)  generation  INTERNAL
+ *   speech          LLM            speech_generation (*) generation INTERNAL
+ *   (other)         CHAIN          -                  span        INTERNAL
+ * (*) not a GenAI well-known value; the names W&B Weave and the
+ * OpenTelemetry contrib OpenAI-Agents instrumentation use.
+ *
+ * Trace-level attributes (from the trace record, on every span of it):
+ * group_id → gen_ai.conversation.id (genai), session.id (openinference,
+ * langfuse); workflow_name → langfuse.trace.name; metadata → `metadata`
+ * (openinference, JSON, merged with the span's own top-level metadata) and
+ * langfuse.trace.metadata.<key>. Always, whatever the conventions:
+ * tracebox.span_type, tracebox.sdk_span_id, tracebox.sdk_trace_id,
+ * tracebox.sdk_parent_id, tracebox.trace.workflow_name / .group_id /
+ * .metadata, so a genai-only destination loses nothing either. When
+ * neither openinference nor langfuse is on, a span's input/output that
+ * GenAI has no name for goes out as tracebox.input / tracebox.output.
+ *
+ * Audio (transcription input, speech output) is base64 PCM that can run to
+ * megabytes; its `data` is replaced by a note of its size.
+ */
+#include "otlp/encode.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GENAI TB__OTLP_CONV_GENAI
+#define OI TB__OTLP_CONV_OPENINFERENCE
+#define LF TB__OTLP_CONV_LANGFUSE
+
+/* ------------------------------------------------------------------------ */
+/* Reading span_data                                                         */
+/* ------------------------------------------------------------------------ */
+
+static const cJSON *get(const cJSON *o, const char *key)
+{
+    return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
+}
+
+static const char *gets(const cJSON *o, const char *key)
+{
+    const cJSON *v = get(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* A non-empty string, else NULL. */
+static const char *getsn(const cJSON *o, const char *key)
+{
+    const char *s = gets(o, key);
+    return s && s[0] ? s : NULL;
+}
+
+/* An integral number (or a decimal string) as int64. */
+static bool geti(const cJSON *o, const char *key, int64_t *out)
+{
+    const cJSON *v = get(o, key);
+    if (cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble >= -9.2e18 &&
+        v->valuedouble <= 9.2e18) {
+        *out = (int64_t)v->valuedouble;
+        return true;
+    }
+    if (cJSON_IsString(v) && v->valuestring[0]) {
+        char *end = NULL;
+        long long n = strtoll(v->valuestring, &end, 10);
+        if (end && *end == '\0') {
+            *out = (int64_t)n;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool has_value(const cJSON *v)
+{
+    return v && !cJSON_IsNull(v) && !cJSON_IsInvalid(v);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Input / output                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* A span's input or output: text (borrowed or owned) and its mime type. */
+typedef struct io_val {
+    const char *text;
+    char *owned; /* cJSON_Print'ed, freed with cJSON_free */
+    bool json;
+} io_val;
+
+typedef struct io {
+    io_val in, out;
+} io;
+
+static void io_free(io *x)
+{
+    cJSON_free(x->in.owned);
+    cJSON_free(x->out.owned);
+}
+
+/* A JSON value: strings are kept as text (JSON when they parse as an
+ * object or array), anything else is printed. */
+static void io_set(tb__otlp_attrs *a, io_val *v, const cJSON *item)
+{
+    if (!has_value(item))
+        return;
+    if (cJSON_IsString(item)) {
+        v->text = item->valuestring;
+        const char *p = item->valuestring;
+        while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
+            p++;
+        if (*p == '{' || *p == '[') {
+            cJSON *parsed = cJSON_Parse(item->valuestring);
+            v->json = parsed != NULL;
+            cJSON_Delete(parsed);
+        }
+        return;
+    }
+    v->owned = cJSON_PrintUnformatted(item);
+    if (!v->owned) {
+        tb__otlp_attr_fail(a);
+        return;
+    }
+    v->text = v->owned;
+    v->json = true;
+}
+
+static void io_text(io_val *v, const char *text)
+{
+    v->text = text;
+    v->json = false;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Usage                                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct usage {
+    bool has_in, has_out, has_total;
+    int64_t in, out, total, cached, reasoning;
+} usage;
+
+static void read_usage(const cJSON *u, usage *x)
+{
+    memset(x, 0, sizeof *x);
+    if (!cJSON_IsObject(u))
+        return;
+    x->has_in = geti(u, "input_tokens", &x->in) || geti(u, "prompt_tokens", &x->in);
+    x->has_out = geti(u, "output_tokens", &x->out) || geti(u, "completion_tokens", &x->out);
+    /* the OpenAI-sanitized form moves everything else under "details" */
+    const cJSON *d = get(u, "details");
+    x->has_total = geti(u, "total_tokens", &x->total) || geti(d, "total_tokens", &x->total);
+    const cJSON *itd = get(u, "input_tokens_details");
+    if (!itd)
+        itd = get(d, "input_tokens_details");
+    if (!itd)
+        itd = get(u, "prompt_tokens_details");
+    const cJSON *otd = get(u, "output_tokens_details");
+    if (!otd)
+        otd = get(d, "output_tokens_details");
+    if (!otd)
+        otd = get(u, "completion_tokens_details");
+    if (!geti(itd, "cached_tokens", &x->cached))
+        x->cached = 0;
+    if (!geti(otd, "reasoning_tokens", &x->reasoning))
+        x->reasoning = 0;
+}
+
+static void emit_usage(const usage *x, unsigned conv, bool langfuse_usage, tb__otlp_attrs *a)
+{
+    if (!x->has_in && !x->has_out)
+        return;
+    int64_t total = x->has_total ? x->total : x->in + x->out;
+    if (conv & GENAI) {
+        if (x->has_in)
+            tb__otlp_attr_int(a, "gen_ai.usage.input_tokens", x->in);
+        if (x->has_out)
+            tb__otlp_attr_int(a, "gen_ai.usage.output_tokens", x->out);
+        if (x->cached > 0)
+            tb__otlp_attr_int(a, "gen_ai.usage.cache_read.input_tokens", x->cached);
+    }
+    if (conv & OI) {
+        if (x->has_in)
+            tb__otlp_attr_int(a, "llm.token_count.prompt", x->in);
+        if (x->has_out)
+            tb__otlp_attr_int(a, "llm.token_count.completion", x->out);
+        tb__otlp_attr_int(a, "llm.token_count.total", total);
+        if (x->cached > 0)
+            tb__otlp_attr_int(a, "llm.token_count.prompt_details.cache_read", x->cached);
+        if (x->reasoning > 0)
+            tb__otlp_attr_int(a, "llm.token_count.completion_details.reasoning", x->reasoning);
+    }
+    if ((conv & LF) && langfuse_usage) {
+        /* taken literally by Langfuse: the buckets must not overlap */
+        char buf[256];
+        int n = snprintf(buf, sizeof buf,
+                         "{\"input\":%" PRId64 ",\"output\":%" PRId64 ",\"total\":%" PRId64,
+                         x->in - x->cached, x->out - x->reasoning, total);
+        if (x->cached > 0 && n > 0 && (size_t)n < sizeof buf)
+            n += snprintf(buf + n, sizeof buf - (size_t)n, ",\"input_cached_tokens\":%" PRId64,
+                          x->cached);
+        if (x->reasoning > 0 && n > 0 && (size_t)n < sizeof buf)
+            n += snprintf(buf + n, sizeof buf - (size_t)n, ",\"output_reasoning_tokens\":%" PRId64,
+                          x->reasoning);
+        if (n > 0 && (size_t)n < sizeof buf - 1) {
+            buf[n] = '}';
+            buf[n + 1] = '\0';
+            tb__otlp_attr_str(a, "langfuse.observation.usage_details", buf);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Messages                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* OpenInference flattens messages: llm.input_messages.<i>.message.role … */
+static void oi_messages(const cJSON *msgs, const char *prefix, tb__otlp_attrs *a)
+{
+    if (!cJSON_IsArray(msgs))
+        return;
+    char key[160];
+    int i = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, msgs)
+    {
+        if (!cJSON_IsObject(m)) {
+            i++;
+            continue;
+        }
+        snprintf(key, sizeof key, "%s.%d.message.role", prefix, i);
+        tb__otlp_attr_str(a, key, gets(m, "role"));
+        const cJSON *content = get(m, "content");
+        if (cJSON_IsString(content)) {
+            snprintf(key, sizeof key, "%s.%d.message.content", prefix, i);
+            tb__otlp_attr_str(a, key, content->valuestring);
+        } else if (cJSON_IsArray(content)) {
+            int j = 0;
+            const cJSON *part;
+            cJSON_ArrayForEach(part, content)
+            {
+                const char *text = gets(part, "text");
+                const char *type = gets(part, "type");
+                if (text) {
+                    snprintf(key, sizeof key, "%s.%d.message.contents.%d.message_content.type",
+                             prefix, i, j);
+                    tb__otlp_attr_str(a, key, "text");
+                    snprintf(key, sizeof key, "%s.%d.message.contents.%d.message_content.text",
+                             prefix, i, j);
+                    tb__otlp_attr_str(a, key, text);
+                } else if (type && strcmp(type, "image_url") == 0) {
+                    snprintf(key, sizeof key, "%s.%d.message.contents.%d.message_content.type",
+                             prefix, i, j);
+                    tb__otlp_attr_str(a, key, "image");
+                    snprintf(key, sizeof key,
+                             "%s.%d.message.contents.%d.message_content.image.image.url", prefix, i,
+                             j);
+                    tb__otlp_attr_str(a, key, gets(get(part, "image_url"), "url"));
+                }
+                j++;
+            }
+        }
+        snprintf(key, sizeof key, "%s.%d.message.name", prefix, i);
+        tb__otlp_attr_str(a, key, getsn(m, "name"));
+        snprintf(key, sizeof key, "%s.%d.message.tool_call_id", prefix, i);
+        tb__otlp_attr_str(a, key, getsn(m, "tool_call_id"));
+        const cJSON *calls = get(m, "tool_calls");
+        int k = 0;
+        const cJSON *tc;
+        cJSON_ArrayForEach(tc, (cJSON_IsArray(calls) ? calls : NULL))
+        {
+            const cJSON *fn = get(tc, "function");
+            snprintf(key, sizeof key, "%s.%d.message.tool_calls.%d.tool_call.id", prefix, i, k);
+            tb__otlp_attr_str(a, key, gets(tc, "id"));
+            snprintf(key, sizeof key, "%s.%d.message.tool_calls.%d.tool_call.function.name", prefix,
+                     i, k);
+            tb__otlp_attr_str(a, key, gets(fn, "name"));
+            snprintf(key, sizeof key, "%s.%d.message.tool_calls.%d.tool_call.function.arguments",
+                     prefix, i, k);
+            tb__otlp_attr_str(a, key, gets(fn, "arguments"));
+            k++;
+        }
+        i++;
+    }
+}
+
+/* GenAI messages: [{"role":…, "parts":[{"type":"text","content":…},
+ * {"type":"tool_call","id","name","arguments"}, {"type":"tool_call_response",
+ * "id","response"}]}] (+ "finish_reason" on output messages). */
+static cJSON *genai_part(const char *type)
+{
+    cJSON *p = cJSON_CreateObject();
+    if (p && !cJSON_AddStringToObject(p, "type", type)) {
+        cJSON_Delete(p);
+        return NULL;
+    }
+    return p;
+}
+
+static bool push(cJSON *arr, cJSON *item)
+{
+    if (!item)
+        return false;
+    if (!cJSON_AddItemToArray(arr, item)) {
+        cJSON_Delete(item);
+        return false;
+    }
+    return true;
+}
+
+static bool add_copy(cJSON *obj, const char *key, const cJSON *v)
+{
+    cJSON *c = has_value(v) ? cJSON_Duplicate(v, 1) : cJSON_CreateNull();
+    if (!c)
+        return false;
+    if (!cJSON_AddItemToObject(obj, key, c)) {
+        cJSON_Delete(c);
+        return false;
+    }
+    return true;
+}
+
+static bool genai_message(cJSON *out, const cJSON *m, bool output)
+{
+    cJSON *msg = cJSON_CreateObject();
+    cJSON *parts = cJSON_CreateArray();
+    bool ok = msg && parts;
+    const char *role = gets(m, "role");
+    ok = ok && cJSON_AddStringToObject(msg, "role", role ? role : (output ? "assistant" : "user"));
+    const cJSON *content = get(m, "content");
+    if (ok && role && strcmp(role, "tool") == 0) {
+        cJSON *p = genai_part("tool_call_response");
+        ok = p && add_copy(p, "id", get(m, "tool_call_id")) && add_copy(p, "response", content);
+        ok = push(parts, p) && ok;
+    } else if (ok && cJSON_IsString(content)) {
+        cJSON *p = genai_part("text");
+        ok = p && cJSON_AddStringToObject(p, "content", content->valuestring);
+        ok = push(parts, p) && ok;
+    } else if (ok && cJSON_IsArray(content)) {
+        const cJSON *part;
+        cJSON_ArrayForEach(part, content)
+        {
+            const char *text = gets(part, "text");
+            if (!text)
+                text = gets(part, "refusal");
+            if (!text)
+                continue;
+            cJSON *p = genai_part("text");
+            ok = p && cJSON_AddStringToObject(p, "content", text);
+            ok = push(parts, p) && ok;
+            if (!ok)
+                break;
+        }
+    }
+    const cJSON *calls = get(m, "tool_calls");
+    const cJSON *tc;
+    cJSON_ArrayForEach(tc, (ok && cJSON_IsArray(calls) ? calls : NULL))
+    {
+        const cJSON *fn = get(tc, "function");
+        cJSON *p = genai_part("tool_call");
+        ok = p && add_copy(p, "id", get(tc, "id")) && add_copy(p, "name", get(fn, "name"));
+        /* arguments: the parsed object when the string is JSON */
+        const char *args = gets(fn, "arguments");
+        cJSON *parsed = args ? cJSON_Parse(args) : NULL;
+        if (ok && parsed) {
+            ok = cJSON_AddItemToObject(p, "arguments", parsed);
+            if (!ok)
+                cJSON_Delete(parsed);
+        } else {
+            cJSON_Delete(parsed);
+            ok = ok && add_copy(p, "arguments", get(fn, "arguments"));
+        }
+        ok = push(parts, p) && ok;
+        if (!ok)
+            break;
+    }
+    if (ok && output)
+        ok = cJSON_AddStringToObject(msg, "finish_reason",
+                                     getsn(m, "finish_reason")
+                                         ? getsn(m, "finish_reason")
+                                         : (cJSON_IsArray(calls) && cJSON_GetArraySize(calls) > 0
+                                                ? "tool_call"
+                                                : "stop")) != NULL;
+    if (ok) {
+        ok = cJSON_AddItemToObject(msg, "parts", parts);
+        if (ok)
+            parts = NULL;
+    }
+    cJSON_Delete(parts);
+    if (!ok) {
+        cJSON_Delete(msg);
+        return false;
+    }
+    return push(out, msg);
+}
+
+static void genai_messages(const cJSON *msgs, const char *key, bool output, tb__otlp_attrs *a)
+{
+    if (!cJSON_IsArray(msgs))
+        return;
+    cJSON *out = cJSON_CreateArray();
+    bool ok = out != NULL;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, (ok ? msgs : NULL))
+    {
+        if (cJSON_IsObject(m) && !genai_message(out, m, output)) {
+            ok = false;
+            break;
+        }
+    }
+    if (ok)
+        tb__otlp_attr_json(a, key, out);
+    else
+        tb__otlp_attr_fail(a);
+    cJSON_Delete(out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Model request parameters (model_config)                                   */
+/* ------------------------------------------------------------------------ */
+
+static const struct {
+    const char *config_key;
+    const char *genai_key;
+    bool integer;
+} k_params[] = {
+    {"temperature", "gen_ai.request.temperature", false},
+    {"top_p", "gen_ai.request.top_p", false},
+    {"frequency_penalty", "gen_ai.request.frequency_penalty", false},
+    {"presence_penalty", "gen_ai.request.presence_penalty", false},
+    {"max_tokens", "gen_ai.request.max_tokens", true},
+    {"max_output_tokens", "gen_ai.request.max_tokens", true},
+    {"seed", "gen_ai.request.seed", true},
+};
+
+static void model_attrs(const char *model, const cJSON *config, unsigned conv, tb__otlp_attrs *a)
+{
+    if (conv & GENAI) {
+        tb__otlp_attr_str(a, "gen_ai.request.model", model);
+        bool have_max = false;
+        for (size_t i = 0; i < sizeof k_params / sizeof k_params[0]; i++) {
+            const cJSON *v = get(config, k_params[i].config_key);
+            if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+                continue;
+            if (k_params[i].integer) {
+                if (strcmp(k_params[i].genai_key, "gen_ai.request.max_tokens") == 0) {
+                    if (have_max)
+                        continue; /* one key, two SDK spellings */
+                    have_max = true;
+                }
+                tb__otlp_attr_int(a, k_params[i].genai_key, (int64_t)v->valuedouble);
+            } else {
+                tb__otlp_attr_double(a, k_params[i].genai_key, v->valuedouble);
+            }
+        }
+    }
+    if (conv & OI) {
+        tb__otlp_attr_str(a, "llm.model_name", model);
+        if (cJSON_IsObject(config))
+            tb__otlp_attr_json(a, "llm.invocation_parameters", config);
+    }
+    if (conv & LF) {
+        tb__otlp_attr_str(a, "langfuse.observation.model.name", model);
+        if (cJSON_IsObject(config))
+            tb__otlp_attr_json(a, "langfuse.observation.model.parameters", config);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The type-specific extractors                                              */
+/* ------------------------------------------------------------------------ */
+
+typedef struct type_map type_map;
+typedef void (*extract_fn)(const tb__otlp_span_view *v, const type_map *t, unsigned conv,
+                           tb__otlp_attrs *a, io *x);
+
+struct type_map {
+    const char *type;          /* effective SDK span type; NULL: the default */
+    const char *oi_kind;       /* openinference.span.kind */
+    const char *genai_op;      /* gen_ai.operation.name; NULL: none */
+    const char *langfuse_type; /* langfuse.observation.type */
+    int otlp_kind;             /* 1 INTERNAL, 3 CLIENT */
+    bool model_call;           /* provider attributes (llm.provider, gen_ai.provider.name) */
+    bool genai_io;             /* GenAI has names for its input/output */
+    const char *default_name;  /* NULL: the type itself */
+    extract_fn extract;
+};
+
+static void agent_x(const tb__otlp_span_view *v, const type_map *t, unsigned conv,
+                    tb__otlp_attrs *a, io *x)
+{
+    (void)t;
+    (void)x;
+    const char *name = getsn(v->data, "name");
+    if (conv & GENAI) {
+        tb__otlp_attr_str(a, "gen_ai.agent.name", name);
+        tb__otlp_attr_str(a, "gen_ai.provider.name", "openai");
+    }
+    if (conv & OI)
+        tb__otlp_attr_str(a, "agent.name", name);
+    const cJSON *tools = get(v->data, "tools");
+    const cJSON *handoffs = get(v->data, "handoffs");
+    if (cJSON_IsArray(tools))
+        tb__otlp_attr_json(a, "tracebox.agent.tools", tools);
+    if (cJSON_IsArray(handoffs))
+        tb__otlp_attr_json(a, "tracebox.agent.handoffs", handoffs);
+    tb__otlp_attr_str(a, "tracebox.agent.output_type", getsn(v->data, "output_type"));
+}
+
+/* generation and response: whatever of model, config, usage, messages and
+ * response id the span has. */
+static void llm_x(const tb__otlp_span_view *v, const type_map *t, unsigned conv, tb__otlp_attrs *a,
+                  io *x)
+{
+    (void)t;
+    const cJSON *d = v->data;
+    model_attrs(getsn(d, "model"), get(d, "model_config"), conv, a);
+    const char *rid = getsn(d, "response_id");
+    if (conv & GENAI)
+        tb__otlp_attr_str(a, "gen_ai.response.id", rid);
+    else
+        tb__otlp_attr_str(a, "tracebox.response_id", rid);
+    usage u;
+    read_usage(get(d, "usage"), &u);
+    emit_usage(&u, conv, true, a);
+    const cJSON *in = get(d, "input"), *out = get(d, "output");
+    if (conv & GENAI) {
+        genai_messages(in, "gen_ai.input.messages", false, a);
+        genai_messages(out, "gen_ai.output.messages", true, a);
+    }
+    if (conv & OI) {
+        oi_messages(in, "llm.input_messages", a);
+        oi_messages(out, "llm.output_messages", a);
+    }
+    io_set(a, &x->in, in);
+    io_set(a, &x->out, out);
+}
+
+static void function_x(const tb__otlp_span_view *v, const type_map *t, unsigned conv,
+                       tb__otlp_attrs *a, io *x)
+{
+    (void)t;
+    const char *name = getsn(v->data, "name");
+    const cJSON *in = get(v->data, "input"), *out = get(v->data, "output");
+    io_set(a, &x->in, in);
+    io_set(a, &x->out, out);
+    if (conv & GENAI) {
+        tb__otlp_attr_str(a, "gen_ai.tool.name", name);
+        tb__otlp_attr_str(a, "gen_ai.tool.type", "function");
+        tb__otlp_attr_str(a, "gen_ai.tool.call.arguments", x->in.text);
+        tb__otlp_attr_str(a, "gen_ai.tool.call.result", x->out.text);
+    }
+    if (conv & OI)
+        tb__otlp_attr_str(a, "tool.name", name);
+    const cJSON *mcp = get(v->data, "mcp_data");
+    if (has_value(mcp))
+        tb__otlp_attr_json(a, "tracebox.mcp_data", mcp);
+}
+
+static void mcp_tools_x(const tb__otlp_span_view *v, const type_map *t, unsigned conv,
+                        tb__otlp_attrs *a, io *x)
+{
+    (void)t;
+    const char *server = getsn(v->data, "server");
+    if (conv & GENAI)
+        tb__otlp_attr_str(a, "gen_ai.tool.name", server ? server : "mcp_tools");
+    if (conv & OI)
+        tb__otlp_attr_str(a, "tool.name", server ? server : "mcp_tools");
+    io_text(&x->in, server);
+    io_set(a, &x->out, get(v->data, "result"));
+}
+
+static void handoff_x(const tb__otlp_span_view *v, const type_map *t, unsigned conv,
+                      tb__otlp_attrs *a, io *x)
+{
+    (void)t;
+    (void)conv;
+    const char *from = getsn(v->data, "from_agent"), *to = getsn(v->data, "to_agent");
+    tb__otlp_attr_str(a, "tracebox.handoff.from_agent", from);
+    tb__otlp_attr_str(a, "tracebox.handoff.to_agent", to);
+    io_text(&x->in, from);
+    io_text(&x->out, to);
+}
+
+static void guardrail_x(const tb__otlp_span_view *v, const type_map *t, unsigned conv,
+                        tb__otlp_attrs *a, io *x)
+{
+    (void)t;
+    (void)conv;
+    const cJSON *trig = get(v->data, "triggered");
+    bool triggered = cJSON_IsTrue(trig);
+    tb__otlp_attr_bool(a, "tracebox.guardrail.triggered", triggered);
+    io_text(&x->in, getsn(v->data, "name"));
+    io_text(&x->out, triggered ? "{\"triggered\":true}" : "{\"triggered\":false}");
+    x->out.json = true;
+}
+
+/* custom, task, turn and unknown types: span_data.data (or the whole
+ * span_data) is the output. */
+static void custom_x(const tb__otlp_span_view *v, const type_map *t, unsigned conv,
+                     tb__otlp_attrs *a, io *x)
+{
+    (void)t;
+    const cJSON *data = get(v->data, "data");
+    if (!cJSON_IsObject(data))
+        data = v->data;
+    if (cJSON_GetArraySize(data) > 0)
+        io_set(a, &x->out, data);
+    const char *agent = getsn(data, "agent_name"); /* turn */
+    if (conv & GENAI)
+        tb__otlp_attr_str(a, "gen_ai.agent.name", agent);
+    if (conv & OI)
+        tb__otlp_attr_str(a, "agent.name", agent);
+}
+
+static void speech_group_x(const tb__otlp_span_view *v, const type_map *t, unsigned conv,
+                           tb__otlp_attrs *a, io *x)
+{
+    (void)t;
+    (void)conv;
+    (void)a;
+    io_set(a, &x->in, get(v->data, "input"));
+}
+
+/* Audio {"data": base64, "format": …} → the same with data replaced. */
+static void audio_io(tb__otlp_attrs *a, io_val *dst, const cJSON *audio)
+{
+    if (!cJSON_IsObject(audio)) {
+        io_set(a, dst, audio);
+        return;
+    }
+    cJSON *copy = cJSON_Duplicate(audio, 1);
+    if (!copy) {
+        tb__otlp_attr_fail(a);
+        return;
+    }
+    const char *data = gets(audio, "data");
+    if (data && data[0]) {
+        char note[96];
+        snprintf(note, sizeof note, "[%zu bytes of base64 audio not exported]", strlen(data));
+        cJSON *s = cJSON_CreateString(note);
+        if (!s || !cJSON_ReplaceItemInObjectCaseSensitive(copy, "data", s)) {
+            cJSON_Delete(s);
+            cJSON_Delete(copy);
+            tb__otlp_attr_fail(a);
+            return;
+        }
+    }
+    io_set(a, dst, copy);
+    cJSON_Delete(copy);
+}
+
+static void transcription_x(const tb__otlp_span_view *v, const type_map *t, unsigned conv,
+                            tb__otlp_attrs *a, io *x)
+{
+    (void)t;
+    model_attrs(getsn(v->data, "model"), get(v->data, "model_config"), conv, a);
+    audio_io(a, &x->in, get(v->data, "input"));
+    io_set(a, &x->out, get(v->data, "output"));
+}
+
+static void speech_x(const tb__otlp_span_view *v, const type_map *t, unsigned conv,
+                     tb__otlp_attrs *a, io *x)
+{
+    (void)t;
+    model_attrs(getsn(v->data, "model"), get(v->data, "model_config"), conv, a);
+    io_set(a, &x->in, get(v->data, "input"));
+    audio_io(a, &x->out, get(v->data, "output"));
+    tb__otlp_attr_str(a, "tracebox.first_content_at", getsn(v->data, "first_content_at"));
+}
+
+#define INTERNAL 1
+#define CLIENT 3
+
+static const type_map k_types[] = {
+    /* type, OI kind, GenAI op, Langfuse type, kind, model, genai_io, name, extract */
+    {"agent", "AGENT", "invoke_agent", "agent", INTERNAL, false, false, NULL, agent_x},
+    {"generation", "LLM", "chat", "generation", CLIENT, true, true, NULL, llm_x},
+    {"response", "LLM", "chat", "generation", CLIENT, true, false, NULL, llm_x},
+    {"function", "TOOL", "execute_tool", "tool", INTERNAL, false, true, NULL, function_x},
+    {"mcp_tools", "TOOL", "execute_tool", "tool", INTERNAL, false, false, NULL, mcp_tools_x},
+    {"handoff", "TOOL", "handoff", "tool", INTERNAL, false, false, NULL, handoff_x},
+    {"guardrail", "GUARDRAIL", "guardrail", "guardrail", INTERNAL, false, false, NULL, guardrail_x},
+    {"custom", "CHAIN", NULL, "span", INTERNAL, false, false, NULL, custom_x},
+    {"task", "CHAIN", "invoke_workflow", "chain", INTERNAL, false, false, NULL, custom_x},
+    {"turn", "CHAIN", NULL, "chain", INTERNAL, false, false, NULL, custom_x},
+    {"speech_group", "CHAIN", NULL, "chain", INTERNAL, false, false, NULL, speech_group_x},
+    {"transcription", "LLM", "transcription", "generation", INTERNAL, true, false, NULL,
+     transcription_x},
+    {"speech", "LLM", "speech_generation", "generation", INTERNAL, true, false, NULL, speech_x},
+};
+static const type_map k_default = {NULL,  "CHAIN", NULL, "span",  INTERNAL,
+                                   false, false,   NULL, custom_x};
+
+static const type_map *find_type(const char *type)
+{
+    for (size_t i = 0; i < sizeof k_types / sizeof k_types[0]; i++)
+        if (strcmp(k_types[i].type, type) == 0)
+            return &k_types[i];
+    return &k_default;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Names and kinds                                                           */
+/* ------------------------------------------------------------------------ */
+
+const char *tb__otlp_effective_type(const cJSON *data)
+{
+    const char *type = getsn(data, "type");
+    if (!type)
+        return "unknown";
+    if (strcmp(type, "custom") == 0) {
+        const char *sdk = getsn(get(data, "data"), "sdk_span_type");
+        if (sdk)
+            return sdk;
+    }
+    return type;
+}
+
+int tb__otlp_span_kind(const tb__otlp_span_view *v)
+{
+    return find_type(v->type)->otlp_kind;
+}
+
+/* Copy at most size-1 bytes, never cutting a UTF-8 sequence. */
+static void copy_utf8(char *dst, size_t size, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= size) {
+        n = size - 1;
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+void tb__otlp_span_name(const tb__otlp_span_view *v, char *buf, size_t size)
+{
+    if (!size)
+        return;
+    const cJSON *d = v->data;
+    const cJSON *inner = get(d, "data");
+    const char *type = v->type;
+    char tmp[512];
+    const char *name = NULL;
+    int64_t turn;
+    if (strcmp(type, "generation") == 0 || strcmp(type, "transcription") == 0 ||
+        strcmp(type, "speech") == 0) {
+        name = getsn(d, "model");
+    } else if (strcmp(type, "handoff") == 0) {
+        const char *to = getsn(d, "to_agent");
+        if (to) {
+            snprintf(tmp, sizeof tmp, "handoff to %s", to);
+            name = tmp;
+        }
+    } else if (strcmp(type, "mcp_tools") == 0) {
+        const char *server = getsn(d, "server");
+        if (server) {
+            snprintf(tmp, sizeof tmp, "mcp_tools %s", server);
+            name = tmp;
+        }
+    } else if (strcmp(type, "task") == 0) {
+        name = getsn(inner, "name");
+    } else if (strcmp(type, "turn") == 0) {
+        if (geti(inner, "turn", &turn)) {
+            snprintf(tmp, sizeof tmp, "turn %" PRId64, turn);
+            name = tmp;
+        }
+    } else if (strcmp(type, "response") != 0 && strcmp(type, "speech_group") != 0) {
+        name = getsn(d, "name"); /* agent, function, guardrail, custom, unknown */
+    }
+    const type_map *t = find_type(type);
+    if (!name)
+        name = t->default_name ? t->default_name : type;
+    copy_utf8(buf, size, name);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Trace-level and common attributes                                         */
+/* ------------------------------------------------------------------------ */
+
+static void trace_attrs(const tb__otlp_span_view *v, unsigned conv, tb__otlp_attrs *a)
+{
+    const cJSON *tr = v->trace;
+    const char *wf = getsn(tr, "workflow_name");
+    const char *group = getsn(tr, "group_id");
+    const cJSON *meta = get(tr, "metadata");
+    if (!cJSON_IsObject(meta))
+        meta = NULL;
+    const cJSON *span_meta = get(v->span, "metadata");
+    if (!cJSON_IsObject(span_meta) || cJSON_GetArraySize(span_meta) == 0)
+        span_meta = NULL;
+
+    tb__otlp_attr_str(a, "tracebox.trace.workflow_name", wf);
+    tb__otlp_attr_str(a, "tracebox.trace.group_id", group);
+    if (meta && cJSON_GetArraySize(meta) > 0)
+        tb__otlp_attr_json(a, "tracebox.trace.metadata", meta);
+    if (span_meta)
+        tb__otlp_attr_json(a, "tracebox.metadata", span_meta);
+
+    if (conv & GENAI)
+        tb__otlp_attr_str(a, "gen_ai.conversation.id", group);
+    if (conv & (OI | LF))
+        tb__otlp_attr_str(a, "session.id", group);
+    if ((conv & OI) && (meta || span_meta)) {
+        /* the trace's metadata, with the span's own keys added */
+        cJSON *m = meta ? cJSON_Duplicate(meta, 1) : cJSON_CreateObject();
+        const cJSON *kv;
+        cJSON_ArrayForEach(kv, (m ? span_meta : NULL))
+        {
+            if (cJSON_GetObjectItemCaseSensitive(m, kv->string))
+                continue;
+            cJSON *c = cJSON_Duplicate(kv, 1);
+            if (!c || !cJSON_AddItemToObject(m, kv->string, c)) {
+                cJSON_Delete(c);
+                cJSON_Delete(m);
+                m = NULL;
+                break;
+            }
+        }
+        if (m && cJSON_GetArraySize(m) > 0)
+            tb__otlp_attr_json(a, "metadata", m);
+        else if (!m)
+            tb__otlp_attr_fail(a);
+        cJSON_Delete(m);
+    }
+    if (conv & LF) {
+        tb__otlp_attr_str(a, "langfuse.trace.name", wf);
+        char key[200];
+        const cJSON *kv;
+        cJSON_ArrayForEach(kv, meta)
+        {
+            snprintf(key, sizeof key, "langfuse.trace.metadata.%s", kv->string);
+            if (cJSON_IsString(kv))
+                tb__otlp_attr_str(a, key, kv->valuestring);
+            else
+                tb__otlp_attr_json(a, key, kv);
+        }
+        cJSON_ArrayForEach(kv, span_meta)
+        {
+            snprintf(key, sizeof key, "langfuse.observation.metadata.%s", kv->string);
+            if (cJSON_IsString(kv))
+                tb__otlp_attr_str(a, key, kv->valuestring);
+            else
+                tb__otlp_attr_json(a, key, kv);
+        }
+    }
+}
+
+static const char *mime(const io_val *v)
+{
+    return v->json ? "application/json" : "text/plain";
+}
+
+void tb__otlp_conventions_apply(const tb__otlp_span_view *v, unsigned conv, tb__otlp_attrs *a)
+{
+    const type_map *t = find_type(v->type);
+
+    tb__otlp_attr_str(a, "tracebox.span_type", v->type);
+    tb__otlp_attr_str(a, "tracebox.sdk_span_id", gets(v->span, "id"));
+    tb__otlp_attr_str(a, "tracebox.sdk_trace_id", gets(v->span, "trace_id"));
+    tb__otlp_attr_str(a, "tracebox.sdk_parent_id", getsn(v->span, "parent_id"));
+
+    if (conv & OI)
+        tb__otlp_attr_str(a, "openinference.span.kind", t->oi_kind);
+    if ((conv & GENAI) && t->genai_op)
+        tb__otlp_attr_str(a, "gen_ai.operation.name", t->genai_op);
+    if (conv & LF)
+        tb__otlp_attr_str(a, "langfuse.observation.type", t->langfuse_type);
+    if (t->model_call) {
+        if (conv & GENAI) {
+            tb__otlp_attr_str(a, "gen_ai.provider.name", "openai");
+            tb__otlp_attr_str(a, "gen_ai.system", "openai");
+        }
+        if (conv & OI) {
+            tb__otlp_attr_str(a, "llm.provider", "openai");
+            tb__otlp_attr_str(a, "llm.system", "openai");
+        }
+    }
+    if (v->error && (conv & GENAI))
+        tb__otlp_attr_str(a, "error.type", gets(v->error, "message"));
+
+    trace_attrs(v, conv, a);
+
+    io x;
+    memset(&x, 0, sizeof x);
+    t->extract(v, t, conv, a, &x);
+    if (conv & OI) {
+        if (x.in.text) {
+            tb__otlp_attr_str(a, "input.value", x.in.text);
+            tb__otlp_attr_str(a, "input.mime_type", mime(&x.in));
+        }
+        if (x.out.text) {
+            tb__otlp_attr_str(a, "output.value", x.out.text);
+            tb__otlp_attr_str(a, "output.mime_type", mime(&x.out));
+        }
+    }
+    if (conv & LF) {
+        tb__otlp_attr_str(a, "langfuse.observation.input", x.in.text);
+        tb__otlp_attr_str(a, "langfuse.observation.output", x.out.text);
+    }
+    if (!(conv & (OI | LF)) && !((conv & GENAI) && t->genai_io)) {
+        tb__otlp_attr_str(a, "tracebox.input", x.in.text);
+        tb__otlp_attr_str(a, "tracebox.output", x.out.text);
+    }
+    io_free(&x);
+}
