@@ -1,0 +1,1090 @@
+/*
+ * test_otlp_encode.c — src/otlp (encode.c + conventions.c): SDK records →
+ * OTLP ExportTraceServiceRequest.
+ *
+ * One fixed batch covers every SDK span type (task and turn as the SDK
+ * exports them, as custom spans), an error span, unicode, a span whose
+ * trace record is not in the batch, non-hex ids and a 200 KB generation.
+ * It is encoded as protobuf and decoded back with the protobuf-c code
+ * generated from src/otlp/trace.proto, and encoded as OTLP/JSON and read
+ * back with cJSON; both are checked for the same shape: one OTLP span per
+ * SDK span, trace ids, parent links, times, kinds, status and the exception
+ * event, and the attributes each convention gives each type. Then: the
+ * conventions switched on and off, invalid UTF-8, undecodable records, the
+ * trace cache, the response parser, and every allocation failing in turn.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "otlp/encode.h"
+#include "trace.pb-c.h"
+
+#define T1 "trace_0123456789abcdef0123456789abcdef"
+#define T2 "trace_fedcba9876543210fedcba9876543210"
+#define T1_HEX "0123456789abcdef0123456789abcdef"
+#define T2_HEX "fedcba9876543210fedcba9876543210"
+#define START "2025-06-01T12:00:00.000001+00:00"
+#define END "2025-06-01T12:00:02.500000+00:00"
+#define START_NS "1748779200000001000"
+#define END_NS "1748779202500000000"
+#define START_NS_U UINT64_C(1748779200000001000)
+#define END_NS_U UINT64_C(1748779202500000000)
+
+/* sid: 24 hex digits of the SDK span id */
+#define SPAN(sid, trace, parent, data)                                                             \
+    "{\"object\":\"trace.span\",\"id\":\"span_" sid "\",\"trace_id\":\"" trace                     \
+    "\",\"parent_id\":" parent ",\"started_at\":\"" START "\",\"ended_at\":\"" END                 \
+    "\",\"span_data\":" data ",\"error\":null}"
+
+#define ID_TASK "a00000000000000100000000"
+#define ID_AGENT "a00000000000000200000000"
+#define ID_TURN "a00000000000000300000000"
+#define ID_GEN "a00000000000000400000000"
+#define ID_RESP "a00000000000000500000000"
+#define ID_FUNC "a00000000000000600000000"
+#define ID_HANDOFF "a00000000000000700000000"
+#define ID_GUARD "a00000000000000800000000"
+#define ID_CUSTOM "a00000000000000900000000"
+#define ID_MCP "a00000000000000a00000000"
+#define ID_TRANS "a00000000000000b00000000"
+#define ID_SPEECH "a00000000000000c00000000"
+#define ID_SGROUP "a00000000000000d00000000"
+#define ID_UNKNOWN "a00000000000000e00000000"
+#define ID_BIG "b00000000000000100000000"
+#define P(id) "\"span_" id "\""
+
+static const char *k_trace1 =
+    "{\"object\":\"trace\",\"id\":\"" T1 "\",\"workflow_name\":\"Support flow\","
+    "\"group_id\":\"thread_42\",\"metadata\":{\"customer\":\"acme\",\"tier\":\"gold\"}}";
+
+static const char *k_spans[] = {
+    SPAN(ID_TASK, T1, "null",
+         "{\"type\":\"custom\",\"name\":\"task\",\"data\":{\"sdk_span_type\":\"task\","
+         "\"name\":\"Runner.run\"}}"),
+    /* the agent span carries the Python SDK's top-level metadata */
+    "{\"object\":\"trace.span\",\"id\":\"span_" ID_AGENT "\",\"trace_id\":\"" T1
+    "\",\"parent_id\":" P(
+        ID_TASK) ",\"started_at\":\"" START "\",\"ended_at\":\"" END
+                 "\",\"span_data\":{\"type\":\"agent\",\"name\":\"Triage "
+                 "agent\",\"handoffs\":[\"Billing "
+                 "agent\"],\"tools\":[\"lookup\"],\"output_type\":\"str\"},\"error\":null,"
+                 "\"metadata\":{\"usage\":{\"requests\":1}}}",
+    SPAN(ID_TURN, T1, P(ID_AGENT),
+         "{\"type\":\"custom\",\"name\":\"turn\",\"data\":{\"sdk_span_type\":\"turn\",\"turn\":1,"
+         "\"agent_name\":\"Triage agent\"}}"),
+    SPAN(ID_GEN, T1, P(ID_TURN),
+         "{\"type\":\"generation\",\"model\":\"gpt-4o\",\"model_config\":{\"temperature\":0.2,"
+         "\"max_tokens\":256,\"base_url\":\"https://api.openai.com/v1/\"},"
+         "\"input\":[{\"role\":\"system\",\"content\":\"Be brief.\"},{\"role\":\"user\","
+         "\"content\":\"h\\u00e9llo \\u2603 \\u65e5\\u672c \\ud83d\\ude00\"}],"
+         "\"output\":[{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":"
+         "\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"lookup\","
+         "\"arguments\":\"{\\\"q\\\":1}\"}}]}],"
+         "\"usage\":{\"input_tokens\":120,\"output_tokens\":30,\"total_tokens\":150,"
+         "\"input_tokens_details\":{\"cached_tokens\":20},"
+         "\"output_tokens_details\":{\"reasoning_tokens\":5}}}"),
+    SPAN(ID_RESP, T1, P(ID_TURN),
+         "{\"type\":\"response\",\"response_id\":\"resp_1\",\"usage\":{\"input_tokens\":10,"
+         "\"output_tokens\":5}}"),
+    /* a failing tool */
+    "{\"object\":\"trace.span\",\"id\":\"span_" ID_FUNC "\",\"trace_id\":\"" T1
+    "\",\"parent_id\":" P(ID_TURN) ",\"started_at\":\"" START "\",\"ended_at\":\"" END
+                                   "\",\"span_data\":{\"type\":\"function\",\"name\":\"lookup\","
+                                   "\"input\":\"{\\\"q\\\":1}\","
+                                   "\"output\":\"found\",\"mcp_data\":null},\"error\":{\"message\":"
+                                   "\"Error running tool\","
+                                   "\"data\":{\"tool_name\":\"lookup\",\"error\":\"timeout\"}}}",
+    SPAN(ID_HANDOFF, T1, P(ID_TURN),
+         "{\"type\":\"handoff\",\"from_agent\":\"Triage agent\",\"to_agent\":\"Billing agent\"}"),
+    SPAN(ID_GUARD, T1, P(ID_TURN),
+         "{\"type\":\"guardrail\",\"name\":\"injection_check\",\"triggered\":true}"),
+    SPAN(ID_CUSTOM, T1, P(ID_TURN),
+         "{\"type\":\"custom\",\"name\":\"my_step\",\"data\":{\"k\":\"v\"}}"),
+    SPAN(ID_MCP, T1, P(ID_AGENT),
+         "{\"type\":\"mcp_tools\",\"server\":\"fs\",\"result\":[\"read\",\"write\"]}"),
+    SPAN(ID_TRANS, T1, P(ID_AGENT),
+         "{\"type\":\"transcription\",\"input\":{\"data\":\"QUFBQQ==\",\"format\":\"pcm\"},"
+         "\"output\":\"hello\",\"model\":\"whisper-1\",\"model_config\":null}"),
+    SPAN(ID_SPEECH, T1, P(ID_SGROUP),
+         "{\"type\":\"speech\",\"input\":\"hi\",\"output\":{\"data\":\"QkJCQg==\",\"format\":"
+         "\"pcm\"},\"model\":\"tts-1\",\"model_config\":null,\"first_content_at\":null}"),
+    SPAN(ID_SGROUP, T1, P(ID_AGENT), "{\"type\":\"speech_group\",\"input\":\"hi\"}"),
+    SPAN(ID_UNKNOWN, T1, P(ID_AGENT), "{\"type\":\"retrieval_x\",\"name\":\"search\"}"),
+    /* a span of a trace whose record is not in the batch, JS-style times */
+    "{\"object\":\"trace.span\",\"id\":\"span_c00000000000000100000000\",\"trace_id\":\"" T2
+    "\",\"parent_id\":null,\"started_at\":\"2025-06-01T12:34:56.789Z\","
+    "\"ended_at\":\"2025-06-01T12:34:57.001Z\",\"span_data\":{\"type\":\"agent\",\"name\":"
+    "\"Other\"},\"error\":null}",
+    /* ids that are not SDK-shaped: hashed */
+    "{\"object\":\"trace.span\",\"id\":\"my-span\",\"trace_id\":\"my-trace\",\"parent_id\":"
+    "\"my-parent\",\"started_at\":\"" START "\",\"ended_at\":\"" END "\",\"span_data\":"
+    "{\"type\":\"custom\",\"name\":\"odd ids\",\"data\":{}},\"error\":null}",
+};
+#define N_SPANS (sizeof k_spans / sizeof k_spans[0])
+
+/* ---- records ---------------------------------------------------------- */
+
+typedef struct batch {
+    tb_record rec[64];
+    char *owned[64];
+    size_t n;
+} batch;
+
+static void batch_add(batch *b, const char *json)
+{
+    assert_true(b->n < 64);
+    char *copy = strdup(json);
+    assert_non_null(copy);
+    tb_record *r = &b->rec[b->n];
+    memset(r, 0, sizeof *r);
+    r->seq = (int64_t)b->n + 1;
+    r->body = copy;
+    r->body_len = strlen(copy);
+    r->kind = strstr(json, "\"object\":\"trace\"") ? "trace" : "span";
+    /* the columns the shipper fills: trace_id (the trace cache reads it) */
+    cJSON *root = cJSON_Parse(json);
+    const cJSON *tid =
+        cJSON_GetObjectItemCaseSensitive(root, strcmp(r->kind, "trace") == 0 ? "id" : "trace_id");
+    static char ids[64][64];
+    if (cJSON_IsString(tid)) {
+        snprintf(ids[b->n], sizeof ids[b->n], "%s", tid->valuestring);
+        r->trace_id = ids[b->n];
+    }
+    cJSON_Delete(root);
+    b->owned[b->n++] = copy;
+}
+
+static void batch_free(batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        free(b->owned[i]);
+    b->n = 0;
+}
+
+static char *big_generation(size_t bytes)
+{
+    char *filler = malloc(bytes + 1);
+    assert_non_null(filler);
+    for (size_t i = 0; i < bytes; i++)
+        filler[i] = (char)('a' + i % 26);
+    filler[bytes] = '\0';
+    size_t size = bytes + 1024;
+    char *json = malloc(size);
+    assert_non_null(json);
+    snprintf(json, size,
+             SPAN(ID_BIG, T1, P(ID_TURN),
+                  "{\"type\":\"generation\",\"model\":\"gpt-4o-mini\",\"input\":[{\"role\":"
+                  "\"user\",\"content\":\"%s\"}],\"output\":[],\"usage\":null}"),
+             filler);
+    free(filler);
+    return json;
+}
+
+/* The fixture: trace 1, its spans (the trace record in the middle, to show
+ * that a span may precede its trace in a batch), the 200 KB generation. */
+static void full_batch(batch *b, bool big)
+{
+    memset(b, 0, sizeof *b);
+    for (size_t i = 0; i < N_SPANS; i++) {
+        if (i == 2)
+            batch_add(b, k_trace1);
+        batch_add(b, k_spans[i]);
+    }
+    if (big) {
+        char *g = big_generation(200 * 1024);
+        batch_add(b, g);
+        free(g);
+    }
+}
+
+static tb__otlp_options opts_for(unsigned conventions)
+{
+    tb__otlp_options o;
+    memset(&o, 0, sizeof o);
+    o.conventions = conventions;
+    return o;
+}
+
+static void encode(const batch *b, tb__otlp_format fmt, const tb__otlp_options *o, tb__buf *out,
+                   tb__otlp_stats *stats)
+{
+    memset(out, 0, sizeof *out);
+    char err[256] = "";
+    tb_status st = tb__otlp_encode(out, b->rec, b->n, fmt, o, NULL, stats, err, sizeof err);
+    if (st != TB_OK)
+        fail_msg("tb__otlp_encode: %d %s", (int)st, err);
+    assert_non_null(out->data);
+}
+
+/* ---- the decoded protobuf --------------------------------------------- */
+
+static Tbotlp__ExportTraceServiceRequest *decode(const tb__buf *b)
+{
+    Tbotlp__ExportTraceServiceRequest *req =
+        tbotlp__export_trace_service_request__unpack(NULL, b->len, (const uint8_t *)b->data);
+    assert_non_null(req);
+    return req;
+}
+
+static const Tbotlp__AnyValue *attr_in(Tbotlp__KeyValue **kv, size_t n, const char *key)
+{
+    const Tbotlp__AnyValue *found = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(kv[i]->key, key) == 0) {
+            if (found)
+                fail_msg("attribute %s is there twice", key);
+            found = kv[i]->value;
+        }
+    return found;
+}
+
+static const Tbotlp__AnyValue *attr(const Tbotlp__Span *s, const char *key)
+{
+    return attr_in(s->attributes, s->n_attributes, key);
+}
+
+static const char *attr_s(const Tbotlp__Span *s, const char *key)
+{
+    const Tbotlp__AnyValue *v = attr(s, key);
+    if (!v)
+        return NULL;
+    if (v->value_case != TBOTLP__ANY_VALUE__VALUE_STRING_VALUE)
+        fail_msg("attribute %s of %s is not a string", key, s->name);
+    return v->string_value;
+}
+
+static void expect_s(const Tbotlp__Span *s, const char *key, const char *want)
+{
+    const char *got = attr_s(s, key);
+    if (!got)
+        fail_msg("span %s: no attribute %s (want \"%s\")", s->name, key, want);
+    if (strcmp(got, want) != 0)
+        fail_msg("span %s: %s = \"%.200s\", want \"%s\"", s->name, key, got, want);
+}
+
+static void expect_none(const Tbotlp__Span *s, const char *key)
+{
+    if (attr(s, key))
+        fail_msg("span %s: unexpected attribute %s", s->name, key);
+}
+
+static void expect_i(const Tbotlp__Span *s, const char *key, int64_t want)
+{
+    const Tbotlp__AnyValue *v = attr(s, key);
+    if (!v || v->value_case != TBOTLP__ANY_VALUE__VALUE_INT_VALUE)
+        fail_msg("span %s: no int attribute %s", s->name, key);
+    if (v->int_value != want)
+        fail_msg("span %s: %s = %lld, want %lld", s->name, key, (long long)v->int_value,
+                 (long long)want);
+}
+
+static const Tbotlp__Span *span_by_sdk_id(const Tbotlp__ExportTraceServiceRequest *req,
+                                          const char *sdk_id)
+{
+    const Tbotlp__ScopeSpans *ss = req->resource_spans[0]->scope_spans[0];
+    for (size_t i = 0; i < ss->n_spans; i++) {
+        const char *id = attr_s(ss->spans[i], "tracebox.sdk_span_id");
+        if (id && strcmp(id, sdk_id) == 0)
+            return ss->spans[i];
+    }
+    fail_msg("no OTLP span for %s", sdk_id);
+    return NULL;
+}
+
+static const Tbotlp__Span *span_of(const Tbotlp__ExportTraceServiceRequest *req, const char *sid)
+{
+    char id[64];
+    snprintf(id, sizeof id, "span_%s", sid);
+    return span_by_sdk_id(req, id);
+}
+
+static void hex_of(const ProtobufCBinaryData *d, char *out)
+{
+    for (size_t i = 0; i < d->len; i++)
+        snprintf(out + 2 * i, 3, "%02x", d->data[i]);
+    out[2 * d->len] = '\0';
+}
+
+static void expect_id(const ProtobufCBinaryData *d, size_t len, const char *hex)
+{
+    char got[64];
+    assert_int_equal(d->len, len);
+    hex_of(d, got);
+    assert_string_equal(got, hex);
+}
+
+/* a JSON string attribute, parsed */
+static cJSON *attr_json(const Tbotlp__Span *s, const char *key)
+{
+    const char *text = attr_s(s, key);
+    if (!text)
+        fail_msg("span %s: no attribute %s", s->name, key);
+    cJSON *j = cJSON_Parse(text);
+    if (!j)
+        fail_msg("span %s: %s is not JSON: %.200s", s->name, key, text);
+    return j;
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+static void test_ids(void **state)
+{
+    (void)state;
+    uint8_t t[16], t2[16], s[8], s2[8];
+    char hex[40];
+    ProtobufCBinaryData d;
+    tb__otlp_trace_id(T1, t);
+    d.len = 16;
+    d.data = t;
+    hex_of(&d, hex);
+    assert_string_equal(hex, T1_HEX);
+    tb__otlp_trace_id("trace_0123456789ABCDEF0123456789ABCDEF", t); /* case-insensitive */
+    hex_of(&d, hex);
+    assert_string_equal(hex, T1_HEX);
+    tb__otlp_span_id("span_a1b2c3d4e5f60718293a4b5c", s);
+    d.len = 8;
+    d.data = s;
+    hex_of(&d, hex);
+    assert_string_equal(hex, "a1b2c3d4e5f60718");
+    /* hashed: deterministic, non-zero, different inputs differ */
+    tb__otlp_trace_id("no-op", t);
+    tb__otlp_trace_id("no-op", t2);
+    assert_memory_equal(t, t2, 16);
+    static const uint8_t zero[16];
+    assert_memory_not_equal(t, zero, 16);
+    tb__otlp_trace_id("no-op2", t2);
+    assert_memory_not_equal(t, t2, 16);
+    tb__otlp_trace_id("trace_00000000000000000000000000000000", t); /* all zero: hashed */
+    assert_memory_not_equal(t, zero, 16);
+    tb__otlp_span_id("span_custom", s);
+    tb__otlp_span_id("span_custom", s2);
+    assert_memory_equal(s, s2, 8);
+    assert_memory_not_equal(s, zero, 8);
+    tb__otlp_span_id("span_0000000000000000ffffffff", s);
+    assert_memory_not_equal(s, zero, 8);
+}
+
+static void test_protobuf_shape(void **state)
+{
+    (void)state;
+    batch b;
+    full_batch(&b, true);
+    tb__otlp_options o = opts_for(TB__OTLP_CONV_GENAI | TB__OTLP_CONV_OPENINFERENCE);
+    o.service_name = "support-bot";
+    const tb__otlp_kv extra[] = {{"openinference.project.name", "proj"}};
+    o.resource_attrs = extra;
+    o.n_resource_attrs = 1;
+    tb__buf out;
+    tb__otlp_stats stats;
+    encode(&b, TB__OTLP_PROTOBUF, &o, &out, &stats);
+    assert_int_equal(stats.spans, N_SPANS + 1);
+    assert_int_equal(stats.traces_missing, 2); /* T2's span and my-trace's */
+    assert_int_equal(stats.bad, 0);
+
+    Tbotlp__ExportTraceServiceRequest *req = decode(&out);
+    assert_int_equal(req->n_resource_spans, 1);
+    const Tbotlp__ResourceSpans *rs = req->resource_spans[0];
+    const Tbotlp__Resource *res = rs->resource;
+    const Tbotlp__AnyValue *v = attr_in(res->attributes, res->n_attributes, "service.name");
+    assert_string_equal(v->string_value, "support-bot");
+    v = attr_in(res->attributes, res->n_attributes, "telemetry.sdk.name");
+    assert_string_equal(v->string_value, "tracebox");
+    v = attr_in(res->attributes, res->n_attributes, "telemetry.sdk.language");
+    assert_string_equal(v->string_value, "c");
+    v = attr_in(res->attributes, res->n_attributes, "telemetry.sdk.version");
+    assert_string_equal(v->string_value, tb_version());
+    v = attr_in(res->attributes, res->n_attributes, "openinference.project.name");
+    assert_string_equal(v->string_value, "proj");
+    assert_int_equal(rs->n_scope_spans, 1);
+    const Tbotlp__ScopeSpans *ss = rs->scope_spans[0];
+    assert_string_equal(ss->scope->name, "tracebox");
+    assert_int_equal(ss->n_spans, N_SPANS + 1);
+
+    /* ids, parents, times, kinds, for every span of trace 1 */
+    const char *ids[] = {ID_TASK,  ID_AGENT,   ID_TURN,   ID_GEN,     ID_RESP,
+                         ID_FUNC,  ID_HANDOFF, ID_GUARD,  ID_CUSTOM,  ID_MCP,
+                         ID_TRANS, ID_SPEECH,  ID_SGROUP, ID_UNKNOWN, ID_BIG};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        const Tbotlp__Span *s = span_of(req, ids[i]);
+        char want[17];
+        snprintf(want, sizeof want, "%.16s", ids[i]);
+        expect_id(&s->trace_id, 16, T1_HEX);
+        expect_id(&s->span_id, 8, want);
+        assert_int_equal(s->start_time_unix_nano, START_NS_U);
+        assert_int_equal(s->end_time_unix_nano, END_NS_U);
+        bool client = strcmp(ids[i], ID_GEN) == 0 || strcmp(ids[i], ID_RESP) == 0 ||
+                      strcmp(ids[i], ID_BIG) == 0;
+        assert_int_equal(s->kind, client ? 3 : 1);
+        expect_s(s, "tracebox.sdk_trace_id", T1);
+        /* trace-level attributes on every span of trace 1 */
+        expect_s(s, "session.id", "thread_42");
+        expect_s(s, "gen_ai.conversation.id", "thread_42");
+        expect_s(s, "tracebox.trace.workflow_name", "Support flow");
+        expect_s(s, "tracebox.trace.group_id", "thread_42");
+        assert_non_null(attr_s(s, "openinference.span.kind"));
+        if (strcmp(ids[i], ID_FUNC) != 0) {
+            assert_null(s->status);
+            assert_int_equal(s->n_events, 0);
+        }
+    }
+    const Tbotlp__Span *task = span_of(req, ID_TASK);
+    assert_int_equal(task->parent_span_id.len, 0); /* the root */
+    assert_string_equal(task->name, "Runner.run");
+    expect_id(&span_of(req, ID_AGENT)->parent_span_id, 8, "a000000000000001");
+    expect_id(&span_of(req, ID_GEN)->parent_span_id, 8, "a000000000000003");
+
+    /* T2: the trace record is not in the batch; JS-style times */
+    const Tbotlp__Span *other = span_by_sdk_id(req, "span_c00000000000000100000000");
+    expect_id(&other->trace_id, 16, T2_HEX);
+    assert_int_equal(other->start_time_unix_nano, UINT64_C(1748781296789000000));
+    assert_int_equal(other->end_time_unix_nano, UINT64_C(1748781297001000000));
+    expect_none(other, "session.id");
+    expect_none(other, "tracebox.trace.workflow_name");
+    expect_s(other, "gen_ai.agent.name", "Other");
+
+    /* hashed ids, with the parent hashed the same way */
+    const Tbotlp__Span *odd = span_by_sdk_id(req, "my-span");
+    uint8_t tid[16], sid[8], pid[8];
+    tb__otlp_trace_id("my-trace", tid);
+    tb__otlp_span_id("my-span", sid);
+    tb__otlp_span_id("my-parent", pid);
+    assert_int_equal(odd->trace_id.len, 16);
+    assert_memory_equal(odd->trace_id.data, tid, 16);
+    assert_memory_equal(odd->span_id.data, sid, 8);
+    assert_int_equal(odd->parent_span_id.len, 8);
+    assert_memory_equal(odd->parent_span_id.data, pid, 8);
+
+    /* the error span: status, exception event */
+    const Tbotlp__Span *fn = span_of(req, ID_FUNC);
+    assert_non_null(fn->status);
+    assert_int_equal(fn->status->code, TBOTLP__STATUS__STATUS_CODE__STATUS_CODE_ERROR);
+    assert_string_equal(fn->status->message, "Error running tool");
+    assert_int_equal(fn->n_events, 1);
+    const Tbotlp__Span__Event *ev = fn->events[0];
+    assert_string_equal(ev->name, "exception");
+    assert_int_equal(ev->time_unix_nano, END_NS_U);
+    v = attr_in(ev->attributes, ev->n_attributes, "exception.message");
+    assert_string_equal(v->string_value, "Error running tool");
+    v = attr_in(ev->attributes, ev->n_attributes, "exception.data");
+    cJSON *data = cJSON_Parse(v->string_value);
+    assert_non_null(data);
+    assert_string_equal(cJSON_GetObjectItem(data, "error")->valuestring, "timeout");
+    cJSON_Delete(data);
+    expect_s(fn, "error.type", "Error running tool");
+
+    /* the 200 KB generation arrives whole */
+    const Tbotlp__Span *big = span_of(req, ID_BIG);
+    const char *content = attr_s(big, "llm.input_messages.0.message.content");
+    assert_non_null(content);
+    assert_int_equal(strlen(content), 200 * 1024);
+    assert_int_equal(content[200 * 1024 - 1], 'a' + (200 * 1024 - 1) % 26);
+    assert_string_equal(big->name, "gpt-4o-mini");
+
+    tbotlp__export_trace_service_request__free_unpacked(req, NULL);
+    tb__buf_free(&out);
+    batch_free(&b);
+}
+
+/* The attributes each convention gives each type (genai + openinference +
+ * langfuse all on). */
+static void test_conventions_per_type(void **state)
+{
+    (void)state;
+    batch b;
+    full_batch(&b, false);
+    tb__otlp_options o =
+        opts_for(TB__OTLP_CONV_GENAI | TB__OTLP_CONV_OPENINFERENCE | TB__OTLP_CONV_LANGFUSE);
+    tb__buf out;
+    tb__otlp_stats stats;
+    encode(&b, TB__OTLP_PROTOBUF, &o, &out, &stats);
+    Tbotlp__ExportTraceServiceRequest *req = decode(&out);
+    const Tbotlp__Span *s;
+
+    /* task, turn: CHAIN */
+    s = span_of(req, ID_TASK);
+    expect_s(s, "tracebox.span_type", "task");
+    expect_s(s, "openinference.span.kind", "CHAIN");
+    expect_s(s, "gen_ai.operation.name", "invoke_workflow");
+    expect_s(s, "langfuse.observation.type", "chain");
+    expect_s(s, "langfuse.trace.name", "Support flow");
+    expect_s(s, "langfuse.trace.metadata.customer", "acme");
+    expect_s(s, "output.mime_type", "application/json");
+    s = span_of(req, ID_TURN);
+    assert_string_equal(s->name, "turn 1");
+    expect_s(s, "tracebox.span_type", "turn");
+    expect_s(s, "openinference.span.kind", "CHAIN");
+    expect_s(s, "langfuse.observation.type", "chain");
+    expect_s(s, "gen_ai.agent.name", "Triage agent");
+    expect_none(s, "gen_ai.operation.name");
+
+    /* agent */
+    s = span_of(req, ID_AGENT);
+    assert_string_equal(s->name, "Triage agent");
+    expect_s(s, "openinference.span.kind", "AGENT");
+    expect_s(s, "gen_ai.operation.name", "invoke_agent");
+    expect_s(s, "langfuse.observation.type", "agent");
+    expect_s(s, "gen_ai.agent.name", "Triage agent");
+    expect_s(s, "agent.name", "Triage agent");
+    expect_s(s, "gen_ai.provider.name", "openai");
+    expect_s(s, "tracebox.agent.tools", "[\"lookup\"]");
+    expect_s(s, "tracebox.sdk_parent_id", "span_" ID_TASK);
+    cJSON *meta = attr_json(s, "metadata"); /* trace metadata + the span's own */
+    assert_string_equal(cJSON_GetObjectItem(meta, "customer")->valuestring, "acme");
+    assert_non_null(cJSON_GetObjectItem(meta, "usage"));
+    cJSON_Delete(meta);
+    expect_none(s, "langfuse.observation.usage_details"); /* usage on generations only */
+
+    /* generation */
+    s = span_of(req, ID_GEN);
+    assert_string_equal(s->name, "gpt-4o");
+    expect_s(s, "openinference.span.kind", "LLM");
+    expect_s(s, "gen_ai.operation.name", "chat");
+    expect_s(s, "langfuse.observation.type", "generation");
+    expect_s(s, "gen_ai.provider.name", "openai");
+    expect_s(s, "gen_ai.system", "openai");
+    expect_s(s, "llm.provider", "openai");
+    expect_s(s, "llm.system", "openai");
+    expect_s(s, "gen_ai.request.model", "gpt-4o");
+    expect_s(s, "llm.model_name", "gpt-4o");
+    expect_s(s, "langfuse.observation.model.name", "gpt-4o");
+    const Tbotlp__AnyValue *v = attr(s, "gen_ai.request.temperature");
+    assert_non_null(v);
+    assert_int_equal(v->value_case, TBOTLP__ANY_VALUE__VALUE_DOUBLE_VALUE);
+    assert_true(fabs(v->double_value - 0.2) < 1e-12);
+    expect_i(s, "gen_ai.request.max_tokens", 256);
+    cJSON *params = attr_json(s, "llm.invocation_parameters");
+    assert_true(cJSON_GetObjectItem(params, "temperature")->valuedouble == 0.2);
+    cJSON_Delete(params);
+    expect_i(s, "gen_ai.usage.input_tokens", 120);
+    expect_i(s, "gen_ai.usage.output_tokens", 30);
+    expect_i(s, "gen_ai.usage.cache_read.input_tokens", 20);
+    expect_i(s, "llm.token_count.prompt", 120);
+    expect_i(s, "llm.token_count.completion", 30);
+    expect_i(s, "llm.token_count.total", 150);
+    expect_i(s, "llm.token_count.prompt_details.cache_read", 20);
+    expect_i(s, "llm.token_count.completion_details.reasoning", 5);
+    cJSON *ud = attr_json(s, "langfuse.observation.usage_details");
+    assert_int_equal(cJSON_GetObjectItem(ud, "input")->valueint, 100);
+    assert_int_equal(cJSON_GetObjectItem(ud, "input_cached_tokens")->valueint, 20);
+    assert_int_equal(cJSON_GetObjectItem(ud, "output")->valueint, 25);
+    assert_int_equal(cJSON_GetObjectItem(ud, "output_reasoning_tokens")->valueint, 5);
+    assert_int_equal(cJSON_GetObjectItem(ud, "total")->valueint, 150);
+    cJSON_Delete(ud);
+    expect_s(s, "llm.input_messages.0.message.role", "system");
+    expect_s(s, "llm.input_messages.0.message.content", "Be brief.");
+    expect_s(s, "llm.input_messages.1.message.role", "user");
+    expect_s(s, "llm.input_messages.1.message.content",
+             "h\xc3\xa9llo \xe2\x98\x83 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80");
+    expect_s(s, "llm.output_messages.0.message.role", "assistant");
+    expect_s(s, "llm.output_messages.0.message.tool_calls.0.tool_call.id", "call_1");
+    expect_s(s, "llm.output_messages.0.message.tool_calls.0.tool_call.function.name", "lookup");
+    expect_s(s, "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments",
+             "{\"q\":1}");
+    cJSON *in = attr_json(s, "gen_ai.input.messages");
+    assert_int_equal(cJSON_GetArraySize(in), 2);
+    cJSON *m1 = cJSON_GetArrayItem(in, 1);
+    assert_string_equal(cJSON_GetObjectItem(m1, "role")->valuestring, "user");
+    cJSON *p0 = cJSON_GetArrayItem(cJSON_GetObjectItem(m1, "parts"), 0);
+    assert_string_equal(cJSON_GetObjectItem(p0, "type")->valuestring, "text");
+    assert_string_equal(cJSON_GetObjectItem(p0, "content")->valuestring,
+                        "h\xc3\xa9llo \xe2\x98\x83 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80");
+    cJSON_Delete(in);
+    cJSON *outm = attr_json(s, "gen_ai.output.messages");
+    cJSON *o0 = cJSON_GetArrayItem(outm, 0);
+    assert_string_equal(cJSON_GetObjectItem(o0, "finish_reason")->valuestring, "tool_call");
+    cJSON *tc = cJSON_GetArrayItem(cJSON_GetObjectItem(o0, "parts"), 0);
+    assert_string_equal(cJSON_GetObjectItem(tc, "type")->valuestring, "tool_call");
+    assert_string_equal(cJSON_GetObjectItem(tc, "name")->valuestring, "lookup");
+    assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(tc, "arguments"), "q")->valueint, 1);
+    cJSON_Delete(outm);
+    expect_s(s, "input.mime_type", "application/json");
+    cJSON *iv = attr_json(s, "input.value");
+    assert_int_equal(cJSON_GetArraySize(iv), 2);
+    cJSON_Delete(iv);
+    cJSON *li = attr_json(s, "langfuse.observation.input");
+    assert_int_equal(cJSON_GetArraySize(li), 2);
+    cJSON_Delete(li);
+    assert_non_null(attr_s(s, "langfuse.observation.output"));
+
+    /* response */
+    s = span_of(req, ID_RESP);
+    assert_string_equal(s->name, "response");
+    expect_s(s, "openinference.span.kind", "LLM");
+    expect_s(s, "gen_ai.operation.name", "chat");
+    expect_s(s, "langfuse.observation.type", "generation");
+    expect_s(s, "gen_ai.response.id", "resp_1");
+    expect_i(s, "llm.token_count.total", 15);
+    expect_i(s, "gen_ai.usage.output_tokens", 5);
+    assert_non_null(attr_s(s, "langfuse.observation.usage_details"));
+
+    /* function */
+    s = span_of(req, ID_FUNC);
+    assert_string_equal(s->name, "lookup");
+    expect_s(s, "openinference.span.kind", "TOOL");
+    expect_s(s, "gen_ai.operation.name", "execute_tool");
+    expect_s(s, "langfuse.observation.type", "tool");
+    expect_s(s, "gen_ai.tool.name", "lookup");
+    expect_s(s, "tool.name", "lookup");
+    expect_s(s, "gen_ai.tool.call.arguments", "{\"q\":1}");
+    expect_s(s, "gen_ai.tool.call.result", "found");
+    expect_s(s, "input.value", "{\"q\":1}");
+    expect_s(s, "input.mime_type", "application/json");
+    expect_s(s, "output.value", "found");
+    expect_s(s, "output.mime_type", "text/plain");
+    expect_s(s, "langfuse.observation.input", "{\"q\":1}");
+    expect_none(s, "gen_ai.provider.name");
+
+    /* handoff */
+    s = span_of(req, ID_HANDOFF);
+    assert_string_equal(s->name, "handoff to Billing agent");
+    expect_s(s, "openinference.span.kind", "TOOL");
+    expect_s(s, "langfuse.observation.type", "tool");
+    expect_s(s, "input.value", "Triage agent");
+    expect_s(s, "output.value", "Billing agent");
+    expect_s(s, "tracebox.handoff.to_agent", "Billing agent");
+
+    /* guardrail */
+    s = span_of(req, ID_GUARD);
+    assert_string_equal(s->name, "injection_check");
+    expect_s(s, "openinference.span.kind", "GUARDRAIL");
+    expect_s(s, "langfuse.observation.type", "guardrail");
+    v = attr(s, "tracebox.guardrail.triggered");
+    assert_non_null(v);
+    assert_int_equal(v->value_case, TBOTLP__ANY_VALUE__VALUE_BOOL_VALUE);
+    assert_true(v->bool_value);
+
+    /* custom */
+    s = span_of(req, ID_CUSTOM);
+    assert_string_equal(s->name, "my_step");
+    expect_s(s, "openinference.span.kind", "CHAIN");
+    expect_s(s, "langfuse.observation.type", "span");
+    expect_s(s, "output.value", "{\"k\":\"v\"}");
+    expect_none(s, "gen_ai.operation.name");
+
+    /* mcp_tools */
+    s = span_of(req, ID_MCP);
+    assert_string_equal(s->name, "mcp_tools fs");
+    expect_s(s, "openinference.span.kind", "TOOL");
+    expect_s(s, "gen_ai.operation.name", "execute_tool");
+    expect_s(s, "tool.name", "fs");
+    expect_s(s, "output.value", "[\"read\",\"write\"]");
+
+    /* transcription, speech: LLM with their model; audio left out */
+    s = span_of(req, ID_TRANS);
+    assert_string_equal(s->name, "whisper-1");
+    expect_s(s, "openinference.span.kind", "LLM");
+    expect_s(s, "langfuse.observation.type", "generation");
+    expect_s(s, "llm.model_name", "whisper-1");
+    expect_s(s, "gen_ai.request.model", "whisper-1");
+    expect_s(s, "output.value", "hello");
+    cJSON *ti = attr_json(s, "input.value");
+    assert_string_equal(cJSON_GetObjectItem(ti, "format")->valuestring, "pcm");
+    assert_non_null(strstr(cJSON_GetObjectItem(ti, "data")->valuestring, "not exported"));
+    cJSON_Delete(ti);
+    assert_int_equal(s->kind, 1);
+    s = span_of(req, ID_SPEECH);
+    assert_string_equal(s->name, "tts-1");
+    expect_s(s, "openinference.span.kind", "LLM");
+    expect_s(s, "input.value", "hi");
+    expect_none(s, "langfuse.observation.usage_details");
+
+    /* speech_group, unknown */
+    s = span_of(req, ID_SGROUP);
+    assert_string_equal(s->name, "speech_group");
+    expect_s(s, "openinference.span.kind", "CHAIN");
+    expect_s(s, "langfuse.observation.type", "chain");
+    expect_s(s, "input.value", "hi");
+    s = span_of(req, ID_UNKNOWN);
+    assert_string_equal(s->name, "search");
+    expect_s(s, "tracebox.span_type", "retrieval_x");
+    expect_s(s, "openinference.span.kind", "CHAIN");
+    expect_s(s, "langfuse.observation.type", "span");
+
+    tbotlp__export_trace_service_request__free_unpacked(req, NULL);
+    tb__buf_free(&out);
+    batch_free(&b);
+}
+
+/* Each convention alone emits its own names only; tracebox.* always. */
+static void test_conventions_selected(void **state)
+{
+    (void)state;
+    batch b;
+    full_batch(&b, false);
+    const unsigned sets[] = {TB__OTLP_CONV_GENAI, TB__OTLP_CONV_OPENINFERENCE};
+    for (size_t k = 0; k < 2; k++) {
+        tb__otlp_options o = opts_for(sets[k]);
+        tb__buf out;
+        encode(&b, TB__OTLP_PROTOBUF, &o, &out, NULL);
+        Tbotlp__ExportTraceServiceRequest *req = decode(&out);
+        const Tbotlp__ScopeSpans *ss = req->resource_spans[0]->scope_spans[0];
+        for (size_t i = 0; i < ss->n_spans; i++) {
+            const Tbotlp__Span *s = ss->spans[i];
+            assert_non_null(attr_s(s, "tracebox.span_type"));
+            assert_non_null(attr_s(s, "tracebox.sdk_span_id"));
+            for (size_t j = 0; j < s->n_attributes; j++) {
+                const char *key = s->attributes[j]->key;
+                if (strncmp(key, "langfuse.", 9) == 0)
+                    fail_msg("%s in a non-langfuse encoding", key);
+                if (sets[k] == TB__OTLP_CONV_GENAI &&
+                    (strncmp(key, "llm.", 4) == 0 || strncmp(key, "openinference.", 14) == 0 ||
+                     strncmp(key, "input.", 6) == 0 || strcmp(key, "session.id") == 0))
+                    fail_msg("%s with genai only", key);
+                if (sets[k] == TB__OTLP_CONV_OPENINFERENCE && strncmp(key, "gen_ai.", 7) == 0)
+                    fail_msg("%s with openinference only", key);
+            }
+        }
+        const Tbotlp__Span *gen = span_of(req, ID_GEN);
+        if (sets[k] == TB__OTLP_CONV_GENAI) {
+            expect_s(gen, "gen_ai.operation.name", "chat");
+            expect_none(gen, "tracebox.input"); /* gen_ai.input.messages has it */
+            /* a custom span's data has no GenAI name: kept as tracebox.output */
+            expect_s(span_of(req, ID_CUSTOM), "tracebox.output", "{\"k\":\"v\"}");
+        } else {
+            expect_s(gen, "openinference.span.kind", "LLM");
+            expect_none(span_of(req, ID_CUSTOM), "tracebox.output");
+        }
+        tbotlp__export_trace_service_request__free_unpacked(req, NULL);
+        tb__buf_free(&out);
+    }
+    unsigned bits = 0;
+    assert_true(tb__otlp_parse_conventions("genai", &bits));
+    assert_int_equal(bits, TB__OTLP_CONV_GENAI);
+    assert_true(tb__otlp_parse_conventions(" genai , openinference", &bits));
+    assert_int_equal(bits, TB__OTLP_CONV_GENAI | TB__OTLP_CONV_OPENINFERENCE);
+    assert_false(tb__otlp_parse_conventions("genai,langfuse", &bits));
+    assert_false(tb__otlp_parse_conventions("", &bits));
+    batch_free(&b);
+}
+
+/* OTLP/JSON: the same shape with hex ids, string nanos, integer enums. */
+static const cJSON *jspan(const cJSON *spans, const char *sdk_id)
+{
+    const cJSON *s;
+    cJSON_ArrayForEach(s, spans)
+    {
+        const cJSON *kv;
+        cJSON_ArrayForEach(kv, cJSON_GetObjectItem(s, "attributes"))
+        {
+            if (strcmp(cJSON_GetObjectItem(kv, "key")->valuestring, "tracebox.sdk_span_id") == 0 &&
+                strcmp(cJSON_GetObjectItem(cJSON_GetObjectItem(kv, "value"), "stringValue")
+                           ->valuestring,
+                       sdk_id) == 0)
+                return s;
+        }
+    }
+    fail_msg("no JSON span for %s", sdk_id);
+    return NULL;
+}
+
+static const cJSON *jattr(const cJSON *span, const char *key)
+{
+    const cJSON *kv;
+    cJSON_ArrayForEach(kv, cJSON_GetObjectItem(span, "attributes"))
+    {
+        if (strcmp(cJSON_GetObjectItem(kv, "key")->valuestring, key) == 0)
+            return cJSON_GetObjectItem(kv, "value");
+    }
+    return NULL;
+}
+
+static void test_json_shape(void **state)
+{
+    (void)state;
+    batch b;
+    full_batch(&b, true);
+    tb__otlp_options o = opts_for(TB__OTLP_CONV_GENAI | TB__OTLP_CONV_OPENINFERENCE);
+    tb__buf out;
+    tb__otlp_stats stats;
+    encode(&b, TB__OTLP_JSON, &o, &out, &stats);
+    cJSON *root = cJSON_ParseWithLength(out.data, out.len);
+    assert_non_null(root);
+    const cJSON *rs = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "resourceSpans"), 0);
+    assert_non_null(rs);
+    assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(rs, "resource"), "attributes"));
+    const cJSON *ss = cJSON_GetArrayItem(cJSON_GetObjectItem(rs, "scopeSpans"), 0);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(ss, "scope"), "name")->valuestring,
+                        "tracebox");
+    const cJSON *spans = cJSON_GetObjectItem(ss, "spans");
+    assert_int_equal(cJSON_GetArraySize(spans), N_SPANS + 1);
+
+    const cJSON *gen = jspan(spans, "span_" ID_GEN);
+    assert_string_equal(cJSON_GetObjectItem(gen, "traceId")->valuestring, T1_HEX);
+    assert_string_equal(cJSON_GetObjectItem(gen, "spanId")->valuestring, "a000000000000004");
+    assert_string_equal(cJSON_GetObjectItem(gen, "parentSpanId")->valuestring, "a000000000000003");
+    assert_string_equal(cJSON_GetObjectItem(gen, "startTimeUnixNano")->valuestring, START_NS);
+    assert_string_equal(cJSON_GetObjectItem(gen, "endTimeUnixNano")->valuestring, END_NS);
+    const cJSON *kind = cJSON_GetObjectItem(gen, "kind");
+    assert_true(cJSON_IsNumber(kind));
+    assert_int_equal(kind->valueint, 3);
+    assert_null(cJSON_GetObjectItem(gen, "status"));
+    const cJSON *pt = jattr(gen, "llm.token_count.prompt");
+    assert_non_null(pt);
+    assert_true(cJSON_IsString(cJSON_GetObjectItem(pt, "intValue")));
+    assert_string_equal(cJSON_GetObjectItem(pt, "intValue")->valuestring, "120");
+    const cJSON *temp = jattr(gen, "gen_ai.request.temperature");
+    assert_true(cJSON_IsNumber(cJSON_GetObjectItem(temp, "doubleValue")));
+    assert_string_equal(
+        cJSON_GetObjectItem(jattr(gen, "llm.input_messages.1.message.content"), "stringValue")
+            ->valuestring,
+        "h\xc3\xa9llo \xe2\x98\x83 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80");
+
+    const cJSON *task = jspan(spans, "span_" ID_TASK);
+    assert_null(cJSON_GetObjectItem(task, "parentSpanId"));
+    assert_int_equal(cJSON_GetObjectItem(task, "kind")->valueint, 1);
+
+    const cJSON *fn = jspan(spans, "span_" ID_FUNC);
+    const cJSON *st = cJSON_GetObjectItem(fn, "status");
+    assert_true(cJSON_IsNumber(cJSON_GetObjectItem(st, "code")));
+    assert_int_equal(cJSON_GetObjectItem(st, "code")->valueint, 2);
+    assert_string_equal(cJSON_GetObjectItem(st, "message")->valuestring, "Error running tool");
+    const cJSON *ev = cJSON_GetArrayItem(cJSON_GetObjectItem(fn, "events"), 0);
+    assert_string_equal(cJSON_GetObjectItem(ev, "name")->valuestring, "exception");
+    assert_string_equal(cJSON_GetObjectItem(ev, "timeUnixNano")->valuestring, END_NS);
+
+    const cJSON *guard = jspan(spans, "span_" ID_GUARD);
+    assert_true(cJSON_IsTrue(
+        cJSON_GetObjectItem(jattr(guard, "tracebox.guardrail.triggered"), "boolValue")));
+
+    const cJSON *big = jspan(spans, "span_" ID_BIG);
+    assert_int_equal(strlen(cJSON_GetObjectItem(jattr(big, "llm.input_messages.0.message.content"),
+                                                "stringValue")
+                                ->valuestring),
+                     200 * 1024);
+
+    /* lowercase hex everywhere */
+    const cJSON *s;
+    cJSON_ArrayForEach(s, spans)
+    {
+        const char *tid = cJSON_GetObjectItem(s, "traceId")->valuestring;
+        const char *sid = cJSON_GetObjectItem(s, "spanId")->valuestring;
+        assert_int_equal(strlen(tid), 32);
+        assert_int_equal(strlen(sid), 16);
+        assert_int_equal(strspn(tid, "0123456789abcdef"), 32);
+        assert_int_equal(strspn(sid, "0123456789abcdef"), 16);
+    }
+    cJSON_Delete(root);
+    tb__buf_free(&out);
+    batch_free(&b);
+}
+
+/* Invalid UTF-8 in a record comes out as U+FFFD, never as invalid bytes. */
+static void test_invalid_utf8(void **state)
+{
+    (void)state;
+    batch b;
+    memset(&b, 0, sizeof b);
+    batch_add(&b, SPAN(ID_CUSTOM, T1, "null",
+                       "{\"type\":\"function\",\"name\":\"bad\xff\xfe name\",\"input\":\"x\xc3\","
+                       "\"output\":\"ok\"}"));
+    tb__otlp_options o = opts_for(TB__OTLP_CONV_GENAI | TB__OTLP_CONV_OPENINFERENCE);
+    tb__buf out;
+    encode(&b, TB__OTLP_PROTOBUF, &o, &out, NULL);
+    Tbotlp__ExportTraceServiceRequest *req = decode(&out); /* protobuf-c checks UTF-8 */
+    const Tbotlp__Span *s = span_of(req, ID_CUSTOM);
+    assert_string_equal(s->name, "bad\xef\xbf\xbd\xef\xbf\xbd name");
+    expect_s(s, "tool.name", "bad\xef\xbf\xbd\xef\xbf\xbd name");
+    expect_s(s, "input.value", "x\xef\xbf\xbd");
+    tbotlp__export_trace_service_request__free_unpacked(req, NULL);
+    tb__buf_free(&out);
+    out.data = NULL;
+    encode(&b, TB__OTLP_JSON, &o, &out, NULL);
+    assert_true(tb__utf8_valid(out.data, out.len, NULL));
+    tb__buf_free(&out);
+    batch_free(&b);
+}
+
+/* A record that is not a JSON object is flagged and skipped; a batch of
+ * trace records only has no span and no envelope. */
+static void test_bad_and_empty(void **state)
+{
+    (void)state;
+    batch b;
+    memset(&b, 0, sizeof b);
+    batch_add(&b, k_trace1);
+    batch_add(&b, "not json at all");
+    batch_add(&b, k_spans[0]);
+    unsigned char bad[3] = {0, 0, 0};
+    tb__otlp_options o = opts_for(TB__OTLP_CONV_GENAI);
+    tb__buf out;
+    memset(&out, 0, sizeof out);
+    tb__otlp_stats stats;
+    char err[128];
+    assert_int_equal(
+        tb__otlp_encode(&out, b.rec, b.n, TB__OTLP_PROTOBUF, &o, bad, &stats, err, sizeof err),
+        TB_OK);
+    assert_int_equal(bad[0], 0);
+    assert_int_equal(bad[1], 1);
+    assert_int_equal(bad[2], 0);
+    assert_int_equal(stats.bad, 1);
+    assert_int_equal(stats.spans, 1);
+    tb__buf_free(&out);
+
+    batch t;
+    memset(&t, 0, sizeof t);
+    batch_add(&t, k_trace1);
+    memset(&out, 0, sizeof out);
+    assert_int_equal(
+        tb__otlp_encode(&out, t.rec, t.n, TB__OTLP_PROTOBUF, &o, NULL, &stats, err, sizeof err),
+        TB_OK);
+    assert_int_equal(stats.spans, 0);
+    Tbotlp__ExportTraceServiceRequest *req = decode(&out);
+    assert_int_equal(req->n_resource_spans, 0);
+    tbotlp__export_trace_service_request__free_unpacked(req, NULL);
+    tb__buf_free(&out);
+    batch_free(&t);
+    batch_free(&b);
+}
+
+/* A trace record seen in an earlier batch still gives its attributes. */
+static void test_trace_cache(void **state)
+{
+    (void)state;
+    tb__otlp_trace_cache *c = tb__otlp_trace_cache_new(2);
+    assert_non_null(c);
+    batch first;
+    memset(&first, 0, sizeof first);
+    batch_add(&first, k_trace1);
+    tb__otlp_trace_cache_put(c, first.rec, first.n);
+    char *body = tb__otlp_trace_cache_lookup(c, T1);
+    assert_non_null(body);
+    assert_string_equal(body, k_trace1);
+    tb__free_mem(body);
+    assert_null(tb__otlp_trace_cache_lookup(c, T2));
+
+    batch second;
+    memset(&second, 0, sizeof second);
+    batch_add(&second, k_spans[0]);
+    tb__otlp_options o = opts_for(TB__OTLP_CONV_OPENINFERENCE);
+    o.lookup = tb__otlp_trace_cache_lookup;
+    o.lookup_ctx = c;
+    tb__buf out;
+    tb__otlp_stats stats;
+    encode(&second, TB__OTLP_PROTOBUF, &o, &out, &stats);
+    assert_int_equal(stats.traces_missing, 0);
+    Tbotlp__ExportTraceServiceRequest *req = decode(&out);
+    expect_s(span_of(req, ID_TASK), "session.id", "thread_42");
+    tbotlp__export_trace_service_request__free_unpacked(req, NULL);
+    tb__buf_free(&out);
+
+    /* the ring forgets the oldest */
+    batch more;
+    memset(&more, 0, sizeof more);
+    batch_add(&more, "{\"object\":\"trace\",\"id\":\"trace_a\",\"workflow_name\":\"a\"}");
+    batch_add(&more, "{\"object\":\"trace\",\"id\":\"trace_b\",\"workflow_name\":\"b\"}");
+    tb__otlp_trace_cache_put(c, more.rec, more.n);
+    assert_null(tb__otlp_trace_cache_lookup(c, T1));
+    body = tb__otlp_trace_cache_lookup(c, "trace_b");
+    assert_non_null(body);
+    tb__free_mem(body);
+    tb__otlp_trace_cache_free(c);
+    tb__otlp_trace_cache_free(NULL);
+    batch_free(&first);
+    batch_free(&second);
+    batch_free(&more);
+}
+
+static void test_response(void **state)
+{
+    (void)state;
+    int64_t rejected = -1;
+    char msg[128];
+    /* ExportTraceServiceResponse{partial_success{rejected_spans: 3,
+     * error_message: "bad span"}} */
+    static const char pb[] = "\x0a\x0c\x08\x03\x12\x08"
+                             "bad span";
+    assert_true(
+        tb__otlp_parse_response(TB__OTLP_PROTOBUF, pb, sizeof pb - 1, &rejected, msg, sizeof msg));
+    assert_int_equal(rejected, 3);
+    assert_string_equal(msg, "bad span");
+    assert_true(tb__otlp_parse_response(TB__OTLP_PROTOBUF, "", 0, &rejected, msg, sizeof msg));
+    assert_int_equal(rejected, 0);
+    /* a JSON answer to a protobuf request (Langfuse does that) */
+    assert_true(tb__otlp_parse_response(TB__OTLP_PROTOBUF, "{}", 2, &rejected, msg, sizeof msg));
+    assert_int_equal(rejected, 0);
+    const char *js = "{\"partialSuccess\":{\"rejectedSpans\":\"2\",\"errorMessage\":\"x\\ny\"}}";
+    assert_true(tb__otlp_parse_response(TB__OTLP_JSON, js, strlen(js), &rejected, msg, sizeof msg));
+    assert_int_equal(rejected, 2);
+    assert_string_equal(msg, "x y");
+    js = "{\"partialSuccess\":{\"rejectedSpans\":5}}";
+    assert_true(tb__otlp_parse_response(TB__OTLP_JSON, js, strlen(js), &rejected, msg, sizeof msg));
+    assert_int_equal(rejected, 5);
+    assert_false(tb__otlp_parse_response(TB__OTLP_JSON, "<html>", 6, &rejected, msg, sizeof msg));
+    assert_int_equal(rejected, 0);
+}
+
+static void test_traces_url(void **state)
+{
+    (void)state;
+    const char *cases[][2] = {
+        {"http://localhost:6006", "http://localhost:6006/v1/traces"},
+        {"http://localhost:6006/", "http://localhost:6006/v1/traces"},
+        {"https://otlp.arize.com/v1", "https://otlp.arize.com/v1/traces"},
+        {"https://otlp.arize.com/v1/traces", "https://otlp.arize.com/v1/traces"},
+        {"https://x.wandb.io/traces/otel", "https://x.wandb.io/traces/otel/v1/traces"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *u = tb__otlp_traces_url(cases[i][0]);
+        assert_string_equal(u, cases[i][1]);
+        tb__free_mem(u);
+    }
+}
+
+/* Every allocation of an encode fails in turn: TB_NOMEM, no crash, no
+ * leak (run under ASan). */
+static void test_alloc_failures(void **state)
+{
+    (void)state;
+    batch b;
+    full_batch(&b, false);
+    tb__otlp_options o =
+        opts_for(TB__OTLP_CONV_GENAI | TB__OTLP_CONV_OPENINFERENCE | TB__OTLP_CONV_LANGFUSE);
+    for (int fmt = 0; fmt < 2; fmt++) {
+        bool done = false;
+        for (long k = 0; k < 100000 && !done; k++) {
+            tb__buf out;
+            memset(&out, 0, sizeof out);
+            char err[128];
+            tb__alloc_fail_after(k);
+            tb_status st = tb__otlp_encode(&out, b.rec, b.n, (tb__otlp_format)fmt, &o, NULL, NULL,
+                                           err, sizeof err);
+            tb__alloc_fail_after(-1);
+            if (st == TB_OK)
+                done = true;
+            else
+                assert_int_equal(st, TB_NOMEM);
+            tb__buf_free(&out);
+        }
+        assert_true(done);
+    }
+    batch_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_protobuf_shape),
+        cmocka_unit_test(test_conventions_per_type),
+        cmocka_unit_test(test_conventions_selected),
+        cmocka_unit_test(test_json_shape),
+        cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_bad_and_empty),
+        cmocka_unit_test(test_trace_cache),
+        cmocka_unit_test(test_response),
+        cmocka_unit_test(test_traces_url),
+        cmocka_unit_test(test_alloc_failures),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
