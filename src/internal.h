@@ -80,6 +80,13 @@ void tb__buf_puts(tb__buf *b, const char *s);
 void tb__buf_printf(tb__buf *b, const char *fmt, ...) TB__PRINTF(2, 3);
 void tb__buf_free(tb__buf *b);
 
+/* ---- the shipper, for exporters (shipper.c) ---- */
+/* The stored trace record (SDK export JSON, tb__malloc'd) of `trace_id`, read
+ * from the outbox the calling shipper thread is shipping; NULL when unknown
+ * or when not called from inside an exporter's send(). DESIGN.md: exporters
+ * that need trace-level attributes on every span look the trace row up. */
+char *tb__shipper_trace_lookup(const char *trace_id);
+
 /* ---- exporter registry (exporter.c) ---- */
 const tb_exporter_vtable *tb__exporter_find(const char *type);
 /* Built-in types, each defined at the end of its src/exporters/ file. */

@@ -244,6 +244,27 @@ static tb_status read_batch(engine *e, dest_rt *d, batch *b)
     return TB_OK;
 }
 
+/* ---- trace lookup for exporters (during send, on this thread) ---- */
+
+static _Thread_local sqlite3 *sending_db;
+
+char *tb__shipper_trace_lookup(const char *trace_id)
+{
+    if (!sending_db || !trace_id)
+        return NULL;
+    sqlite3_stmt *s = NULL;
+    char *body = NULL;
+    if (sqlite3_prepare_v2(sending_db,
+                           "SELECT body FROM records WHERE kind = 'trace' AND trace_id = ?1", -1,
+                           &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, trace_id, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            body = dup_col(s, 0);
+    }
+    sqlite3_finalize(s);
+    return body;
+}
+
 /* ---- sending and resolving ---- */
 
 typedef struct outcome {
@@ -334,7 +355,9 @@ static size_t resolve(engine *e, dest_rt *d, batch *b, size_t lo, size_t hi, out
     memset(&res, 0, sizeof res);
     res.retry_after_ms = -1;
     res.rejected = rej;
+    sending_db = e->db;
     tb_status st = d->vt->send(d->inst, live, n, &res);
+    sending_db = NULL;
     if (st != TB_OK) {
         /* a local failure of the exporter: retry later */
         res.outcome = TB_EXPORT_RETRY;

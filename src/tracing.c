@@ -640,6 +640,9 @@ tb_status tb_span_set_data(tb_span *s, const char *key, const char *value_json)
         return st;
     if (!key || !*key || strcmp(key, "type") == 0)
         return tb__set_error(TB_INVALID, "tb_span_set_data: key must be set and not \"type\"");
+    /* a key is JSON text too: a bad one would make the whole span unstorable */
+    if (!valid_text(key, "span_data key"))
+        return TB_INVALID;
     if (!value_json)
         return set_item(s, key, cJSON_CreateNull());
     size_t bad;
@@ -658,7 +661,7 @@ tb_status tb_span_set_string(tb_span *s, const char *key, const char *value)
         return st;
     if (!key || !*key || strcmp(key, "type") == 0)
         return tb__set_error(TB_INVALID, "tb_span_set_string: key must be set and not \"type\"");
-    if (!valid_text(value, key))
+    if (!valid_text(key, "span_data key") || !valid_text(value, key))
         return TB_INVALID;
     return set_item(s, key, str_or_null(value));
 }
@@ -693,7 +696,7 @@ tb_status tb_span_set_error(tb_span *s, const char *message, const char *data_js
         return st;
     if (!message)
         return tb__set_error(TB_INVALID, "tb_span_set_error: message is NULL");
-    if (!valid_text(message, "error message"))
+    if (!valid_text(message, "error message") || !valid_text(data_json, "error data"))
         return TB_INVALID;
     bool bad = false;
     cJSON *data = raw_or_null(data_json, &bad);

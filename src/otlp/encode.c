@@ -1086,7 +1086,8 @@ char *tb__otlp_trace_cache_lookup(void *ctx, const char *sdk_trace_id)
     for (size_t k = 0; k < c->cap; k++)
         if (c->e[k].id && strcmp(c->e[k].id, sdk_trace_id) == 0)
             return tb__strdup(c->e[k].body);
-    return NULL;
+    /* not seen by this process: the outbox the shipper is reading has it */
+    return tb__shipper_trace_lookup(sdk_trace_id);
 }
 
 /* ------------------------------------------------------------------------ */

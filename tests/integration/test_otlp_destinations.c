@@ -672,6 +672,40 @@ static void test_trace_across_batches(void **state)
     }
 }
 
+/* A shipper that never saw the trace record (it was delivered by an
+ * earlier run: the cursor is already past it) looks it up in the outbox,
+ * so the spans still carry the trace-level attributes. */
+static void test_trace_from_outbox(void **state)
+{
+    fx *f = *state;
+    fx_parse(f, "[col]\ntype = otlp\nendpoint = %s\n", f->srv.url);
+    int64_t trace_seq = st_db_int(f->db, "SELECT seq FROM records WHERE kind = 'trace'");
+    assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM records WHERE seq < %lld",
+                               (long long)trace_seq),
+                     0);
+    st_db_exec(f->db,
+               "INSERT INTO destinations (name, type, cursor, created_at) VALUES ('col', "
+               "'otlp', %lld, '2026-01-01T00:00:00Z')",
+               (long long)trace_seq);
+    fx_ship(f);
+    assert_int_equal(requests_to(f, "/v1/traces"), 1);
+    got g;
+    got_get(f, "/v1/traces", 0, &g);
+    Tbotlp__ExportTraceServiceRequest *req =
+        tbotlp__export_trace_service_request__unpack(NULL, g.raw_len, g.raw);
+    assert_non_null(req);
+    const Tbotlp__ScopeSpans *ss = req->resource_spans[0]->scope_spans[0];
+    assert_int_equal(ss->n_spans, N_SPANS);
+    for (size_t i = 0; i < ss->n_spans; i++) {
+        const char *sid =
+            kv_str(ss->spans[i]->attributes, ss->spans[i]->n_attributes, "session.id");
+        assert_non_null(sid);
+        assert_string_equal(sid, "thread_7");
+    }
+    tbotlp__export_trace_service_request__free_unpacked(req, NULL);
+    got_free(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -687,6 +721,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_secret_in_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trace_across_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trace_from_outbox, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
