@@ -144,43 +144,47 @@ static tb_status rename_aside(const char *path)
     return TB_OK;
 }
 
-static tb_status migrate(sqlite3 *db, const char *path)
+/* Read the header facts and refuse what is not ours or is too new. Reads
+ * only; *have receives the schema version, *tables the number of objects. */
+static tb_status check_header(sqlite3 *db, const char *path, int *have, int *tables)
 {
-    tb_status st = tb__db_exec(db, "BEGIN IMMEDIATE", "starting the migration");
-    if (st != TB_OK)
-        return st;
     sqlite3_stmt *q = NULL;
-    int have = 0, app = 0, tables = 0;
+    int app = 0;
     int rc = sqlite3_prepare_v2(db,
                                 "SELECT (SELECT user_version FROM pragma_user_version()),"
                                 " (SELECT application_id FROM pragma_application_id()),"
                                 " (SELECT count(*) FROM sqlite_master)",
                                 -1, &q, NULL);
     if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-        have = sqlite3_column_int(q, 0);
+        *have = sqlite3_column_int(q, 0);
         app = sqlite3_column_int(q, 1);
-        tables = sqlite3_column_int(q, 2);
+        *tables = sqlite3_column_int(q, 2);
         rc = SQLITE_OK;
     }
     sqlite3_finalize(q);
-    if (rc != SQLITE_OK) {
-        st = tb__db_error(db, rc, "reading the schema version");
+    if (rc != SQLITE_OK)
+        return tb__db_error(db, rc, path);
+    if (app != TB__APP_ID && (*tables > 0 || *have != 0))
+        return tb__set_error(TB_NOT_OUTBOX,
+                             "%s is an SQLite database but not a tracebox outbox; left untouched "
+                             "(choose another path with --db)",
+                             path);
+    if (*have > tb__schema_version())
+        return tb__set_error(TB_TOO_NEW,
+                             "%s has schema version %d, newer than this tracebox (%s) knows "
+                             "(%d); upgrade tracebox",
+                             path, *have, TB_VERSION_STRING, tb__schema_version());
+    return TB_OK;
+}
+
+static tb_status migrate(sqlite3 *db, const char *path)
+{
+    tb_status st = tb__db_exec(db, "BEGIN IMMEDIATE", "starting the migration");
+    if (st != TB_OK)
+        return st;
+    int have = 0, tables = 0;
+    if ((st = check_header(db, path, &have, &tables)) != TB_OK)
         goto rollback;
-    }
-    if (app != TB__APP_ID && (tables > 0 || have != 0)) {
-        st = tb__set_error(TB_NOT_OUTBOX,
-                           "%s is an SQLite database but not a tracebox outbox; left untouched "
-                           "(choose another path with --db)",
-                           path);
-        goto rollback;
-    }
-    if (have > tb__schema_version()) {
-        st = tb__set_error(TB_TOO_NEW,
-                           "%s has schema version %d, newer than this tracebox (%s) knows (%d); "
-                           "upgrade tracebox",
-                           path, have, TB_VERSION_STRING, tb__schema_version());
-        goto rollback;
-    }
     for (size_t i = 0; i < tb__migration_count; i++) {
         if (tb__migrations[i].version <= have)
             continue;
@@ -223,38 +227,9 @@ static tb_status open_once(sqlite3 **out, const char *path, int busy_ms, int syn
         /* Look before writing anything: a foreign or too-new file must be
          * refused byte-for-byte untouched (migrate() checks again inside its
          * transaction, for a file that changes under us). */
-        sqlite3_stmt *q = NULL;
-        int have = 0, app = 0, tables = 0;
-        rc = sqlite3_prepare_v2(db,
-                                "SELECT (SELECT user_version FROM pragma_user_version()),"
-                                " (SELECT application_id FROM pragma_application_id()),"
-                                " (SELECT count(*) FROM sqlite_master)",
-                                -1, &q, NULL);
-        if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-            have = sqlite3_column_int(q, 0);
-            app = sqlite3_column_int(q, 1);
-            tables = sqlite3_column_int(q, 2);
-            rc = SQLITE_OK;
-        }
-        sqlite3_finalize(q);
-        if (rc != SQLITE_OK) {
-            st = tb__db_error(db, rc, path);
+        int have = 0, tables = 0;
+        if ((st = check_header(db, path, &have, &tables)) != TB_OK)
             goto fail;
-        }
-        if (app != TB__APP_ID && (tables > 0 || have != 0)) {
-            st = tb__set_error(TB_NOT_OUTBOX,
-                               "%s is an SQLite database but not a tracebox outbox; left "
-                               "untouched (choose another path with --db)",
-                               path);
-            goto fail;
-        }
-        if (have > tb__schema_version()) {
-            st = tb__set_error(TB_TOO_NEW,
-                               "%s has schema version %d, newer than this tracebox (%s) knows "
-                               "(%d); upgrade tracebox",
-                               path, have, TB_VERSION_STRING, tb__schema_version());
-            goto fail;
-        }
         /* a new file gets incremental auto-vacuum so purge can give space
          * back; it only takes effect before the first table exists */
         if (tables == 0 && (st = tb__db_exec(db, "PRAGMA auto_vacuum=INCREMENTAL",
@@ -270,21 +245,11 @@ static tb_status open_once(sqlite3 **out, const char *path, int busy_ms, int syn
         if ((st = migrate(db, path)) != TB_OK)
             goto fail;
     } else {
-        int ver = 0;
-        sqlite3_stmt *q = NULL;
-        if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK &&
-            sqlite3_step(q) == SQLITE_ROW)
-            ver = sqlite3_column_int(q, 0);
-        sqlite3_finalize(q);
-        if (ver == 0) {
-            st = tb__set_error(TB_NOT_OUTBOX, "%s is not a tracebox outbox", path);
+        int have = 0, tables = 0;
+        if ((st = check_header(db, path, &have, &tables)) != TB_OK)
             goto fail;
-        }
-        if (ver > tb__schema_version()) {
-            st = tb__set_error(TB_TOO_NEW,
-                               "%s has schema version %d, newer than this tracebox "
-                               "knows (%d); upgrade tracebox",
-                               path, ver, tb__schema_version());
+        if (have == 0) {
+            st = tb__set_error(TB_NOT_OUTBOX, "%s is not a tracebox outbox", path);
             goto fail;
         }
     }
