@@ -88,6 +88,7 @@ static const key_spec k_common[] = {{"type", K_STRING, NULL, 0, 0},
                                     {"timeout", K_DURATION, NULL, 1, I64MAX},
                                     {"max_age", K_DURATION, NULL, 0, I64MAX},
                                     {"start", K_ENUM, "oldest|latest", 0, 0},
+                                    {"redact", K_ENUM, "none|io", 0, 0},
                                     {NULL, K_STRING, NULL, 0, 0}};
 
 /* Keys every HTTP destination accepts. */
@@ -164,6 +165,7 @@ static const key_spec k_outbox[] = {{"path", K_STRING, NULL, 0, 0},
                                     {"full_policy", K_ENUM, "refuse|purge_delivered", 0, 0},
                                     {"queue_capacity", K_INT, NULL, 0, 100000000},
                                     {"queue_policy", K_ENUM, "block|drop", 0, 0},
+                                    {"redact", K_ENUM, "none|io", 0, 0},
                                     {NULL, K_STRING, NULL, 0, 0}};
 
 static const key_spec k_shipper[] = {
@@ -758,6 +760,8 @@ static void check_dest(parser *p, tb_dest_config *d, const char *const *vars)
             d->max_age_ms = num;
         else if (strcmp(k->name, "start") == 0)
             d->start_latest = num == 1;
+        else if (strcmp(k->name, "redact") == 0)
+            d->redact = num == 1;
     }
 
     for (size_t r = 0; ts && r < MAX_REQUIRED && ts->required[r]; r++) {
@@ -924,6 +928,8 @@ static void set_setting(parser *p, const key_spec *table, const char *key, int64
             cfg->queue_capacity = (size_t)num;
         else if (strcmp(key, "queue_policy") == 0)
             cfg->queue_policy = num ? TB_QUEUE_DROP : TB_QUEUE_BLOCK;
+        else if (strcmp(key, "redact") == 0)
+            cfg->redact = num == 1;
     } else {
         if (strcmp(key, "backoff_base") == 0)
             cfg->backoff_base_ms = num;

@@ -24,6 +24,7 @@ struct tb_dest_config {
     int64_t timeout_ms;      /* default 30000 */
     int64_t max_age_ms;      /* 0 = no limit */
     int start_latest;        /* start = latest */
+    int redact;              /* redact = io: inputs/outputs replaced before sending */
     /* every key of the section, including the common ones */
     tb__kv *kv;
     size_t n_kv;
@@ -38,8 +39,9 @@ struct tb_config {
     int64_t max_size;     /* 0 = none */
     int64_t retention_ms; /* 0 = keep forever */
     tb_full_policy full_policy;
-    size_t queue_capacity;
+    size_t queue_capacity; /* 0 = the outbox's default (8192) */
     tb_queue_policy queue_policy;
+    int redact; /* redact = io: inputs/outputs replaced before storing */
     /* [shipper] */
     int64_t backoff_base_ms;  /* default 1000 */
     int64_t backoff_cap_ms;   /* default 300000 */

@@ -23,6 +23,7 @@
  */
 #include "outbox_internal.h"
 #include "record.h"
+#include "redact.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -33,9 +34,10 @@
 typedef struct put_req {
     struct put_req *next;
     tb__record rec;
-    char *body; /* owned copy in async mode; borrowed otherwise */
+    char *body; /* owned when `owned` (async copy, redacted text); else borrowed */
     size_t body_len;
-    bool owned;
+    bool owned;    /* free body with the request */
+    bool detached; /* async: nobody waits; the leader frees the request */
     bool done;
     tb_status st;
     char err[512];
@@ -289,7 +291,7 @@ static void lead_locked(tb_outbox *ob)
     ob->leading = false;
     for (put_req *r = batch, *next; r; r = next) {
         next = r->next;
-        if (r->owned) {
+        if (r->detached) {
             if (r->st != TB_OK)
                 fprintf(stderr, "tracebox: async write failed: %s\n", r->err);
             free_req(r);
@@ -443,27 +445,46 @@ tb_status tb_outbox_put_json(tb_outbox *ob, const char *json, size_t len, char o
     /* trim trailing newline/space so lines from files store cleanly */
     while (len > 0 && (json[len - 1] == '\n' || json[len - 1] == '\r' || json[len - 1] == ' '))
         len--;
+    char *redacted = NULL;
+    if (ob->opts.redact) {
+        size_t rlen;
+        if (tb__redact_record(json, len, &redacted, &rlen) == 1) {
+            json = redacted;
+            len = rlen;
+        }
+    }
     put_req *r = tb__calloc(1, sizeof *r);
-    if (!r)
+    if (!r) {
+        tb__free_mem(redacted);
         return tb__set_error(TB_NOMEM, "out of memory storing a record");
+    }
     char err[512];
     tb_status st = tb__record_decode(&r->rec, json, len, err, sizeof err);
     if (st != TB_OK) {
         tb__free_mem(r);
+        tb__free_mem(redacted);
         return tb__set_error(st, "%s", err);
     }
     if (out_id)
         snprintf(out_id, 64, "%s", r->rec.id);
     r->body_len = len;
+    if (redacted) {
+        /* the request owns the redacted text from here on */
+        r->body = redacted;
+        r->owned = true;
+    }
 
     if (ob->opts.durability == TB_DURABILITY_ASYNC) {
-        r->body = tb__strndup(json, len);
-        if (!r->body) {
-            free_req(r);
-            return tb__set_error(TB_NOMEM, "out of memory storing a record");
+        if (!redacted) {
+            r->body = tb__strndup(json, len);
+            if (!r->body) {
+                free_req(r);
+                return tb__set_error(TB_NOMEM, "out of memory storing a record");
+            }
         }
         /* the decoded tree points into its own memory, not the body */
         r->owned = true;
+        r->detached = true;
         pthread_mutex_lock(&ob->mu);
         while (ob->queued >= ob->opts.queue_capacity && ob->opts.queue_policy == TB_QUEUE_BLOCK)
             pthread_cond_wait(&ob->space_cv, &ob->mu);
@@ -488,7 +509,8 @@ tb_status tb_outbox_put_json(tb_outbox *ob, const char *json, size_t len, char o
         return TB_OK;
     }
 
-    r->body = (char *)json;
+    if (!redacted)
+        r->body = (char *)json;
     pthread_mutex_lock(&ob->mu);
     if (ob->tail)
         ob->tail->next = r;
@@ -605,13 +627,22 @@ tb_status tb__outbox_put_many(tb_outbox *ob, const char *const *json, const size
             snprintf(errs[i], 512, "out of memory");
             continue;
         }
-        status[i] = tb__record_decode(&r->rec, json[i], l, errs[i], 512);
+        const char *text = json[i];
+        char *redacted = NULL;
+        size_t rlen;
+        if (ob->opts.redact && tb__redact_record(text, l, &redacted, &rlen) == 1) {
+            text = redacted;
+            l = rlen;
+        }
+        status[i] = tb__record_decode(&r->rec, text, l, errs[i], 512);
         if (status[i] != TB_OK) {
+            tb__free_mem(redacted);
             tb__free_mem(r);
             continue;
         }
         snprintf(ids[i], 64, "%s", r->rec.id);
-        r->body = (char *)json[i];
+        r->body = (char *)text;
+        r->owned = redacted != NULL;
         r->body_len = l;
         reqs[i] = r;
         valid++;
@@ -619,7 +650,7 @@ tb_status tb__outbox_put_many(tb_outbox *ob, const char *const *json, const size
     if (valid) {
         pthread_mutex_lock(&ob->mu);
         if (ob->opts.durability == TB_DURABILITY_ASYNC) {
-            /* the writer thread must not free these: wait for it to be idle and lead here */
+            /* these are not detached, so the writer marks them done and leaves them to us */
             while (ob->leading)
                 pthread_cond_wait(&ob->done_cv, &ob->mu);
         }

@@ -28,6 +28,7 @@
 #include "config_internal.h"
 #include "http.h"
 #include "outbox_internal.h"
+#include "redact.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -225,6 +226,21 @@ static tb_status read_batch(engine *e, dest_rt *d, batch *b)
             if (!r->body || !r->kind || !r->trace_id) {
                 sqlite3_finalize(s);
                 return tb__set_error(TB_NOMEM, "out of memory reading a batch");
+            }
+            if (d->cfg->redact) {
+                /* this destination gets no prompts, outputs or tool arguments */
+                char *red = NULL;
+                size_t red_len = 0;
+                int rr = tb__redact_record(r->body, r->body_len, &red, &red_len);
+                if (rr < 0) {
+                    sqlite3_finalize(s);
+                    return tb__set_error(TB_NOMEM, "out of memory redacting a batch");
+                }
+                if (rr == 1) {
+                    free((void *)r->body);
+                    r->body = red;
+                    r->body_len = red_len;
+                }
             }
             if (d->cfg->max_age_ms > 0) {
                 int64_t created;

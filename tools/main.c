@@ -158,6 +158,11 @@ tb_config *cli_config(cli *c)
     return loaded_config;
 }
 
+static bool config_in_play(const cli *c)
+{
+    return c->config || getenv("TRACEBOX_CONFIG") || access("tracebox.ini", F_OK) == 0;
+}
+
 const char *cli_db_path(cli *c)
 {
     if (c->db)
@@ -166,7 +171,7 @@ const char *cli_db_path(cli *c)
     if (env && *env)
         return env;
     /* only consult the config file when one is there */
-    if (c->config || getenv("TRACEBOX_CONFIG") || access("tracebox.ini", F_OK) == 0) {
+    if (config_in_play(c)) {
         tb_config *cfg = cli_config(c);
         if (cfg && tb_config_outbox_path(cfg))
             return tb_config_outbox_path(cfg);
@@ -178,6 +183,18 @@ tb_outbox *cli_open(cli *c)
 {
     tb_outbox *ob = NULL;
     tb_outbox_options o = TB_OUTBOX_OPTIONS_INIT;
+    /* [outbox] settings apply to every verb that writes records */
+    if (config_in_play(c)) {
+        const tb_config *cfg = cli_config(c);
+        if (!cfg)
+            return NULL;
+        o.durability = cfg->durability;
+        o.max_size = cfg->max_size;
+        o.full_policy = cfg->full_policy;
+        o.queue_capacity = cfg->queue_capacity;
+        o.queue_policy = cfg->queue_policy;
+        o.redact = cfg->redact;
+    }
     if (tb_outbox_open(&ob, cli_db_path(c), &o) != TB_OK) {
         cli_fail(EXIT_ERR, "%s", tb_last_error());
         return NULL;

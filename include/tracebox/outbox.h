@@ -56,11 +56,14 @@ typedef struct tb_outbox_options {
     tb_queue_policy queue_policy; /* async: default TB_QUEUE_BLOCK */
     int flush_interval_ms;        /* async: default 5 */
     int readonly;                 /* open for reading only (no migration) */
+    int redact; /* 1: replace span inputs/outputs (prompts, completions, tool
+                   arguments and results, audio) with "[redacted]" before
+                   storing; ids, names, models, usage and errors are kept */
 } tb_outbox_options;
 #define TB_OUTBOX_OPTIONS_INIT                                                                     \
     {                                                                                              \
         TB_OUTBOX_OPTIONS_VERSION, TB_DURABILITY_FULL, 10000, 0, TB_FULL_REFUSE, 0,                \
-            TB_QUEUE_BLOCK, 5, 0                                                                   \
+            TB_QUEUE_BLOCK, 5, 0, 0                                                                \
     }
 
 /* Open (creating and migrating if needed) the outbox at `path`. opts may be
