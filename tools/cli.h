@@ -43,6 +43,8 @@ bool cli_int(const char *s, long long *out);
 /* Load the config (--config, $TRACEBOX_CONFIG, ./tracebox.ini, env).
  * Prints the error and returns NULL on failure. Cached. */
 tb_config *cli_config(cli *c);
+/* Is a config file in play (--config, $TRACEBOX_CONFIG or ./tracebox.ini)? */
+bool cli_config_in_play(const cli *c);
 /* Is stdout a terminal and colour allowed (NO_COLOR unset)? */
 bool cli_color(void);
 /* Human age "3m12s" of `seconds`. */

@@ -324,7 +324,7 @@ int cmd_demo(cli *c)
     printf("== 2. ship to the default destination ==\n");
     tb_config *cfg = NULL;
     bool own_cfg = false;
-    if (c->config || getenv("TRACEBOX_CONFIG")) {
+    if (cli_config_in_play(c)) {
         cfg = cli_config(c);
         if (!cfg)
             return EXIT_CONFIG;

@@ -158,7 +158,7 @@ tb_config *cli_config(cli *c)
     return loaded_config;
 }
 
-static bool config_in_play(const cli *c)
+bool cli_config_in_play(const cli *c)
 {
     return c->config || getenv("TRACEBOX_CONFIG") || access("tracebox.ini", F_OK) == 0;
 }
@@ -171,7 +171,7 @@ const char *cli_db_path(cli *c)
     if (env && *env)
         return env;
     /* only consult the config file when one is there */
-    if (config_in_play(c)) {
+    if (cli_config_in_play(c)) {
         tb_config *cfg = cli_config(c);
         if (cfg && tb_config_outbox_path(cfg))
             return tb_config_outbox_path(cfg);
@@ -184,7 +184,7 @@ tb_outbox *cli_open(cli *c)
     tb_outbox *ob = NULL;
     tb_outbox_options o = TB_OUTBOX_OPTIONS_INIT;
     /* [outbox] settings apply to every verb that writes records */
-    if (config_in_play(c)) {
+    if (cli_config_in_play(c)) {
         const tb_config *cfg = cli_config(c);
         if (!cfg)
             return NULL;
