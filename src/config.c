@@ -462,11 +462,12 @@ static int check_list(const char *choices, const char *v)
  * in ms, size in bytes, integer, enum index, bool 0/1). On failure record an
  * error at `where`. */
 static int check_value(parser *p, const key_spec *k, const char *v, int64_t *num, int line,
-                       const char *var, const char *section)
+                       const char *var, const char *section, int hidden)
 {
     char shown[64];
     quote_value(shown, sizeof shown, v);
-    if (is_secret_key(k->name))
+    /* a value from ${VAR} may be a secret put under the wrong key */
+    if (hidden || is_secret_key(k->name))
         snprintf(shown, sizeof shown, "(value hidden)");
     *num = 0;
     switch (k->kind) {
@@ -642,6 +643,7 @@ static int add_kv(parser *p, tb_dest_config *d, const char *key, char *value, in
     d->kv[d->n_kv].key = k;
     d->kv[d->n_kv].value = value;
     d->kv[d->n_kv].line = line;
+    d->kv[d->n_kv].hidden = 0;
     d->n_kv++;
     return 1;
 }
@@ -723,6 +725,8 @@ static void check_dest(parser *p, tb_dest_config *d, const char *const *vars)
     if (!ts && !vt) {
         char shown[64];
         quote_value(shown, sizeof shown, type_kv->value);
+        if (type_kv->hidden || vars)
+            snprintf(shown, sizeof shown, "(value hidden)");
         fail_at(p, type_kv->line, vars ? vars[type_kv - d->kv] : NULL, d->name, "type",
                 "unknown type `%s` (use one of " TYPE_NAMES
                 ", or register it with tb_exporter_register())",
@@ -748,7 +752,7 @@ static void check_dest(parser *p, tb_dest_config *d, const char *const *vars)
             return;
         }
         int64_t num;
-        if (!check_value(p, k, kv->value, &num, kv->line, var, d->name))
+        if (!check_value(p, k, kv->value, &num, kv->line, var, d->name, kv->hidden || var))
             return;
         if (strcmp(k->name, "batch_size") == 0)
             d->batch_size = (int)num;
@@ -967,8 +971,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
             goto cleanup;
         }
         expand(p, value, &v, p->line, NULL, d->name, name);
-        if (v)
-            add_kv(p, d, name, v, p->line);
+        if (v && add_kv(p, d, name, v, p->line) && strstr(value, "${"))
+            d->kv[d->n_kv - 1].hidden = 1;
         v = NULL;
         goto cleanup;
     }
@@ -996,7 +1000,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
     if (!v)
         goto cleanup;
     int64_t num;
-    if (!check_value(p, k, v, &num, p->line, NULL, p->cur_name))
+    if (!check_value(p, k, v, &num, p->line, NULL, p->cur_name, strstr(value, "${") != NULL))
         goto cleanup;
     if (k->kind == K_STRING && !*v) {
         fail_at(p, p->line, NULL, p->cur_name, name, "empty (give a value or remove the line)");

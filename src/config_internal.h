@@ -11,6 +11,7 @@ typedef struct tb__kv {
     char *key;
     char *value; /* after ${VAR} expansion */
     int line;    /* 0 for values from the environment */
+    int hidden;  /* the value came from ${VAR} or the environment: never echo it */
 } tb__kv;
 
 struct tb_dest_config {

@@ -1003,6 +1003,14 @@ void tb__http_classify(const tb__http_response *resp, tb_export_result *result)
     result->unknown_outcome = 0;
     result->message[0] = '\0';
 
+    if (resp->transport_error && resp->too_large && s >= 200 && s < 300) {
+        /* the destination accepted the batch; only its reply was too big to
+         * read (and is not needed): resending would repeat it forever */
+        result->outcome = TB_EXPORT_DELIVERED;
+        snprintf(result->message, sizeof result->message,
+                 "HTTP %ld: accepted; the response was over the size cap and was not read", s);
+        return;
+    }
     if (resp->transport_error) {
         result->outcome = TB_EXPORT_RETRY;
         result->unknown_outcome = resp->body_sent ? 1 : 0;

@@ -285,10 +285,9 @@ static void lead_locked(tb_outbox *ob)
 
     lead(ob, batch, &refused, &dropped);
 
-    pthread_mutex_lock(&ob->mu);
-    ob->refused += refused;
-    ob->dropped += dropped;
-    ob->leading = false;
+    /* detached (async) requests are the leader's alone: free them before
+     * taking the lock, so producers do not wait behind the frees */
+    put_req *waited = NULL;
     for (put_req *r = batch, *next; r; r = next) {
         next = r->next;
         if (r->detached) {
@@ -296,9 +295,16 @@ static void lead_locked(tb_outbox *ob)
                 fprintf(stderr, "tracebox: async write failed: %s\n", r->err);
             free_req(r);
         } else {
-            r->done = true;
+            r->next = waited;
+            waited = r;
         }
     }
+    pthread_mutex_lock(&ob->mu);
+    ob->refused += refused;
+    ob->dropped += dropped;
+    ob->leading = false;
+    for (put_req *r = waited; r; r = r->next)
+        r->done = true;
     pthread_cond_broadcast(&ob->done_cv);
 }
 
@@ -482,9 +488,15 @@ tb_status tb_outbox_put_json(tb_outbox *ob, const char *json, size_t len, char o
                 return tb__set_error(TB_NOMEM, "out of memory storing a record");
             }
         }
-        /* the decoded tree points into its own memory, not the body */
+        /* the decoded tree points into its own memory, not the body; a
+         * queued span keeps only its columns (a trace keeps its tree for a
+         * merge), so a queue slot costs about the body, not a cJSON tree */
         r->owned = true;
         r->detached = true;
+        if (!r->rec.is_trace && tb__record_compact(&r->rec) != TB_OK) {
+            free_req(r);
+            return tb__set_error(TB_NOMEM, "out of memory storing a record");
+        }
         pthread_mutex_lock(&ob->mu);
         while (ob->queued >= ob->opts.queue_capacity && ob->opts.queue_policy == TB_QUEUE_BLOCK)
             pthread_cond_wait(&ob->space_cv, &ob->mu);

@@ -103,7 +103,34 @@ void tb__record_clear(tb__record *rec)
     cJSON_Delete(rec->root);
     tb__free_mem(rec->name);
     tb__free_mem(rec->error_json);
+    tb__free_mem(rec->strings);
     memset(rec, 0, sizeof *rec);
+}
+
+tb_status tb__record_compact(tb__record *rec)
+{
+    const char **cols[] = {&rec->id,        &rec->trace_id,   &rec->span_id, &rec->parent_id,
+                           &rec->type,      &rec->started_at, &rec->ended_at};
+    size_t n = sizeof cols / sizeof cols[0], total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += *cols[i] ? strlen(*cols[i]) + 1 : 0;
+    char *buf = tb__malloc(total ? total : 1);
+    if (!buf)
+        return TB_NOMEM;
+    char *p = buf;
+    for (size_t i = 0; i < n; i++) {
+        if (!*cols[i])
+            continue;
+        size_t len = strlen(*cols[i]) + 1;
+        memcpy(p, *cols[i], len);
+        *cols[i] = p;
+        p += len;
+    }
+    cJSON_Delete(rec->root);
+    rec->root = NULL;
+    tb__free_mem(rec->strings);
+    rec->strings = buf;
+    return TB_OK;
 }
 
 tb_status tb__record_decode(tb__record *rec, const char *json, size_t len, char *err,

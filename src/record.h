@@ -21,6 +21,7 @@ typedef struct tb__record {
     const char *started_at;
     const char *ended_at;
     char *error_json; /* owned; NULL when no error */
+    char *strings;    /* owned; after tb__record_compact the columns live here */
 } tb__record;
 
 /* Parse and validate. On failure returns TB_BAD_RECORD (or TB_NOMEM) and
@@ -28,5 +29,8 @@ typedef struct tb__record {
 tb_status tb__record_decode(tb__record *rec, const char *json, size_t len, char *err,
                             size_t err_size);
 void tb__record_clear(tb__record *rec);
+/* Copy the borrowed columns into one allocation and free the tree (root
+ * becomes NULL). For records that wait in a queue. */
+tb_status tb__record_compact(tb__record *rec);
 
 #endif

@@ -259,7 +259,7 @@ tb_status tb_trace_start(tb_trace **out, const char *workflow_name, const tb_tra
     }
     if (opts && opts->trace_id) {
         if (!tb__valid_trace_id(opts->trace_id)) {
-            st = tb__set_error(TB_INVALID, "trace_id: expected \"trace_\" + 32 hex digits");
+            st = tb__set_error(TB_INVALID, "trace_id: expected \"trace_\" + 32 letters or digits");
             goto fail;
         }
         snprintf(t->id, sizeof t->id, "%s", opts->trace_id);

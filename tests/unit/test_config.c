@@ -493,7 +493,7 @@ static void test_expansion(void **state)
     /* Expanded values are checked like any other. */
     setenv("TBT_SET", "forever", 1);
     expect_error("[outbox]\nretention = ${TBT_SET}\n",
-                 "t.ini:2: [outbox] retention: `forever` is not a duration");
+                 "t.ini:2: [outbox] retention: `(value hidden)` is not a duration");
 }
 
 static void test_secrets_not_echoed(void **state)
@@ -532,7 +532,7 @@ static void test_secrets_not_echoed(void **state)
     tb_config_parse(&cfg, bad[0], "t.ini");
     assert_string_equal(tb_last_error(),
                         "t.ini:4: [w] api_key: unknown key for type webhook (use one of: type, "
-                        "batch_size, max_batch_bytes, timeout, max_age, start, headers, "
+                        "batch_size, max_batch_bytes, timeout, max_age, start, redact, headers, "
                         "compression, ca_file, insecure, url)");
     tb_config_parse(&cfg, bad[2], "t.ini");
     assert_string_equal(tb_last_error(), "t.ini:3: malformed line (expected `key = value`, "
@@ -579,7 +579,7 @@ static void test_registered_type(void **state)
     /* Only the common keys and the vtable's keys. */
     expect_error("[k]\ntype = kafka_test\nheaders = a=b\n",
                  "t.ini:3: [k] headers: unknown key for type kafka_test (use one of: type, "
-                 "batch_size, max_batch_bytes, timeout, max_age, start, topic, brokers)");
+                 "batch_size, max_batch_bytes, timeout, max_age, start, redact, topic, brokers)");
 }
 
 /* ---- files and env-only mode ---- */

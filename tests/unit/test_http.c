@@ -427,9 +427,12 @@ static void test_response_cap(void **state)
         tb_test_server_control(&g_server, "{\"mode\":\"big_response\",\"bytes\":5000}"), 0);
     post(h, "{}", &resp, &res);
     assert_true(resp.too_large);
-    assert_int_equal(res.outcome, TB_EXPORT_RETRY);
-    assert_non_null(strstr(res.message, "larger than 1000 bytes"));
+    assert_non_null(strstr(resp.error, "larger than 1000 bytes"));
     assert_true(resp.body_len <= 1000);
+    /* a 2xx was accepted: its oversized reply is not read, and not a reason
+     * to send the batch again (that would repeat forever) */
+    assert_int_equal(res.outcome, TB_EXPORT_DELIVERED);
+    assert_non_null(strstr(res.message, "over the size cap"));
 
     /* the handle still works afterwards */
     assert_int_equal(tb_test_server_control(&g_server, "{\"mode\":\"ok\"}"), 0);
@@ -442,8 +445,15 @@ static void test_response_cap(void **state)
     assert_int_equal(
         tb_test_server_control(&g_server, "{\"mode\":\"big_response\",\"bytes\":2097152}"), 0);
     post(h, "{}", &resp, &res);
+    assert_true(resp.too_large);
+    assert_non_null(strstr(resp.error, "larger than 1048576 bytes"));
+    assert_int_equal(res.outcome, TB_EXPORT_DELIVERED);
+    /* a refusal with an oversized body is still a refusal, read up to the cap */
+    assert_int_equal(tb_test_server_control(&g_server,
+                                            "{\"mode\":\"status\",\"code\":503}"),
+                     0);
+    post(h, "{}", &resp, &res);
     assert_int_equal(res.outcome, TB_EXPORT_RETRY);
-    assert_non_null(strstr(res.message, "larger than 1048576 bytes"));
     tb__http_close(h);
 }
 

@@ -7,12 +7,10 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { TB_CLI, CollectingProcessor, cliExport, cliShipToFile, plain, tmpdir, ROOT } from './helpers.mjs';
+import { TB_CLI, CollectingProcessor, FakeProvider, cliExport, cliShipToFile, makeAgents, plain, tmpdir, ROOT } from './helpers.mjs';
 
 import {
-  Agent,
   Runner,
-  Usage,
   createAgentSpan,
   createCustomSpan,
   createFunctionSpan,
@@ -29,10 +27,8 @@ import {
   getGlobalTraceProvider,
   setTraceProcessors,
   setTracingDisabled,
-  tool,
   withTrace,
 } from '@openai/agents-core';
-import { z } from 'zod';
 
 import { OutboxProcessor, Shipper, shipOnce, libraryVersion } from '../index.mjs';
 
@@ -145,74 +141,6 @@ test('every span type made with the SDK functions lands in the outbox', { skip: 
   assert.equal(shipped.status, 0, shipped.stderr);
   assert.deepEqual(new Set(shipped.lines.map((r) => r.id)), new Set(seen.records.map((r) => r.id)));
 });
-
-// ---- a fake model provider: tool call, then handoff, then the answer ----
-class FakeModel {
-  calls = [];
-  constructor(script) {
-    this.script = script;
-  }
-  async getResponse(request) {
-    const step = this.script(request, this.calls.length);
-    this.calls.push(request);
-    // Like the SDK's own models, record the model call as a generation span.
-    const span = createGenerationSpan({ data: { model: 'fake-model', input: [{ role: 'user', content: typeof request.input === 'string' ? request.input : `${request.input.length} items` }] } });
-    span.start();
-    try {
-      const usage = new Usage({ requests: 1, inputTokens: 20, outputTokens: 5, totalTokens: 25 });
-      span.spanData.output = plain(step);
-      span.spanData.usage = { input_tokens: 20, output_tokens: 5 };
-      return { usage, output: step, responseId: `resp_fake_${this.calls.length}` };
-    } finally {
-      span.end();
-    }
-  }
-  // eslint-disable-next-line require-yield
-  async *getStreamedResponse() {
-    throw new Error('FakeModel: streaming is not used in these tests');
-  }
-}
-
-class FakeProvider {
-  constructor(model) {
-    this.model = model;
-  }
-  getModel() {
-    return this.model;
-  }
-}
-
-const message = (text) => ({ type: 'message', role: 'assistant', status: 'completed', id: `msg_${text.length}`, content: [{ type: 'output_text', text }] });
-const call = (name, args, callId) => ({ type: 'function_call', name, callId, id: callId, status: 'completed', arguments: JSON.stringify(args) });
-
-function makeAgents() {
-  const lookup = tool({
-    name: 'lookup_order',
-    description: 'Look an order up',
-    parameters: z.object({ order: z.number() }),
-    execute: async ({ order }) => `order ${order}: shipped`,
-  });
-  const billing = new Agent({ name: 'Billing', instructions: 'Refunds.', model: 'fake-model' });
-  const triage = new Agent({
-    name: 'Triage',
-    instructions: 'Route the customer.',
-    model: 'fake-model',
-    tools: [lookup],
-    handoffs: [billing],
-    inputGuardrails: [{ name: 'no_pii', execute: async () => ({ tripwireTriggered: false, outputInfo: { ok: true } }) }],
-  });
-  const script = (request, i) => {
-    const toolNames = request.tools.map((tl) => tl.name);
-    const handoffNames = (request.handoffs || []).map((h) => h.toolName);
-    if (handoffNames.includes('transfer_to_Billing') && toolNames.includes('lookup_order')) {
-      // Triage: first the tool, then the handoff
-      const seenTool = Array.isArray(request.input) && request.input.some((it) => it.type === 'function_call_result');
-      return seenTool ? [call('transfer_to_Billing', {}, `call_h${i}`)] : [call('lookup_order', { order: 42 }, `call_t${i}`)];
-    }
-    return [message('Your refund for order 42 is issued.')];
-  };
-  return { triage, billing, model: new FakeModel(script) };
-}
 
 test('a full Runner run: every span the SDK produced is in the outbox and ships', { skip: noCli }, async (t) => {
   const dir = tmpdir(t);

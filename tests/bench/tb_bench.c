@@ -1,0 +1,2044 @@
+/*
+ * tb_bench.c — how close tracebox gets to SQLite's own limit (issue 6).
+ *
+ * One executable, one run, every figure printed next to its target:
+ *
+ *   ceiling  a plain SQLite loop inserting the same rows (same schema and
+ *            indexes as `records`, WAL, same pragmas) in batches of 1000;
+ *            one row per commit with synchronous=FULL and =NORMAL
+ *   ingest   tb_outbox_put_json() per durability mode, 1 and 4 producers,
+ *            as a ratio of the batched ceiling
+ *   latency  tb_span_end() p50/p99/p99.9 per mode, through the tracing API
+ *            with the outbox processor registered, one thread
+ *   ship     tb_ship_once() to the `file` exporter, to `webhook` and (when
+ *            it is built) `otlp` http/protobuf against a small keep-alive
+ *            HTTP server in this process, whose thread CPU time is shown
+ *            apart
+ *   drain    a backlog of 1 000 000 spans (100 000 with --quick) via
+ *            tb_ship_once() to the fastest local destination
+ *   rss      peak RSS of an app (a child ingesting in async mode with a
+ *            given queue capacity: VmHWM) and of `tracebox ship --once` on
+ *            the big backlog (wait4() ru_maxrss)
+ *   disk     bytes on disk per span against the JSON body bytes, and what
+ *            `tracebox purge` gives back once everything is delivered
+ *
+ * The workload is the one `tracebox demo` runs (a triage agent, a handoff,
+ * a billing agent, two tools, two generations of 0.5–4 KB), captured once
+ * through the tracing API into templates; each row is a template copy with
+ * fresh ids patched in, so the raw loop and the library store exactly the
+ * same bytes and id generation costs next to nothing.
+ *
+ * Everything lives in one mkdtemp() folder that is removed at the end; the
+ * only sockets are on 127.0.0.1. The table goes to stdout (Markdown, ready
+ * for the README), progress to stderr.
+ *
+ *   build/release/tests/tb_bench [--quick] [--only SECTION] [--mode DURABILITY]
+ *                                [--cli PATH] [--keep]
+ */
+#define _GNU_SOURCE
+#include "tracebox.h"
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- run settings ---- */
+
+static bool g_quick;
+static const char *g_only;
+static bool g_keep;
+static int g_mode = -1; /* --mode: only this durability in ingest/latency */
+static char g_dir[PATH_MAX];
+static char g_cli[PATH_MAX];
+
+static bool want(const char *section)
+{
+    return !g_only || strcmp(g_only, section) == 0;
+}
+
+static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void progress(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("tb_bench: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("tb_bench: fatal: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t cpu_ns(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void path_in(char *out, const char *name)
+{
+    snprintf(out, PATH_MAX, "%s/%s", g_dir, name);
+}
+
+static int64_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
+/* database + WAL */
+static int64_t db_bytes(const char *path)
+{
+    char wal[PATH_MAX + 8];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    return file_size(path) + file_size(wal);
+}
+
+static void remove_db(const char *path)
+{
+    static const char *sfx[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < 4; i++) {
+        char p[PATH_MAX + 16];
+        snprintf(p, sizeof p, "%s%s", path, sfx[i]);
+        unlink(p);
+    }
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static void cleanup_dir(void)
+{
+    if (!g_dir[0])
+        return;
+    if (g_keep) {
+        progress("kept %s", g_dir);
+        return;
+    }
+    nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    g_dir[0] = '\0';
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+    /* xorshift64* */
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int64_t pct(const int64_t *sorted, size_t n, double q)
+{
+    if (n == 0)
+        return 0;
+    size_t i = (size_t)(q * (double)n);
+    return sorted[i >= n ? n - 1 : i];
+}
+
+/* ---- the results table ---- */
+
+typedef struct result_row {
+    char sec[12];
+    char what[112];
+    char figure[80];
+    char target[64];
+    char verdict[24];
+} result_row;
+
+static result_row g_rows[96];
+static int g_nrows;
+
+static void row(const char *sec, const char *what, const char *target, const char *verdict,
+                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void row(const char *sec, const char *what, const char *target, const char *verdict,
+                const char *fmt, ...)
+{
+    if (g_nrows >= (int)(sizeof g_rows / sizeof g_rows[0]))
+        return;
+    result_row *r = &g_rows[g_nrows++];
+    snprintf(r->sec, sizeof r->sec, "%s", sec);
+    snprintf(r->what, sizeof r->what, "%s", what);
+    snprintf(r->target, sizeof r->target, "%s", target ? target : "");
+    snprintf(r->verdict, sizeof r->verdict, "%s", verdict ? verdict : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->figure, sizeof r->figure, fmt, ap);
+    va_end(ap);
+    progress("  %-58s %s%s%s%s%s", r->what, r->figure, r->target[0] ? "   target " : "", r->target,
+             r->verdict[0] ? "   " : "", r->verdict);
+}
+
+static const char *met(bool ok)
+{
+    return ok ? "MET" : "NOT MET";
+}
+
+static void print_table(void)
+{
+    printf("\n| section | measurement | figure | target | verdict |\n"
+           "|---|---|---|---|---|\n");
+    for (int i = 0; i < g_nrows; i++) {
+        const result_row *r = &g_rows[i];
+        printf("| %s | %s | %s | %s | %s |\n", r->sec, r->what, r->figure,
+               r->target[0] ? r->target : "—", r->verdict[0] ? r->verdict : "info");
+    }
+    fflush(stdout);
+}
+
+/* ---- the workload: `tracebox demo`'s conversation, captured as templates ---- */
+
+#define MAX_RECS 16
+
+typedef struct idpatch {
+    uint32_t off; /* where the hex digits start in the body */
+    int k;        /* -1: the trace id (32 hex); else span k's id (24 hex) */
+} idpatch;
+
+typedef struct tmpl {
+    char *body;
+    size_t len;
+    idpatch *p;
+    size_t np;
+    bool is_trace;
+    int k;        /* this span's index (-1 for the trace) */
+    int parent_k; /* -1: parent is the trace */
+    char *type, *name, *started_at, *ended_at, *error;
+} tmpl;
+
+typedef struct variant {
+    tmpl rec[MAX_RECS];
+    int n;
+} variant;
+
+typedef struct workload {
+    variant *v;
+    int nv;
+    size_t max_len;
+    double mean_body;     /* bytes, over one conversation of each variant */
+    double mean_gen_body; /* generation spans only */
+    size_t min_gen, max_gen;
+} workload;
+
+static workload g_wl;
+static char g_filler[16384];
+
+static void build_filler(void)
+{
+    static const char *words[] = {"invoice", "refund",       "customer", "billing", "charged",
+                                  "twice",   "card",         "ending",   "pending", "account",
+                                  "order",   "status",       "escalate", "policy",  "please",
+                                  "thanks",  "the",          "a",        "was",     "for",
+                                  "and",     "on",           "your",     "we",      "have",
+                                  "issued",  "March",        "payment",  "service", "timed",
+                                  "out",     "subscription", "address",  "update",  "agent",
+                                  "triage",  "route",        "tool",     "result",  "amount",
+                                  "49.00",   "inv_2291",     "inv_2292"};
+    uint64_t s = 0x5eed;
+    size_t n = 0;
+    while (n + 20 < sizeof g_filler) {
+        const char *w = words[rnd(&s) % (sizeof words / sizeof words[0])];
+        size_t l = strlen(w);
+        memcpy(g_filler + n, w, l);
+        n += l;
+        g_filler[n++] = (rnd(&s) % 11 == 0) ? '.' : ' ';
+    }
+    g_filler[n] = '\0';
+}
+
+/* generation input: system + user + earlier turns, `lo`..`hi` bytes of filler */
+static void gen_input(char *buf, size_t cap, const char *sys, const char *question, uint64_t *s,
+                      size_t lo, size_t hi)
+{
+    size_t len = lo + (size_t)(rnd(s) % (hi - lo + 1));
+    size_t off = (size_t)(rnd(s) % (strlen(g_filler) - len - 1));
+    snprintf(buf, cap,
+             "[{\"role\":\"system\",\"content\":\"%s\"},{\"role\":\"user\",\"content\":\"%s\"},"
+             "{\"role\":\"assistant\",\"content\":\"%.*s\"}]",
+             sys, question, (int)len, g_filler + off);
+}
+
+typedef tb_status (*ender_fn)(tb_span *span, void *ctx);
+
+static tb_status plain_end(tb_span *span, void *ctx)
+{
+    (void)ctx;
+    return tb_span_end(span);
+}
+
+/* One agent run, shaped like cmd_demo.c's run_conversation (non-injection
+ * path): trace → task → triage agent → turn → guardrail → generation →
+ * handoff → billing agent → turn → two functions → generation. 12 records. */
+static void conversation(uint64_t *s, int i, ender_fn end, void *ctx)
+{
+    static const char *customers[] = {"ana", "bo", "chen", "dara", "eli", "fatima"};
+    static const char *questions[] = {
+        "Why was I charged twice for my March invoice?",
+        "Can you refund order 8812? It arrived broken.", "What is the status of my refund?",
+        "Please update my billing address to 12 Rue de Rivoli, Paris.",
+        "I want to cancel my subscription — ¿pueden ayudarme? 谢谢"};
+    const char *customer = customers[i % 6];
+    const char *question = questions[i % 5];
+    char meta[128], group[64];
+    snprintf(meta, sizeof meta, "{\"customer\":\"%s\",\"channel\":\"chat\"}", customer);
+    snprintf(group, sizeof group, "thread_%s_%04d", customer, i);
+    tb_trace_options to = TB_TRACE_OPTIONS_INIT;
+    to.group_id = group;
+    to.metadata_json = meta;
+    tb_trace *t = NULL;
+    tb_trace_start(&t, "Customer support", &to);
+    if (!t)
+        die("tb_trace_start: %s", tb_last_error());
+    tb_span *task = NULL, *triage = NULL, *turn = NULL, *gen = NULL, *guard = NULL;
+    tb_span_start_task(&task, t, NULL, "Runner.run");
+    tb_span_start_agent(&triage, t, task, "Triage agent");
+    tb_span_set_data(triage, "handoffs", "[\"Billing agent\",\"Refunds agent\"]");
+    tb_span_set_data(triage, "tools", "[]");
+    tb_span_set_string(triage, "output_type", "str");
+    tb_span_start_turn(&turn, t, triage, 1, "Triage agent");
+    tb_span_start_guardrail(&guard, t, turn, "prompt_injection_check", 0);
+    end(guard, ctx);
+
+    char input[8192];
+    gen_input(input, sizeof input,
+              "You are the triage agent for Acme support. Route billing questions to the "
+              "Billing agent.",
+              question, s, 40, 1000);
+    tb_span_start_generation(&gen, t, turn, "gpt-4.1-mini", input);
+    tb_span_set_data(gen, "model_config",
+                     "{\"temperature\":0.2,\"base_url\":\"https://api.openai.com/v1/\"}");
+    tb_span_set_data(gen, "output",
+                     "[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"call_1\",\"type\":"
+                     "\"function\",\"function\":{\"name\":\"transfer_to_billing_agent\","
+                     "\"arguments\":\"{}\"}}]}]");
+    tb_span_set_usage(gen, 180 + i % 40, 22 + i % 9);
+    end(gen, ctx);
+    tb_span_free(gen);
+
+    tb_span *handoff = NULL, *billing = NULL, *turn2 = NULL, *lookup = NULL, *refund = NULL;
+    tb_span_start_handoff(&handoff, t, turn, "Triage agent", "Billing agent");
+    end(handoff, ctx);
+    tb_span_start_agent(&billing, t, task, "Billing agent");
+    tb_span_set_data(billing, "tools", "[\"lookup_invoice\",\"issue_refund\"]");
+    tb_span_start_turn(&turn2, t, billing, 2, "Billing agent");
+    char args[128];
+    snprintf(args, sizeof args, "{\"customer\":\"%s\",\"month\":\"2026-03\"}", customer);
+    tb_span_start_function(&lookup, t, turn2, "lookup_invoice", args);
+    tb_span_set_string(lookup, "output",
+                       "{\"invoices\":[{\"id\":\"inv_2291\",\"amount\":49.0},"
+                       "{\"id\":\"inv_2292\",\"amount\":49.0}]}");
+    end(lookup, ctx);
+    tb_span_start_function(&refund, t, turn2, "issue_refund",
+                           "{\"invoice\":\"inv_2292\",\"amount\":49.0}");
+    if (i % 4 == 1)
+        tb_span_set_error(refund, "Error running tool",
+                          "{\"tool_name\":\"issue_refund\",\"error\":\"payment service timed "
+                          "out after 10s\"}");
+    else
+        tb_span_set_string(refund, "output", "{\"refund_id\":\"re_5531\",\"status\":\"pending\"}");
+    end(refund, ctx);
+
+    gen_input(input, sizeof input,
+              "You are the billing agent. Be concise, cite invoice ids, never promise dates.",
+              question, s, 1000, 3300);
+    tb_span_start_generation(&gen, t, turn2, "gpt-4.1", input);
+    tb_span_set_data(gen, "output",
+                     "[{\"role\":\"assistant\",\"content\":\"You were charged twice (inv_2291, "
+                     "inv_2292). I issued refund re_5531 for 49.00; it is pending.\"}]");
+    tb_span_set_usage(gen, 640 + i % 100, 58 + i % 20);
+    end(gen, ctx);
+    tb_span_free(gen);
+    end(turn2, ctx);
+    end(billing, ctx);
+    end(turn, ctx);
+    end(triage, ctx);
+    end(task, ctx);
+    tb_trace_end(t);
+    tb_span_free(handoff);
+    tb_span_free(lookup);
+    tb_span_free(refund);
+    tb_span_free(turn2);
+    tb_span_free(billing);
+    tb_span_free(guard);
+    tb_span_free(turn);
+    tb_span_free(triage);
+    tb_span_free(task);
+    tb_trace_free(t);
+}
+
+typedef struct capture {
+    char *body[MAX_RECS];
+    char id[MAX_RECS][64];
+    bool is_trace[MAX_RECS];
+    int n;
+} capture;
+
+static tb_status cap_trace_start(void *self, const tb_trace *t)
+{
+    capture *c = self;
+    if (c->n >= MAX_RECS)
+        return TB_ERROR;
+    tb_status st = tb_trace_export_json(t, &c->body[c->n]);
+    snprintf(c->id[c->n], 64, "%s", tb_trace_id(t));
+    c->is_trace[c->n++] = true;
+    return st;
+}
+
+static tb_status cap_span_end(void *self, const tb_span *s)
+{
+    capture *c = self;
+    if (c->n >= MAX_RECS)
+        return TB_ERROR;
+    tb_status st = tb_span_export_json(s, &c->body[c->n]);
+    snprintf(c->id[c->n], 64, "%s", tb_span_id(s));
+    c->is_trace[c->n++] = false;
+    return st;
+}
+
+static char *xstrdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        die("out of memory");
+    return d;
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void add_patches(tmpl *t, const char *prefix, const char *id, int k)
+{
+    /* every occurrence of the full id ("trace_…"/"span_…"); patch after the prefix */
+    size_t plen = strlen(prefix), ilen = strlen(id);
+    const char *p = t->body;
+    while ((p = memmem(p, t->len - (size_t)(p - t->body), id, ilen)) != NULL) {
+        t->p = realloc(t->p, (t->np + 1) * sizeof *t->p);
+        if (!t->p)
+            die("out of memory");
+        t->p[t->np].off = (uint32_t)(p - t->body + (ptrdiff_t)plen);
+        t->p[t->np].k = k;
+        t->np++;
+        p += ilen;
+    }
+}
+
+static void workload_build(int nv)
+{
+    build_filler();
+    tb_set_tracing_disabled(0);
+    g_wl.nv = nv;
+    g_wl.v = calloc((size_t)nv, sizeof *g_wl.v);
+    if (!g_wl.v)
+        die("out of memory");
+    uint64_t s = 0x7b0c5;
+    double total = 0, gen_total = 0;
+    size_t count = 0, gens = 0;
+    g_wl.min_gen = SIZE_MAX;
+    for (int vi = 0; vi < nv; vi++) {
+        capture c;
+        memset(&c, 0, sizeof c);
+        tb_processor p = {
+            TB_PROCESSOR_VERSION, &c, cap_trace_start, NULL, NULL, cap_span_end, NULL, NULL, NULL};
+        tb_set_trace_processors(&p, 1);
+        conversation(&s, vi, plain_end, NULL);
+        tb_set_trace_processors(&p, 0);
+        variant *v = &g_wl.v[vi];
+        v->n = c.n;
+        /* span ids in capture order -> k */
+        int kof[MAX_RECS];
+        int nk = 0;
+        for (int j = 0; j < c.n; j++)
+            kof[j] = c.is_trace[j] ? -1 : nk++;
+        const char *trace_id = NULL;
+        for (int j = 0; j < c.n; j++)
+            if (c.is_trace[j])
+                trace_id = c.id[j];
+        if (!trace_id)
+            die("capture: no trace record");
+        for (int j = 0; j < c.n; j++) {
+            tmpl *t = &v->rec[j];
+            if (!c.body[j])
+                die("capture: export failed");
+            t->body = c.body[j];
+            t->len = strlen(t->body);
+            t->is_trace = c.is_trace[j];
+            t->k = kof[j];
+            add_patches(t, "trace_", trace_id, -1);
+            for (int m = 0; m < c.n; m++)
+                if (!c.is_trace[m])
+                    add_patches(t, "span_", c.id[m], kof[m]);
+            cJSON *o = cJSON_Parse(t->body);
+            if (!o)
+                die("capture: bad JSON");
+            t->parent_k = -1;
+            if (t->is_trace) {
+                t->type = xstrdup("trace");
+                t->name = xstrdup(jstr(o, "workflow_name"));
+            } else {
+                const char *pid = jstr(o, "parent_id");
+                for (int m = 0; pid && m < c.n; m++)
+                    if (!c.is_trace[m] && strcmp(c.id[m], pid) == 0)
+                        t->parent_k = kof[m];
+                const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "span_data");
+                t->type = xstrdup(jstr(d, "type"));
+                const char *nm = jstr(d, "name");
+                char hb[256];
+                if (t->type && strcmp(t->type, "handoff") == 0) {
+                    snprintf(hb, sizeof hb, "%s -> %s", jstr(d, "from_agent"), jstr(d, "to_agent"));
+                    nm = hb;
+                }
+                if (!nm)
+                    nm = jstr(d, "model");
+                t->name = xstrdup(nm ? nm : t->type);
+                t->started_at = xstrdup(jstr(o, "started_at"));
+                t->ended_at = xstrdup(jstr(o, "ended_at"));
+                const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "error");
+                if (e && !cJSON_IsNull(e))
+                    t->error = cJSON_PrintUnformatted(e);
+                if (t->type && strcmp(t->type, "generation") == 0) {
+                    gen_total += (double)t->len;
+                    gens++;
+                    if (t->len < g_wl.min_gen)
+                        g_wl.min_gen = t->len;
+                    if (t->len > g_wl.max_gen)
+                        g_wl.max_gen = t->len;
+                }
+            }
+            cJSON_Delete(o);
+            if (t->len > g_wl.max_len)
+                g_wl.max_len = t->len;
+            total += (double)t->len;
+            count++;
+        }
+    }
+    g_wl.mean_body = total / (double)count;
+    g_wl.mean_gen_body = gens ? gen_total / (double)gens : 0;
+}
+
+/* A stream of records: conversation c (unique per stream), record j. */
+typedef struct rowbuf {
+    char *body;
+    size_t len;
+    char tid[48], sid[40], pid[40];
+    const tmpl *t;
+} rowbuf;
+
+typedef struct gen {
+    uint64_t c; /* conversation number, unique across streams (base << 40 | n) */
+    int j;
+} gen;
+
+static void rowbuf_init(rowbuf *rb)
+{
+    memset(rb, 0, sizeof *rb);
+    rb->body = malloc(g_wl.max_len + 1);
+    if (!rb->body)
+        die("out of memory");
+}
+
+static void put_hex(char *out, uint64_t v, int digits)
+{
+    static const char hx[] = "0123456789abcdef";
+    for (int i = digits - 1; i >= 0; i--) {
+        out[i] = hx[v & 15];
+        v >>= 4;
+    }
+}
+
+static void hex_trace(char *out, uint64_t c)
+{
+    put_hex(out, 0x7b62656e6368ULL, 16); /* "{bench" */
+    put_hex(out + 16, c, 16);
+}
+
+static void hex_span(char *out, uint64_t c, int k)
+{
+    put_hex(out, c, 16);
+    put_hex(out + 16, (uint64_t)k + 1, 8);
+}
+
+static const variant *variant_of(uint64_t c)
+{
+    return &g_wl.v[((c * 0x9E3779B97F4A7C15ULL) >> 33) % (uint64_t)(unsigned)g_wl.nv];
+}
+
+static const tmpl *gen_next(gen *g, rowbuf *rb)
+{
+    const variant *v = variant_of(g->c);
+    if (g->j >= v->n) {
+        g->c++;
+        g->j = 0;
+        v = variant_of(g->c);
+    }
+    const tmpl *t = &v->rec[g->j++];
+    memcpy(rb->body, t->body, t->len + 1);
+    rb->len = t->len;
+    for (size_t i = 0; i < t->np; i++) {
+        if (t->p[i].k < 0)
+            hex_trace(rb->body + t->p[i].off, g->c);
+        else
+            hex_span(rb->body + t->p[i].off, g->c, t->p[i].k);
+    }
+    memcpy(rb->tid, "trace_", 6);
+    hex_trace(rb->tid + 6, g->c);
+    rb->tid[38] = '\0';
+    rb->sid[0] = rb->pid[0] = '\0';
+    if (!t->is_trace) {
+        memcpy(rb->sid, "span_", 5);
+        hex_span(rb->sid + 5, g->c, t->k);
+        rb->sid[29] = '\0';
+        if (t->parent_k >= 0) {
+            memcpy(rb->pid, "span_", 5);
+            hex_span(rb->pid + 5, g->c, t->parent_k);
+            rb->pid[29] = '\0';
+        }
+    }
+    rb->t = t;
+    return t;
+}
+
+/* ---- raw SQLite: the ceiling ---- */
+
+static const char *RECORDS_DDL =
+    "CREATE TABLE records (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL CHECK "
+    "(kind IN ('trace','span')), trace_id TEXT NOT NULL, span_id TEXT, parent_id TEXT, type "
+    "TEXT, name TEXT, started_at TEXT, ended_at TEXT, error TEXT, body TEXT NOT NULL, "
+    "created_at TEXT NOT NULL);"
+    "CREATE UNIQUE INDEX records_span_uq ON records (span_id) WHERE kind = 'span';"
+    "CREATE UNIQUE INDEX records_trace_uq ON records (trace_id) WHERE kind = 'trace';"
+    "CREATE INDEX records_trace_id ON records (trace_id);"
+    "CREATE INDEX records_created_at ON records (created_at);";
+
+static const char *INSERT_SQL =
+    "INSERT OR IGNORE INTO records (kind, trace_id, span_id, parent_id, type, name, started_at, "
+    "ended_at, error, body, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)";
+
+static void xexec(sqlite3 *db, const char *sql)
+{
+    char *err = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+        die("sqlite: %s: %s", sql, err ? err : "?");
+}
+
+static sqlite3 *raw_open(const char *path, const char *sync, bool create)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK)
+        die("cannot open %s", path);
+    sqlite3_busy_timeout(db, 10000);
+    if (create)
+        xexec(db, "PRAGMA auto_vacuum=INCREMENTAL");
+    xexec(db, "PRAGMA journal_mode=WAL");
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA synchronous=%s", sync);
+    xexec(db, sql);
+    if (create)
+        xexec(db, RECORDS_DDL);
+    return db;
+}
+
+static void now_iso(char buf[40])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char b[32];
+    strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, 40, "%s.%06ldZ", b, ts.tv_nsec / 1000);
+}
+
+static void bind_row(sqlite3_stmt *s, const rowbuf *rb, const char *now)
+{
+    const tmpl *t = rb->t;
+    sqlite3_reset(s);
+    sqlite3_bind_text(s, 1, t->is_trace ? "trace" : "span", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, rb->tid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, rb->sid[0] ? rb->sid : NULL, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, rb->pid[0] ? rb->pid : NULL, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, t->type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, t->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 7, t->started_at, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 8, t->ended_at, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 9, t->error, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 10, rb->body, (int)rb->len, SQLITE_STATIC);
+    sqlite3_bind_text(s, 11, now, -1, SQLITE_STATIC);
+}
+
+/* Insert `rows` rows from stream `base` in transactions of `batch`. */
+static void raw_insert(sqlite3 *db, uint64_t base, int64_t rows, int batch, int64_t *body_bytes)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v3(db, INSERT_SQL, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
+        die("prepare: %s", sqlite3_errmsg(db));
+    rowbuf rb;
+    rowbuf_init(&rb);
+    gen g = {base << 40, 0};
+    char now[40];
+    int64_t done = 0, bytes = 0;
+    while (done < rows) {
+        now_iso(now);
+        xexec(db, "BEGIN IMMEDIATE");
+        for (int i = 0; i < batch && done < rows; i++, done++) {
+            gen_next(&g, &rb);
+            bind_row(s, &rb, now);
+            if (sqlite3_step(s) != SQLITE_DONE)
+                die("insert: %s", sqlite3_errmsg(db));
+            bytes += (int64_t)rb.len;
+        }
+        xexec(db, "COMMIT");
+    }
+    sqlite3_finalize(s);
+    free(rb.body);
+    if (body_bytes)
+        *body_bytes = bytes;
+}
+
+/* One row in its own transaction; its latency in ns. */
+static int64_t raw_commit_one(sqlite3 *db, sqlite3_stmt *s, gen *g, rowbuf *rb)
+{
+    char now[40];
+    int64_t t0 = now_ns();
+    gen_next(g, rb);
+    now_iso(now);
+    xexec(db, "BEGIN IMMEDIATE");
+    bind_row(s, rb, now);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        die("insert: %s", sqlite3_errmsg(db));
+    xexec(db, "COMMIT");
+    return now_ns() - t0;
+}
+
+/* One row per commit for `dur_ns`; per-commit latencies into *lat. */
+static int64_t raw_per_commit(sqlite3 *db, uint64_t base, int64_t dur_ns, int64_t **lat_out)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v3(db, INSERT_SQL, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
+        die("prepare: %s", sqlite3_errmsg(db));
+    rowbuf rb;
+    rowbuf_init(&rb);
+    gen g = {base << 40, 0};
+    size_t cap = 1 << 16, n = 0;
+    int64_t *lat = malloc(cap * sizeof *lat);
+    if (!lat)
+        die("out of memory");
+    int64_t start = now_ns(), t1 = start;
+    while (t1 - start < dur_ns) {
+        int64_t l = raw_commit_one(db, s, &g, &rb);
+        t1 = now_ns();
+        if (n == cap) {
+            cap *= 2;
+            lat = realloc(lat, cap * sizeof *lat);
+            if (!lat)
+                die("out of memory");
+        }
+        lat[n++] = l;
+    }
+    sqlite3_finalize(s);
+    free(rb.body);
+    *lat_out = lat;
+    return (int64_t)n;
+}
+
+static double g_ceiling; /* rows/s, batched */
+static int64_t g_full_commit_p50_ns;
+static double g_full_cps;
+
+static void measure_ceiling(bool report)
+{
+    char path[PATH_MAX];
+    int64_t rows = g_quick ? 60000 : 300000;
+    path_in(path, "raw_batched.db");
+    sqlite3 *db = raw_open(path, "FULL", true);
+    progress("ceiling: plain SQLite, %lld rows in batches of 1000 (synchronous=FULL)...",
+             (long long)rows);
+    int64_t bytes = 0;
+    int64_t t0 = now_ns();
+    raw_insert(db, 1, rows, 1000, &bytes);
+    int64_t el = now_ns() - t0;
+    sqlite3_close(db);
+    remove_db(path);
+    g_ceiling = (double)rows / ((double)el / 1e9);
+    if (report) {
+        row("1", "raw ceiling: plain SQLite insert, batches of 1000, WAL, sync=FULL", NULL, NULL,
+            "%.0f rows/s (%.1f MB/s of JSON)", g_ceiling, (double)bytes / ((double)el / 1e9) / 1e6);
+    }
+    for (int full = 1; full >= 0; full--) {
+        if (!report && !full)
+            break;
+        path_in(path, full ? "raw_full.db" : "raw_normal.db");
+        db = raw_open(path, full ? "FULL" : "NORMAL", true);
+        progress("ceiling: one row per commit, synchronous=%s...", full ? "FULL" : "NORMAL");
+        int64_t *lat = NULL;
+        int64_t dur = (int64_t)(g_quick ? 1.5e9 : 4e9);
+        int64_t t = now_ns();
+        int64_t n = raw_per_commit(db, full ? 2 : 3, dur, &lat);
+        double el_s = (double)(now_ns() - t) / 1e9;
+        sqlite3_close(db);
+        remove_db(path);
+        qsort(lat, (size_t)n, sizeof *lat, cmp_i64);
+        double cps = (double)n / el_s;
+        int64_t p50 = pct(lat, (size_t)n, 0.5);
+        if (full) {
+            g_full_cps = cps;
+            g_full_commit_p50_ns = p50;
+        }
+        if (report) {
+            char what[112];
+            snprintf(what, sizeof what, "raw: one row per commit, synchronous=%s",
+                     full ? "FULL" : "NORMAL");
+            row("1", what, NULL, NULL, "%.0f commits/s (p50 %.0f µs, p99 %.0f µs)", cps,
+                (double)p50 / 1e3, (double)pct(lat, (size_t)n, 0.99) / 1e3);
+        }
+        free(lat);
+    }
+}
+
+/* ---- library ingest ---- */
+
+static const char *mode_name(tb_durability d)
+{
+    return d == TB_DURABILITY_FULL ? "full" : d == TB_DURABILITY_NORMAL ? "normal" : "async";
+}
+
+static tb_outbox *open_outbox(const char *path, tb_durability d, size_t queue)
+{
+    tb_outbox_options o = TB_OUTBOX_OPTIONS_INIT;
+    o.durability = d;
+    o.queue_capacity = queue;
+    tb_outbox *ob = NULL;
+    if (tb_outbox_open(&ob, path, &o) != TB_OK)
+        die("tb_outbox_open %s: %s", path, tb_last_error());
+    return ob;
+}
+
+typedef struct producer {
+    tb_outbox *ob;
+    uint64_t base;
+    int64_t deadline; /* stop at this time (0: use count) */
+    int64_t count;
+    pthread_barrier_t *bar;
+    int64_t ok, failed;
+    char err[256];
+} producer;
+
+static void *producer_main(void *arg)
+{
+    producer *p = arg;
+    rowbuf rb;
+    rowbuf_init(&rb);
+    gen g = {p->base << 40, 0};
+    if (p->bar)
+        pthread_barrier_wait(p->bar);
+    for (;;) {
+        if (p->deadline ? now_ns() >= p->deadline : p->ok + p->failed >= p->count)
+            break;
+        gen_next(&g, &rb);
+        tb_status st = tb_outbox_put_json(p->ob, rb.body, rb.len, NULL);
+        if (st == TB_OK) {
+            p->ok++;
+        } else {
+            if (!p->failed)
+                snprintf(p->err, sizeof p->err, "%s", tb_last_error());
+            p->failed++;
+        }
+    }
+    free(rb.body);
+    return NULL;
+}
+
+static int64_t count_rows(const char *path)
+{
+    sqlite3 *db = NULL;
+    int64_t n = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_stmt *s = NULL;
+        if (sqlite3_prepare_v2(db, "SELECT count(*) FROM records", -1, &s, NULL) == SQLITE_OK &&
+            sqlite3_step(s) == SQLITE_ROW)
+            n = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+    }
+    sqlite3_close(db);
+    return n;
+}
+
+static void section_ingest(void)
+{
+    if (g_ceiling <= 0)
+        measure_ceiling(false);
+    tb_durability modes[] = {TB_DURABILITY_FULL, TB_DURABILITY_NORMAL, TB_DURABILITY_ASYNC};
+    int threads[] = {1, 4};
+    int64_t dur = (int64_t)(g_quick ? 1.5e9 : 4e9);
+    for (size_t mi = 0; mi < 3; mi++) {
+        if (g_mode >= 0 && (int)modes[mi] != g_mode)
+            continue;
+        for (size_t ti = 0; ti < 2; ti++) {
+            int nt = threads[ti];
+            char path[PATH_MAX], name[64];
+            snprintf(name, sizeof name, "ingest_%s_%d.db", mode_name(modes[mi]), nt);
+            path_in(path, name);
+            progress("ingest: tb_outbox_put_json, durability=%s, %d producer(s), %.1f s...",
+                     mode_name(modes[mi]), nt, (double)dur / 1e9);
+            tb_outbox *ob = open_outbox(path, modes[mi], 0);
+            pthread_barrier_t bar;
+            pthread_barrier_init(&bar, NULL, (unsigned)nt + 1);
+            producer p[4];
+            pthread_t th[4];
+            int64_t start = now_ns() + 20000000; /* the threads start together */
+            for (int i = 0; i < nt; i++) {
+                memset(&p[i], 0, sizeof p[i]);
+                p[i].ob = ob;
+                p[i].base = 100 + (uint64_t)i;
+                p[i].deadline = start + dur;
+                p[i].bar = &bar;
+                pthread_create(&th[i], NULL, producer_main, &p[i]);
+            }
+            pthread_barrier_wait(&bar);
+            start = now_ns();
+            for (int i = 0; i < nt; i++)
+                pthread_join(th[i], NULL);
+            /* async: the records count once they are committed */
+            if (tb_outbox_flush(ob, 60000) != TB_OK)
+                progress("  flush: %s", tb_last_error());
+            int64_t el = now_ns() - start;
+            tb_outbox_close(ob);
+            pthread_barrier_destroy(&bar);
+            int64_t ok = 0, failed = 0;
+            for (int i = 0; i < nt; i++) {
+                ok += p[i].ok;
+                failed += p[i].failed;
+                if (p[i].failed)
+                    progress("  %lld puts failed: %s", (long long)p[i].failed, p[i].err);
+            }
+            int64_t stored = count_rows(path);
+            if (stored != ok)
+                progress("  WARNING: %lld acknowledged but %lld rows in the file", (long long)ok,
+                         (long long)stored);
+            remove_db(path);
+            double rate = (double)ok / ((double)el / 1e9);
+            double ratio = rate / g_ceiling;
+            char what[112], target[64] = "";
+            const char *verdict = NULL;
+            snprintf(what, sizeof what, "ingest put_json, %s, %d thread%s", mode_name(modes[mi]),
+                     nt, nt > 1 ? "s" : "");
+            if (modes[mi] == TB_DURABILITY_ASYNC) {
+                snprintf(target, sizeof target, "≥ 0.8× ceiling");
+                verdict = met(ratio >= 0.8);
+            } else if (modes[mi] == TB_DURABILITY_FULL && nt == 4) {
+                snprintf(target, sizeof target, "≥ 0.5× ceiling");
+                verdict = met(ratio >= 0.5);
+            }
+            row("2", what, target, verdict, "%.0f rec/s = %.2f× ceiling", rate, ratio);
+        }
+    }
+}
+
+/* ---- tb_span_end latency ---- */
+
+typedef struct lat_ctx {
+    int64_t *s;
+    size_t n, cap;
+    int64_t *g; /* generation spans only (the 0.8–4 KB ones) */
+    size_t gn;
+    int64_t failed;
+    int64_t pace_ns; /* 0: as fast as possible */
+    int64_t next_at;
+} lat_ctx;
+
+static tb_status timed_end(tb_span *span, void *ctx)
+{
+    lat_ctx *l = ctx;
+    if (l->pace_ns) {
+        while (now_ns() < l->next_at)
+            ;
+        l->next_at += l->pace_ns;
+    }
+    bool is_gen = strcmp(tb_span_type(span), "generation") == 0;
+    int64_t t0 = now_ns();
+    tb_status st = tb_span_end(span);
+    int64_t t1 = now_ns();
+    if (st != TB_OK)
+        l->failed++;
+    if (l->n < l->cap) {
+        l->s[l->n++] = t1 - t0;
+        if (is_gen)
+            l->g[l->gn++] = t1 - t0;
+    }
+    return st;
+}
+
+static void latency_run(tb_durability d, int64_t pace_ns, const char *label)
+{
+    char path[PATH_MAX], name[64];
+    snprintf(name, sizeof name, "latency_%s.db", mode_name(d));
+    path_in(path, name);
+    tb_outbox *ob = open_outbox(path, d, 0);
+    tb_processor p;
+    tb_outbox_processor(ob, &p);
+    tb_set_trace_processors(&p, 1);
+    lat_ctx l;
+    memset(&l, 0, sizeof l);
+    l.cap = d == TB_DURABILITY_ASYNC ? (g_quick ? 100000 : 300000) : (g_quick ? 8000 : 30000);
+    l.s = malloc(l.cap * sizeof *l.s);
+    l.g = malloc(l.cap * sizeof *l.g);
+    if (!l.s || !l.g)
+        die("out of memory");
+    l.pace_ns = pace_ns;
+    int64_t dur = (int64_t)(g_quick ? 1.5e9 : 5e9);
+    progress("latency: tb_span_end, durability=%s%s...", mode_name(d), label);
+    /* full/normal: after each conversation, as many raw one-row commits with
+     * the same synchronous setting (the trace + its spans), so the library
+     * and the raw loop are compared under the same disk conditions (the
+     * virtual disk is shared and noisy) */
+    sqlite3 *raw = NULL;
+    sqlite3_stmt *ins = NULL;
+    rowbuf rb;
+    gen g = {(uint64_t)(40 + d) << 40, 0};
+    int64_t *rl = NULL;
+    size_t rn = 0;
+    char rpath[PATH_MAX];
+    if (d != TB_DURABILITY_ASYNC) {
+        snprintf(name, sizeof name, "latency_raw_%s.db", mode_name(d));
+        path_in(rpath, name);
+        raw = raw_open(rpath, d == TB_DURABILITY_FULL ? "FULL" : "NORMAL", true);
+        if (sqlite3_prepare_v3(raw, INSERT_SQL, -1, SQLITE_PREPARE_PERSISTENT, &ins, NULL) !=
+            SQLITE_OK)
+            die("prepare: %s", sqlite3_errmsg(raw));
+        rowbuf_init(&rb);
+        rl = malloc(l.cap * 2 * sizeof *rl);
+        if (!rl)
+            die("out of memory");
+    }
+    uint64_t s = 0xfeed + (uint64_t)d;
+    int64_t start = now_ns(), lib_ns = 0;
+    l.next_at = start;
+    for (int i = 0; l.n < l.cap && now_ns() - start < dur; i++) {
+        int64_t c0 = now_ns();
+        size_t before = l.n;
+        conversation(&s, i, timed_end, &l);
+        lib_ns += now_ns() - c0;
+        for (size_t k = before; raw && k <= l.n && rn < l.cap * 2; k++)
+            rl[rn++] = raw_commit_one(raw, ins, &g, &rb);
+    }
+    int64_t el = raw ? lib_ns : now_ns() - start;
+    double raw_p50 = 0, raw_p99 = 0;
+    if (raw) {
+        sqlite3_finalize(ins);
+        sqlite3_close(raw);
+        remove_db(rpath);
+        free(rb.body);
+        qsort(rl, rn, sizeof *rl, cmp_i64);
+        raw_p50 = (double)pct(rl, rn, 0.5) / 1e3;
+        raw_p99 = (double)pct(rl, rn, 0.99) / 1e3;
+        free(rl);
+    }
+    tb_force_flush();
+    tb_set_trace_processors(&p, 0);
+    tb_outbox_close(ob);
+    remove_db(path);
+    qsort(l.s, l.n, sizeof *l.s, cmp_i64);
+    double p50 = (double)pct(l.s, l.n, 0.5) / 1e3, p99 = (double)pct(l.s, l.n, 0.99) / 1e3,
+           p999 = (double)pct(l.s, l.n, 0.999) / 1e3;
+    char what[112], target[64] = "";
+    const char *verdict = NULL;
+    snprintf(what, sizeof what, "tb_span_end latency, %s%s (%zu spans, %.0f spans/s)", mode_name(d),
+             label, l.n, (double)l.n / ((double)el / 1e9));
+    if (d == TB_DURABILITY_ASYNC) {
+        snprintf(target, sizeof target, "p99 ≤ 20 µs");
+        verdict = met(p99 <= 20.0);
+    }
+    row("3", what, target, verdict, "p50 %.1f µs, p99 %.1f µs, p99.9 %.1f µs, max %.1f ms", p50,
+        p99, p999, l.n ? (double)l.s[l.n - 1] / 1e6 : 0.0);
+    if (d == TB_DURABILITY_ASYNC && l.gn) {
+        qsort(l.g, l.gn, sizeof *l.g, cmp_i64);
+        size_t others = l.n - l.gn;
+        row("3", "  … of which generation spans (0.8–4 KB bodies)", NULL, NULL,
+            "p50 %.1f µs, p99 %.1f µs (%zu spans; %.0f%% of all spans)",
+            (double)pct(l.g, l.gn, 0.5) / 1e3, (double)pct(l.g, l.gn, 0.99) / 1e3, l.gn,
+            100.0 * (double)l.gn / (double)(l.gn + others));
+    }
+    if (raw) {
+        snprintf(what, sizeof what, "  … raw one-row %s commit, interleaved with the above",
+                 d == TB_DURABILITY_FULL ? "FULL" : "NORMAL");
+        row("3", what, NULL, NULL, "p50 %.1f µs, p99 %.1f µs", raw_p50, raw_p99);
+    }
+    if (d == TB_DURABILITY_FULL)
+        row("3", "full tb_span_end p50 / raw FULL commit p50 (interleaved)", "≤ 1.5×",
+            met(p50 <= 1.5 * raw_p50), "%.2f× (%.0f µs vs %.0f µs)", p50 / raw_p50, p50, raw_p50);
+    if (l.failed)
+        progress("  %lld tb_span_end calls failed", (long long)l.failed);
+    free(l.s);
+    free(l.g);
+}
+
+static void section_latency(void)
+{
+    if (g_mode < 0 || g_mode == TB_DURABILITY_FULL)
+        latency_run(TB_DURABILITY_FULL, 0, "");
+    if (g_mode < 0 || g_mode == TB_DURABILITY_NORMAL)
+        latency_run(TB_DURABILITY_NORMAL, 0, "");
+    if (g_mode < 0 || g_mode == TB_DURABILITY_ASYNC) {
+        latency_run(TB_DURABILITY_ASYNC, 0, ", unpaced");
+        /* an agent ends spans at a human pace: 2 000 spans/s is a busy one */
+        latency_run(TB_DURABILITY_ASYNC, 500000, ", paced 2k spans/s");
+    }
+}
+
+/* ---- a minimal keep-alive HTTP/1.1 server on 127.0.0.1 ---- */
+
+#define SRV_MAX_CONN 32
+#define SRV_HDR_CAP 16384
+
+typedef struct srv_conn {
+    int fd;
+    bool in_body;
+    size_t left; /* body bytes still to read */
+    size_t hlen;
+    char hdr[SRV_HDR_CAP];
+} srv_conn;
+
+typedef struct server {
+    int lfd, port, wake[2];
+    pthread_t th;
+    bool running;
+    atomic_llong requests, body_bytes, cpu_ns;
+    srv_conn *conns[SRV_MAX_CONN];
+} server;
+
+static server g_srv;
+
+static bool write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+static bool header_has(const char *h, size_t hlen, const char *name, char *val, size_t vcap)
+{
+    size_t nl = strlen(name);
+    for (const char *p = h; p < h + hlen;) {
+        const char *eol = memmem(p, (size_t)(h + hlen - p), "\r\n", 2);
+        if (!eol)
+            break;
+        if ((size_t)(eol - p) > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+            const char *v = p + nl + 1;
+            while (v < eol && *v == ' ')
+                v++;
+            size_t l = (size_t)(eol - v) < vcap - 1 ? (size_t)(eol - v) : vcap - 1;
+            memcpy(val, v, l);
+            val[l] = '\0';
+            return true;
+        }
+        p = eol + 2;
+    }
+    return false;
+}
+
+static const char RESPONSE_200[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+/* Feed bytes read from a connection; false: close it. */
+static bool conn_feed(server *sv, srv_conn *c, const char *data, size_t n)
+{
+    while (n > 0 || (c->in_body && c->left == 0)) {
+        if (c->in_body) {
+            size_t take = n < c->left ? n : c->left;
+            c->left -= take;
+            data += take;
+            n -= take;
+            atomic_fetch_add(&sv->body_bytes, (long long)take);
+            if (c->left == 0) {
+                atomic_fetch_add(&sv->requests, 1);
+                if (!write_all(c->fd, RESPONSE_200, sizeof RESPONSE_200 - 1))
+                    return false;
+                c->in_body = false;
+                c->hlen = 0;
+            }
+            continue;
+        }
+        size_t room = SRV_HDR_CAP - c->hlen, take = n < room ? n : room;
+        size_t old = c->hlen;
+        memcpy(c->hdr + old, data, take);
+        c->hlen += take;
+        size_t from = old > 3 ? old - 3 : 0;
+        char *end = memmem(c->hdr + from, c->hlen - from, "\r\n\r\n", 4);
+        if (!end) {
+            if (c->hlen == SRV_HDR_CAP)
+                return false;
+            data += take;
+            n -= take;
+            continue;
+        }
+        size_t hdr_len = (size_t)(end + 4 - c->hdr);
+        size_t used = hdr_len - old; /* bytes of this chunk that were header */
+        data += used;
+        n -= used;
+        char v[64];
+        size_t cl = 0;
+        if (header_has(c->hdr, hdr_len, "Content-Length", v, sizeof v))
+            cl = (size_t)strtoull(v, NULL, 10);
+        if (header_has(c->hdr, hdr_len, "Transfer-Encoding", v, sizeof v))
+            return false; /* chunked bodies are not used by tracebox */
+        if (header_has(c->hdr, hdr_len, "Expect", v, sizeof v) &&
+            strncasecmp(v, "100-continue", 12) == 0 &&
+            !write_all(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25))
+            return false;
+        c->in_body = true;
+        c->left = cl;
+    }
+    return true;
+}
+
+static void *server_main(void *arg)
+{
+    server *sv = arg;
+    static char buf[1 << 18];
+    struct pollfd pf[SRV_MAX_CONN + 2];
+    for (;;) {
+        int n = 0;
+        pf[n++] = (struct pollfd){sv->wake[0], POLLIN, 0};
+        pf[n++] = (struct pollfd){sv->lfd, POLLIN, 0};
+        int map[SRV_MAX_CONN];
+        for (int i = 0; i < SRV_MAX_CONN; i++)
+            if (sv->conns[i]) {
+                map[n - 2] = i;
+                pf[n++] = (struct pollfd){sv->conns[i]->fd, POLLIN, 0};
+            }
+        if (poll(pf, (nfds_t)n, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (pf[0].revents)
+            break;
+        if (pf[1].revents & POLLIN) {
+            int fd = accept4(sv->lfd, NULL, NULL, SOCK_CLOEXEC);
+            if (fd >= 0) {
+                int one = 1;
+                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                int slot = -1;
+                for (int i = 0; i < SRV_MAX_CONN && slot < 0; i++)
+                    if (!sv->conns[i])
+                        slot = i;
+                srv_conn *c = slot >= 0 ? calloc(1, sizeof *c) : NULL;
+                if (!c) {
+                    close(fd);
+                } else {
+                    c->fd = fd;
+                    sv->conns[slot] = c;
+                }
+            }
+        }
+        for (int k = 2; k < n; k++) {
+            if (!pf[k].revents)
+                continue;
+            srv_conn *c = sv->conns[map[k - 2]];
+            ssize_t r = read(c->fd, buf, sizeof buf);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0 || !conn_feed(sv, c, buf, (size_t)r)) {
+                close(c->fd);
+                free(c);
+                sv->conns[map[k - 2]] = NULL;
+            }
+        }
+        atomic_store(&sv->cpu_ns, (long long)cpu_ns(CLOCK_THREAD_CPUTIME_ID));
+    }
+    for (int i = 0; i < SRV_MAX_CONN; i++)
+        if (sv->conns[i]) {
+            close(sv->conns[i]->fd);
+            free(sv->conns[i]);
+            sv->conns[i] = NULL;
+        }
+    atomic_store(&sv->cpu_ns, (long long)cpu_ns(CLOCK_THREAD_CPUTIME_ID));
+    return NULL;
+}
+
+static void server_start(server *sv)
+{
+    if (sv->running)
+        return;
+    memset(sv, 0, sizeof *sv);
+    sv->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (sv->lfd < 0)
+        die("socket: %s", strerror(errno));
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    socklen_t al = sizeof a;
+    if (bind(sv->lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(sv->lfd, 64) != 0 ||
+        getsockname(sv->lfd, (struct sockaddr *)&a, &al) != 0)
+        die("bind/listen on 127.0.0.1: %s", strerror(errno));
+    sv->port = ntohs(a.sin_port);
+    if (pipe2(sv->wake, O_CLOEXEC) != 0)
+        die("pipe: %s", strerror(errno));
+    if (pthread_create(&sv->th, NULL, server_main, sv) != 0)
+        die("cannot start the server thread");
+    sv->running = true;
+    progress("http server: 127.0.0.1:%d", sv->port);
+}
+
+static void server_stop(server *sv)
+{
+    if (!sv->running)
+        return;
+    (void)!write(sv->wake[1], "x", 1);
+    pthread_join(sv->th, NULL);
+    close(sv->lfd);
+    close(sv->wake[0]);
+    close(sv->wake[1]);
+    sv->running = false;
+}
+
+/* ---- shipping ---- */
+
+static int64_t proc_cpu_ns(void)
+{
+    return cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+static void dest_ini(char *buf, size_t cap, const char *name, const char *type)
+{
+    if (strcmp(type, "file") == 0)
+        snprintf(buf, cap, "[%s]\ntype = file\npath = %s/%s.jsonl\nbatch_size = 512\n", name, g_dir,
+                 name);
+    else if (strcmp(type, "webhook") == 0)
+        snprintf(buf, cap,
+                 "[%s]\ntype = webhook\nurl = http://127.0.0.1:%d/ingest\nbatch_size = 512\n", name,
+                 g_srv.port);
+    else
+        snprintf(buf, cap,
+                 "[%s]\ntype = otlp\nendpoint = http://127.0.0.1:%d\nprotocol = "
+                 "http/protobuf\nbatch_size = 512\n",
+                 name, g_srv.port);
+}
+
+typedef struct ship_stats {
+    tb_status st;
+    char err[256];
+    tb_ship_report rep;
+    int64_t wall_ns, proc_cpu_ns, srv_cpu_ns, srv_requests, srv_bytes;
+} ship_stats;
+
+static void ship_run(const char *db, const char *name, const char *type, ship_stats *out)
+{
+    char ini[1024];
+    memset(out, 0, sizeof *out);
+    dest_ini(ini, sizeof ini, name, type);
+    tb_config *cfg = NULL;
+    if ((out->st = tb_config_parse(&cfg, ini, "tb_bench")) != TB_OK) {
+        snprintf(out->err, sizeof out->err, "%s", tb_last_error());
+        return;
+    }
+    tb_ship_options so = TB_SHIP_OPTIONS_INIT;
+    so.max_time_ms = 600000; /* a safety net: the benchmark always ends */
+    int64_t s_cpu = (int64_t)atomic_load(&g_srv.cpu_ns);
+    int64_t s_req = (int64_t)atomic_load(&g_srv.requests);
+    int64_t s_bytes = (int64_t)atomic_load(&g_srv.body_bytes);
+    int64_t c0 = proc_cpu_ns(), t0 = now_ns();
+    out->st = tb_ship_once(db, cfg, &so, &out->rep);
+    out->wall_ns = now_ns() - t0;
+    out->proc_cpu_ns = proc_cpu_ns() - c0;
+    if (out->st != TB_OK)
+        snprintf(out->err, sizeof out->err, "%s", tb_last_error());
+    /* let the server thread publish its last CPU reading */
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL);
+    out->srv_cpu_ns = (int64_t)atomic_load(&g_srv.cpu_ns) - s_cpu;
+    out->srv_requests = (int64_t)atomic_load(&g_srv.requests) - s_req;
+    out->srv_bytes = (int64_t)atomic_load(&g_srv.body_bytes) - s_bytes;
+    tb_config_free(cfg);
+}
+
+/* A backlog of n records in a fresh outbox (schema by tb_outbox_open, rows
+ * by the raw loop in big batches: setup, not measured). */
+static void build_backlog(const char *path, int64_t n, uint64_t base)
+{
+    progress("building a backlog of %lld records in %s...", (long long)n, path);
+    remove_db(path);
+    tb_outbox *ob = open_outbox(path, TB_DURABILITY_NORMAL, 0);
+    tb_outbox_close(ob);
+    sqlite3 *db = raw_open(path, "NORMAL", false);
+    int64_t t0 = now_ns();
+    raw_insert(db, base, n, 10000, NULL);
+    sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    sqlite3_close(db);
+    progress("  built in %.1f s (%.0f MB)", (double)(now_ns() - t0) / 1e9,
+             (double)db_bytes(path) / 1e6);
+}
+
+static char g_fastest[16] = "";
+static double g_fastest_rate;
+static bool g_otlp_built = true;
+
+static void section_ship(void)
+{
+    server_start(&g_srv);
+    char path[PATH_MAX];
+    path_in(path, "ship_backlog.db");
+    int64_t n = g_quick ? 50000 : 200000;
+    build_backlog(path, n, 7);
+    static const char *types[] = {"file", "webhook", "otlp"};
+    for (size_t i = 0; i < 3; i++) {
+        ship_stats s;
+        progress("ship: tb_ship_once to `%s`, %lld records, batch 512...", types[i], (long long)n);
+        ship_run(path, types[i], types[i], &s);
+        char what[112];
+        if (s.st == TB_CONFIG && strstr(s.err, "not available")) {
+            g_otlp_built = false;
+            snprintf(what, sizeof what, "ship to %s", types[i]);
+            row("4", what, "≥ 50 000 spans/s", "n/a", "not built: %s", s.err);
+            continue;
+        }
+        if (s.st != TB_OK || s.rep.delivered != n)
+            progress("  WARNING: status %s (%s), delivered %lld of %lld, pending %lld",
+                     tb_status_str(s.st), s.err, (long long)s.rep.delivered, (long long)n,
+                     (long long)s.rep.pending);
+        double rate = (double)s.rep.delivered / ((double)s.wall_ns / 1e9);
+        const char *label = i == 0   ? "ship to file exporter (fsync per batch)"
+                            : i == 1 ? "ship to webhook → local HTTP server"
+                                     : "ship to otlp http/protobuf → local HTTP server";
+        row("4", label, "≥ 50 000 spans/s", met(rate >= 50000), "%.0f spans/s (%.1f MB/s)", rate,
+            (double)(i == 0 ? s.rep.delivered * (int64_t)g_wl.mean_body : s.srv_bytes) /
+                ((double)s.wall_ns / 1e9) / 1e6);
+        double shipper_cpu = (double)(s.proc_cpu_ns - (i ? s.srv_cpu_ns : 0)) / 1e9;
+        snprintf(what, sizeof what, "  … CPU: shipper side%s", i ? " / HTTP server thread" : "");
+        if (i)
+            row("4", what, NULL, NULL, "%.2f s (%.1f µs/span) / %.2f s (%.2f µs/span, %lld req)",
+                shipper_cpu, shipper_cpu * 1e6 / (double)s.rep.delivered,
+                (double)s.srv_cpu_ns / 1e9, (double)s.srv_cpu_ns / 1e3 / (double)s.rep.delivered,
+                (long long)s.srv_requests);
+        else
+            row("4", what, NULL, NULL, "%.2f s (%.1f µs/span), wall %.2f s", shipper_cpu,
+                shipper_cpu * 1e6 / (double)s.rep.delivered, (double)s.wall_ns / 1e9);
+        if (rate > g_fastest_rate) {
+            g_fastest_rate = rate;
+            snprintf(g_fastest, sizeof g_fastest, "%s", types[i]);
+        }
+    }
+    remove_db(path);
+    char f[PATH_MAX];
+    path_in(f, "file.jsonl");
+    unlink(f);
+    for (int i = 1; i <= 5; i++) {
+        char r[PATH_MAX + 8];
+        snprintf(r, sizeof r, "%s.%d", f, i);
+        unlink(r);
+    }
+}
+
+/* ---- the big backlog: drain, ship RSS, disk ---- */
+
+static char g_big[PATH_MAX];
+static int64_t g_big_n;
+static bool g_big_delivered;
+
+static void need_big(void)
+{
+    if (g_big[0])
+        return;
+    path_in(g_big, "backlog.db");
+    g_big_n = g_quick ? 100000 : 1000000;
+    build_backlog(g_big, g_big_n, 9);
+}
+
+static const char *drain_type(void)
+{
+    return g_fastest[0] ? g_fastest : "webhook";
+}
+
+static void section_drain(void)
+{
+    server_start(&g_srv);
+    need_big();
+    const char *type = drain_type();
+    progress("drain: tb_ship_once to `%s` (%s), %lld records...", type,
+             g_fastest[0] ? "fastest in section 4" : "default", (long long)g_big_n);
+    ship_stats s;
+    ship_run(g_big, "drain", type, &s);
+    if (s.st != TB_OK || s.rep.pending != 0)
+        progress("  WARNING: status %s (%s), delivered %lld, pending %lld", tb_status_str(s.st),
+                 s.err, (long long)s.rep.delivered, (long long)s.rep.pending);
+    double sec = (double)s.wall_ns / 1e9;
+    double proj = sec * 1000000.0 / (double)g_big_n;
+    char what[112];
+    snprintf(what, sizeof what, "drain a backlog of %lld spans to %s (tb_ship_once)",
+             (long long)g_big_n, type);
+    if (g_big_n == 1000000)
+        row("5", what, "≤ 30 s", met(sec <= 30.0), "%.1f s (%.0f spans/s)", sec,
+            (double)s.rep.delivered / sec);
+    else
+        row("5", what, "≤ 30 s per 1 M", met(proj <= 30.0),
+            "%.1f s (%.0f spans/s; 1 M projected %.0f s)", sec, (double)s.rep.delivered / sec,
+            proj);
+    g_big_delivered = s.rep.pending == 0;
+}
+
+/* Children are started by a small "spawner" process forked at the start,
+ * before this process grows: wait4()'s ru_maxrss of an exec'd child also
+ * counts the memory of the process image it was forked from, so forking
+ * from the big benchmark process would report the benchmark's own RSS. */
+static int g_sp_req = -1, g_sp_resp = -1;
+
+typedef struct spawn_result {
+    int rc;
+    long maxrss_kb;
+    int64_t wall_ns;
+} spawn_result;
+
+static bool read_full(int fd, void *buf, size_t n)
+{
+    char *p = buf;
+    while (n > 0) {
+        ssize_t r = read(fd, p, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return false;
+        p += r;
+        n -= (size_t)r;
+    }
+    return true;
+}
+
+static void spawner_loop(int in, int out)
+{
+    for (;;) {
+        uint32_t len = 0;
+        if (!read_full(in, &len, sizeof len) || len == 0 || len > 65536)
+            return;
+        char *msg = malloc(len);
+        if (!msg || !read_full(in, msg, len))
+            return;
+        /* stdout path, then argv, each NUL-terminated */
+        char *argv[32];
+        int argc = 0;
+        const char *out_path = msg;
+        for (char *p = msg + strlen(msg) + 1; p < msg + len && argc < 31; p += strlen(p) + 1)
+            argv[argc++] = p;
+        argv[argc] = NULL;
+        spawn_result r = {-1, 0, 0};
+        int64_t t0 = now_ns();
+        pid_t pid = fork();
+        if (pid == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+            if (fd >= 0)
+                dup2(fd, STDOUT_FILENO);
+            execv(argv[0], argv);
+            _exit(127);
+        }
+        if (pid > 0) {
+            int status = 0;
+            struct rusage ru;
+            memset(&ru, 0, sizeof ru);
+            while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
+                ;
+            r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+            r.maxrss_kb = ru.ru_maxrss;
+        }
+        r.wall_ns = now_ns() - t0;
+        free(msg);
+        if (write(out, &r, sizeof r) != (ssize_t)sizeof r)
+            return;
+    }
+}
+
+static void spawner_start(void)
+{
+    int req[2], resp[2];
+    if (pipe2(req, O_CLOEXEC) != 0 || pipe2(resp, O_CLOEXEC) != 0)
+        die("pipe: %s", strerror(errno));
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork: %s", strerror(errno));
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close(req[1]);
+        close(resp[0]);
+        spawner_loop(req[0], resp[1]);
+        _exit(0);
+    }
+    close(req[0]);
+    close(resp[1]);
+    g_sp_req = req[1];
+    g_sp_resp = resp[0];
+}
+
+static void spawner_stop(void)
+{
+    if (g_sp_req < 0)
+        return;
+    uint32_t zero = 0;
+    (void)!write(g_sp_req, &zero, sizeof zero);
+    close(g_sp_req);
+    close(g_sp_resp);
+    g_sp_req = g_sp_resp = -1;
+    while (wait(NULL) > 0 || errno == EINTR)
+        ;
+}
+
+/* Run argv as a child; its stdout into out; its peak RSS (wait4's
+ * ru_maxrss, in kB). Returns the exit code (or -1). */
+static int run_child(char *const argv[], char *out, size_t outcap, long *maxrss_kb,
+                     int64_t *wall_ns)
+{
+    char out_path[PATH_MAX];
+    path_in(out_path, "child.out");
+    char msg[8192];
+    size_t n = 0;
+    int l = snprintf(msg, sizeof msg, "%s", out_path);
+    n = (size_t)l + 1;
+    for (int i = 0; argv[i]; i++) {
+        l = snprintf(msg + n, sizeof msg - n, "%s", argv[i]);
+        if (l < 0 || (size_t)l + 1 >= sizeof msg - n)
+            die("child command too long");
+        n += (size_t)l + 1;
+    }
+    uint32_t len = (uint32_t)n;
+    spawn_result r;
+    if (write(g_sp_req, &len, sizeof len) != (ssize_t)sizeof len ||
+        write(g_sp_req, msg, n) != (ssize_t)n || !read_full(g_sp_resp, &r, sizeof r))
+        die("the spawner process is gone");
+    FILE *f = fopen(out_path, "r");
+    size_t got = f ? fread(out, 1, outcap - 1, f) : 0;
+    out[got] = '\0';
+    if (f)
+        fclose(f);
+    unlink(out_path);
+    if (maxrss_kb)
+        *maxrss_kb = r.maxrss_kb;
+    if (wall_ns)
+        *wall_ns = r.wall_ns;
+    return r.rc;
+}
+
+static char g_self[PATH_MAX];
+
+/* child: ingest n spans in async mode with queue capacity q; print VmHWM */
+static long vm_kb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    size_t kl = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, key, kl) == 0)
+            v = strtol(line + kl + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+static int child_app(size_t q, int64_t n, const char *path)
+{
+    workload_build(64);
+    long base = vm_kb("VmRSS");
+    tb_outbox *ob = open_outbox(path, TB_DURABILITY_ASYNC, q);
+    producer p;
+    memset(&p, 0, sizeof p);
+    p.ob = ob;
+    p.base = 300;
+    p.count = n;
+    int64_t t0 = now_ns();
+    producer_main(&p);
+    tb_outbox_flush(ob, 60000);
+    int64_t el = now_ns() - t0;
+    tb_outbox_close(ob);
+    printf("hwm %ld base %ld ok %lld ns %lld\n", vm_kb("VmHWM"), base, (long long)p.ok,
+           (long long)el);
+    return p.failed ? 1 : 0;
+}
+
+static void section_rss(void)
+{
+    /* the app side: a child that ingests in async mode as fast as it can, so
+     * the queue fills; N = 4× and 8× the capacity (at least 20 000) */
+    size_t queues[] = {1024, 8192, 65536};
+    size_t nq = g_quick ? 2 : 3;
+    for (size_t qi = 0; qi < nq; qi++) {
+        long hwm[2] = {-1, -1}, base = 0;
+        int64_t ns[2];
+        ns[0] = (int64_t)queues[qi] * 4 < 20000 ? 20000 : (int64_t)queues[qi] * 4;
+        ns[1] = 2 * ns[0];
+        for (int m = 0; m < 2; m++) {
+            char path[PATH_MAX], qs[32], nss[32];
+            path_in(path, "app_rss.db");
+            remove_db(path);
+            snprintf(qs, sizeof qs, "%zu", queues[qi]);
+            snprintf(nss, sizeof nss, "%lld", (long long)ns[m]);
+            char *argv[] = {g_self, "--child-app", qs, nss, path, NULL};
+            char out[512];
+            progress("rss: app child, async, queue_capacity=%zu, %lld spans...", queues[qi],
+                     (long long)ns[m]);
+            int rc = run_child(argv, out, sizeof out, NULL, NULL);
+            long h = -1, b = -1;
+            long long ok = 0, el = 0;
+            if (sscanf(out, "hwm %ld base %ld ok %lld ns %lld", &h, &b, &ok, &el) != 4 || rc != 0)
+                progress("  child failed (exit %d): %s", rc, out);
+            hwm[m] = h;
+            base = b;
+            remove_db(path);
+        }
+        char what[112];
+        snprintf(what, sizeof what, "app peak RSS (VmHWM), async, queue_capacity=%zu%s", queues[qi],
+                 queues[qi] == 8192 ? " (default)" : "");
+        long grow = hwm[1] - hwm[0];
+        /* bounded: twice the spans must not need more memory (10% or 4 MB slack) */
+        bool bounded = hwm[0] > 0 && grow <= (hwm[0] / 10 > 4096 ? hwm[0] / 10 : 4096);
+        row("6", what, "bounded by the queue setting", met(bounded),
+            "%.1f MB (%lld spans), %.1f MB (%lld); %.1f KB per queue slot", (double)hwm[0] / 1024,
+            (long long)ns[0], (double)hwm[1] / 1024, (long long)ns[1],
+            (double)(hwm[1] - base) / (double)queues[qi]);
+    }
+
+    /* `tracebox ship --once` on the big backlog */
+    if (!g_cli[0]) {
+        row("6", "peak RSS of `tracebox ship --once`", "≤ 64 MB", "n/a",
+            "skipped: tracebox CLI not found (--cli PATH)");
+        return;
+    }
+    server_start(&g_srv);
+    need_big();
+    char ini_path[PATH_MAX], ini[1024];
+    path_in(ini_path, "ship_rss.ini");
+    const char *type = drain_type();
+    dest_ini(ini, sizeof ini, "cli", type);
+    FILE *f = fopen(ini_path, "w");
+    if (!f)
+        die("cannot write %s", ini_path);
+    fputs(ini, f);
+    fclose(f);
+    char *argv[] = {g_cli, "--db", g_big, "--config", ini_path, "ship", "--once", NULL};
+    char out[4096];
+    long maxrss = 0;
+    int64_t wall = 0;
+    progress("rss: `tracebox ship --once` to `%s` on %lld pending...", type, (long long)g_big_n);
+    int rc = run_child(argv, out, sizeof out, &maxrss, &wall);
+    if (rc != 0)
+        progress("  tracebox ship exited %d", rc);
+    double mb = (double)maxrss / 1024.0;
+    char what[112];
+    snprintf(what, sizeof what, "peak RSS of `tracebox ship --once`, %lld pending, to %s",
+             (long long)g_big_n, type);
+    row("6", what, "≤ 64 MB", met(mb <= 64.0 && rc == 0), "%.1f MB (ran %.1f s, exit %d)", mb,
+        (double)wall / 1e9, rc);
+    g_big_delivered = g_big_delivered || rc == 0;
+}
+
+static void section_disk(void)
+{
+    server_start(&g_srv);
+    need_big();
+    /* on-disk footprint after a checkpoint */
+    sqlite3 *db = raw_open(g_big, "NORMAL", false);
+    sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    sqlite3_stmt *s = NULL;
+    int64_t count = 0, body = 0, page = 0, pages = 0;
+    if (sqlite3_prepare_v2(db, "SELECT count(*), sum(length(CAST(body AS BLOB))) FROM records", -1,
+                           &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW) {
+        count = sqlite3_column_int64(s, 0);
+        body = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_finalize(s);
+    if (sqlite3_prepare_v2(db,
+                           "SELECT (SELECT page_size FROM pragma_page_size()), (SELECT "
+                           "page_count FROM pragma_page_count())",
+                           -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW) {
+        page = sqlite3_column_int64(s, 0);
+        pages = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_finalize(s);
+    /* where the bytes go, if the dbstat table is compiled in */
+    int64_t tbl = 0, tbl_unused = 0, idx = 0, cols = 0;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT name, sum(pgsize), sum(unused) FROM dbstat GROUP BY name "
+                           "ORDER BY 2 DESC LIMIT 5",
+                           -1, &s, NULL) == SQLITE_OK) {
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            const char *nm = (const char *)sqlite3_column_text(s, 0);
+            int64_t sz = sqlite3_column_int64(s, 1), un = sqlite3_column_int64(s, 2);
+            progress("  dbstat: %-22s %8.1f MB (%.1f MB unused)", nm, (double)sz / 1e6,
+                     (double)un / 1e6);
+            if (strcmp(nm, "records") == 0) {
+                tbl = sz;
+                tbl_unused = un;
+            } else if (strncmp(nm, "records_", 8) == 0) {
+                idx += sz;
+            }
+        }
+    }
+    sqlite3_finalize(s);
+    /* the indexed columns copied out of the body */
+    if (sqlite3_prepare_v2(db,
+                           "SELECT sum(coalesce(length(trace_id),0) + coalesce(length(span_id),0) "
+                           "+ coalesce(length(parent_id),0) + coalesce(length(type),0) + "
+                           "coalesce(length(name),0) + coalesce(length(started_at),0) + "
+                           "coalesce(length(ended_at),0) + coalesce(length(error),0) + "
+                           "length(created_at) + length(kind)) FROM records",
+                           -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        cols = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    int64_t bytes = db_bytes(g_big);
+    double per = (double)bytes / (double)count, mean = (double)body / (double)count;
+    row("7", "bytes on disk per span vs JSON body bytes", "≤ 1.5× JSON", met(per <= 1.5 * mean),
+        "%.0f B/span vs %.0f B JSON = %.2f× (%lld pages of %lld B)", per, mean, per / mean,
+        (long long)pages, (long long)page);
+    if (tbl > 0 && count > 0)
+        row("7", "  … per span: body / copied columns / free space in table pages / indexes", NULL,
+            NULL, "%.0f / %.0f / %.0f / %.0f B", mean, (double)cols / (double)count,
+            (double)tbl_unused / (double)count, (double)idx / (double)count);
+
+    if (!g_cli[0]) {
+        row("7", "space reclaimed by `tracebox purge`", "space reclaimed", "n/a",
+            "skipped: tracebox CLI not found (--cli PATH)");
+        return;
+    }
+    if (!g_big_delivered) {
+        progress("disk: delivering everything first (purge deletes only delivered records)...");
+        ship_stats st;
+        ship_run(g_big, "drain", drain_type(), &st);
+        g_big_delivered = st.rep.pending == 0;
+    }
+    char *argv[] = {g_cli, "--db", g_big, "purge", NULL};
+    char out[1024];
+    int64_t wall = 0;
+    int64_t before = db_bytes(g_big);
+    progress("disk: `tracebox purge` on %lld delivered records...", (long long)count);
+    int rc = run_child(argv, out, sizeof out, NULL, &wall);
+    int64_t after = db_bytes(g_big);
+    int64_t left = count_rows(g_big);
+    row("7", "space reclaimed by `tracebox purge` (all delivered)", "space reclaimed",
+        met(rc == 0 && after * 10 <= before),
+        "%.1f MB → %.1f MB (%.0f%% back) in %.1f s, %lld rows left", (double)before / 1e6,
+        (double)after / 1e6, before ? 100.0 * (double)(before - after) / (double)before : 0.0,
+        (double)wall / 1e9, (long long)left);
+    if (rc != 0)
+        progress("  purge exited %d: %s", rc, out);
+}
+
+static void loadavg(char *buf, size_t cap)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    buf[0] = '\0';
+    if (f) {
+        if (fgets(buf, (int)cap, f)) {
+            char *sp = buf;
+            for (int i = 0; i < 3 && sp; i++)
+                sp = strchr(sp + 1, ' ');
+            if (sp)
+                *sp = '\0';
+        }
+        fclose(f);
+    }
+}
+
+/* ---- main ---- */
+
+static void find_cli(const char *given)
+{
+    if (given) {
+        snprintf(g_cli, sizeof g_cli, "%s", given);
+    } else if (getenv("TB_CLI")) {
+        snprintf(g_cli, sizeof g_cli, "%s", getenv("TB_CLI"));
+    } else {
+        /* build/<preset>/tests/tb_bench -> build/<preset>/tracebox */
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", g_self);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        snprintf(g_cli, sizeof g_cli, "%s/../tracebox", dir);
+    }
+    if (access(g_cli, X_OK) != 0) {
+        progress("no tracebox CLI at %s: the CLI figures are skipped", g_cli);
+        g_cli[0] = '\0';
+    } else {
+        char *r = realpath(g_cli, NULL);
+        if (r) {
+            snprintf(g_cli, sizeof g_cli, "%s", r);
+            free(r);
+        }
+    }
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: tb_bench [--quick] [--only SECTION] [--mode DURABILITY] [--cli PATH] "
+                    "[--keep]\n"
+                    "  sections: ceiling ingest latency ship drain rss disk\n"
+                    "  --mode    full, normal or async: only that mode in ingest and latency\n"
+                    "  --quick   a short run (smaller counts and durations; 100 000-span backlog)\n"
+                    "  --cli     the tracebox binary (default: ../tracebox next to this program)\n"
+                    "  --keep    keep the temporary folder\n");
+}
+
+int main(int argc, char **argv)
+{
+    ssize_t sl = readlink("/proc/self/exe", g_self, sizeof g_self - 1);
+    if (sl <= 0)
+        die("cannot read /proc/self/exe");
+    g_self[sl] = '\0';
+    if (argc == 3 && strcmp(argv[1], "--serve") == 0) {
+        /* a debugging aid: the bench's HTTP sink alone, for SECONDS */
+        server_start(&g_srv);
+        printf("%d\n", g_srv.port);
+        fflush(stdout);
+        sleep((unsigned)strtoul(argv[2], NULL, 10));
+        server_stop(&g_srv);
+        progress("served %lld requests, %lld body bytes, %.2f s CPU",
+                 (long long)atomic_load(&g_srv.requests), (long long)atomic_load(&g_srv.body_bytes),
+                 (double)atomic_load(&g_srv.cpu_ns) / 1e9);
+        return 0;
+    }
+    if (argc == 5 && strcmp(argv[1], "--child-app") == 0)
+        return child_app((size_t)strtoull(argv[2], NULL, 10), strtoll(argv[3], NULL, 10), argv[4]);
+    const char *cli = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0)
+            g_quick = true;
+        else if (strcmp(argv[i], "--keep") == 0)
+            g_keep = true;
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            g_only = argv[++i];
+        else if (strcmp(argv[i], "--cli") == 0 && i + 1 < argc)
+            cli = argv[++i];
+        else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) {
+            const char *m = argv[++i];
+            g_mode = strcmp(m, "full") == 0     ? TB_DURABILITY_FULL
+                     : strcmp(m, "normal") == 0 ? TB_DURABILITY_NORMAL
+                     : strcmp(m, "async") == 0  ? TB_DURABILITY_ASYNC
+                                                : -2;
+            if (g_mode == -2) {
+                usage();
+                return 2;
+            }
+        } else {
+            usage();
+            return 2;
+        }
+    }
+    static const char *sections[] = {"ceiling", "ingest", "latency", "ship",
+                                     "drain",   "rss",    "disk"};
+    bool known = !g_only;
+    for (size_t i = 0; i < 7 && !known; i++)
+        known = strcmp(g_only, sections[i]) == 0;
+    if (!known) {
+        usage();
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    find_cli(cli);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(g_dir, sizeof g_dir, "%s/tb_bench.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(g_dir))
+        die("mkdtemp: %s", strerror(errno));
+    atexit(cleanup_dir);
+    spawner_start(); /* while this process is still small */
+    progress("%s run in %s (sqlite %s, tracebox %s, %ld CPUs)", g_quick ? "quick" : "full", g_dir,
+             sqlite3_libversion(), tb_version(), sysconf(_SC_NPROCESSORS_ONLN));
+    workload_build(256);
+    progress("workload: mean body %.0f B; generations %zu–%zu B (mean %.0f B); 12 records per "
+             "conversation",
+             g_wl.mean_body, g_wl.min_gen, g_wl.max_gen, g_wl.mean_gen_body);
+    char load0[64], load1[64];
+    loadavg(load0, sizeof load0);
+    int64_t t0 = now_ns();
+    if (want("ceiling"))
+        measure_ceiling(true);
+    if (want("ingest"))
+        section_ingest();
+    if (want("latency"))
+        section_latency();
+    if (want("ship"))
+        section_ship();
+    if (want("drain"))
+        section_drain();
+    if (want("rss"))
+        section_rss();
+    if (want("disk"))
+        section_disk();
+    server_stop(&g_srv);
+    spawner_stop();
+    loadavg(load1, sizeof load1);
+    printf("\ntracebox %s, sqlite %s, %ld CPUs, %s run, %.0f s (load average %s at the start, "
+           "%s at the end); workload: `tracebox demo` conversations, mean body %.0f B, "
+           "generations %zu–%zu B\n",
+           tb_version(), sqlite3_libversion(), sysconf(_SC_NPROCESSORS_ONLN),
+           g_quick ? "quick (--quick)" : "full", (double)(now_ns() - t0) / 1e9, load0, load1,
+           g_wl.mean_body, g_wl.min_gen, g_wl.max_gen);
+    print_table();
+    return 0;
+}
