@@ -62,6 +62,7 @@ struct tb_outbox {
     pthread_t writer;
     bool writer_running;
     bool stopping;
+    bool deep_sleep; /* the writer waits for a signal (idle for a second) */
 };
 
 const char *tb_outbox_errmsg(const tb_outbox *outbox)
@@ -308,28 +309,43 @@ static void lead_locked(tb_outbox *ob)
     pthread_cond_broadcast(&ob->done_cv);
 }
 
+/* The async writer polls: while records keep coming it wakes every
+ * flush_interval_ms and commits what is queued, so producers never pay for
+ * a wake-up (a futex call, a cross-CPU interrupt on a VM). After a second
+ * with nothing to do it sleeps until a producer signals it (`deep_sleep`),
+ * so an idle application costs nothing. A queue half full is signalled at
+ * once whatever the state. */
 static void *writer_main(void *arg)
 {
     tb_outbox *ob = arg;
+    int64_t idle_ms = 0;
     pthread_mutex_lock(&ob->mu);
     for (;;) {
-        while (!ob->head && !ob->stopping)
-            pthread_cond_wait(&ob->work_cv, &ob->mu);
-        if (!ob->head && ob->stopping)
+        if (ob->head) {
+            while (ob->leading)
+                pthread_cond_wait(&ob->done_cv, &ob->mu);
+            if (ob->head)
+                lead_locked(ob);
+            idle_ms = 0;
+            continue;
+        }
+        if (ob->stopping)
             break;
-        /* gather for up to flush_interval_ms unless the queue is filling */
-        if (!ob->stopping && ob->queued < ob->opts.queue_capacity / 2) {
+        if (idle_ms < 1000) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             int64_t ns = ts.tv_nsec + (int64_t)ob->opts.flush_interval_ms * 1000000;
             ts.tv_sec += (time_t)(ns / 1000000000);
             ts.tv_nsec = (long)(ns % 1000000000);
             pthread_cond_timedwait(&ob->work_cv, &ob->mu, &ts);
+            idle_ms += ob->opts.flush_interval_ms;
+        } else {
+            ob->deep_sleep = true;
+            while (!ob->head && !ob->stopping)
+                pthread_cond_wait(&ob->work_cv, &ob->mu);
+            ob->deep_sleep = false;
+            idle_ms = 0;
         }
-        while (ob->leading)
-            pthread_cond_wait(&ob->done_cv, &ob->mu);
-        if (ob->head)
-            lead_locked(ob);
     }
     pthread_mutex_unlock(&ob->mu);
     return NULL;
@@ -440,6 +456,73 @@ void tb_outbox_close(tb_outbox *ob)
     tb__free_mem(ob);
 }
 
+/* Queue a decoded request and, unless async, wait until it is committed.
+ * r->body is set: owned (r->owned) or borrowed for the duration of the
+ * call. Takes ownership of r. */
+static tb_status submit(tb_outbox *ob, put_req *r)
+{
+    if (ob->opts.durability == TB_DURABILITY_ASYNC) {
+        if (!r->owned) {
+            char *copy = tb__strndup(r->body, r->body_len);
+            if (!copy) {
+                free_req(r);
+                return tb__set_error(TB_NOMEM, "out of memory storing a record");
+            }
+            r->body = copy;
+            r->owned = true;
+        }
+        /* a queued span keeps only its columns (a trace keeps its tree for
+         * a merge), so a queue slot costs about the body, not a cJSON tree */
+        r->detached = true;
+        if (!r->rec.is_trace && r->rec.root && tb__record_compact(&r->rec) != TB_OK) {
+            free_req(r);
+            return tb__set_error(TB_NOMEM, "out of memory storing a record");
+        }
+        pthread_mutex_lock(&ob->mu);
+        while (ob->queued >= ob->opts.queue_capacity && ob->opts.queue_policy == TB_QUEUE_BLOCK)
+            pthread_cond_wait(&ob->space_cv, &ob->mu);
+        if (ob->queued >= ob->opts.queue_capacity) {
+            ob->dropped++;
+            pthread_mutex_unlock(&ob->mu);
+            free_req(r);
+            return tb__set_error(TB_FULL,
+                                 "async queue full (%zu records): record dropped and "
+                                 "counted",
+                                 ob->opts.queue_capacity);
+        }
+        if (ob->tail)
+            ob->tail->next = r;
+        else
+            ob->head = r;
+        ob->tail = r;
+        ob->queued++;
+        if (ob->deep_sleep || ob->queued >= ob->opts.queue_capacity / 2)
+            pthread_cond_signal(&ob->work_cv);
+        pthread_mutex_unlock(&ob->mu);
+        return TB_OK;
+    }
+
+    pthread_mutex_lock(&ob->mu);
+    if (ob->tail)
+        ob->tail->next = r;
+    else
+        ob->head = r;
+    ob->tail = r;
+    ob->queued++;
+    while (!r->done) {
+        if (!ob->leading)
+            lead_locked(ob);
+        else
+            pthread_cond_wait(&ob->done_cv, &ob->mu);
+    }
+    pthread_mutex_unlock(&ob->mu);
+    tb_status st = r->st;
+    if (st != TB_OK)
+        tb__set_error(st, "%s", r->err);
+    free_req(r);
+    return st;
+}
+
 tb_status tb_outbox_put_json(tb_outbox *ob, const char *json, size_t len, char out_id[64])
 {
     if (!ob || !json)
@@ -473,75 +556,40 @@ tb_status tb_outbox_put_json(tb_outbox *ob, const char *json, size_t len, char o
     }
     if (out_id)
         snprintf(out_id, 64, "%s", r->rec.id);
+    r->body = redacted ? redacted : (char *)json;
+    r->owned = redacted != NULL;
     r->body_len = len;
-    if (redacted) {
-        /* the request owns the redacted text from here on */
-        r->body = redacted;
-        r->owned = true;
-    }
+    return submit(ob, r);
+}
 
-    if (ob->opts.durability == TB_DURABILITY_ASYNC) {
-        if (!redacted) {
-            r->body = tb__strndup(json, len);
-            if (!r->body) {
-                free_req(r);
-                return tb__set_error(TB_NOMEM, "out of memory storing a record");
-            }
-        }
-        /* the decoded tree points into its own memory, not the body; a
-         * queued span keeps only its columns (a trace keeps its tree for a
-         * merge), so a queue slot costs about the body, not a cJSON tree */
-        r->owned = true;
-        r->detached = true;
-        if (!r->rec.is_trace && tb__record_compact(&r->rec) != TB_OK) {
-            free_req(r);
-            return tb__set_error(TB_NOMEM, "out of memory storing a record");
-        }
-        pthread_mutex_lock(&ob->mu);
-        while (ob->queued >= ob->opts.queue_capacity && ob->opts.queue_policy == TB_QUEUE_BLOCK)
-            pthread_cond_wait(&ob->space_cv, &ob->mu);
-        if (ob->queued >= ob->opts.queue_capacity) {
-            ob->dropped++;
-            pthread_mutex_unlock(&ob->mu);
-            free_req(r);
-            return tb__set_error(TB_FULL,
-                                 "async queue full (%zu records): record dropped and "
-                                 "counted",
-                                 ob->opts.queue_capacity);
-        }
-        if (ob->tail)
-            ob->tail->next = r;
-        else
-            ob->head = r;
-        ob->tail = r;
-        ob->queued++;
-        if (ob->queued == 1 || ob->queued >= ob->opts.queue_capacity / 2)
-            pthread_cond_signal(&ob->work_cv);
-        pthread_mutex_unlock(&ob->mu);
-        return TB_OK;
+tb_status tb__outbox_put_record(tb_outbox *ob, tb__record *rec, char *body, size_t len)
+{
+    if (ob->opts.readonly) {
+        tb__record_clear(rec);
+        tb__free_mem(body);
+        return tb__set_error(TB_READONLY, "%s was opened read-only", ob->path);
     }
-
-    if (!redacted)
-        r->body = (char *)json;
-    pthread_mutex_lock(&ob->mu);
-    if (ob->tail)
-        ob->tail->next = r;
-    else
-        ob->head = r;
-    ob->tail = r;
-    ob->queued++;
-    while (!r->done) {
-        if (!ob->leading)
-            lead_locked(ob);
-        else
-            pthread_cond_wait(&ob->done_cv, &ob->mu);
+    if (ob->opts.redact) {
+        char *redacted = NULL;
+        size_t rlen;
+        if (tb__redact_record(body, len, &redacted, &rlen) == 1) {
+            tb__free_mem(body);
+            body = redacted;
+            len = rlen;
+        }
     }
-    pthread_mutex_unlock(&ob->mu);
-    st = r->st;
-    if (st != TB_OK)
-        tb__set_error(st, "%s", r->err);
-    free_req(r);
-    return st;
+    put_req *r = tb__calloc(1, sizeof *r);
+    if (!r) {
+        tb__record_clear(rec);
+        tb__free_mem(body);
+        return tb__set_error(TB_NOMEM, "out of memory storing a record");
+    }
+    r->rec = *rec;
+    memset(rec, 0, sizeof *rec);
+    r->body = body;
+    r->owned = true;
+    r->body_len = len;
+    return submit(ob, r);
 }
 
 tb_status tb_outbox_flush(tb_outbox *ob, int64_t timeout_ms)
@@ -586,12 +634,14 @@ static tb_status proc_trace_start(void *self, const tb_trace *trace)
 
 static tb_status proc_span_end(void *self, const tb_span *span)
 {
+    /* the span knows its own columns: no need to parse the JSON just made */
+    tb__record rec;
     char *json = NULL;
-    tb_status st = tb_span_export_json(span, &json);
-    if (st == TB_OK)
-        st = tb_outbox_put_json(self, json, (size_t)-1, NULL);
-    tb_free(json);
-    return st;
+    size_t len = 0;
+    tb_status st = tb__span_record(span, &rec, &json, &len);
+    if (st != TB_OK)
+        return st;
+    return tb__outbox_put_record(self, &rec, json, len);
 }
 
 static tb_status proc_flush(void *self)

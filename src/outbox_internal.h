@@ -44,4 +44,9 @@ tb_status tb__db_counter_add(sqlite3 *db, const char *name, int64_t delta);
 tb_status tb__outbox_put_many(tb_outbox *ob, const char *const *json, const size_t *len, size_t n,
                               tb_status *status, char (*ids)[64], char (*errs)[512]);
 
+/* Store a record whose columns are already known (the outbox processor,
+ * from a tb_span). Takes ownership of *rec (cleared) and of body (tb__malloc'd). */
+struct tb__record;
+tb_status tb__outbox_put_record(tb_outbox *ob, struct tb__record *rec, char *body, size_t len);
+
 #endif

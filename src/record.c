@@ -73,7 +73,7 @@ static bool check_time(const char *s)
 }
 
 /* The human name of a span: what an operator looks for in `pending`. */
-static char *span_name(const cJSON *data, const char *type)
+char *tb__span_name(const cJSON *data, const char *type)
 {
     const char *name = NULL;
     const cJSON *v;
@@ -109,8 +109,8 @@ void tb__record_clear(tb__record *rec)
 
 tb_status tb__record_compact(tb__record *rec)
 {
-    const char **cols[] = {&rec->id,        &rec->trace_id,   &rec->span_id, &rec->parent_id,
-                           &rec->type,      &rec->started_at, &rec->ended_at};
+    const char **cols[] = {&rec->id,   &rec->trace_id,   &rec->span_id, &rec->parent_id,
+                           &rec->type, &rec->started_at, &rec->ended_at};
     size_t n = sizeof cols / sizeof cols[0], total = 0;
     for (size_t i = 0; i < n; i++)
         total += *cols[i] ? strlen(*cols[i]) + 1 : 0;
@@ -275,7 +275,7 @@ tb_status tb__record_decode(tb__record *rec, const char *json, size_t len, char 
         st = fail(err, err_size, "metadata: expected an object or null");
         goto fail;
     }
-    rec->name = span_name(data, rec->type);
+    rec->name = tb__span_name(data, rec->type);
     if (!rec->name) {
         st = TB_NOMEM;
         goto fail;

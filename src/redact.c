@@ -19,12 +19,9 @@ typedef struct rule {
 } rule;
 
 static const rule rules[] = {
-    {"generation", {"input", "output", NULL}},
-    {"function", {"input", "output", NULL}},
-    {"transcription", {"input", "output", NULL}},
-    {"speech", {"input", "output", NULL}},
-    {"speech_group", {"input", NULL, NULL}},
-    {"mcp_tools", {"result", NULL, NULL}},
+    {"generation", {"input", "output", NULL}},    {"function", {"input", "output", NULL}},
+    {"transcription", {"input", "output", NULL}}, {"speech", {"input", "output", NULL}},
+    {"speech_group", {"input", NULL, NULL}},      {"mcp_tools", {"result", NULL, NULL}},
 };
 
 /* Does [s, s+len) contain `needle`? (memmem is a GNU extension.) */
@@ -64,7 +61,8 @@ int tb__redact_record(const char *json, size_t len, char **out, size_t *out_len)
     const rule *r = cJSON_IsString(type) ? rule_for(type->valuestring) : NULL;
     for (size_t i = 0; r && i < 3 && r->fields[i]; i++) {
         cJSON *v = cJSON_GetObjectItemCaseSensitive(data, r->fields[i]);
-        if (!v || cJSON_IsNull(v) || (cJSON_IsString(v) && strcmp(v->valuestring, TB__REDACTED) == 0))
+        if (!v || cJSON_IsNull(v) ||
+            (cJSON_IsString(v) && strcmp(v->valuestring, TB__REDACTED) == 0))
             continue;
         cJSON *mark = cJSON_CreateString(TB__REDACTED);
         if (!mark || !cJSON_ReplaceItemInObjectCaseSensitive(data, r->fields[i], mark)) {

@@ -59,9 +59,9 @@ typedef struct engine {
     const tb_config *cfg;
     char owner[96];
     tb_ship_report report;
-    atomic_int *stop;    /* thread shape: set to ask for a stop */
-    int64_t deadline_ms; /* monotonic; 0: none */
-    int64_t lease_at_ms; /* monotonic time the lease was last taken/renewed */
+    atomic_int *stop;       /* thread shape: set to ask for a stop */
+    int64_t deadline_ms;    /* monotonic; 0: none */
+    int64_t lease_at_ms;    /* monotonic time the lease was last taken/renewed */
     int64_t progress_at_ms; /* verbose 2: last progress line */
     int verbose;
 } engine;

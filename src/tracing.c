@@ -10,6 +10,7 @@
  * failure is returned and recorded as the thread's last error.
  */
 #include "internal.h"
+#include "record.h"
 
 #include <cjson/cJSON.h>
 #include <pthread.h>
@@ -776,4 +777,37 @@ tb_status tb_span_export_json(const tb_span *s, char **out)
     *out = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return *out ? TB_OK : tb__set_error(TB_NOMEM, "out of memory exporting a span");
+}
+
+tb_status tb__span_record(const tb_span *s, tb__record *rec, char **body, size_t *len)
+{
+    memset(rec, 0, sizeof *rec);
+    *body = NULL;
+    *len = 0;
+    tb_status st = tb_span_export_json(s, body);
+    if (st != TB_OK)
+        return st;
+    *len = strlen(*body);
+    char started[40], ended[40];
+    tb__iso8601(s->started_us, started);
+    tb__iso8601(s->ended_us, ended);
+    rec->is_trace = false;
+    rec->id = s->id;
+    rec->span_id = s->id;
+    rec->trace_id = s->trace->id;
+    rec->parent_id = s->parent_id[0] ? s->parent_id : NULL;
+    rec->type = tb_span_type(s);
+    rec->started_at = started;
+    rec->ended_at = s->ended_us ? ended : NULL;
+    rec->name = tb__span_name(s->data, rec->type ? rec->type : "custom");
+    if (s->error)
+        rec->error_json = cJSON_PrintUnformatted(s->error);
+    /* copy the borrowed columns into the record's own buffer */
+    if (!rec->name || (s->error && !rec->error_json) || tb__record_compact(rec) != TB_OK) {
+        tb__record_clear(rec);
+        tb__free_mem(*body);
+        *body = NULL;
+        return tb__set_error(TB_NOMEM, "out of memory storing a span");
+    }
+    return TB_OK;
 }
