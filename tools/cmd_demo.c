@@ -18,6 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Simulated work, so durations in `show` and the recipes look like a real
+ * run (a model call takes longer than a tool); about a second in all. */
+static void work_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
 static void check(tb_status st, const char *what)
 {
     if (st != TB_OK)
@@ -86,6 +95,7 @@ static void run_conversation(int i, char first_trace[64])
                                  "\"name\":\"transfer_to_billing_agent\","
                                  "\"arguments\":\"{}\"}}]}]");
     tb_span_set_usage(gen, 180 + i % 40, 22 + i % 9);
+    work_ms(6 + i % 5);
     check(tb_span_end(gen), "generation end");
     tb_span_free(gen);
     gen = NULL;
@@ -104,6 +114,7 @@ static void run_conversation(int i, char first_trace[64])
         tb_span_set_string(lookup, "output",
                            "{\"invoices\":[{\"id\":\"inv_2291\",\"amount\":49.0},"
                            "{\"id\":\"inv_2292\",\"amount\":49.0}]}");
+        work_ms(2);
         check(tb_span_end(lookup), "function end");
 
         /* every fourth refund fails: the payment service times out */
@@ -141,6 +152,7 @@ static void run_conversation(int i, char first_trace[64])
                                       "twice (inv_2291, inv_2292). I issued refund re_5531 for "
                                       "49.00; it is pending.\"}]");
         tb_span_set_usage(gen, 640 + i % 100, 58 + i % 20);
+        work_ms(12 + (i * 7) % 13);
         check(tb_span_end(gen), "generation end");
         tb_span_free(gen);
 
