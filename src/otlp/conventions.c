@@ -112,6 +112,7 @@ typedef struct io_val {
     const char *text;
     char *owned; /* cJSON_Print'ed, freed with cJSON_free */
     bool json;
+    bool unmapped; /* messages GenAI could not (all) name: see norm_messages */
 } io_val;
 
 typedef struct io {
@@ -240,79 +241,286 @@ static void emit_usage(const usage *x, unsigned conv, bool langfuse_usage, tb__o
 /* Messages                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* OpenInference flattens messages: llm.input_messages.<i>.message.role … */
-static void oi_messages(const cJSON *msgs, const char *prefix, tb__otlp_attrs *a)
+/*
+ * A generation's input and output come in several shapes. norm_messages()
+ * turns any of them, once, into a list of `msg` that both conventions read:
+ *
+ *   Chat Completions message  {role, content, tool_calls:[{id, function:
+ *                             {name, arguments}}], tool_call_id, name}
+ *                             (content null + `refusal`: the refusal).
+ *   ChatCompletion response   {choices:[{message, finish_reason}]}: one
+ *                             message per choice, with the choice's
+ *                             finish_reason. The JS SDK's chat-completions
+ *                             model exports output = [<the response>].
+ *   Responses API items       {type:"message", role, content} and the bare
+ *                             {role, content}; {type:"function_call", name,
+ *                             call_id|callId, arguments}: an assistant
+ *                             message with that one tool call;
+ *                             {type:"function_call_output" (JS protocol:
+ *                             "function_call_result"), call_id|callId,
+ *                             output}: a "tool" message answering it.
+ *
+ * Content is a string or a list of parts: {text} (type text, input_text,
+ * output_text), {refusal}, image_url {url} / input_image "url"; a tool
+ * output may also be an object ({type:"text", text} in the JS protocol).
+ * An element of any other shape (reasoning items, hosted tool calls,
+ * non-objects) gives no message and makes the list incomplete: with GenAI
+ * alone the raw value then goes out as tracebox.input / tracebox.output,
+ * so nothing is lost (input.value / output.value carry it otherwise).
+ */
+typedef struct msg {
+    const char *role;          /* NULL: not given */
+    const cJSON *content;      /* a string, a list of parts, other JSON, NULL */
+    const cJSON *tool_calls;   /* Chat Completions tool_calls (an array), or NULL */
+    const cJSON *call;         /* a Responses function_call item, or NULL */
+    const cJSON *tool_call_id; /* the call a tool message answers, or NULL */
+    const char *name;          /* a chat message's name, or NULL */
+    const char *finish_reason; /* NULL: not given */
+} msg;
+
+typedef struct msg_list {
+    msg *m; /* tb__calloc'd; NULL when n == 0 */
+    size_t n;
+    bool complete; /* every element had a known shape */
+} msg_list;
+
+/* One tool call, from either shape. */
+typedef struct tool_call {
+    const cJSON *id, *name, *arguments;
+} tool_call;
+
+static const cJSON *first_call(const msg *m)
 {
-    if (!cJSON_IsArray(msgs))
-        return;
-    char key[160];
-    int i = 0;
-    const cJSON *m;
-    cJSON_ArrayForEach(m, msgs)
-    {
-        if (!cJSON_IsObject(m)) {
-            i++;
-            continue;
-        }
-        snprintf(key, sizeof key, "%s.%d.message.role", prefix, i);
-        tb__otlp_attr_str(a, key, gets(m, "role"));
-        const cJSON *content = get(m, "content");
-        if (cJSON_IsString(content)) {
-            snprintf(key, sizeof key, "%s.%d.message.content", prefix, i);
-            tb__otlp_attr_str(a, key, content->valuestring);
-        } else if (cJSON_IsArray(content)) {
-            int j = 0;
-            const cJSON *part;
-            cJSON_ArrayForEach(part, content)
-            {
-                const char *text = gets(part, "text");
-                const char *type = gets(part, "type");
-                if (text) {
-                    snprintf(key, sizeof key, "%s.%d.message.contents.%d.message_content.type",
-                             prefix, i, j);
-                    tb__otlp_attr_str(a, key, "text");
-                    snprintf(key, sizeof key, "%s.%d.message.contents.%d.message_content.text",
-                             prefix, i, j);
-                    tb__otlp_attr_str(a, key, text);
-                } else if (type && strcmp(type, "image_url") == 0) {
-                    snprintf(key, sizeof key, "%s.%d.message.contents.%d.message_content.type",
-                             prefix, i, j);
-                    tb__otlp_attr_str(a, key, "image");
-                    snprintf(key, sizeof key,
-                             "%s.%d.message.contents.%d.message_content.image.image.url", prefix, i,
-                             j);
-                    tb__otlp_attr_str(a, key, gets(get(part, "image_url"), "url"));
-                }
-                j++;
-            }
-        }
-        snprintf(key, sizeof key, "%s.%d.message.name", prefix, i);
-        tb__otlp_attr_str(a, key, getsn(m, "name"));
-        snprintf(key, sizeof key, "%s.%d.message.tool_call_id", prefix, i);
-        tb__otlp_attr_str(a, key, getsn(m, "tool_call_id"));
-        const cJSON *calls = get(m, "tool_calls");
-        int k = 0;
-        const cJSON *tc;
-        cJSON_ArrayForEach(tc, (cJSON_IsArray(calls) ? calls : NULL))
-        {
-            const cJSON *fn = get(tc, "function");
-            snprintf(key, sizeof key, "%s.%d.message.tool_calls.%d.tool_call.id", prefix, i, k);
-            tb__otlp_attr_str(a, key, gets(tc, "id"));
-            snprintf(key, sizeof key, "%s.%d.message.tool_calls.%d.tool_call.function.name", prefix,
-                     i, k);
-            tb__otlp_attr_str(a, key, gets(fn, "name"));
-            snprintf(key, sizeof key, "%s.%d.message.tool_calls.%d.tool_call.function.arguments",
-                     prefix, i, k);
-            tb__otlp_attr_str(a, key, gets(fn, "arguments"));
-            k++;
-        }
-        i++;
+    return m->call ? m->call : (m->tool_calls ? m->tool_calls->child : NULL);
+}
+
+static const cJSON *next_call(const msg *m, const cJSON *tc)
+{
+    return m->call ? NULL : tc->next;
+}
+
+static const cJSON *call_id(const cJSON *item)
+{
+    const cJSON *id = get(item, "call_id");
+    return cJSON_IsString(id) ? id : get(item, "callId");
+}
+
+static void read_call(const msg *m, const cJSON *tc, tool_call *c)
+{
+    if (m->call) {
+        c->id = call_id(tc);
+        c->name = get(tc, "name");
+        c->arguments = get(tc, "arguments");
+    } else {
+        const cJSON *fn = get(tc, "function");
+        c->id = get(tc, "id");
+        c->name = get(fn, "name");
+        c->arguments = get(fn, "arguments");
     }
 }
 
-/* GenAI messages: [{"role":…, "parts":[{"type":"text","content":…},
- * {"type":"tool_call","id","name","arguments"}, {"type":"tool_call_response",
- * "id","response"}]}] (+ "finish_reason" on output messages). */
+static bool has_calls(const msg *m)
+{
+    return m->call || cJSON_GetArraySize(m->tool_calls) > 0;
+}
+
+/* The text of a content part: text, input_text, output_text, refusal. */
+static const char *part_text(const cJSON *part)
+{
+    const char *text = gets(part, "text");
+    return text ? text : gets(part, "refusal");
+}
+
+static void chat_message(const cJSON *m, msg *out)
+{
+    memset(out, 0, sizeof *out);
+    out->role = gets(m, "role");
+    out->content = get(m, "content");
+    if (!cJSON_IsString(out->content) && !cJSON_IsArray(out->content) && getsn(m, "refusal"))
+        out->content = get(m, "refusal");
+    const cJSON *calls = get(m, "tool_calls");
+    out->tool_calls = cJSON_IsArray(calls) ? calls : NULL;
+    out->tool_call_id = get(m, "tool_call_id");
+    out->name = getsn(m, "name");
+    out->finish_reason = getsn(m, "finish_reason");
+}
+
+/* The messages element e gives (into dst[0..) when dst is not NULL); clears
+ * *complete when e, or a choice of it, has no known shape. */
+static size_t norm_element(const cJSON *e, msg *dst, bool *complete)
+{
+    if (!cJSON_IsObject(e)) {
+        *complete = false;
+        return 0;
+    }
+    const cJSON *choices = get(e, "choices");
+    if (cJSON_IsArray(choices)) {
+        size_t n = 0;
+        const cJSON *c;
+        cJSON_ArrayForEach(c, choices)
+        {
+            const cJSON *m = get(c, "message");
+            if (!cJSON_IsObject(m)) {
+                *complete = false;
+                continue;
+            }
+            if (dst) {
+                chat_message(m, &dst[n]);
+                if (!dst[n].role)
+                    dst[n].role = "assistant";
+                if (getsn(c, "finish_reason"))
+                    dst[n].finish_reason = getsn(c, "finish_reason");
+            }
+            n++;
+        }
+        return n;
+    }
+    const char *type = gets(e, "type");
+    msg m;
+    memset(&m, 0, sizeof m);
+    if (!type || strcmp(type, "message") == 0) {
+        if (!type && !get(e, "role") && !get(e, "content") && !get(e, "tool_calls")) {
+            *complete = false;
+            return 0;
+        }
+        chat_message(e, &m);
+    } else if (strcmp(type, "function_call") == 0) {
+        m.role = "assistant";
+        m.call = e;
+    } else if (strcmp(type, "function_call_output") == 0 ||
+               strcmp(type, "function_call_result") == 0) {
+        m.role = "tool";
+        m.tool_call_id = call_id(e);
+        m.content = get(e, "output");
+    } else {
+        *complete = false;
+        return 0;
+    }
+    if (dst)
+        *dst = m;
+    return 1;
+}
+
+/* Normalise a span's input or output. false when v is not a message list
+ * (an array, or one bare ChatCompletion): there is nothing to emit. An
+ * allocation failure marks the builder and gives false. */
+static bool norm_messages(const cJSON *v, msg_list *l, tb__otlp_attrs *a)
+{
+    memset(l, 0, sizeof *l);
+    l->complete = true;
+    const cJSON *first;
+    bool single = false;
+    if (cJSON_IsArray(v)) {
+        first = v->child;
+    } else if (cJSON_IsArray(get(v, "choices"))) {
+        first = v;
+        single = true;
+    } else {
+        return false;
+    }
+    size_t n = 0;
+    for (const cJSON *e = first; e; e = single ? NULL : e->next)
+        n += norm_element(e, NULL, &l->complete);
+    if (n == 0)
+        return true;
+    l->m = tb__calloc(n, sizeof *l->m);
+    if (!l->m) {
+        tb__otlp_attr_fail(a);
+        return false;
+    }
+    bool again = true;
+    for (const cJSON *e = first; e; e = single ? NULL : e->next)
+        l->n += norm_element(e, l->m + l->n, &again);
+    return true;
+}
+
+/* ---- OpenInference: llm.input_messages.<i>.message.role … --------------- */
+
+/* keys: <prefix>.<i>.message (BASE), + .tool_calls.<k>.tool_call (SUB), + a leaf */
+#define BASE_MAX 64
+#define SUB_MAX 128
+#define KEY_MAX 192
+
+/* base + suffix = value, when value is not NULL. */
+static void oi_str(tb__otlp_attrs *a, const char *base, const char *suffix, const char *value)
+{
+    if (!value)
+        return;
+    char key[KEY_MAX];
+    snprintf(key, sizeof key, "%s%s", base, suffix);
+    tb__otlp_attr_str(a, key, value);
+}
+
+static void oi_content(const cJSON *content, const char *base, tb__otlp_attrs *a)
+{
+    if (cJSON_IsString(content)) {
+        oi_str(a, base, ".content", content->valuestring);
+    } else if (cJSON_IsArray(content)) {
+        int j = 0;
+        const cJSON *part;
+        cJSON_ArrayForEach(part, content)
+        {
+            char pb[SUB_MAX];
+            snprintf(pb, sizeof pb, "%s.contents.%d.message_content", base, j++);
+            const char *text = part_text(part);
+            const char *type = gets(part, "type");
+            if (text) {
+                oi_str(a, pb, ".type", "text");
+                oi_str(a, pb, ".text", text);
+            } else if (type && strcmp(type, "image_url") == 0) {
+                oi_str(a, pb, ".type", "image");
+                oi_str(a, pb, ".image.image.url", gets(get(part, "image_url"), "url"));
+            } else if (type && strcmp(type, "input_image") == 0) {
+                oi_str(a, pb, ".type", "image");
+                oi_str(a, pb, ".image.image.url", gets(part, "image_url"));
+            }
+        }
+    } else if (has_value(content)) {
+        /* a tool's output object: its text, else its JSON */
+        char key[KEY_MAX];
+        snprintf(key, sizeof key, "%s.content", base);
+        const char *text = gets(content, "text");
+        if (text)
+            tb__otlp_attr_str(a, key, text);
+        else
+            tb__otlp_attr_json(a, key, content);
+    }
+}
+
+static void oi_messages(const msg_list *l, const char *prefix, tb__otlp_attrs *a)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const msg *m = &l->m[i];
+        char base[BASE_MAX];
+        snprintf(base, sizeof base, "%s.%zu.message", prefix, i);
+        oi_str(a, base, ".role", m->role);
+        oi_content(m->content, base, a);
+        oi_str(a, base, ".name", m->name);
+        const char *tcid = cJSON_IsString(m->tool_call_id) ? m->tool_call_id->valuestring : NULL;
+        oi_str(a, base, ".tool_call_id", tcid && tcid[0] ? tcid : NULL);
+        int k = 0;
+        for (const cJSON *tc = first_call(m); tc; tc = next_call(m, tc)) {
+            tool_call c;
+            read_call(m, tc, &c);
+            char cb[SUB_MAX];
+            snprintf(cb, sizeof cb, "%s.tool_calls.%d.tool_call", base, k++);
+            oi_str(a, cb, ".id", cJSON_IsString(c.id) ? c.id->valuestring : NULL);
+            oi_str(a, cb, ".function.name", cJSON_IsString(c.name) ? c.name->valuestring : NULL);
+            if (cJSON_IsString(c.arguments)) {
+                oi_str(a, cb, ".function.arguments", c.arguments->valuestring);
+            } else if (cJSON_IsObject(c.arguments) || cJSON_IsArray(c.arguments)) {
+                char key[KEY_MAX];
+                snprintf(key, sizeof key, "%s.function.arguments", cb);
+                tb__otlp_attr_json(a, key, c.arguments);
+            }
+        }
+    }
+}
+
+/* ---- GenAI: [{"role":…, "parts":[…], "finish_reason":…}] -----------------
+ * Parts: {"type":"text","content"}, {"type":"tool_call","id","name",
+ * "arguments"}, {"type":"tool_call_response","id","response"};
+ * finish_reason on output messages only. */
 static cJSON *genai_part(const char *type)
 {
     cJSON *p = cJSON_CreateObject();
@@ -346,94 +554,93 @@ static bool add_copy(cJSON *obj, const char *key, const cJSON *v)
     return true;
 }
 
-static bool genai_message(cJSON *out, const cJSON *m, bool output)
+static bool text_part(cJSON *parts, const char *text)
 {
-    cJSON *msg = cJSON_CreateObject();
+    cJSON *p = genai_part("text");
+    bool ok = p && cJSON_AddStringToObject(p, "content", text);
+    return push(parts, p) && ok;
+}
+
+/* GenAI's values: stop, length, content_filter, tool_call, error. */
+static const char *finish_reason(const msg *m)
+{
+    const char *fr = m->finish_reason;
+    if (!fr)
+        return has_calls(m) ? "tool_call" : "stop";
+    if (strcmp(fr, "tool_calls") == 0 || strcmp(fr, "function_call") == 0)
+        return "tool_call";
+    return fr;
+}
+
+static bool genai_message(cJSON *out, const msg *m, bool output)
+{
+    cJSON *obj = cJSON_CreateObject();
     cJSON *parts = cJSON_CreateArray();
-    bool ok = msg && parts;
-    const char *role = gets(m, "role");
-    ok = ok && cJSON_AddStringToObject(msg, "role", role ? role : (output ? "assistant" : "user"));
-    const cJSON *content = get(m, "content");
+    bool ok = obj && parts;
+    const char *role = m->role;
+    const cJSON *content = m->content;
+    ok = ok && cJSON_AddStringToObject(obj, "role", role ? role : (output ? "assistant" : "user"));
     if (ok && role && strcmp(role, "tool") == 0) {
         cJSON *p = genai_part("tool_call_response");
-        ok = p && add_copy(p, "id", get(m, "tool_call_id")) && add_copy(p, "response", content);
+        ok = p && add_copy(p, "id", m->tool_call_id) && add_copy(p, "response", content);
         ok = push(parts, p) && ok;
     } else if (ok && cJSON_IsString(content)) {
-        cJSON *p = genai_part("text");
-        ok = p && cJSON_AddStringToObject(p, "content", content->valuestring);
-        ok = push(parts, p) && ok;
+        ok = text_part(parts, content->valuestring);
     } else if (ok && cJSON_IsArray(content)) {
         const cJSON *part;
         cJSON_ArrayForEach(part, content)
         {
-            const char *text = gets(part, "text");
-            if (!text)
-                text = gets(part, "refusal");
-            if (!text)
-                continue;
-            cJSON *p = genai_part("text");
-            ok = p && cJSON_AddStringToObject(p, "content", text);
-            ok = push(parts, p) && ok;
-            if (!ok)
+            const char *text = part_text(part);
+            if (text && !(ok = text_part(parts, text)))
                 break;
         }
+    } else if (ok && gets(content, "text")) {
+        ok = text_part(parts, gets(content, "text"));
     }
-    const cJSON *calls = get(m, "tool_calls");
-    const cJSON *tc;
-    cJSON_ArrayForEach(tc, (ok && cJSON_IsArray(calls) ? calls : NULL))
-    {
-        const cJSON *fn = get(tc, "function");
+    for (const cJSON *tc = ok ? first_call(m) : NULL; tc; tc = next_call(m, tc)) {
+        tool_call c;
+        read_call(m, tc, &c);
         cJSON *p = genai_part("tool_call");
-        ok = p && add_copy(p, "id", get(tc, "id")) && add_copy(p, "name", get(fn, "name"));
+        ok = p && add_copy(p, "id", c.id) && add_copy(p, "name", c.name);
         /* arguments: the parsed object when the string is JSON */
-        const char *args = gets(fn, "arguments");
-        cJSON *parsed = args ? cJSON_Parse(args) : NULL;
+        cJSON *parsed = cJSON_IsString(c.arguments) ? cJSON_Parse(c.arguments->valuestring) : NULL;
         if (ok && parsed) {
             ok = cJSON_AddItemToObject(p, "arguments", parsed);
             if (!ok)
                 cJSON_Delete(parsed);
         } else {
             cJSON_Delete(parsed);
-            ok = ok && add_copy(p, "arguments", get(fn, "arguments"));
+            ok = ok && add_copy(p, "arguments", c.arguments);
         }
         ok = push(parts, p) && ok;
         if (!ok)
             break;
     }
     if (ok && output)
-        ok = cJSON_AddStringToObject(msg, "finish_reason",
-                                     getsn(m, "finish_reason")
-                                         ? getsn(m, "finish_reason")
-                                         : (cJSON_IsArray(calls) && cJSON_GetArraySize(calls) > 0
-                                                ? "tool_call"
-                                                : "stop")) != NULL;
+        ok = cJSON_AddStringToObject(obj, "finish_reason", finish_reason(m)) != NULL;
     if (ok) {
-        ok = cJSON_AddItemToObject(msg, "parts", parts);
+        ok = cJSON_AddItemToObject(obj, "parts", parts);
         if (ok)
             parts = NULL;
     }
     cJSON_Delete(parts);
     if (!ok) {
-        cJSON_Delete(msg);
+        cJSON_Delete(obj);
         return false;
     }
-    return push(out, msg);
+    return push(out, obj);
 }
 
-static void genai_messages(const cJSON *msgs, const char *key, bool output, tb__otlp_attrs *a)
+/* A list none of whose elements was understood gives no attribute (an
+ * empty list gives "[]"). */
+static void genai_messages(const msg_list *l, const char *key, bool output, tb__otlp_attrs *a)
 {
-    if (!cJSON_IsArray(msgs))
+    if (l->n == 0 && !l->complete)
         return;
     cJSON *out = cJSON_CreateArray();
     bool ok = out != NULL;
-    const cJSON *m;
-    cJSON_ArrayForEach(m, (ok ? msgs : NULL))
-    {
-        if (cJSON_IsObject(m) && !genai_message(out, m, output)) {
-            ok = false;
-            break;
-        }
-    }
+    for (size_t i = 0; ok && i < l->n; i++)
+        ok = genai_message(out, &l->m[i], output);
     if (ok)
         tb__otlp_attr_json(a, key, out);
     else
@@ -550,16 +757,27 @@ static void llm_x(const tb__otlp_span_view *v, const type_map *t, unsigned conv,
     read_usage(get(d, "usage"), &u);
     emit_usage(&u, conv, true, a);
     const cJSON *in = get(d, "input"), *out = get(d, "output");
-    if (conv & GENAI) {
-        genai_messages(in, "gen_ai.input.messages", false, a);
-        genai_messages(out, "gen_ai.output.messages", true, a);
-    }
-    if (conv & OI) {
-        oi_messages(in, "llm.input_messages", a);
-        oi_messages(out, "llm.output_messages", a);
-    }
     io_set(a, &x->in, in);
     io_set(a, &x->out, out);
+    if (!(conv & (GENAI | OI)))
+        return;
+    msg_list lin, lout;
+    bool in_ok = norm_messages(in, &lin, a);
+    bool out_ok = norm_messages(out, &lout, a);
+    if (conv & GENAI) {
+        if (in_ok)
+            genai_messages(&lin, "gen_ai.input.messages", false, a);
+        if (out_ok)
+            genai_messages(&lout, "gen_ai.output.messages", true, a);
+    }
+    if (conv & OI) {
+        oi_messages(&lin, "llm.input_messages", a);
+        oi_messages(&lout, "llm.output_messages", a);
+    }
+    x->in.unmapped = has_value(in) && !(in_ok && lin.complete);
+    x->out.unmapped = has_value(out) && !(out_ok && lout.complete);
+    tb__free_mem(lin.m);
+    tb__free_mem(lout.m);
 }
 
 static void function_x(const tb__otlp_span_view *v, const type_map *t, unsigned conv,
@@ -926,9 +1144,13 @@ void tb__otlp_conventions_apply(const tb__otlp_span_view *v, unsigned conv, tb__
         tb__otlp_attr_str(a, "langfuse.observation.input", x.in.text);
         tb__otlp_attr_str(a, "langfuse.observation.output", x.out.text);
     }
-    if (!(conv & (OI | LF)) && !((conv & GENAI) && t->genai_io)) {
-        tb__otlp_attr_str(a, "tracebox.input", x.in.text);
-        tb__otlp_attr_str(a, "tracebox.output", x.out.text);
+    if (!(conv & (OI | LF))) {
+        /* what GenAI has no name for; unmapped: messages of an unknown shape */
+        bool named = (conv & GENAI) && t->genai_io;
+        if (!named || x.in.unmapped)
+            tb__otlp_attr_str(a, "tracebox.input", x.in.text);
+        if (!named || x.out.unmapped)
+            tb__otlp_attr_str(a, "tracebox.output", x.out.text);
     }
     io_free(&x);
 }

@@ -1041,13 +1041,379 @@ static void test_traces_url(void **state)
     }
 }
 
-/* Every allocation of an encode fails in turn: TB_NOMEM, no crash, no
- * leak (run under ASan). */
-static void test_alloc_failures(void **state)
+/* ---- message shapes ----------------------------------------------------
+ * Generation spans carry messages in several shapes (conventions.c,
+ * "Messages"): Chat Completions messages, a whole ChatCompletion response
+ * (the JS SDK's chat-completions model), Responses API items. Each case
+ * gives the exact llm.input_messages.* / llm.output_messages.* attributes
+ * (all of them: no other key under those prefixes) and the GenAI JSON.
+ * JSON is written with ' for " and turned back by dq(). */
+
+/* s with every ' turned into ", malloc'd */
+static char *dq(const char *s)
+{
+    char *out = strdup(s);
+    assert_non_null(out);
+    for (char *p = out; *p; p++)
+        if (*p == '\'')
+            *p = '"';
+    return out;
+}
+
+typedef struct shape_case {
+    const char *what;
+    const char *sid;       /* 24 hex digits */
+    const char *data;      /* span_data, ' for " */
+    const char *oi[64];    /* key, value, …, NULL: every llm.*_messages.* attribute */
+    const char *genai_in;  /* gen_ai.input.messages, ' for "; NULL: none */
+    const char *genai_out; /* gen_ai.output.messages; NULL: none */
+    bool raw_in, raw_out;  /* GenAI alone: tracebox.input / tracebox.output */
+} shape_case;
+
+static const shape_case k_shapes[] = {
+    {"ChatCompletion response, a tool call",
+     "d00000000000000100000000",
+     "{'type':'generation','model':'gpt-4o',"
+     "'input':[{'role':'system','content':'Be brief.'},{'role':'user','content':'Weather?'}],"
+     "'output':[{'id':'chatcmpl-1','object':'chat.completion','created':1,'model':'gpt-4o',"
+     "'choices':[{'index':0,'message':{'role':'assistant','content':null,'refusal':null,"
+     "'tool_calls':[{'id':'call_w','type':'function','function':{'name':'get_weather',"
+     "'arguments':'{\\'city\\':\\'Paris\\'}'}}]},'finish_reason':'tool_calls','logprobs':null}],"
+     "'usage':{'prompt_tokens':10,'completion_tokens':5,'total_tokens':15}}]}",
+     {"llm.input_messages.0.message.role", "system", "llm.input_messages.0.message.content",
+      "Be brief.", "llm.input_messages.1.message.role", "user",
+      "llm.input_messages.1.message.content", "Weather?", "llm.output_messages.0.message.role",
+      "assistant", "llm.output_messages.0.message.tool_calls.0.tool_call.id", "call_w",
+      "llm.output_messages.0.message.tool_calls.0.tool_call.function.name", "get_weather",
+      "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments",
+      "{\"city\":\"Paris\"}", NULL},
+     "[{'role':'system','parts':[{'type':'text','content':'Be brief.'}]},"
+     "{'role':'user','parts':[{'type':'text','content':'Weather?'}]}]",
+     "[{'role':'assistant','finish_reason':'tool_call','parts':[{'type':'tool_call',"
+     "'id':'call_w','name':'get_weather','arguments':{'city':'Paris'}}]}]",
+     false,
+     false},
+    {"ChatCompletion response, text, two choices; chat input with a tool result",
+     "d00000000000000200000000",
+     "{'type':'generation','model':'gpt-4o',"
+     "'input':[{'role':'user','content':'Weather?'},{'role':'assistant','content':null,"
+     "'tool_calls':[{'id':'call_w','type':'function','function':{'name':'get_weather',"
+     "'arguments':'{}'}}]},{'role':'tool','tool_call_id':'call_w','content':'sunny'}],"
+     "'output':[{'object':'chat.completion','choices':["
+     "{'index':0,'message':{'role':'assistant','content':'It is sunny.'},'finish_reason':'stop'},"
+     "{'index':1,'message':{'content':'It is'},'finish_reason':'length'}]}]}",
+     {"llm.input_messages.0.message.role",
+      "user",
+      "llm.input_messages.0.message.content",
+      "Weather?",
+      "llm.input_messages.1.message.role",
+      "assistant",
+      "llm.input_messages.1.message.tool_calls.0.tool_call.id",
+      "call_w",
+      "llm.input_messages.1.message.tool_calls.0.tool_call.function.name",
+      "get_weather",
+      "llm.input_messages.1.message.tool_calls.0.tool_call.function.arguments",
+      "{}",
+      "llm.input_messages.2.message.role",
+      "tool",
+      "llm.input_messages.2.message.content",
+      "sunny",
+      "llm.input_messages.2.message.tool_call_id",
+      "call_w",
+      "llm.output_messages.0.message.role",
+      "assistant",
+      "llm.output_messages.0.message.content",
+      "It is sunny.",
+      "llm.output_messages.1.message.role",
+      "assistant",
+      "llm.output_messages.1.message.content",
+      "It is",
+      NULL},
+     "[{'role':'user','parts':[{'type':'text','content':'Weather?'}]},"
+     "{'role':'assistant','parts':[{'type':'tool_call','id':'call_w','name':'get_weather',"
+     "'arguments':{}}]},"
+     "{'role':'tool','parts':[{'type':'tool_call_response','id':'call_w','response':'sunny'}]}]",
+     "[{'role':'assistant','finish_reason':'stop','parts':[{'type':'text',"
+     "'content':'It is sunny.'}]},"
+     "{'role':'assistant','finish_reason':'length','parts':[{'type':'text','content':'It is'}]}]",
+     false,
+     false},
+    {"Responses: message with output_text parts; user string content, input_text parts",
+     "d00000000000000300000000",
+     "{'type':'generation','model':'gpt-4.1',"
+     "'input':[{'role':'user','content':'hi'},{'type':'message','role':'user','content':["
+     "{'type':'input_text','text':'part one'},{'type':'input_image','image_url':"
+     "'https://x.test/y.png','detail':'auto'}]}],"
+     "'output':[{'type':'message','id':'msg_1','role':'assistant','status':'completed',"
+     "'content':[{'type':'output_text','text':'Hello','annotations':[]},"
+     "{'type':'output_text','text':' world','annotations':[]}]}]}",
+     {"llm.input_messages.0.message.role",
+      "user",
+      "llm.input_messages.0.message.content",
+      "hi",
+      "llm.input_messages.1.message.role",
+      "user",
+      "llm.input_messages.1.message.contents.0.message_content.type",
+      "text",
+      "llm.input_messages.1.message.contents.0.message_content.text",
+      "part one",
+      "llm.input_messages.1.message.contents.1.message_content.type",
+      "image",
+      "llm.input_messages.1.message.contents.1.message_content.image.image.url",
+      "https://x.test/y.png",
+      "llm.output_messages.0.message.role",
+      "assistant",
+      "llm.output_messages.0.message.contents.0.message_content.type",
+      "text",
+      "llm.output_messages.0.message.contents.0.message_content.text",
+      "Hello",
+      "llm.output_messages.0.message.contents.1.message_content.type",
+      "text",
+      "llm.output_messages.0.message.contents.1.message_content.text",
+      " world",
+      NULL},
+     "[{'role':'user','parts':[{'type':'text','content':'hi'}]},"
+     "{'role':'user','parts':[{'type':'text','content':'part one'}]}]",
+     "[{'role':'assistant','finish_reason':'stop','parts':[{'type':'text','content':'Hello'},"
+     "{'type':'text','content':' world'}]}]",
+     false,
+     false},
+    {"Responses: function_call items (call_id, JS callId, arguments not JSON)",
+     "d00000000000000400000000",
+     "{'type':'generation',"
+     "'input':[{'role':'user','content':'go'}],"
+     "'output':[{'type':'function_call','id':'fc_1','call_id':'call_a','name':'lookup',"
+     "'arguments':'{\\'q\\':\\'x\\'}','status':'completed'},"
+     "{'type':'function_call','callId':'call_b','name':'noop','arguments':'not json',"
+     "'status':'completed'}]}",
+     {"llm.input_messages.0.message.role",
+      "user",
+      "llm.input_messages.0.message.content",
+      "go",
+      "llm.output_messages.0.message.role",
+      "assistant",
+      "llm.output_messages.0.message.tool_calls.0.tool_call.id",
+      "call_a",
+      "llm.output_messages.0.message.tool_calls.0.tool_call.function.name",
+      "lookup",
+      "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments",
+      "{\"q\":\"x\"}",
+      "llm.output_messages.1.message.role",
+      "assistant",
+      "llm.output_messages.1.message.tool_calls.0.tool_call.id",
+      "call_b",
+      "llm.output_messages.1.message.tool_calls.0.tool_call.function.name",
+      "noop",
+      "llm.output_messages.1.message.tool_calls.0.tool_call.function.arguments",
+      "not json",
+      NULL},
+     "[{'role':'user','parts':[{'type':'text','content':'go'}]}]",
+     "[{'role':'assistant','finish_reason':'tool_call','parts':[{'type':'tool_call',"
+     "'id':'call_a','name':'lookup','arguments':{'q':'x'}}]},"
+     "{'role':'assistant','finish_reason':'tool_call','parts':[{'type':'tool_call',"
+     "'id':'call_b','name':'noop','arguments':'not json'}]}]",
+     false,
+     false},
+    {"Responses: function_call_output (call_id), JS function_call_result (callId)",
+     "d00000000000000500000000",
+     "{'type':'generation',"
+     "'input':[{'type':'function_call','call_id':'call_0','name':'lookup','arguments':'{}'},"
+     "{'type':'function_call_output','call_id':'call_0','output':'found it'},"
+     "{'type':'function_call_result','callId':'call_1','name':'lookup','status':'completed',"
+     "'output':{'type':'text','text':'JS result'}}],"
+     "'output':[{'type':'message','role':'assistant','content':[{'type':'output_text',"
+     "'text':'Done.'}]}]}",
+     {"llm.input_messages.0.message.role",
+      "assistant",
+      "llm.input_messages.0.message.tool_calls.0.tool_call.id",
+      "call_0",
+      "llm.input_messages.0.message.tool_calls.0.tool_call.function.name",
+      "lookup",
+      "llm.input_messages.0.message.tool_calls.0.tool_call.function.arguments",
+      "{}",
+      "llm.input_messages.1.message.role",
+      "tool",
+      "llm.input_messages.1.message.content",
+      "found it",
+      "llm.input_messages.1.message.tool_call_id",
+      "call_0",
+      "llm.input_messages.2.message.role",
+      "tool",
+      "llm.input_messages.2.message.content",
+      "JS result",
+      "llm.input_messages.2.message.tool_call_id",
+      "call_1",
+      "llm.output_messages.0.message.role",
+      "assistant",
+      "llm.output_messages.0.message.contents.0.message_content.type",
+      "text",
+      "llm.output_messages.0.message.contents.0.message_content.text",
+      "Done.",
+      NULL},
+     "[{'role':'assistant','parts':[{'type':'tool_call','id':'call_0','name':'lookup',"
+     "'arguments':{}}]},"
+     "{'role':'tool','parts':[{'type':'tool_call_response','id':'call_0','response':"
+     "'found it'}]},"
+     "{'role':'tool','parts':[{'type':'tool_call_response','id':'call_1','response':"
+     "{'type':'text','text':'JS result'}}]}]",
+     "[{'role':'assistant','finish_reason':'stop','parts':[{'type':'text','content':'Done.'}]}]",
+     false,
+     false},
+    {"unknown shapes: a string input, only a reasoning item out",
+     "d00000000000000600000000",
+     "{'type':'generation','input':'just text','output':[{'type':'reasoning','id':'rs_1',"
+     "'summary':[]}]}",
+     {NULL},
+     NULL,
+     NULL,
+     true,
+     true},
+    {"partly known: a reasoning item, then a message",
+     "d00000000000000700000000",
+     "{'type':'generation','input':[{'role':'user','content':'q'},7],"
+     "'output':[{'type':'reasoning','summary':[]},{'type':'message','role':'assistant',"
+     "'content':[{'type':'output_text','text':'a'}]}]}",
+     {"llm.input_messages.0.message.role", "user", "llm.input_messages.0.message.content", "q",
+      "llm.output_messages.0.message.role", "assistant",
+      "llm.output_messages.0.message.contents.0.message_content.type", "text",
+      "llm.output_messages.0.message.contents.0.message_content.text", "a", NULL},
+     "[{'role':'user','parts':[{'type':'text','content':'q'}]}]",
+     "[{'role':'assistant','finish_reason':'stop','parts':[{'type':'text','content':'a'}]}]",
+     true,
+     true},
+};
+#define N_SHAPES (sizeof k_shapes / sizeof k_shapes[0])
+
+static void shapes_batch(batch *b)
+{
+    memset(b, 0, sizeof *b);
+    for (size_t i = 0; i < N_SHAPES; i++) {
+        char *data = dq(k_shapes[i].data);
+        char rec[4096];
+        int n = snprintf(rec, sizeof rec,
+                         "{\"object\":\"trace.span\",\"id\":\"span_%s\",\"trace_id\":\"" T1
+                         "\",\"parent_id\":null,\"started_at\":\"" START "\",\"ended_at\":\"" END
+                         "\",\"span_data\":%s,\"error\":null}",
+                         k_shapes[i].sid, data);
+        assert_true(n > 0 && (size_t)n < sizeof rec);
+        free(data);
+        batch_add(b, rec);
+    }
+}
+
+static bool is_message_key(const char *key)
+{
+    return strncmp(key, "llm.input_messages.", 19) == 0 ||
+           strncmp(key, "llm.output_messages.", 20) == 0;
+}
+
+/* key (JSON text) equals want (' for "); want NULL: no such attribute */
+static void expect_json_eq(const Tbotlp__Span *s, const char *what, const char *key,
+                           const char *want)
+{
+    if (!want) {
+        if (attr(s, key))
+            fail_msg("%s: unexpected %s = %s", what, key, attr_s(s, key));
+        return;
+    }
+    char *w = dq(want);
+    cJSON *wj = cJSON_Parse(w);
+    if (!wj)
+        fail_msg("%s: the expected %s is not JSON: %s", what, key, w);
+    cJSON *got = attr_json(s, key);
+    if (!cJSON_Compare(got, wj, true)) {
+        char *g = cJSON_PrintUnformatted(got);
+        fail_msg("%s: %s =\n  %s\nwant\n  %s", what, key, g, w);
+    }
+    cJSON_Delete(got);
+    cJSON_Delete(wj);
+    free(w);
+}
+
+static void test_message_shapes(void **state)
 {
     (void)state;
     batch b;
-    full_batch(&b, false);
+    shapes_batch(&b);
+    tb__otlp_options o =
+        opts_for(TB__OTLP_CONV_GENAI | TB__OTLP_CONV_OPENINFERENCE | TB__OTLP_CONV_LANGFUSE);
+    tb__buf out;
+    encode(&b, TB__OTLP_PROTOBUF, &o, &out, NULL);
+    Tbotlp__ExportTraceServiceRequest *req = decode(&out);
+    for (size_t i = 0; i < N_SHAPES; i++) {
+        const shape_case *c = &k_shapes[i];
+        const Tbotlp__Span *s = span_of(req, c->sid);
+        /* every expected OpenInference attribute, and no other */
+        size_t want = 0;
+        for (; c->oi[want]; want += 2) {
+            const char *got = attr_s(s, c->oi[want]);
+            if (!got)
+                fail_msg("%s: no %s (want \"%s\")", c->what, c->oi[want], c->oi[want + 1]);
+            if (strcmp(got, c->oi[want + 1]) != 0)
+                fail_msg("%s: %s = \"%s\", want \"%s\"", c->what, c->oi[want], got,
+                         c->oi[want + 1]);
+        }
+        size_t have = 0;
+        for (size_t j = 0; j < s->n_attributes; j++) {
+            if (!is_message_key(s->attributes[j]->key))
+                continue;
+            bool listed = false;
+            for (size_t k = 0; c->oi[k] && !listed; k += 2)
+                listed = strcmp(c->oi[k], s->attributes[j]->key) == 0;
+            if (!listed)
+                fail_msg("%s: unexpected %s", c->what, s->attributes[j]->key);
+            have += 2;
+        }
+        assert_int_equal(have, want);
+        expect_json_eq(s, c->what, "gen_ai.input.messages", c->genai_in);
+        expect_json_eq(s, c->what, "gen_ai.output.messages", c->genai_out);
+        /* the raw values are always there for OpenInference and Langfuse */
+        assert_non_null(attr_s(s, "input.value"));
+        assert_non_null(attr_s(s, "output.value"));
+        assert_non_null(attr_s(s, "langfuse.observation.output"));
+        expect_none(s, "tracebox.input");
+        expect_none(s, "tracebox.output");
+    }
+    const Tbotlp__Span *s = span_of(req, "d00000000000000600000000");
+    expect_s(s, "input.value", "just text");
+    expect_s(s, "input.mime_type", "text/plain");
+    expect_s(s, "output.value", "[{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":[]}]");
+    tbotlp__export_trace_service_request__free_unpacked(req, NULL);
+    tb__buf_free(&out);
+
+    /* GenAI alone: what it cannot name goes out raw */
+    o = opts_for(TB__OTLP_CONV_GENAI);
+    encode(&b, TB__OTLP_PROTOBUF, &o, &out, NULL);
+    req = decode(&out);
+    for (size_t i = 0; i < N_SHAPES; i++) {
+        const shape_case *c = &k_shapes[i];
+        s = span_of(req, c->sid);
+        for (size_t j = 0; j < s->n_attributes; j++)
+            if (is_message_key(s->attributes[j]->key))
+                fail_msg("%s: %s with genai only", c->what, s->attributes[j]->key);
+        expect_json_eq(s, c->what, "gen_ai.input.messages", c->genai_in);
+        expect_json_eq(s, c->what, "gen_ai.output.messages", c->genai_out);
+        if (c->raw_in)
+            assert_non_null(attr_s(s, "tracebox.input"));
+        else
+            expect_none(s, "tracebox.input");
+        if (c->raw_out)
+            assert_non_null(attr_s(s, "tracebox.output"));
+        else
+            expect_none(s, "tracebox.output");
+    }
+    s = span_of(req, "d00000000000000600000000");
+    expect_s(s, "tracebox.input", "just text");
+    expect_s(s, "tracebox.output", "[{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":[]}]");
+    tbotlp__export_trace_service_request__free_unpacked(req, NULL);
+    tb__buf_free(&out);
+    batch_free(&b);
+}
+
+/* Every allocation of an encode fails in turn: TB_NOMEM, no crash, no
+ * leak (run under ASan). The fixture, then the message shapes. */
+static void alloc_failures(const batch *b)
+{
     tb__otlp_options o =
         opts_for(TB__OTLP_CONV_GENAI | TB__OTLP_CONV_OPENINFERENCE | TB__OTLP_CONV_LANGFUSE);
     for (int fmt = 0; fmt < 2; fmt++) {
@@ -1057,7 +1423,7 @@ static void test_alloc_failures(void **state)
             memset(&out, 0, sizeof out);
             char err[128];
             tb__alloc_fail_after(k);
-            tb_status st = tb__otlp_encode(&out, b.rec, b.n, (tb__otlp_format)fmt, &o, NULL, NULL,
+            tb_status st = tb__otlp_encode(&out, b->rec, b->n, (tb__otlp_format)fmt, &o, NULL, NULL,
                                            err, sizeof err);
             tb__alloc_fail_after(-1);
             if (st == TB_OK)
@@ -1068,6 +1434,17 @@ static void test_alloc_failures(void **state)
         }
         assert_true(done);
     }
+}
+
+static void test_alloc_failures(void **state)
+{
+    (void)state;
+    batch b;
+    full_batch(&b, false);
+    alloc_failures(&b);
+    batch_free(&b);
+    shapes_batch(&b);
+    alloc_failures(&b);
     batch_free(&b);
 }
 
@@ -1079,6 +1456,7 @@ int main(void)
         cmocka_unit_test(test_conventions_per_type),
         cmocka_unit_test(test_conventions_selected),
         cmocka_unit_test(test_json_shape),
+        cmocka_unit_test(test_message_shapes),
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_bad_and_empty),
         cmocka_unit_test(test_trace_cache),
