@@ -72,7 +72,38 @@ struct tb__http {
     /* the compressed body (reused) */
     unsigned char *gz;
     size_t gz_cap;
+    /* the request body as curl reads it (see read_body / seek_body) */
+    const char *up;
+    size_t up_len, up_pos;
+    bool rewound; /* curl sent the body again on a fresh connection */
 };
+
+/* The body goes to curl through a read callback (not CURLOPT_POSTFIELDS)
+ * so that we see a rewind: when a reused keep-alive connection dies after
+ * the body was written, libcurl resends the request on a new connection by
+ * itself. That keeps delivery quick, but the destination may then have the
+ * batch twice — which DESIGN.md says to count. */
+static size_t read_body(char *buf, size_t size, size_t nitems, void *userp)
+{
+    tb__http *h = userp;
+    size_t n = size * nitems, left = h->up_len - h->up_pos;
+    if (n > left)
+        n = left;
+    memcpy(buf, h->up + h->up_pos, n);
+    h->up_pos += n;
+    return n;
+}
+
+static int seek_body(void *userp, curl_off_t offset, int origin)
+{
+    tb__http *h = userp;
+    if (origin != SEEK_SET || offset < 0 || (size_t)offset > h->up_len)
+        return CURL_SEEKFUNC_CANTSEEK;
+    if (h->up_pos > 0)
+        h->rewound = true;
+    h->up_pos = (size_t)offset;
+    return CURL_SEEKFUNC_OK;
+}
 
 /* ------------------------------------------------------------------ */
 /* small string helpers                                                */
@@ -854,8 +885,17 @@ tb_status tb__http_post(tb__http *h, const void *body, size_t len, tb__http_resp
     h->nomem = false;
     h->retry_after_ms = -1;
     h->errbuf[0] = '\0';
+    h->up = payload;
+    h->up_len = payload_len;
+    h->up_pos = 0;
+    h->rewound = false;
+    curl_easy_setopt(h->curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, NULL);
     curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)payload_len);
-    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, payload);
+    curl_easy_setopt(h->curl, CURLOPT_READFUNCTION, read_body);
+    curl_easy_setopt(h->curl, CURLOPT_READDATA, h);
+    curl_easy_setopt(h->curl, CURLOPT_SEEKFUNCTION, seek_body);
+    curl_easy_setopt(h->curl, CURLOPT_SEEKDATA, h);
     curl_easy_setopt(h->curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
     curl_easy_setopt(h->curl, CURLOPT_NOPROGRESS, abort_flag ? 0L : 1L);
 
@@ -873,6 +913,7 @@ tb_status tb__http_post(tb__http *h, const void *body, size_t len, tb__http_resp
     resp->retry_after_ms = h->retry_after_ms;
     resp->curl_code = (int)rc;
     resp->body_sent = request_size > 0 && uploaded >= (curl_off_t)payload_len;
+    resp->resent = h->rewound;
 
     if (h->nomem) {
         snprintf(resp->error, sizeof resp->error, "POST %s: out of memory reading the response",
@@ -1003,6 +1044,8 @@ void tb__http_classify(const tb__http_response *resp, tb_export_result *result)
     result->unknown_outcome = 0;
     result->message[0] = '\0';
 
+    if (resp->resent)
+        result->unknown_outcome = 1; /* curl sent the body twice: maybe a duplicate */
     if (resp->transport_error && resp->too_large && s >= 200 && s < 300) {
         /* the destination accepted the batch; only its reply was too big to
          * read (and is not needed): resending would repeat it forever */
@@ -1013,7 +1056,7 @@ void tb__http_classify(const tb__http_response *resp, tb_export_result *result)
     }
     if (resp->transport_error) {
         result->outcome = TB_EXPORT_RETRY;
-        result->unknown_outcome = resp->body_sent ? 1 : 0;
+        result->unknown_outcome = resp->body_sent || resp->resent ? 1 : 0;
         snprintf(result->message, sizeof result->message, "%s",
                  resp->error[0] ? resp->error : "transport error");
         one_line(result->message);

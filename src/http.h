@@ -121,6 +121,8 @@ typedef struct tb__http_response {
                                reset, timeout, TLS, oversized response … */
     int curl_code;          /* CURLcode, 0 when curl succeeded */
     bool too_large;         /* the response exceeded max_response */
+    bool resent;            /* libcurl resent the body on a fresh connection
+                               (a reused one died): it may have arrived twice */
     char error[384];        /* one line, no credentials; "" when fine */
 } tb__http_response;
 

@@ -402,6 +402,8 @@ static size_t resolve(engine *e, dest_rt *d, batch *b, size_t lo, size_t hi, out
     switch (res.outcome) {
     case TB_EXPORT_DELIVERED:
         oc->batches++;
+        if (res.unknown_outcome)
+            oc->duplicates_possible += (int64_t)n;
         for (size_t k = 0; k < n; k++)
             if (rej[k])
                 dead_letter(b, idx[k], res.http_status,
@@ -505,8 +507,9 @@ static tb_status commit(engine *e, dest_rt *d, batch *b, size_t resolved, const 
     if (!oc->stopped) {
         st = exec_bind(e->db,
                        "UPDATE destinations SET attempts = 0, next_attempt_at = NULL, "
-                       "last_error = NULL, last_status = NULL, auth_failed = 0 WHERE name = ?1",
-                       "recording a delivery", "s", d->cfg->name);
+                       "last_error = NULL, last_status = NULL, auth_failed = 0, "
+                       "resent = resent + ?2 WHERE name = ?1",
+                       "recording a delivery", "si", d->cfg->name, oc->duplicates_possible);
     } else {
         int64_t attempts =
             query_int(e->db, "SELECT attempts FROM destinations WHERE name = ?1", d->cfg->name) + 1;

@@ -48,8 +48,10 @@ typedef struct tb_export_result {
     tb_export_outcome outcome;
     int http_status;        /* 0 when there was no HTTP response */
     int64_t retry_after_ms; /* from Retry-After; -1 when absent */
-    int unknown_outcome;    /* the body may have arrived (e.g. timeout after
-                               sending); a resend may duplicate */
+    int unknown_outcome;    /* with a failure: the body may have arrived (e.g.
+                               timeout after sending), so a resend may
+                               duplicate; with DELIVERED: the batch may have
+                               arrived twice (the transport resent it) */
     /* With TB_EXPORT_DELIVERED: per-record refusals the platform named.
      * `rejected` points at `n` bytes (one per record, zeroed by the shipper);
      * set rejected[i] = 1 to dead-letter record i. rejected_count counts

@@ -87,6 +87,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         raw = self.read_body()
+        if len(raw) < int(self.headers.get("Content-Length") or 0):
+            # the client went away mid-body: no request arrived (as with any
+            # real server); drop the connection without recording it
+            self.close_connection = True
+            return
         if self.path == "/_control":
             cfg = json.loads(raw or b"{}")
             with LOCK:
