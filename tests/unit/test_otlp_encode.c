@@ -375,6 +375,31 @@ static void test_ids(void **state)
     assert_memory_not_equal(s, zero, 8);
 }
 
+/* The hand-framed envelope is byte for byte what protobuf-c packs. */
+static void test_protobuf_bytes_match_protobuf_c(void **state)
+{
+    (void)state;
+    batch b;
+    full_batch(&b, true);
+    for (unsigned conv = 1; conv <= 3; conv++) {
+        tb__otlp_options o = opts_for(conv);
+        tb__buf out;
+        tb__otlp_stats stats;
+        encode(&b, TB__OTLP_PROTOBUF, &o, &out, &stats);
+        Tbotlp__ExportTraceServiceRequest *req = decode(&out);
+        size_t n = tbotlp__export_trace_service_request__get_packed_size(req);
+        assert_int_equal(n, out.len);
+        uint8_t *again = malloc(n);
+        assert_non_null(again);
+        assert_int_equal(tbotlp__export_trace_service_request__pack(req, again), n);
+        assert_memory_equal(again, out.data, n);
+        free(again);
+        tbotlp__export_trace_service_request__free_unpacked(req, NULL);
+        tb__buf_free(&out);
+    }
+    batch_free(&b);
+}
+
 static void test_protobuf_shape(void **state)
 {
     (void)state;
@@ -1453,6 +1478,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_protobuf_shape),
+        cmocka_unit_test(test_protobuf_bytes_match_protobuf_c),
         cmocka_unit_test(test_conventions_per_type),
         cmocka_unit_test(test_conventions_selected),
         cmocka_unit_test(test_json_shape),
