@@ -768,10 +768,12 @@ tb_status tb_span_export_json(const tb_span *s, char **out)
     o = add(o, "parent_id", str_or_null(s->parent_id[0] ? s->parent_id : NULL));
     o = add(o, "started_at", cJSON_CreateString(started));
     o = add(o, "ended_at", s->ended_us ? cJSON_CreateString(ended) : cJSON_CreateNull());
-    o = add(o, "span_data", cJSON_Duplicate(s->data, true));
-    o = add(o, "error", s->error ? cJSON_Duplicate(s->error, true) : cJSON_CreateNull());
+    /* references, not copies: the export is printed and thrown away, and a
+     * generation's input can be large (this is on tb_span_end's path) */
+    o = add(o, "span_data", cJSON_CreateObjectReference(s->data->child));
+    o = add(o, "error", s->error ? cJSON_CreateObjectReference(s->error->child) : cJSON_CreateNull());
     if (s->metadata && s->metadata->child)
-        o = add(o, "metadata", cJSON_Duplicate(s->metadata, true));
+        o = add(o, "metadata", cJSON_CreateObjectReference(s->metadata->child));
     if (!o)
         return tb__set_error(TB_NOMEM, "out of memory exporting a span");
     *out = cJSON_PrintUnformatted(o);
