@@ -771,7 +771,8 @@ tb_status tb_span_export_json(const tb_span *s, char **out)
     /* references, not copies: the export is printed and thrown away, and a
      * generation's input can be large (this is on tb_span_end's path) */
     o = add(o, "span_data", cJSON_CreateObjectReference(s->data->child));
-    o = add(o, "error", s->error ? cJSON_CreateObjectReference(s->error->child) : cJSON_CreateNull());
+    o = add(o, "error",
+            s->error ? cJSON_CreateObjectReference(s->error->child) : cJSON_CreateNull());
     if (s->metadata && s->metadata->child)
         o = add(o, "metadata", cJSON_CreateObjectReference(s->metadata->child));
     if (!o)

@@ -56,9 +56,9 @@ typedef struct tb_outbox_options {
     tb_queue_policy queue_policy; /* async: default TB_QUEUE_BLOCK */
     int flush_interval_ms;        /* async: default 5 */
     int readonly;                 /* open for reading only (no migration) */
-    int redact; /* 1: replace span inputs/outputs (prompts, completions, tool
-                   arguments and results, audio) with "[redacted]" before
-                   storing; ids, names, models, usage and errors are kept */
+    int redact;                   /* 1: replace span inputs/outputs (prompts, completions, tool
+                                     arguments and results, audio) with "[redacted]" before
+                                     storing; ids, names, models, usage and errors are kept */
 } tb_outbox_options;
 #define TB_OUTBOX_OPTIONS_INIT                                                                     \
     {                                                                                              \

@@ -64,8 +64,8 @@ static unsigned rnd_below(unsigned n)
 static void seed_rng(const char *what)
 {
     const char *s = getenv("TB_SEED");
-    uint64_t seed = s && *s ? strtoull(s, NULL, 10)
-                            : (uint64_t)tb__now_us() ^ ((uint64_t)getpid() << 32);
+    uint64_t seed =
+        s && *s ? strtoull(s, NULL, 10) : (uint64_t)tb__now_us() ^ ((uint64_t)getpid() << 32);
     if (seed == 0)
         seed = 1;
     g_rng = seed;
@@ -292,8 +292,9 @@ static void test_kill_during_migration(void **state)
         tb_outbox_close(ob);
         assert_int_equal(st_db_int(f->db, "PRAGMA user_version"), current);
         for (size_t k = 0; k < n_views; k++)
-            if (st_db_int(f->db, "SELECT count(*) FROM sqlite_master WHERE type = 'view' AND "
-                                 "name = '%s'",
+            if (st_db_int(f->db,
+                          "SELECT count(*) FROM sqlite_master WHERE type = 'view' AND "
+                          "name = '%s'",
                           views[k]) != 1)
                 fail_msg("%s: view %s missing after the reopen", when, views[k]);
         assert_integrity(f->db, when);
@@ -348,19 +349,19 @@ static void test_kill_during_purge(void **state)
         /* a fresh load: filler (delivered) then tracked records (pending);
          * when a killed purge left the last load, it is purged again (plus
          * a smaller top-up) so the file stays near the same size */
-        bulk_filler(f->db, st_db_int(f->db, "SELECT count(*) FROM records") > pending_n + 1
-                               ? filler / 8
-                               : filler,
+        bulk_filler(f->db,
+                    st_db_int(f->db, "SELECT count(*) FROM records") > pending_n + 1 ? filler / 8
+                                                                                     : filler,
                     &id_base);
         first_pending = f->recs.n;
         st_populate(f->db, &f->recs, (size_t)pending_n, 60, TB_DURABILITY_NORMAL);
         int64_t cursor = st_seq_of(f->db, f->recs.ids[first_pending]) - 1;
         st_db_exec(f->db, "UPDATE destinations SET cursor = %lld WHERE name = 'hook'",
                    (long long)cursor);
-        int64_t below = st_db_int(f->db, "SELECT count(*) FROM records WHERE seq <= %lld",
-                                  (long long)cursor);
-        int64_t above = st_db_int(f->db, "SELECT count(*) FROM records WHERE seq > %lld",
-                                  (long long)cursor);
+        int64_t below =
+            st_db_int(f->db, "SELECT count(*) FROM records WHERE seq <= %lld", (long long)cursor);
+        int64_t above =
+            st_db_int(f->db, "SELECT count(*) FROM records WHERE seq > %lld", (long long)cursor);
         assert_int_equal(above, pending_n);
 
         int64_t t0 = mono_us();
@@ -386,16 +387,16 @@ static void test_kill_during_purge(void **state)
         snprintf(when, sizeof when, "purge kill %d", it);
         assert_integrity(f->db, when);
         /* nothing pending was touched */
-        assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM records WHERE seq > %lld",
-                                   (long long)cursor),
-                         pending_n);
+        assert_int_equal(
+            st_db_int(f->db, "SELECT count(*) FROM records WHERE seq > %lld", (long long)cursor),
+            pending_n);
         assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM pending"), pending_n);
         for (size_t k = first_pending; k < f->recs.n; k++)
             if (st_seq_of(f->db, f->recs.ids[k]) <= cursor)
                 fail_msg("%s: pending record %s is missing", when, f->recs.ids[k]);
         /* the DELETE is one transaction: all or nothing */
-        int64_t left = st_db_int(f->db, "SELECT count(*) FROM records WHERE seq <= %lld",
-                                 (long long)cursor);
+        int64_t left =
+            st_db_int(f->db, "SELECT count(*) FROM records WHERE seq <= %lld", (long long)cursor);
         if (left == 0)
             deleted_all++;
         else if (left == below)
@@ -534,8 +535,8 @@ static void test_kill_during_lease_takeover(void **state)
     print_message("lease takeover kill: %d SIGKILLs of the lease holder in %lld ms, %d "
                   "takeovers by the surviving shipper, %d respawns; %zu records, %zu arrivals "
                   "in %zu requests, %zu duplicates (bound %d), records lost %zu\n",
-                  kills, (long long)loop_ms, takeovers, respawns, f->recs.n, a.n, a.requests,
-                  dups, LEASE_BATCH * kills, f->recs.n - distinct);
+                  kills, (long long)loop_ms, takeovers, respawns, f->recs.n, a.n, a.requests, dups,
+                  LEASE_BATCH * kills, f->recs.n - distinct);
     st_arrivals_free(&a);
     assert_int_equal(distinct, f->recs.n);
     assert_true(dups <= (size_t)LEASE_BATCH * (size_t)kills);

@@ -186,8 +186,8 @@ static void test_sigkill_at_random_points(void **state)
     print_message("%d iterations in %lld ms: %d SIGKILLs (%d after arrivals, %d at random "
                   "delays; %d runs ended on their own); %zu records, %zu arrivals in %zu "
                   "requests, %zu duplicates (bound %d), at most %zu arrivals of one id\n",
-                  iterations, (long long)loop_ms, kills, by_arrival, by_delay, natural,
-                  f->recs.n, a.n, a.requests, dups, BATCH * kills, max_per);
+                  iterations, (long long)loop_ms, kills, by_arrival, by_delay, natural, f->recs.n,
+                  a.n, a.requests, dups, BATCH * kills, max_per);
     st_arrivals_free(&a);
     assert_true(kills >= 30);
     assert_int_equal(distinct, f->recs.n); /* every record arrived */
@@ -223,8 +223,7 @@ static void test_concurrent_ship_once(void **state)
         assert_true(WIFEXITED(sa) && WIFEXITED(sb));
         int ca = WEXITSTATUS(sa), cb = WEXITSTATUS(sb);
         if ((ca != 0 && ca != 75) || (cb != 0 && cb != 75) || (ca != 0 && cb != 0))
-            fail_msg("round %d: exit codes %d and %d (one must drain everything)", round, ca,
-                     cb);
+            fail_msg("round %d: exit codes %d and %d (one must drain everything)", round, ca, cb);
         assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM pending"), 0);
     }
     st_arrivals arr;

@@ -80,8 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         unsigned char bad[2] = {0, 0};
         tb__otlp_stats stats;
         memset(&stats, 0, sizeof stats);
-        tb_status st = tb__otlp_encode(&out, batch, 2, (tb__otlp_format)fmt, &o, bad, &stats, err,
-                                       sizeof err);
+        tb_status st =
+            tb__otlp_encode(&out, batch, 2, (tb__otlp_format)fmt, &o, bad, &stats, err, sizeof err);
         assert(st == TB_OK || st == TB_NOMEM);
         if (st == TB_OK && !out.failed) {
             assert(stats.spans == (rec.is_trace ? 0u : 1u) || bad[1]);

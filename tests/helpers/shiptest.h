@@ -131,7 +131,7 @@ static inline char *st_read_file(const char *path, size_t *len_out)
 typedef struct st_recs {
     char (*ids)[64]; /* in put order = seq order (one writer) */
     size_t n, cap;
-    char trace[64];  /* the current trace for new spans */
+    char trace[64]; /* the current trace for new spans */
     int spans_in_trace;
 } st_recs;
 
@@ -308,18 +308,18 @@ static inline int64_t st_next_attempt_us(const char *path, const char *dest)
 /* ---- the server's arrivals ------------------------------------------------ */
 
 typedef struct st_filter {
-    const char *path;      /* only requests to this path (NULL: "/hook") */
-    size_t skip;           /* drop the first `skip` matching requests */
-    long max_body;         /* > 0: drop requests with a larger body (413'd) */
+    const char *path;          /* only requests to this path (NULL: "/hook") */
+    size_t skip;               /* drop the first `skip` matching requests */
+    long max_body;             /* > 0: drop requests with a larger body (413'd) */
     const char *const *reject; /* drop requests whose body names one of these */
 } st_filter;
 
 typedef struct st_arrivals {
     char (*ids)[64]; /* record ids in arrival order, over kept requests */
     size_t n, cap;
-    size_t requests;     /* requests to the path (before filtering) */
-    size_t kept;         /* requests kept */
-    size_t max_batch;    /* largest kept request, in records */
+    size_t requests;  /* requests to the path (before filtering) */
+    size_t kept;      /* requests kept */
+    size_t max_batch; /* largest kept request, in records */
 } st_arrivals;
 
 static inline void st_arrivals_free(st_arrivals *a)
@@ -399,13 +399,12 @@ static inline void st_assert_exact(const st_arrivals *a, const st_recs *want,
         if (j >= a->n)
             fail_msg("record %zu (%s) never arrived (%zu arrivals)", i, want->ids[i], a->n);
         if (strcmp(a->ids[j], want->ids[i]) != 0)
-            fail_msg("arrival %zu is %s, expected record %zu %s (order or duplicate)", j,
-                     a->ids[j], i, want->ids[i]);
+            fail_msg("arrival %zu is %s, expected record %zu %s (order or duplicate)", j, a->ids[j],
+                     i, want->ids[i]);
         j++;
     }
     if (j != a->n)
-        fail_msg("%zu arrivals beyond the expected %zu (first extra: %s)", a->n - j, j,
-                 a->ids[j]);
+        fail_msg("%zu arrivals beyond the expected %zu (first extra: %s)", a->n - j, j, a->ids[j]);
 }
 
 static inline int st_cmp_id(const void *x, const void *y)
@@ -416,8 +415,7 @@ static inline int st_cmp_id(const void *x, const void *y)
 /* Count how many distinct ids of `want` arrived, and the duplicates (arrivals
  * beyond the first of each id). Ids not in `want` fail the test. */
 static inline void st_count_arrivals(const st_arrivals *a, const st_recs *want,
-                                     size_t *distinct_out, size_t *dups_out,
-                                     size_t *max_per_id_out)
+                                     size_t *distinct_out, size_t *dups_out, size_t *max_per_id_out)
 {
     char(*sorted)[64] = malloc((a->n ? a->n : 1) * sizeof *sorted);
     char(*wsorted)[64] = malloc((want->n ? want->n : 1) * sizeof *wsorted);

@@ -234,15 +234,17 @@ static void test_status_formats(void **state)
     out = run(f, 0, json);
     cJSON *j = cJSON_Parse(out);
     assert_non_null(j);
-    const char *top[] = {"outbox", "file_bytes", "wal_bytes", "free_bytes", "records",
-                         "refused_full", "dropped_queue", "purged", "destinations"};
+    const char *top[] = {"outbox",       "file_bytes",    "wal_bytes", "free_bytes",  "records",
+                         "refused_full", "dropped_queue", "purged",    "destinations"};
     for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
         assert_non_null(cJSON_GetObjectItemCaseSensitive(j, top[i]));
     cJSON *dests = cJSON_GetObjectItemCaseSensitive(j, "destinations");
     assert_int_equal(cJSON_GetArraySize(dests), 2);
-    const char *keys[] = {"name", "type", "pending", "oldest_pending_age_seconds", "delivered",
-                          "dead", "attempts", "resent", "cursor", "last_error",
-                          "next_attempt_at", "last_success_at", "lease_owner", "auth_failed"};
+    const char *keys[] = {
+        "name",        "type",       "pending",         "oldest_pending_age_seconds",
+        "delivered",   "dead",       "attempts",        "resent",
+        "cursor",      "last_error", "next_attempt_at", "last_success_at",
+        "lease_owner", "auth_failed"};
     cJSON *d;
     cJSON_ArrayForEach(d, dests)
     {
@@ -309,8 +311,9 @@ static void test_show(void **state)
                            "SELECT trace_id FROM records WHERE type = 'handoff' LIMIT 1"));
     const char *args[] = {"show", trace, NULL};
     char *out = run(f, 0, args);
-    int64_t spans = st_db_int(f->db, "SELECT count(*) FROM records WHERE kind = 'span' AND "
-                                     "trace_id = '%s'",
+    int64_t spans = st_db_int(f->db,
+                              "SELECT count(*) FROM records WHERE kind = 'span' AND "
+                              "trace_id = '%s'",
                               trace);
     char head[200];
     snprintf(head, sizeof head, "trace %s  \"Customer support\"  (%lld spans)", trace,
@@ -321,7 +324,7 @@ static void test_show(void **state)
         lines++;
     assert_int_equal(lines, spans);
     assert_non_null(strstr(out, "Triage agent -> Billing agent"));
-    assert_non_null(strstr(out, "in /"));  /* tokens of a generation */
+    assert_non_null(strstr(out, "in /")); /* tokens of a generation */
     assert_non_null(strstr(out, "file           delivered"));
     free(out);
 

@@ -210,7 +210,7 @@ static void test_read_only(void **state)
     assert_null(ob);
     assert_non_null(strstr(msg, f->db));
     static const char *const ro_words[] = {"read-only", "readonly", "read only", "permission",
-                                           "cannot", "unable", NULL};
+                                           "cannot",    "unable",   NULL};
     if (!has_word(msg, ro_words))
         fail_msg("the message does not say the file cannot be written: %s", msg);
     struct stat after;
@@ -317,7 +317,6 @@ static void copy_file(const char *from, const char *to)
     close(fd);
     free(data);
 }
-
 
 static void shipper_config(fx *f)
 {

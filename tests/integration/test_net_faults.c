@@ -266,8 +266,7 @@ static void test_response_too_large(void **state)
     st_arrivals a;
     st_arrivals_get(&f->srv, &flt, &a);
     st_assert_exact(&a, &f->recs, NULL);
-    print_message("response over the cap: %zu requests, every record delivered once\n",
-                  a.requests);
+    print_message("response over the cap: %zu requests, every record delivered once\n", a.requests);
     st_arrivals_free(&a);
 }
 

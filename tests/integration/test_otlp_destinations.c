@@ -680,9 +680,8 @@ static void test_trace_from_outbox(void **state)
     fx *f = *state;
     fx_parse(f, "[col]\ntype = otlp\nendpoint = %s\n", f->srv.url);
     int64_t trace_seq = st_db_int(f->db, "SELECT seq FROM records WHERE kind = 'trace'");
-    assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM records WHERE seq < %lld",
-                               (long long)trace_seq),
-                     0);
+    assert_int_equal(
+        st_db_int(f->db, "SELECT count(*) FROM records WHERE seq < %lld", (long long)trace_seq), 0);
     st_db_exec(f->db,
                "INSERT INTO destinations (name, type, cursor, created_at) VALUES ('col', "
                "'otlp', %lld, '2026-01-01T00:00:00Z')",

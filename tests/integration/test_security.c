@@ -265,8 +265,7 @@ static void test_secrets_never_leak(void **state)
                      SQLITE_OK);
 
     const char *ship[] = {"--db", f->db, "--config", f->ini, "ship", "--once", NULL};
-    const char *ship_v[] = {"--db", f->db, "--config", f->ini, "ship", "--once", "--verbose",
-                            NULL};
+    const char *ship_v[] = {"--db", f->db, "--config", f->ini, "ship", "--once", "--verbose", NULL};
     int code = run_verb(f, k++, ship);
     assert_true(code == 75 || code == 1);
     assert_int_equal(tb_test_server_control(&f->srv, "{\"mode\":\"status\",\"code\":500,\"body\":"
@@ -477,8 +476,8 @@ static void test_config_header_injection(void **state)
 static void test_endpoint_schemes(void **state)
 {
     (void)state;
-    const char *bad[] = {"file:///etc/passwd", "gopher://127.0.0.1:70/x", "ftp://127.0.0.1/x",
-                         "dict://127.0.0.1:11211/", "127.0.0.1:4318", "//127.0.0.1/x",
+    const char *bad[] = {"file:///etc/passwd",      "gopher://127.0.0.1:70/x", "ftp://127.0.0.1/x",
+                         "dict://127.0.0.1:11211/", "127.0.0.1:4318",          "//127.0.0.1/x",
                          "ldap://127.0.0.1/"};
     const struct {
         const char *type, *key, *extra;
@@ -493,8 +492,8 @@ static void test_endpoint_schemes(void **state)
     for (size_t d = 0; d < sizeof doors / sizeof doors[0]; d++)
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
             char text[512];
-            snprintf(text, sizeof text, "[x]\ntype = %s\n%s = %s\n%s", doors[d].type,
-                     doors[d].key, bad[i], doors[d].extra);
+            snprintf(text, sizeof text, "[x]\ntype = %s\n%s = %s\n%s", doors[d].type, doors[d].key,
+                     bad[i], doors[d].extra);
             tb_config *cfg = NULL;
             tb_status st = tb_config_parse(&cfg, text, "test.ini");
             if (st != TB_CONFIG)

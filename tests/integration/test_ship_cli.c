@@ -103,8 +103,8 @@ static void expect_exit(fx *f, int code, int want, const char *what)
     if (code != want) {
         char *e = st_read_file(f->err, NULL);
         char *o = st_read_file(f->out, NULL);
-        fail_msg("%s exited %d, expected %d\nstderr: %s\nstdout: %s", what, code, want,
-                 e ? e : "", o ? o : "");
+        fail_msg("%s exited %d, expected %d\nstderr: %s\nstdout: %s", what, code, want, e ? e : "",
+                 o ? o : "");
     }
 }
 

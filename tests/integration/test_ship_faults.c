@@ -265,8 +265,8 @@ static void test_backoff_grows_capped_jittered(void **state)
      * the engine chose lies in [next - after, next - before]. */
     static const int64_t levels[] = {1, 2, 3, 4, 5, 8, 20, 62, 63, 64, 1000};
     const int samples = 10;
-    int64_t max_lo_low = 0;    /* attempts 1: the largest certain delay */
-    int64_t max_lo_high = 0;   /* attempts >= 4 */
+    int64_t max_lo_low = 0;  /* attempts 1: the largest certain delay */
+    int64_t max_lo_high = 0; /* attempts >= 4 */
     int64_t min_hi_high = INT64_MAX;
     for (size_t l = 0; l < sizeof levels / sizeof levels[0]; l++) {
         int64_t k = levels[l];
@@ -288,8 +288,8 @@ static void test_backoff_grows_capped_jittered(void **state)
             int64_t next = st_next_attempt_us(f->db, "hook");
             int64_t lo = next - after, hi = next - before;
             if (hi < 0)
-                fail_msg("attempts %lld: next_attempt_at is in the past (%lld us)",
-                         (long long)k, (long long)hi);
+                fail_msg("attempts %lld: next_attempt_at is in the past (%lld us)", (long long)k,
+                         (long long)hi);
             if (lo > ceil_ms * 1000)
                 fail_msg("attempts %lld: delay >= %lld us exceeds min(cap, base*2^(n-1)) = "
                          "%lld ms",
@@ -414,8 +414,7 @@ static void reject_two(fx *f, const char *ids[3])
     ids[1] = f->recs.ids[23];
     ids[2] = NULL;
     char ctl[256];
-    snprintf(ctl, sizeof ctl, "{\"mode\":\"reject_ids\",\"ids\":[\"%s\",\"%s\"]}", ids[0],
-             ids[1]);
+    snprintf(ctl, sizeof ctl, "{\"mode\":\"reject_ids\",\"ids\":[\"%s\",\"%s\"]}", ids[0], ids[1]);
     fx_control(f, ctl);
 }
 
@@ -431,8 +430,7 @@ static void assert_two_dead(fx *f, const char *const ids[3])
                          400);
         char reason[600], want[100];
         assert_true(st_db_text(f->db, reason, sizeof reason,
-                               "SELECT reason FROM dead_letters WHERE seq = %lld",
-                               (long long)seq));
+                               "SELECT reason FROM dead_letters WHERE seq = %lld", (long long)seq));
         snprintf(want, sizeof want, "rejected id %s", ids[i]);
         if (!strstr(reason, want))
             fail_msg("dead letter reason '%s' lacks the server's message '%s'", reason, want);

@@ -32,9 +32,9 @@ typedef struct fx {
     char dir[256];
     char db[320];
     tb_outbox *ob;
-    char *huge_text;  /* HUGE 'a's */
-    char *huge_json;  /* "\"aaaa…\"" */
-    char *huge_obj;   /* {"k":"aaaa…"} */
+    char *huge_text; /* HUGE 'a's */
+    char *huge_json; /* "\"aaaa…\"" */
+    char *huge_obj;  /* {"k":"aaaa…"} */
 } fx;
 
 static int setup(void **state)
@@ -120,7 +120,7 @@ static int g_refusals, g_accepts;
         int64_t before_ = rows(f);                                                                 \
         tb_status st_ = (call);                                                                    \
         if (st_ != TB_INVALID)                                                                     \
-            fail_msg("%s: expected TB_INVALID, got %s", #call, tb_status_str(st_));               \
+            fail_msg("%s: expected TB_INVALID, got %s", #call, tb_status_str(st_));                \
         if (!strstr(tb_last_error(), (what)))                                                      \
             fail_msg("%s: message '%.200s' does not name '%s'", #call, tb_last_error(), (what));   \
         assert_int_equal(rows(f), before_);                                                        \
@@ -131,7 +131,7 @@ static int g_refusals, g_accepts;
     do {                                                                                           \
         tb_status st_ = (call);                                                                    \
         if (st_ != TB_OK)                                                                          \
-            fail_msg("%s: expected TB_OK, got %s: %s", #call, tb_status_str(st_),                 \
+            fail_msg("%s: expected TB_OK, got %s: %s", #call, tb_status_str(st_),                  \
                      tb_last_error());                                                             \
         g_accepts++;                                                                               \
     } while (0)
@@ -154,8 +154,12 @@ static void test_trace_start_strings(void **state)
     assert_null(t);
     o.group_id = NULL;
 
-    const char *bad_ids[] = {"", "trace_", "trace_xyz", "trace_0123456789abcdef0123456789abcd-f",
-                             "trace_\xff\xff", "span_0123456789abcdef01234567",
+    const char *bad_ids[] = {"",
+                             "trace_",
+                             "trace_xyz",
+                             "trace_0123456789abcdef0123456789abcd-f",
+                             "trace_\xff\xff",
+                             "span_0123456789abcdef01234567",
                              "trace_0123456789abcdef0123456789abcdef0"};
     for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
         o.trace_id = bad_ids[i];
@@ -291,8 +295,7 @@ static void test_typed_starts(void **state)
             ACCEPTED(tb_span_end(s));
             ended++;
             if (stored_len(f, id) < (int64_t)strlen(ok[k]))
-                fail_msg("%s: the %zu-byte value was not stored whole", one[i].name,
-                         strlen(ok[k]));
+                fail_msg("%s: the %zu-byte value was not stored whole", one[i].name, strlen(ok[k]));
             tb_span_free(s);
         }
     }
@@ -324,8 +327,8 @@ static void test_typed_starts(void **state)
     ended++;
     tb_span_free(s);
     assert_int_equal(rows(f), base + ended);
-    print_message("typed span starts: %d refusals, %d acceptances, %d spans stored\n",
-                  g_refusals, g_accepts, ended);
+    print_message("typed span starts: %d refusals, %d acceptances, %d spans stored\n", g_refusals,
+                  g_accepts, ended);
     tb_trace_end(t);
     tb_trace_free(t);
 }

@@ -449,9 +449,7 @@ static void test_response_cap(void **state)
     assert_non_null(strstr(resp.error, "larger than 1048576 bytes"));
     assert_int_equal(res.outcome, TB_EXPORT_DELIVERED);
     /* a refusal with an oversized body is still a refusal, read up to the cap */
-    assert_int_equal(tb_test_server_control(&g_server,
-                                            "{\"mode\":\"status\",\"code\":503}"),
-                     0);
+    assert_int_equal(tb_test_server_control(&g_server, "{\"mode\":\"status\",\"code\":503}"), 0);
     post(h, "{}", &resp, &res);
     assert_int_equal(res.outcome, TB_EXPORT_RETRY);
     tb__http_close(h);

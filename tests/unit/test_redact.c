@@ -13,7 +13,8 @@ static const char *gen_json =
     "{\"object\":\"trace.span\",\"id\":\"span_aaaaaaaaaaaaaaaaaaaaaaa1\",\"trace_id\":"
     "\"trace_0123456789abcdef0123456789abcdef\",\"parent_id\":null,\"started_at\":"
     "\"2026-01-01T00:00:00.000001+00:00\",\"ended_at\":\"2026-01-01T00:00:01.000001+00:00\","
-    "\"span_data\":{\"type\":\"generation\",\"input\":[{\"role\":\"user\",\"content\":\"" SECRET_PROMPT
+    "\"span_data\":{\"type\":\"generation\",\"input\":[{\"role\":\"user\",\"content\":"
+    "\"" SECRET_PROMPT
     "\"}],\"output\":[{\"role\":\"assistant\",\"content\":\"SECRET-COMPLETION\"}],\"model\":"
     "\"gpt-4.1\",\"usage\":{\"input_tokens\":10,\"output_tokens\":5}},\"error\":null}";
 
