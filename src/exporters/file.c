@@ -206,12 +206,13 @@ static tb_status file_send(void *self, const tb_record *records, size_t n, tb_ex
         return TB_OK;
     }
     struct stat st;
+    bool regular = false;
     if (fstat(fd, &st) != 0) {
         e = errno;
         what = "stat";
         goto fail;
     }
-    bool regular = S_ISREG(st.st_mode);
+    regular = S_ISREG(st.st_mode);
     int64_t size = regular ? (int64_t)st.st_size : 0;
     int64_t batch_start = size; /* where this batch began in the current file */
     if (!f->dir_synced)

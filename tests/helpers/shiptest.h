@@ -148,7 +148,7 @@ static inline void st_recs_push(st_recs *r, const char *id)
         r->ids = realloc(r->ids, r->cap * sizeof *r->ids);
         assert_non_null(r->ids);
     }
-    snprintf(r->ids[r->n++], 64, "%s", id);
+    snprintf(r->ids[r->n++], 64, "%.63s", id);
 }
 
 static inline ssize_t st_recs_find(const st_recs *r, const char *id)

@@ -64,7 +64,7 @@ static int teardown(void **state)
 
 static void remove_db(const char *path)
 {
-    char p[PATH_MAX];
+    char p[PATH_MAX + 8];
     unlink(path);
     snprintf(p, sizeof p, "%s-wal", path);
     unlink(p);

@@ -897,7 +897,7 @@ static void test_max_size_refuses_and_counts(void **state)
     assert_int_equal(count_rows(path), n_acked);
     for (int i = 0; i < n_acked; i++) {
         char sql[128];
-        snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE span_id='%s'", acked[i]);
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE span_id='%.60s'", acked[i]);
         if (q_int(path, sql) != 1)
             fail_msg("acknowledged %s is missing", acked[i]);
     }
