@@ -42,44 +42,7 @@ static unsigned rnd_below(unsigned n)
     return (unsigned)(rnd() % n);
 }
 
-typedef struct fx {
-    char dir[256];
-    char db[320];
-    char ini[320];
-    char out[320], err[320];
-    tb_test_server srv;
-    st_recs recs;
-} fx;
-
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    st_dir_make(f->dir, sizeof f->dir);
-    snprintf(f->db, sizeof f->db, "%s/outbox.db", f->dir);
-    snprintf(f->ini, sizeof f->ini, "%s/tracebox.ini", f->dir);
-    snprintf(f->out, sizeof f->out, "%s/ship.out", f->dir);
-    snprintf(f->err, sizeof f->err, "%s/ship.err", f->dir);
-    if (tb_test_server_start(&f->srv) != 0) {
-        st_dir_remove(f->dir);
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    if (!f)
-        return 0;
-    tb_test_server_stop(&f->srv);
-    st_recs_free(&f->recs);
-    st_dir_remove(f->dir);
-    free(f);
-    return 0;
-}
+typedef st_fx fx;
 
 static void write_ini(fx *f, int batch_size)
 {
@@ -245,8 +208,8 @@ static void test_concurrent_ship_once(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_sigkill_at_random_points, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_ship_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sigkill_at_random_points, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_ship_once, st_fx_setup, st_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -552,4 +552,46 @@ static inline int st_run_cli(const char *cwd, const char *out_path, const char *
     return WEXITSTATUS(status);
 }
 
+/* ---- a fixture: temp dir, outbox path, config path, CLI output files,
+ * a running test server, the records written (cmocka setup/teardown) ---- */
+
+typedef struct st_fx {
+    char dir[256];
+    char db[320];
+    char ini[320];
+    char out[320], err[320];
+    tb_test_server srv;
+    st_recs recs;
+} st_fx;
+
+static inline int st_fx_setup(void **state)
+{
+    st_fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    st_dir_make(f->dir, sizeof f->dir);
+    snprintf(f->db, sizeof f->db, "%s/outbox.db", f->dir);
+    snprintf(f->ini, sizeof f->ini, "%s/tracebox.ini", f->dir);
+    snprintf(f->out, sizeof f->out, "%s/cli.out", f->dir);
+    snprintf(f->err, sizeof f->err, "%s/cli.err", f->dir);
+    if (tb_test_server_start(&f->srv) != 0) {
+        st_dir_remove(f->dir);
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static inline int st_fx_teardown(void **state)
+{
+    st_fx *f = *state;
+    if (!f)
+        return 0;
+    tb_test_server_stop(&f->srv);
+    st_recs_free(&f->recs);
+    st_dir_remove(f->dir);
+    free(f);
+    return 0;
+}
+
 #endif
