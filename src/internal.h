@@ -41,8 +41,6 @@ void tb__json_init(void);
 /* Set this thread's last error; returns `st` so callers can `return`. */
 tb_status tb__set_error(tb_status st, const char *fmt, ...) TB__PRINTF(2, 3);
 void tb__clear_error(void);
-/* snprintf that never overflows, returns `dst`. */
-char *tb__fmt(char *dst, size_t size, const char *fmt, ...) TB__PRINTF(3, 4);
 
 /* ---- time and ids ---- */
 /* Wall-clock time in microseconds since the epoch. */

@@ -710,12 +710,9 @@ tb_status tb__outbox_put_many(tb_outbox *ob, const char *const *json, const size
         valid++;
     }
     if (valid) {
+        /* not detached: whoever leads (the async writer too) marks them done
+         * and leaves them to us */
         pthread_mutex_lock(&ob->mu);
-        if (ob->opts.durability == TB_DURABILITY_ASYNC) {
-            /* these are not detached, so the writer marks them done and leaves them to us */
-            while (ob->leading)
-                pthread_cond_wait(&ob->done_cv, &ob->mu);
-        }
         for (size_t i = 0; i < n; i++) {
             if (!reqs[i])
                 continue;

@@ -29,6 +29,11 @@ tb_status tb__db_status(int rc);
 /* Set the thread's last error from the connection: "<what>: <errmsg>". */
 tb_status tb__db_error(sqlite3 *db, int rc, const char *what);
 
+/* Delete, in one transaction, the records every destination has delivered
+ * (never what is pending or requeued) that are older than older_than_ms,
+ * and count them in counters.purged. */
+tb_status tb__db_purge_delivered(sqlite3 *db, int64_t older_than_ms, int64_t *deleted);
+
 /* The schema version this library writes. */
 int tb__schema_version(void);
 

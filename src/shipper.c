@@ -644,20 +644,9 @@ static tb_status ship_destination(engine *e, dest_rt *d)
 /* Retention and checkpoints: the shipper's housekeeping. */
 static void housekeeping(engine *e)
 {
-    if (e->cfg->retention_ms > 0) {
-        char cutoff[40];
-        now_iso(cutoff, -e->cfg->retention_ms);
-        if (exec_bind(e->db,
-                      "DELETE FROM records WHERE seq <= (SELECT coalesce(min(cursor), 0) FROM "
-                      "destinations) AND created_at < ?1 AND seq NOT IN (SELECT seq FROM "
-                      "requeued)",
-                      "applying retention", "s", cutoff) == TB_OK) {
-            int n = sqlite3_changes(e->db);
-            if (n > 0)
-                exec_bind(e->db, "UPDATE counters SET value = value + ?1 WHERE name = 'purged'",
-                          "counting purged records", "i", (int64_t)n);
-        }
-    }
+    int64_t purged;
+    if (e->cfg->retention_ms > 0)
+        tb__db_purge_delivered(e->db, e->cfg->retention_ms, &purged);
     sqlite3_wal_checkpoint_v2(e->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 

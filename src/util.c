@@ -137,15 +137,6 @@ const char *tb_last_error(void)
     return last_error;
 }
 
-char *tb__fmt(char *dst, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(dst, size, fmt, ap);
-    va_end(ap);
-    return dst;
-}
-
 /* ---- time ---- */
 
 int64_t tb__now_us(void)

@@ -175,30 +175,12 @@ static void run_conversation(int i, char first_trace[64])
     tb_trace_free(t);
 }
 
-static long long scalar(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *s = NULL;
-    long long v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
-        v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    return v;
-}
-
 static long long pending_for(const char *path, const char *dest)
 {
     sqlite3 *db = NULL;
     if (tb__db_open(&db, path, 10000, 1, 0) != TB_OK)
         return -1;
-    sqlite3_stmt *s = NULL;
-    long long v = -1;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM pending WHERE destination = ?1", -1, &s,
-                           NULL) == SQLITE_OK) {
-        sqlite3_bind_text(s, 1, dest, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) == SQLITE_ROW)
-            v = sqlite3_column_int64(s, 0);
-    }
-    sqlite3_finalize(s);
+    long long v = cli_scalar(db, "SELECT count(*) FROM pending WHERE destination = ?1", dest, -1);
     sqlite3_close(db);
     return v;
 }
@@ -310,7 +292,7 @@ int cmd_demo(cli *c)
     {
         sqlite3 *db = cli_db(c);
         if (db) {
-            before = scalar(db, "SELECT count(*) FROM records");
+            before = cli_scalar(db, "SELECT count(*) FROM records", NULL, -1);
             sqlite3_close(db);
         }
     }
@@ -325,9 +307,11 @@ int cmd_demo(cli *c)
     sqlite3 *db = cli_db(c);
     if (!db)
         return EXIT_ERR;
-    long long after = scalar(db, "SELECT count(*) FROM records");
-    long long traces = scalar(db, "SELECT count(*) FROM records WHERE kind = 'trace'");
-    long long errors = scalar(db, "SELECT count(*) FROM records WHERE error IS NOT NULL");
+    long long after = cli_scalar(db, "SELECT count(*) FROM records", NULL, -1);
+    long long traces =
+        cli_scalar(db, "SELECT count(*) FROM records WHERE kind = 'trace'", NULL, -1);
+    long long errors =
+        cli_scalar(db, "SELECT count(*) FROM records WHERE error IS NOT NULL", NULL, -1);
     sqlite3_close(db);
     printf("%d conversations -> %lld records committed to %s in %lld ms (%lld traces, %lld "
            "spans with an error), each durable (synchronous=FULL) when its span ended\n\n",

@@ -2,26 +2,9 @@
  * cmd_pending.c — `tracebox pending` and `tracebox export`: reading records
  * back out of the outbox (the `pending` view and the `records` table).
  */
-#include "cli.h"
-#include "outbox_internal.h"
+#include "db_util.h"
 
 #include <string.h>
-
-static sqlite3 *open_db(cli *c)
-{
-    sqlite3 *db = NULL;
-    if (tb__db_open(&db, cli_db_path(c), 10000, 1, 0) != TB_OK) {
-        cli_fail(EXIT_ERR, "%s", tb_last_error());
-        return NULL;
-    }
-    return db;
-}
-
-static const char *col(sqlite3_stmt *s, int i)
-{
-    const unsigned char *t = sqlite3_column_text(s, i);
-    return t ? (const char *)t : "";
-}
 
 int cmd_pending(cli *c)
 {
@@ -37,7 +20,7 @@ int cmd_pending(cli *c)
                         "[--destination NAME] [--limit N] [--json])",
                         c->argv[i]);
     }
-    sqlite3 *db = open_db(c);
+    sqlite3 *db = cli_db(c);
     if (!db)
         return EXIT_ERR;
     sqlite3_stmt *s = NULL;
@@ -63,16 +46,17 @@ int cmd_pending(cli *c)
             /* one JSON object per line; the strings are ids and names we stored */
             printf("{\"destination\":\"%s\",\"seq\":%lld,\"kind\":\"%s\",\"trace_id\":\"%s\","
                    "\"span_id\":%s%s%s,\"type\":\"%s\",\"age_seconds\":%lld}\n",
-                   col(s, 0), (long long)sqlite3_column_int64(s, 1), col(s, 2), col(s, 3),
-                   sqlite3_column_type(s, 4) == SQLITE_NULL ? "" : "\"",
-                   sqlite3_column_type(s, 4) == SQLITE_NULL ? "null" : col(s, 4),
-                   sqlite3_column_type(s, 4) == SQLITE_NULL ? "" : "\"", col(s, 5),
+                   cli_col(s, 0), (long long)sqlite3_column_int64(s, 1), cli_col(s, 2),
+                   cli_col(s, 3), sqlite3_column_type(s, 4) == SQLITE_NULL ? "" : "\"",
+                   sqlite3_column_type(s, 4) == SQLITE_NULL ? "null" : cli_col(s, 4),
+                   sqlite3_column_type(s, 4) == SQLITE_NULL ? "" : "\"", cli_col(s, 5),
                    (long long)sqlite3_column_int64(s, 8));
         } else {
             char age[32];
-            printf("%-14s %8lld %-5s %-38s %-30s %-10s %-24.24s %8s\n", col(s, 0),
-                   (long long)sqlite3_column_int64(s, 1), col(s, 2), col(s, 3), col(s, 4),
-                   col(s, 5), col(s, 6), cli_age(sqlite3_column_int64(s, 8), age));
+            printf("%-14s %8lld %-5s %-38s %-30s %-10s %-24.24s %8s\n", cli_col(s, 0),
+                   (long long)sqlite3_column_int64(s, 1), cli_col(s, 2), cli_col(s, 3),
+                   cli_col(s, 4), cli_col(s, 5), cli_col(s, 6),
+                   cli_age(sqlite3_column_int64(s, 8), age));
         }
     }
     int result = EXIT_OK;
@@ -97,7 +81,7 @@ int cmd_export(cli *c)
                         "[--trace ID])",
                         c->argv[i]);
     }
-    sqlite3 *db = open_db(c);
+    sqlite3 *db = cli_db(c);
     if (!db)
         return EXIT_ERR;
     sqlite3_stmt *s = NULL;

@@ -36,34 +36,9 @@ int cmd_purge(cli *c)
     if (!db)
         return EXIT_ERR;
     long long before = file_bytes(path);
-    char cutoff[40];
-    tb__iso8601(tb__now_us() - older_ms * 1000, cutoff);
-    sqlite3_stmt *s = NULL;
-    long long deleted = 0;
-    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db,
-                                "DELETE FROM records WHERE seq <= (SELECT coalesce(min(cursor), 0) "
-                                "FROM destinations) AND created_at <= ?1 AND seq NOT IN (SELECT "
-                                "seq FROM requeued)",
-                                -1, &s, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(s, 1, cutoff, -1, SQLITE_STATIC);
-        rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-        deleted = sqlite3_changes(db);
-    }
-    sqlite3_finalize(s);
-    if (rc == SQLITE_OK && deleted > 0) {
-        char sql[128];
-        snprintf(sql, sizeof sql, "UPDATE counters SET value = value + %lld WHERE name = 'purged'",
-                 deleted);
-        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    }
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        cli_fail(EXIT_ERR, "purge: %s; nothing deleted", sqlite3_errmsg(db));
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    int64_t deleted = 0;
+    if (tb__db_purge_delivered(db, older_ms, &deleted) != TB_OK) {
+        cli_fail(EXIT_ERR, "purge: %s; nothing deleted", tb_last_error());
         sqlite3_close(db);
         return EXIT_ERR;
     }
@@ -71,7 +46,7 @@ int cmd_purge(cli *c)
     sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     sqlite3_close(db);
     long long after = file_bytes(path);
-    printf("purged %lld delivered record(s); %s: %.1f MiB -> %.1f MiB\n", deleted, path,
+    printf("purged %lld delivered record(s); %s: %.1f MiB -> %.1f MiB\n", (long long)deleted, path,
            (double)before / 1048576.0, (double)after / 1048576.0);
     return EXIT_OK;
 }

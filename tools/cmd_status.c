@@ -10,60 +10,10 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
-sqlite3 *cli_db(cli *c)
-{
-    sqlite3 *db = NULL;
-    if (tb__db_open(&db, cli_db_path(c), 10000, 1, 0) != TB_OK) {
-        cli_fail(EXIT_ERR, "%s", tb_last_error());
-        return NULL;
-    }
-    return db;
-}
-
-const char *cli_col(sqlite3_stmt *s, int i)
-{
-    const unsigned char *t = sqlite3_column_text(s, i);
-    return t ? (const char *)t : "";
-}
-
-void cli_json_str(FILE *f, const char *s)
-{
-    if (!s) {
-        fputs("null", f);
-        return;
-    }
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", f);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
 static const char *null_or(sqlite3_stmt *s, int i)
 {
     return sqlite3_column_type(s, i) == SQLITE_NULL ? NULL
                                                     : (const char *)sqlite3_column_text(s, i);
-}
-
-static long long counter(sqlite3 *db, const char *name)
-{
-    sqlite3_stmt *s = NULL;
-    long long v = 0;
-    if (sqlite3_prepare_v2(db, "SELECT value FROM counters WHERE name = ?1", -1, &s, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) == SQLITE_ROW)
-            v = sqlite3_column_int64(s, 0);
-    }
-    sqlite3_finalize(s);
-    return v;
 }
 
 static void prom_label(FILE *f, const char *v)
@@ -171,16 +121,12 @@ int cmd_status(cli *c)
     struct statvfs vfs;
     long long free_bytes =
         statvfs(path, &vfs) == 0 ? (long long)vfs.f_bavail * (long long)vfs.f_frsize : -1;
-    long long records = 0;
-    {
-        sqlite3_stmt *s = NULL;
-        if (sqlite3_prepare_v2(db, "SELECT count(*) FROM records", -1, &s, NULL) == SQLITE_OK &&
-            sqlite3_step(s) == SQLITE_ROW)
-            records = sqlite3_column_int64(s, 0);
-        sqlite3_finalize(s);
-    }
-    long long refused = counter(db, "refused_full"), dropped = counter(db, "dropped_queue"),
-              purged = counter(db, "purged"), rejected = counter(db, "rejected_unnamed");
+    static const char counter_sql[] = "SELECT value FROM counters WHERE name = ?1";
+    long long records = cli_scalar(db, "SELECT count(*) FROM records", NULL, 0);
+    long long refused = cli_scalar(db, counter_sql, "refused_full", 0),
+              dropped = cli_scalar(db, counter_sql, "dropped_queue", 0),
+              purged = cli_scalar(db, counter_sql, "purged", 0),
+              rejected = cli_scalar(db, counter_sql, "rejected_unnamed", 0);
 
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(db,

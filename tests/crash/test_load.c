@@ -69,8 +69,6 @@
  */
 #include "shiptest.h"
 
-#include <curl/curl.h>
-
 #define N_PRODUCERS 8
 #define BATCH 100
 #define FLAP_MS 2000
@@ -421,99 +419,16 @@ static ssize_t rank_of(const idrank *map, size_t n, const char *id)
  * timeout: the request log of a run is tens of MB (the body is in it twice,
  * as text and base64), which the shared helper's per-chunk realloc and 30 s
  * timeout do not survive under ASan. Returns malloc'd text. */
-typedef struct growbuf {
-    char *data;
-    size_t len, cap;
-} growbuf;
-
-static size_t grow_collect(char *ptr, size_t size, size_t nmemb, void *userdata)
+/* The record ids of every /hook request body, in arrival order, and the
+ * bytes of the request log, for the figures. */
+static void get_arrivals(tb_test_server *srv, st_arrivals *a, size_t *log_bytes)
 {
-    growbuf *g = userdata;
-    size_t n = size * nmemb;
-    if (g->len + n + 1 > g->cap) {
-        size_t cap = g->cap ? g->cap : 1 << 20;
-        while (cap < g->len + n + 1)
-            cap *= 2;
-        char *p = realloc(g->data, cap);
-        if (!p)
-            return 0;
-        g->data = p;
-        g->cap = cap;
-    }
-    memcpy(g->data + g->len, ptr, n);
-    g->len += n;
-    g->data[g->len] = '\0';
-    return n;
-}
-
-static char *fetch_requests(const tb_test_server *srv)
-{
-    char url[160];
-    snprintf(url, sizeof url, "%s/_requests", srv->url);
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    growbuf g = {NULL, 0, 0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 300000L);
-    curl_easy_setopt(c, CURLOPT_PROXY, "");
-    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, grow_collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &g);
-    CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    if (rc != CURLE_OK || status != 200 || !g.data)
-        fail_msg("GET %s: %s, HTTP %ld", url, curl_easy_strerror(rc), status);
-    return g.data;
-}
-
-/* The record ids of every /hook request body, in arrival order (the same
- * reduction as st_arrivals_get, over fetch_requests). Also the bytes of
- * the request log, for the figures. */
-static void get_arrivals(const tb_test_server *srv, st_arrivals *a, size_t *log_bytes)
-{
-    memset(a, 0, sizeof *a);
-    char *text = fetch_requests(srv);
+    char *text = tb_test_server_requests(srv);
+    if (!text)
+        fail_msg("GET /_requests failed");
     *log_bytes = strlen(text);
-    cJSON *list = cJSON_Parse(text);
+    st_arrivals_parse(text, NULL, a);
     free(text);
-    if (!cJSON_IsArray(list))
-        fail_msg("GET /_requests is not a JSON list");
-    const cJSON *req;
-    cJSON_ArrayForEach(req, list)
-    {
-        const cJSON *p = cJSON_GetObjectItemCaseSensitive(req, "path");
-        if (!cJSON_IsString(p) || strcmp(p->valuestring, "/hook") != 0)
-            continue;
-        a->requests++;
-        const cJSON *b = cJSON_GetObjectItemCaseSensitive(req, "body");
-        assert_true(cJSON_IsString(b));
-        cJSON *arr = cJSON_Parse(b->valuestring);
-        if (!cJSON_IsArray(arr))
-            fail_msg("a /hook body is not a JSON array: %.200s", b->valuestring);
-        a->kept++;
-        size_t in_batch = 0;
-        const cJSON *rec;
-        cJSON_ArrayForEach(rec, arr)
-        {
-            const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "id");
-            assert_true(cJSON_IsString(id));
-            if (a->n == a->cap) {
-                a->cap = a->cap ? a->cap * 2 : 4096;
-                a->ids = realloc(a->ids, a->cap * sizeof *a->ids);
-                assert_non_null(a->ids);
-            }
-            snprintf(a->ids[a->n++], 64, "%s", id->valuestring);
-            in_batch++;
-        }
-        if (in_batch > a->max_batch)
-            a->max_batch = in_batch;
-        cJSON_Delete(arr);
-    }
-    cJSON_Delete(list);
 }
 
 /* Per destination, from the shippers' --verbose lines

@@ -328,13 +328,11 @@ static inline void st_arrivals_free(st_arrivals *a)
     memset(a, 0, sizeof *a);
 }
 
-static inline void st_arrivals_get(tb_test_server *srv, const st_filter *f, st_arrivals *a)
+/* The arrivals in `text`, a GET /_requests answer (see st_arrivals_get). */
+static inline void st_arrivals_parse(const char *text, const st_filter *f, st_arrivals *a)
 {
     memset(a, 0, sizeof *a);
-    char *text = tb_test_server_requests(srv);
-    assert_non_null(text);
     cJSON *list = cJSON_Parse(text);
-    free(text);
     assert_non_null(list);
     assert_true(cJSON_IsArray(list));
     const char *path = f && f->path ? f->path : "/hook";
@@ -381,6 +379,14 @@ static inline void st_arrivals_get(tb_test_server *srv, const st_filter *f, st_a
         cJSON_Delete(arr);
     }
     cJSON_Delete(list);
+}
+
+static inline void st_arrivals_get(tb_test_server *srv, const st_filter *f, st_arrivals *a)
+{
+    char *text = tb_test_server_requests(srv);
+    assert_non_null(text);
+    st_arrivals_parse(text, f, a);
+    free(text);
 }
 
 /* Assert that the arrivals are exactly `want` (ids in order, no duplicate),
