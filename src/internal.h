@@ -57,8 +57,13 @@ tb_status tb__random(void *buf, size_t n);
 /* "trace_" + 32 hex / "span_" + 24 hex; buf holds 40 bytes. */
 tb_status tb__new_trace_id(char buf[40]);
 tb_status tb__new_span_id(char buf[40]);
-bool tb__valid_trace_id(const char *s);
-bool tb__valid_span_id(const char *s);
+/* A trace or span id: any non-empty string (the SDKs accept caller ids). */
+bool tb__valid_id(const char *s);
+/* Rewrite what the SDKs write but JSON forbids: NaN / Infinity / -Infinity
+ * outside strings become null, a lone \uD800-\uDFFF escape becomes \ufffd.
+ * 1: *out (tb__malloc'd, *out_len bytes) holds the rewritten text; 0: there
+ * was nothing to rewrite; -1: out of memory. */
+int tb__json_tolerate(const char *json, size_t len, char **out, size_t *out_len);
 /* Is [s, s+len) valid UTF-8? On failure *bad_at is the byte offset. */
 bool tb__utf8_valid(const char *s, size_t len, size_t *bad_at);
 
@@ -84,6 +89,12 @@ void tb__buf_free(tb__buf *b);
  * or when not called from inside an exporter's send(). DESIGN.md: exporters
  * that need trace-level attributes on every span look the trace row up. */
 char *tb__shipper_trace_lookup(const char *trace_id);
+/* Visit the stored handoff / generation / response spans of `trace_id`
+ * with seq < before_seq, in seq order, from the outbox the calling shipper
+ * thread is shipping; false when not called from inside a send(). */
+bool tb__shipper_trace_spans(const char *trace_id, int64_t before_seq,
+                             void (*visit)(void *ctx, int64_t seq, const char *body, size_t len),
+                             void *ctx);
 
 /* ---- exporter registry (exporter.c) ---- */
 const tb_exporter_vtable *tb__exporter_find(const char *type);

@@ -523,6 +523,49 @@ static tb_status submit(tb_outbox *ob, put_req *r)
     return st;
 }
 
+/* Decode one record's text into r (redacted when the outbox says so). Text
+ * that JSON forbids but the SDKs write (NaN, lone surrogates) is stored in
+ * its tolerated form (tb__json_tolerate); that pass runs only when the text
+ * does not decode as it is. On success r->body is the text to store:
+ * borrowed `json`, or an owned rewrite. */
+static tb_status decode_put(tb_outbox *ob, put_req *r, const char *json, size_t len, char *err,
+                            size_t err_size)
+{
+    char *tolerated = NULL, *redacted = NULL;
+    size_t tlen = 0, rlen = 0;
+    const char *text = json;
+    const size_t in_len = len;
+    tb_status st;
+    for (int pass = 0;; pass++) {
+        if (ob->opts.redact && tb__redact_record(text, len, &redacted, &rlen) == 1) {
+            text = redacted;
+            len = rlen;
+        }
+        st = tb__record_decode(&r->rec, text, len, err, err_size);
+        if (st != TB_BAD_RECORD || pass > 0 ||
+            tb__json_tolerate(json, in_len, &tolerated, &tlen) != 1)
+            break;
+        tb__free_mem(redacted);
+        redacted = NULL;
+        text = tolerated;
+        len = tlen;
+    }
+    if (st != TB_OK) {
+        tb__free_mem(redacted);
+        tb__free_mem(tolerated);
+        return st;
+    }
+    if (redacted) {
+        tb__free_mem(tolerated);
+        r->body = redacted;
+    } else {
+        r->body = tolerated ? tolerated : (char *)json;
+    }
+    r->owned = r->body != json;
+    r->body_len = len;
+    return TB_OK;
+}
+
 tb_status tb_outbox_put_json(tb_outbox *ob, const char *json, size_t len, char out_id[64])
 {
     if (!ob || !json)
@@ -534,31 +577,17 @@ tb_status tb_outbox_put_json(tb_outbox *ob, const char *json, size_t len, char o
     /* trim trailing newline/space so lines from files store cleanly */
     while (len > 0 && (json[len - 1] == '\n' || json[len - 1] == '\r' || json[len - 1] == ' '))
         len--;
-    char *redacted = NULL;
-    if (ob->opts.redact) {
-        size_t rlen;
-        if (tb__redact_record(json, len, &redacted, &rlen) == 1) {
-            json = redacted;
-            len = rlen;
-        }
-    }
     put_req *r = tb__calloc(1, sizeof *r);
-    if (!r) {
-        tb__free_mem(redacted);
+    if (!r)
         return tb__set_error(TB_NOMEM, "out of memory storing a record");
-    }
     char err[512];
-    tb_status st = tb__record_decode(&r->rec, json, len, err, sizeof err);
+    tb_status st = decode_put(ob, r, json, len, err, sizeof err);
     if (st != TB_OK) {
         tb__free_mem(r);
-        tb__free_mem(redacted);
         return tb__set_error(st, "%s", err);
     }
     if (out_id)
         snprintf(out_id, 64, "%s", r->rec.id);
-    r->body = redacted ? redacted : (char *)json;
-    r->owned = redacted != NULL;
-    r->body_len = len;
     return submit(ob, r);
 }
 
@@ -671,7 +700,7 @@ tb_status tb_outbox_processor(tb_outbox *outbox, tb_processor *out)
 /* ---- many at once (tracebox ingest) ---- */
 
 tb_status tb__outbox_put_many(tb_outbox *ob, const char *const *json, const size_t *len, size_t n,
-                              tb_status *status, char (*ids)[64], char (*errs)[512])
+                              tb_status *status, char (*ids)[TB__ID_MAX], char (*errs)[512])
 {
     put_req **reqs = tb__calloc(n, sizeof *reqs);
     if (!reqs)
@@ -689,23 +718,12 @@ tb_status tb__outbox_put_many(tb_outbox *ob, const char *const *json, const size
             snprintf(errs[i], 512, "out of memory");
             continue;
         }
-        const char *text = json[i];
-        char *redacted = NULL;
-        size_t rlen;
-        if (ob->opts.redact && tb__redact_record(text, l, &redacted, &rlen) == 1) {
-            text = redacted;
-            l = rlen;
-        }
-        status[i] = tb__record_decode(&r->rec, text, l, errs[i], 512);
+        status[i] = decode_put(ob, r, json[i], l, errs[i], 512);
         if (status[i] != TB_OK) {
-            tb__free_mem(redacted);
             tb__free_mem(r);
             continue;
         }
-        snprintf(ids[i], 64, "%s", r->rec.id);
-        r->body = (char *)text;
-        r->owned = redacted != NULL;
-        r->body_len = l;
+        snprintf(ids[i], TB__ID_MAX, "%s", r->rec.id);
         reqs[i] = r;
         valid++;
     }

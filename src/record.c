@@ -188,9 +188,8 @@ tb_status tb__record_decode(tb__record *rec, const char *json, size_t len, char 
 
     if (rec->is_trace) {
         const char *wf = NULL, *group = NULL;
-        if (!tb__valid_trace_id(id)) {
-            excerpt(cJSON_GetObjectItemCaseSensitive(rec->root, "id"), ex, sizeof ex);
-            st = fail(err, err_size, "id: expected \"trace_\" + 32 letters/digits, got %s", ex);
+        if (!tb__valid_id(id)) {
+            st = fail(err, err_size, "id: expected a non-empty string, got \"\"");
             goto fail;
         }
         if (!opt_string(rec->root, "workflow_name", &wf)) {
@@ -217,19 +216,18 @@ tb_status tb__record_decode(tb__record *rec, const char *json, size_t len, char 
     }
 
     /* a span */
-    if (!tb__valid_span_id(id)) {
-        excerpt(cJSON_GetObjectItemCaseSensitive(rec->root, "id"), ex, sizeof ex);
-        st = fail(err, err_size, "id: expected \"span_\" + 24 letters/digits, got %s", ex);
+    if (!tb__valid_id(id)) {
+        st = fail(err, err_size, "id: expected a non-empty string, got \"\"");
         goto fail;
     }
     rec->span_id = id;
-    if (!opt_string(rec->root, "trace_id", &rec->trace_id) || !tb__valid_trace_id(rec->trace_id)) {
+    if (!opt_string(rec->root, "trace_id", &rec->trace_id) || !tb__valid_id(rec->trace_id)) {
         excerpt(cJSON_GetObjectItemCaseSensitive(rec->root, "trace_id"), ex, sizeof ex);
-        st = fail(err, err_size, "trace_id: expected \"trace_\" + 32 letters/digits, got %s", ex);
+        st = fail(err, err_size, "trace_id: expected a non-empty string, got %s", ex);
         goto fail;
     }
     if (!opt_string(rec->root, "parent_id", &rec->parent_id) ||
-        (rec->parent_id && !tb__valid_span_id(rec->parent_id))) {
+        (rec->parent_id && !tb__valid_id(rec->parent_id))) {
         excerpt(cJSON_GetObjectItemCaseSensitive(rec->root, "parent_id"), ex, sizeof ex);
         st = fail(err, err_size, "parent_id: expected null or a span id, got %s", ex);
         goto fail;

@@ -281,6 +281,33 @@ char *tb__shipper_trace_lookup(const char *trace_id)
     return body;
 }
 
+bool tb__shipper_trace_spans(const char *trace_id, int64_t before_seq,
+                             void (*visit)(void *ctx, int64_t seq, const char *body, size_t len),
+                             void *ctx)
+{
+    if (!sending_db || !trace_id)
+        return false;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(sending_db,
+                           "SELECT seq, body FROM records WHERE trace_id = ?1 AND kind = 'span' "
+                           "AND type IN ('handoff', 'generation', 'response') AND seq < ?2 "
+                           "ORDER BY seq",
+                           -1, &s, NULL) != SQLITE_OK) {
+        sqlite3_finalize(s);
+        return false;
+    }
+    sqlite3_bind_text(s, 1, trace_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, before_seq);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *body = (const char *)sqlite3_column_text(s, 1);
+        if (body)
+            visit(ctx, sqlite3_column_int64(s, 0), body, (size_t)sqlite3_column_bytes(s, 1));
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE;
+}
+
 /* ---- sending and resolving ---- */
 
 typedef struct outcome {

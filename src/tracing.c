@@ -22,7 +22,7 @@ struct tb_trace {
     _Atomic int refs;
     bool noop;
     bool ended;
-    char id[40];
+    char id[256]; /* generated ids are 38 bytes; a caller's may be longer */
     char *workflow_name;
     char *group_id;
     cJSON *metadata; /* object or NULL */
@@ -259,8 +259,13 @@ tb_status tb_trace_start(tb_trace **out, const char *workflow_name, const tb_tra
         goto fail;
     }
     if (opts && opts->trace_id) {
-        if (!tb__valid_trace_id(opts->trace_id)) {
-            st = tb__set_error(TB_INVALID, "trace_id: expected \"trace_\" + 32 letters or digits");
+        if (!valid_text(opts->trace_id, "trace_id")) {
+            st = TB_INVALID;
+            goto fail;
+        }
+        if (!tb__valid_id(opts->trace_id) || strlen(opts->trace_id) >= sizeof t->id) {
+            st = tb__set_error(TB_INVALID, "trace_id: expected a non-empty id of at most %zu bytes",
+                               sizeof t->id - 1);
             goto fail;
         }
         snprintf(t->id, sizeof t->id, "%s", opts->trace_id);
@@ -653,6 +658,54 @@ tb_status tb_span_set_data(tb_span *s, const char *key, const char *value_json)
     if (!v)
         return tb__set_error(TB_INVALID, "span_data.%s: not valid JSON", key);
     return set_item(s, key, v);
+}
+
+tb_status tb_span_set_response(tb_span *s, const char *response_json, const char *input_json)
+{
+    tb_status st = check_mutable(s, "tb_span_set_response");
+    if (st != TB_OK || s->noop)
+        return st;
+    if (strcmp(tb_span_type(s), "response") != 0)
+        return tb__set_error(TB_INVALID, "tb_span_set_response: span %s is a %s span, not response",
+                             s->id, tb_span_type(s));
+    cJSON *resp = NULL, *in = NULL;
+    size_t bad;
+    if (response_json) {
+        if (!tb__utf8_valid(response_json, strlen(response_json), &bad))
+            return tb__set_error(TB_INVALID, "span_data.response: invalid UTF-8 at byte %zu", bad);
+        resp = cJSON_Parse(response_json);
+        if (!cJSON_IsObject(resp)) {
+            cJSON_Delete(resp);
+            return tb__set_error(TB_INVALID, "span_data.response: not a JSON object");
+        }
+    }
+    if (input_json) {
+        if (!tb__utf8_valid(input_json, strlen(input_json), &bad)) {
+            cJSON_Delete(resp);
+            return tb__set_error(TB_INVALID, "span_data.input: invalid UTF-8 at byte %zu", bad);
+        }
+        in = cJSON_Parse(input_json);
+        if (!cJSON_IsString(in) && !cJSON_IsArray(in)) {
+            cJSON_Delete(resp);
+            cJSON_Delete(in);
+            return tb__set_error(TB_INVALID, "span_data.input: not a JSON string or list");
+        }
+    }
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(resp, "id");
+    const cJSON *have = cJSON_GetObjectItemCaseSensitive(s->data, "response_id");
+    if (cJSON_IsString(id) && !cJSON_IsString(have) &&
+        (st = set_item(s, "response_id", cJSON_CreateString(id->valuestring))) != TB_OK) {
+        cJSON_Delete(resp);
+        cJSON_Delete(in);
+        return st;
+    }
+    if (resp && (st = set_item(s, "response", resp)) != TB_OK) {
+        cJSON_Delete(in);
+        return st;
+    }
+    if (in && (st = set_item(s, "input", in)) != TB_OK)
+        return st;
+    return TB_OK;
 }
 
 tb_status tb_span_set_string(tb_span *s, const char *key, const char *value)

@@ -287,28 +287,115 @@ tb_status tb__new_span_id(char buf[40])
     return new_id(buf, "span_", 24);
 }
 
-/* The SDK documents `trace_<32 alphanumeric>`; its generator makes hex. We
- * accept the documented alphabet so ids from custom generators still ingest,
- * but exactly the documented lengths. */
-static bool valid_id(const char *s, const char *prefix, size_t n)
+/* Ids: the SDKs accept any caller-supplied id (`trace_my-app-1234`,
+ * `span_req-42`); the generated ones are `trace_<32 hex>` / `span_<24 hex>`.
+ * A record is never refused for its id's shape: any non-empty string is an
+ * id (DESIGN.md "The record format"). */
+bool tb__valid_id(const char *s)
 {
-    size_t plen = strlen(prefix);
-    if (!s || strncmp(s, prefix, plen) != 0 || strlen(s) != plen + n)
+    return s && s[0] != '\0';
+}
+
+/* ---- JSON the SDKs write but JSON does not allow ------------------------
+ * Python's json.dumps writes NaN / Infinity / -Infinity for non-finite
+ * floats, and both SDKs write a lone UTF-16 surrogate as an escape
+ * ("\ud800") that no UTF-8 text can hold. Both would cost the whole span.
+ * The documented, lossless-as-possible form: a non-finite number becomes
+ * null (what JavaScript's JSON.stringify writes) and a lone surrogate
+ * becomes U+FFFD. Only tokens outside strings and escapes inside strings
+ * are touched; a text with neither is left alone (returns 0). */
+static bool hex4(const char *p, const char *end, unsigned *out)
+{
+    if (end - p < 4)
         return false;
-    for (size_t i = plen; i < plen + n; i++)
-        if (!isalnum((unsigned char)s[i]))
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0)
             return false;
+        v = v << 4 | (unsigned)d;
+    }
+    *out = v;
     return true;
 }
 
-bool tb__valid_trace_id(const char *s)
+int tb__json_tolerate(const char *json, size_t len, char **out, size_t *out_len)
 {
-    return valid_id(s, "trace_", 32);
-}
-
-bool tb__valid_span_id(const char *s)
-{
-    return valid_id(s, "span_", 24);
+    static const struct {
+        const char *token;
+        size_t n;
+    } k_nonfinite[] = {{"-Infinity", 9}, {"Infinity", 8}, {"NaN", 3}};
+    *out = NULL;
+    *out_len = 0;
+    tb__buf b = {0};
+    const char *p = json, *end = json + len, *copied = json;
+    bool in_string = false, changed = false;
+    while (p < end) {
+        char c = *p;
+        if (in_string) {
+            if (c == '"') {
+                in_string = false;
+            } else if (c == '\\' && p + 1 < end && p[1] == 'u') {
+                unsigned hi, lo;
+                if (hex4(p + 2, end, &hi) && hi >= 0xD800 && hi <= 0xDFFF) {
+                    bool pair = hi <= 0xDBFF && end - p >= 12 && p[6] == '\\' && p[7] == 'u' &&
+                                hex4(p + 8, end, &lo) && lo >= 0xDC00 && lo <= 0xDFFF;
+                    if (pair) {
+                        p += 12;
+                        continue;
+                    }
+                    tb__buf_append(&b, copied, (size_t)(p - copied));
+                    tb__buf_append(&b, "\\ufffd", 6);
+                    p += 6;
+                    copied = p;
+                    changed = true;
+                    continue;
+                }
+                p += 2;
+                continue;
+            } else if (c == '\\') {
+                p += 2;
+                continue;
+            }
+            p++;
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+            p++;
+            continue;
+        }
+        size_t i;
+        for (i = 0; i < sizeof k_nonfinite / sizeof k_nonfinite[0]; i++)
+            if ((size_t)(end - p) >= k_nonfinite[i].n &&
+                memcmp(p, k_nonfinite[i].token, k_nonfinite[i].n) == 0)
+                break;
+        if (i < sizeof k_nonfinite / sizeof k_nonfinite[0]) {
+            tb__buf_append(&b, copied, (size_t)(p - copied));
+            tb__buf_append(&b, "null", 4);
+            p += k_nonfinite[i].n;
+            copied = p;
+            changed = true;
+            continue;
+        }
+        p++;
+    }
+    if (!changed) {
+        tb__buf_free(&b);
+        return 0;
+    }
+    tb__buf_append(&b, copied, (size_t)(end - copied));
+    if (b.failed) {
+        tb__buf_free(&b);
+        return -1;
+    }
+    *out = b.data;
+    *out_len = b.len;
+    return 1;
 }
 
 bool tb__utf8_valid(const char *str, size_t len, size_t *bad_at)

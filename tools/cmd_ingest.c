@@ -25,7 +25,7 @@ typedef struct batch {
     size_t len[MAX_BATCH];
     long long lineno[MAX_BATCH];
     tb_status st[MAX_BATCH];
-    char ids[MAX_BATCH][64];
+    char ids[MAX_BATCH][TB__ID_MAX];
     char errs[MAX_BATCH][512];
     size_t n;
 } batch;

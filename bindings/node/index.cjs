@@ -14,6 +14,13 @@
  *
  * The hooks never reject (the SDK awaits processors with no try/catch): a
  * record that cannot be stored is logged and counted in `stats`.
+ *
+ * Records are the SDK's own export (toJSON()), with one addition: for
+ * response spans toJSON() drops the Responses API object and its input
+ * (spanData._response, spanData._input), which other platforms need; they
+ * are stored as the documented extension fields span_data.response and
+ * span_data.input (tracebox DESIGN.md "The record format"; the `openai`
+ * destination strips them again).
  */
 
 const koffi = require('koffi');
@@ -150,6 +157,38 @@ function pick(table, value, what) {
   return v;
 }
 
+// spanData field → extension field in span_data (response spans only)
+const RESPONSE_EXTENSIONS = [['_response', 'response'], ['_input', 'input']];
+
+const hasOwn = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+
+/** A response span's export as the SDK's Span.toJSON() builds it (same keys,
+ * same order, span_data without its `_` fields), for when toJSON() threw
+ * because reading one of those fields threw. undefined when that fails too
+ * or the span is not a response span. */
+function responseExport(span) {
+  try {
+    const data = span.spanData;
+    if (!data || data.type !== 'response') return undefined;
+    const sd = {};
+    for (const k of Object.keys(data)) {
+      if (!k.startsWith('_')) sd[k] = data[k];
+    }
+    return {
+      object: span.type ?? 'trace.span',
+      id: span.spanId,
+      trace_id: span.traceId,
+      parent_id: span.parentId ?? null,
+      started_at: span.startedAt ?? null,
+      ended_at: span.endedAt ?? null,
+      span_data: sd,
+      error: span.error ?? null,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
 const defaultLogger = {
   error: (...a) => console.error('[tracebox]', ...a),
   warn: (...a) => console.warn('[tracebox]', ...a),
@@ -179,7 +218,8 @@ class OutboxProcessor {
   #waiters = [];
   #max;
   #log;
-  #stats = { written: 0, failed: 0, skipped: 0 };
+  #stats = { written: 0, failed: 0, skipped: 0, extensionsDropped: 0 };
+  #warnedExtensions = false;
 
   constructor(path, options = {}) {
     if (typeof path !== 'string' || path === '') {
@@ -301,18 +341,119 @@ class OutboxProcessor {
 
   async #putFrom(obj, what) {
     let record;
+    let exportError;
     try {
       record = obj && typeof obj.toJSON === 'function' ? obj.toJSON() : null;
     } catch (e) {
-      this.#stats.failed++;
-      this.#log.error(`${what}.toJSON() threw; record not stored:`, e);
-      return;
+      exportError = e;
+      // The SDK's toJSON() reads every spanData field, even those it then
+      // drops: a throwing getter on _input / _response breaks it. A response
+      // span is still kept, exported here the way toJSON() does it.
+      record = what === 'span' ? responseExport(obj) : undefined;
+      if (!record) {
+        this.#stats.failed++;
+        this.#log.error(`${what}.toJSON() threw; record not stored:`, e);
+        return;
+      }
     }
     if (record === null || record === undefined) { // NoopTrace / NoopSpan
       this.#stats.skipped++;
       return;
     }
-    await this.put(record);
+    let text;
+    if (what === 'span' && record.span_data && record.span_data.type === 'response') {
+      text = this.#withResponseExtensions(obj, record, exportError);
+    }
+    try {
+      await this.#put(text ?? record, record.id ?? '(no id)');
+    } catch (e) {
+      this.#stats.failed++;
+      this.#log.error('could not store a record:', e);
+    }
+  }
+
+  /**
+   * A response span's JSON text: record (its toJSON()) with the extension
+   * fields span_data.response / span_data.input added at the end of
+   * span_data, everything else exactly as JSON.stringify(record) writes it.
+   * A field is added only when the span has a value for it (not undefined
+   * or null) and toJSON() did not already give one. A value that cannot be
+   * serialized (BigInt, a cycle, a throwing getter or toJSON) is left out;
+   * the span itself is always kept. undefined: nothing to add (store record).
+   */
+  #withResponseExtensions(span, record, exportError) {
+    const sd = record.span_data;
+    const add = [];
+    const problems = [];
+    let data;
+    try {
+      data = span.spanData;
+    } catch (e) {
+      problems.push([null, e]);
+    }
+    if (data !== null && typeof data === 'object') {
+      for (const [from, to] of RESPONSE_EXTENSIONS) {
+        if (hasOwn(sd, to)) continue; // the SDK's own field wins
+        let value;
+        try {
+          value = data[from];
+        } catch (e) {
+          problems.push([to, e]);
+          continue;
+        }
+        if (value !== undefined && value !== null) add.push([to, value]);
+      }
+    }
+    if (exportError && problems.length === 0) problems.push([null, exportError]);
+    const build = (fields) => {
+      const ext = { ...sd };
+      for (const [k, v] of fields) ext[k] = v;
+      return JSON.stringify({ ...record, span_data: ext });
+    };
+    let text;
+    if (add.length > 0) {
+      try {
+        text = build(add);
+      } catch (e) {
+        // find the value(s) at fault; keep the others
+        const ok = [];
+        for (const [k, v] of add) {
+          try {
+            JSON.stringify(v);
+            ok.push([k, v]);
+          } catch (e2) {
+            problems.push([k, e2]);
+          }
+        }
+        if (problems.length === 0) {
+          try {
+            JSON.stringify(record);
+          } catch {
+            return undefined; // the export itself does not serialize: #put reports it
+          }
+          problems.push(['span_data', e]);
+        }
+        try {
+          text = ok.length > 0 && ok.length < add.length ? build(ok) : undefined;
+        } catch {
+          text = undefined; // a value that serializes only sometimes: drop them all
+        }
+      }
+    }
+    if (problems.length > 0) {
+      this.#stats.extensionsDropped++;
+      const what = problems.map(([k, e]) =>
+        `${k ? `span_data.${k}` : 'a spanData field'} (${e && e.message ? e.message : e})`).join(', ');
+      const msg = `response span ${record.id ?? '(no id)'}: ${what} cannot be serialized; ` +
+        'the span is stored without it (counted in stats.extensionsDropped)';
+      if (!this.#warnedExtensions) {
+        this.#warnedExtensions = true;
+        this.#log.warn(`${msg}; further cases are only counted`);
+      } else {
+        this.#log.debug(msg);
+      }
+    }
+    return text;
   }
 
   async #acquire() {
@@ -346,9 +487,9 @@ class OutboxProcessor {
     }
   }
 
-  async #put(record) {
+  async #put(record, recordId) {
     const text = typeof record === 'string' ? record : JSON.stringify(record);
-    const id = typeof record === 'object' && record ? (record.id ?? '(no id)') : undefined;
+    const id = recordId ?? (typeof record === 'object' && record ? (record.id ?? '(no id)') : undefined);
     const buf = Buffer.from(text, 'utf8');
     if (this.#closed) {
       this.#stats.failed++;

@@ -5,6 +5,17 @@ export interface TraceLike {
   toJSON(): object | null;
 }
 
+/**
+ * A span: its toJSON() is stored. For response spans (span_data.type ===
+ * 'response') the stored record also gets the documented extension fields
+ * span_data.response (spanData._response, the Responses API object) and
+ * span_data.input (spanData._input, a string or a list of input items),
+ * each only when present; toJSON() drops both.
+ */
+export interface SpanLike extends TraceLike {
+  readonly spanData?: { type?: string; _response?: unknown; _input?: unknown; [key: string]: unknown };
+}
+
 export interface Logger {
   error(...args: unknown[]): void;
   warn(...args: unknown[]): void;
@@ -27,9 +38,16 @@ export interface OutboxProcessorOptions {
 }
 
 export interface OutboxStats {
+  /** records stored */
   written: number;
+  /** records not stored (logged) */
   failed: number;
+  /** no-op traces/spans (toJSON() gave null) */
   skipped: number;
+  /** response spans stored without (some of) span_data.response / span_data.input
+   * because the value could not be serialized (BigInt, a cycle, a throwing getter);
+   * logged once per processor */
+  extensionsDropped: number;
 }
 
 /** Implements the JS SDK's TracingProcessor interface. */
@@ -41,8 +59,8 @@ export declare class OutboxProcessor {
   start(): void;
   onTraceStart(trace: TraceLike): Promise<void>;
   onTraceEnd(trace: TraceLike): Promise<void>;
-  onSpanStart(span: TraceLike): Promise<void>;
-  onSpanEnd(span: TraceLike): Promise<void>;
+  onSpanStart(span: SpanLike): Promise<void>;
+  onSpanEnd(span: SpanLike): Promise<void>;
   forceFlush(): Promise<void>;
   /** timeout in milliseconds */
   shutdown(timeout?: number): Promise<void>;

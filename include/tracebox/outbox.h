@@ -88,8 +88,12 @@ TB_EXTERN const char *tb_outbox_errmsg(const tb_outbox *outbox);
  * TB_BAD_RECORD with a message naming the field, and nothing is stored. A
  * record whose id is already stored is acknowledged without a second row (a
  * trace row gains fields it lacked). If out_id is not NULL it receives the
- * record's id (copied, at most 64 bytes with the NUL). Returns when the
- * record is durable per the durability mode. Any thread. */
+ * record's id (copied, at most 64 bytes with the NUL; a longer id is cut
+ * there, never in the file). Ids may have any shape ("trace_my-app-1234").
+ * What the SDKs write but JSON forbids is stored in a tolerated form
+ * instead of refused: NaN / Infinity / -Infinity become null, a lone
+ * surrogate escape ("\ud800") becomes U+FFFD. Returns when the record is
+ * durable per the durability mode. Any thread. */
 TB_EXTERN tb_status tb_outbox_put_json(tb_outbox *outbox, const char *json, size_t len,
                                        char out_id[64]);
 

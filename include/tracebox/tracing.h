@@ -76,7 +76,8 @@ TB_EXTERN int tb_tracing_disabled(void);
 #define TB_TRACE_OPTIONS_VERSION 1
 typedef struct tb_trace_options {
     unsigned version;          /* TB_TRACE_OPTIONS_VERSION */
-    const char *trace_id;      /* NULL: generate "trace_<32 hex>" */
+    const char *trace_id;      /* NULL: generate "trace_<32 hex>"; else any non-empty id
+                                  of at most 255 bytes (e.g. "trace_my-app-1234") */
     const char *group_id;      /* NULL: none */
     const char *metadata_json; /* a JSON object, or NULL */
 } tb_trace_options;
@@ -148,6 +149,18 @@ TB_EXTERN tb_status tb_span_start_turn(tb_span **out, tb_trace *trace, const tb_
 /* Set span_data[key] to a JSON value (text such as "\"hi\"", "42", "[…]").
  * Replaces an existing key. Setting "type" is refused (TB_INVALID). */
 TB_EXTERN tb_status tb_span_set_data(tb_span *span, const char *key, const char *value_json);
+/* Attach to a response span what the SDKs' export drops (the record
+ * format's extension fields): span_data.response = response_json (the
+ * Responses API object, a JSON object) and span_data.input = input_json
+ * (its input: a JSON string or a list of input items). Either may be NULL
+ * to leave it unset. Sets span_data.response_id from the response's "id"
+ * when it is not set yet. The `openai` destination strips both, so OpenAI
+ * receives exactly the SDK's own export; every other destination reads its
+ * model, usage, messages and tools from them. TB_INVALID for a span that is
+ * not a response span or for text that is not such JSON. Same threads as
+ * tb_span_set_data. */
+TB_EXTERN tb_status tb_span_set_response(tb_span *span, const char *response_json,
+                                         const char *input_json);
 /* Set span_data[key] to a string (NULL sets JSON null). */
 TB_EXTERN tb_status tb_span_set_string(tb_span *span, const char *key, const char *value);
 /* Set generation/response usage {"input_tokens":…, "output_tokens":…}. */

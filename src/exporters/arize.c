@@ -2,9 +2,10 @@
  * exporters/arize.c — `type = arize`: OTLP/HTTP (protobuf) to Arize AX
  * with OpenInference attributes.
  *
- * Arize has had several generations of header names; `space_id` and
- * `api_key` are the ones its current SDK's validation accepts (next to
- * `arize-space-id` / `authorization`), so those two are sent. The project
+ * Headers as Arize's own exporter (arize-otel) sends them: `authorization`
+ * (the API key as it is, no "Bearer"), `arize-space-id` and
+ * `arize-interface: otel`; it calls the older `api_key` / `space_id`
+ * deprecated, so they are not sent. The project
  * is the resource attribute openinference.project.name (plus its legacy
  * alias model_id, and arize.project.name on every span, which Arize's own
  * exporters set): Arize answers 500 to spans with no project, so `project`
@@ -44,7 +45,8 @@ static tb_status arize_create(void **self, const tb_dest_config *cfg, char *err,
         snprintf(err, err_size, "[%s]: out of memory", name);
         return TB_NOMEM;
     }
-    const char *headers[] = {"space_id", space, "api_key", key, NULL};
+    const char *headers[] = {"authorization", key, "arize-space-id", space, "arize-interface",
+                             "otel",          NULL};
     const tb__otlp_kv res[] = {{"openinference.project.name", project}, {"model_id", project}};
     const tb__otlp_kv spn[] = {{"arize.project.name", project}};
     tb__otlp_sender_spec spec;

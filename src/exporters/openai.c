@@ -474,7 +474,7 @@ bool tb__openai_may_need_sanitize(const char *json, size_t len)
     if (!json)
         return false;
     return len > TB__OPENAI_MAX_FIELD_BYTES || contains(json, len, "\"usage\"") ||
-           contains(json, len, "\"metadata\"");
+           contains(json, len, "\"metadata\"") || contains(json, len, "\"response\"");
 }
 
 int tb__openai_sanitize_record(const char *json, size_t len, char **out, size_t *out_len)
@@ -494,6 +494,19 @@ int tb__openai_sanitize_record(const char *json, size_t len, char **out, size_t 
     bool changed = false;
     int rc = TB__OPENAI_NOMEM;
     cJSON *sd = cJSON_GetObjectItemCaseSensitive(root, "span_data");
+    const cJSON *sd_type = cJSON_GetObjectItemCaseSensitive(sd, "type");
+    if (cJSON_IsObject(sd) && cJSON_IsString(sd_type) &&
+        strcmp(sd_type->valuestring, "response") == 0) {
+        /* the extension fields the SDK's export drops (DESIGN.md "The record
+         * format"): OpenAI gets exactly the SDK's own export */
+        static const char *const ext[] = {"response", "input"};
+        for (size_t i = 0; i < 2; i++) {
+            if (cJSON_GetObjectItemCaseSensitive(sd, ext[i])) {
+                cJSON_DeleteItemFromObjectCaseSensitive(sd, ext[i]);
+                changed = true;
+            }
+        }
+    }
     if (cJSON_IsObject(sd)) {
         static const char *const fields[] = {"input", "output"};
         for (size_t i = 0; i < 2; i++) {

@@ -8,6 +8,10 @@
  * exporter (shared/specs/openai-agents-tracing.md §4.3–4.5), because ingest
  * refuses the record otherwise (400, and a refusal is a dead letter):
  *
+ *   - response spans: the extension fields span_data.response and
+ *     span_data.input (what the SDK's export drops; the bindings capture
+ *     them for the other platforms) are removed, so ingest gets exactly
+ *     the SDK's own export.
  *   - span_data.input and span_data.output: at most 100 000 bytes each,
  *     measured as the UTF-8 length of the value's compact JSON. A string
  *     keeps its longest prefix that fits (cut between UTF-8 characters) plus
@@ -24,8 +28,9 @@
  *     text (ingest accepts string values only).
  *
  * Cheap checks come first: a record is parsed only when it is larger than
- * the field limit or mentions "usage" or "metadata"; a record that needs no
- * change is never re-serialized, so it goes out byte for byte.
+ * the field limit or mentions "usage", "metadata" or "response"; a record
+ * that needs no change is never re-serialized, so it goes out byte for
+ * byte.
  */
 #ifndef TRACEBOX_OPENAI_SANITIZE_H
 #define TRACEBOX_OPENAI_SANITIZE_H

@@ -144,6 +144,7 @@ tb_status tb__otlp_sender_create(void **self, const tb_dest_config *cfg,
         goto nomem;
     s->enc.lookup = tb__otlp_trace_cache_lookup;
     s->enc.lookup_ctx = s->cache;
+    s->enc.spans_lookup = tb__shipper_trace_spans;
     st = tb__http_open(&s->http, &hc, why, sizeof why);
     if (st != TB_OK) {
         snprintf(err, err_size, "[%s]: %s", name, why);

@@ -7,8 +7,9 @@
  * (default http://localhost:6006, PHOENIX_COLLECTOR_ENDPOINT) is a base:
  * /v1/traces is appended unless it is already there (tb__otlp_traces_url).
  * `api_key`, when set, goes out as Authorization: Bearer (Phoenix with auth
- * enabled). The project is the resource attribute
- * openinference.project.name, default "default" (Phoenix's own default).
+ * enabled). The project goes out twice, as Phoenix reads it: the
+ * x-project-name header (which wins at Phoenix) and the resource attribute
+ * openinference.project.name; default "default" (Phoenix's own default).
  */
 #include "http.h"
 #include "otlp/encode.h"
@@ -34,6 +35,7 @@ static tb_status phoenix_create(void **self, const tb_dest_config *cfg, char *er
         return TB_NOMEM;
     }
     const tb__otlp_kv res[] = {{"openinference.project.name", project}};
+    const char *headers[] = {"x-project-name", project, NULL};
     tb__otlp_sender_spec spec;
     memset(&spec, 0, sizeof spec);
     spec.url = url;
@@ -42,6 +44,7 @@ static tb_status phoenix_create(void **self, const tb_dest_config *cfg, char *er
     spec.encode.conventions = TB__OTLP_CONV_OPENINFERENCE;
     spec.encode.resource_attrs = res;
     spec.encode.n_resource_attrs = 1;
+    spec.headers = headers;
     spec.bearer = key && key[0] ? key : NULL;
     tb_status st = tb__otlp_sender_create(self, cfg, &spec, err, err_size);
     tb__free_mem(url);

@@ -79,7 +79,8 @@ static tb_status wandb_create(void **self, const tb_dest_config *cfg, char *err,
     spec.url = url;
     spec.url_key = "endpoint";
     spec.format = TB__OTLP_PROTOBUF;
-    spec.encode.conventions = TB__OTLP_CONV_GENAI | TB__OTLP_CONV_OPENINFERENCE;
+    spec.encode.conventions =
+        TB__OTLP_CONV_GENAI | TB__OTLP_CONV_OPENINFERENCE | TB__OTLP_CONV_WANDB;
     spec.encode.resource_attrs = res;
     spec.encode.n_resource_attrs = 2;
     spec.headers = headers;

@@ -17,18 +17,20 @@
  *   generation      LLM            chat               generation  CLIENT
  *   response        LLM            chat               generation  CLIENT
  *   function        TOOL           execute_tool       tool        INTERNAL
- *   mcp_tools       TOOL           execute_tool       tool        INTERNAL
+ *   mcp_tools       TOOL           -                  span        INTERNAL
  *   handoff         TOOL           handoff (*)        tool        INTERNAL
  *   guardrail       GUARDRAIL      guardrail (*)      guardrail   INTERNAL
  *   custom          CHAIN          -                  span        INTERNAL
  *   task            CHAIN          invoke_workflow    chain       INTERNAL
  *   turn            CHAIN          -                  chain       INTERNAL
  *   speech_group    CHAIN          -                  chain       INTERNAL
- *   transcription   LLM            transcription (*)  generation  INTERNAL
- *   speech          LLM            speech_generation (*) generation INTERNAL
+ *   transcription   CHAIN (**)     transcription (*)  generation  INTERNAL
+ *   speech          CHAIN (**)     speech_generation (*) generation INTERNAL
  *   (other)         CHAIN          -                  span        INTERNAL
  * (*) not a GenAI well-known value; the names W&B Weave and the
  * OpenTelemetry contrib OpenAI-Agents instrumentation use.
+ * (**) as the official OpenInference processors; the model still goes out
+ * as llm.model_name.
  *
  * Trace-level attributes (from the trace record, on every span of it):
  * group_id → gen_ai.conversation.id (genai), session.id (openinference,
@@ -55,6 +57,7 @@
 #define GENAI TB__OTLP_CONV_GENAI
 #define OI TB__OTLP_CONV_OPENINFERENCE
 #define LF TB__OTLP_CONV_LANGFUSE
+#define WANDB TB__OTLP_CONV_WANDB
 
 /* ------------------------------------------------------------------------ */
 /* Reading span_data                                                         */
@@ -117,12 +120,15 @@ typedef struct io_val {
 
 typedef struct io {
     io_val in, out;
+    char *lf_in, *lf_out; /* Langfuse message lists (cJSON_free), or NULL */
 } io;
 
 static void io_free(io *x)
 {
     cJSON_free(x->in.owned);
     cJSON_free(x->out.owned);
+    cJSON_free(x->lf_in);
+    cJSON_free(x->lf_out);
 }
 
 /* A JSON value: strings are kept as text (JSON when they parse as an
@@ -163,7 +169,7 @@ static void io_text(io_val *v, const char *text)
 /* ------------------------------------------------------------------------ */
 
 typedef struct usage {
-    bool has_in, has_out, has_total;
+    bool has_in, has_out, has_total, has_cached, has_reasoning;
     int64_t in, out, total, cached, reasoning;
 } usage;
 
@@ -187,10 +193,41 @@ static void read_usage(const cJSON *u, usage *x)
         otd = get(d, "output_tokens_details");
     if (!otd)
         otd = get(u, "completion_tokens_details");
-    if (!geti(itd, "cached_tokens", &x->cached))
+    x->has_cached = geti(itd, "cached_tokens", &x->cached) || geti(d, "cached_tokens", &x->cached);
+    x->has_reasoning =
+        geti(otd, "reasoning_tokens", &x->reasoning) || geti(d, "reasoning_tokens", &x->reasoning);
+    if (!x->has_cached)
         x->cached = 0;
-    if (!geti(otd, "reasoning_tokens", &x->reasoning))
+    if (!x->has_reasoning)
         x->reasoning = 0;
+}
+
+/* The JS SDK's Chat Completions model leaves span_data.usage out and keeps
+ * each ChatCompletion's usage in output[i].usage: their sum. */
+static void sum_output_usage(const cJSON *output, usage *x)
+{
+    memset(x, 0, sizeof *x);
+    if (!cJSON_IsArray(output))
+        return;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, output)
+    {
+        const cJSON *u = get(e, "usage");
+        if (!cJSON_IsObject(u))
+            continue;
+        usage one;
+        read_usage(u, &one);
+        x->has_in |= one.has_in;
+        x->has_out |= one.has_out;
+        x->has_total |= one.has_total || one.has_in || one.has_out;
+        x->in += one.in;
+        x->out += one.out;
+        x->total += one.has_total ? one.total : one.in + one.out;
+        x->has_cached |= one.has_cached;
+        x->has_reasoning |= one.has_reasoning;
+        x->cached += one.cached;
+        x->reasoning += one.reasoning;
+    }
 }
 
 static void emit_usage(const usage *x, unsigned conv, bool langfuse_usage, tb__otlp_attrs *a)
@@ -212,9 +249,10 @@ static void emit_usage(const usage *x, unsigned conv, bool langfuse_usage, tb__o
         if (x->has_out)
             tb__otlp_attr_int(a, "llm.token_count.completion", x->out);
         tb__otlp_attr_int(a, "llm.token_count.total", total);
-        if (x->cached > 0)
+        /* a reported zero is reported (the official processors do) */
+        if (x->has_cached)
             tb__otlp_attr_int(a, "llm.token_count.prompt_details.cache_read", x->cached);
-        if (x->reasoning > 0)
+        if (x->has_reasoning)
             tb__otlp_attr_int(a, "llm.token_count.completion_details.reasoning", x->reasoning);
     }
     if ((conv & LF) && langfuse_usage) {
@@ -276,6 +314,10 @@ typedef struct msg {
     const cJSON *tool_call_id; /* the call a tool message answers, or NULL */
     const char *name;          /* a chat message's name, or NULL */
     const char *finish_reason; /* NULL: not given */
+    size_t pos;                /* the element's place in its list (see oi_messages) */
+    bool tool_result;          /* from a function_call_output/_result item */
+    bool unknown;              /* an item of another type that has content (a
+                                  reasoning item): OpenInference only */
 } msg;
 
 typedef struct msg_list {
@@ -284,10 +326,28 @@ typedef struct msg_list {
     bool complete; /* every element had a known shape */
 } msg_list;
 
+/* Messages of a known shape (GenAI and Langfuse leave the others out). */
+static size_t known_messages(const msg_list *l)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->n; i++)
+        n += !l->m[i].unknown;
+    return n;
+}
+
+/* A Responses span's input: the instructions (a string, or NULL) become a
+ * leading system message, a string input one user message; a list is read
+ * as above. */
+static bool norm_messages_with(const cJSON *v, const cJSON *instructions, msg_list *l,
+                               tb__otlp_attrs *a);
+
 /* One tool call, from either shape. */
 typedef struct tool_call {
     const cJSON *id, *name, *arguments;
 } tool_call;
+
+static bool push(cJSON *arr, cJSON *item);
+static bool add_copy(cJSON *obj, const char *key, const cJSON *v);
 
 static const cJSON *first_call(const msg *m)
 {
@@ -392,9 +452,15 @@ static size_t norm_element(const cJSON *e, msg *dst, bool *complete)
         m.role = "tool";
         m.tool_call_id = call_id(e);
         m.content = get(e, "output");
+        m.tool_result = true;
     } else {
         *complete = false;
-        return 0;
+        if (!get(e, "content"))
+            return 0;
+        /* the official processors still show its content, without a role */
+        m.role = gets(e, "role");
+        m.content = get(e, "content");
+        m.unknown = true;
     }
     if (dst)
         *dst = m;
@@ -429,9 +495,176 @@ static bool norm_messages(const cJSON *v, msg_list *l, tb__otlp_attrs *a)
         return false;
     }
     bool again = true;
-    for (const cJSON *e = first; e; e = single ? NULL : e->next)
-        l->n += norm_element(e, l->m + l->n, &again);
+    size_t pos = 0;
+    for (const cJSON *e = first; e; e = single ? NULL : e->next, pos++) {
+        size_t k = norm_element(e, l->m + l->n, &again);
+        for (size_t j = 0; j < k; j++)
+            l->m[l->n + j].pos = pos;
+        l->n += k;
+    }
     return true;
+}
+
+static bool norm_messages_with(const cJSON *v, const cJSON *instructions, msg_list *l,
+                               tb__otlp_attrs *a)
+{
+    memset(l, 0, sizeof *l);
+    bool sys = cJSON_IsString(instructions) && instructions->valuestring[0];
+    if (!sys && !cJSON_IsString(v))
+        return norm_messages(v, l, a);
+    msg_list rest;
+    memset(&rest, 0, sizeof rest);
+    rest.complete = true;
+    if (!cJSON_IsString(v) && has_value(v) && !norm_messages(v, &rest, a))
+        return false;
+    size_t n = rest.n + (sys ? 1 : 0) + (cJSON_IsString(v) ? 1 : 0);
+    memset(l, 0, sizeof *l);
+    l->complete = rest.complete;
+    l->m = tb__calloc(n ? n : 1, sizeof *l->m);
+    if (!l->m) {
+        tb__free_mem(rest.m);
+        tb__otlp_attr_fail(a);
+        return false;
+    }
+    if (sys) {
+        l->m[l->n].role = "system";
+        l->m[l->n++].content = instructions;
+    }
+    size_t lead = l->n;
+    if (cJSON_IsString(v)) {
+        l->m[l->n].role = "user";
+        l->m[l->n].pos = lead;
+        l->m[l->n++].content = v;
+    }
+    for (size_t i = 0; i < rest.n; i++) {
+        l->m[l->n] = rest.m[i];
+        l->m[l->n++].pos += lead;
+    }
+    tb__free_mem(rest.m);
+    return true;
+}
+
+/* ---- Langfuse: an OpenAI chat message list ------------------------------
+ * Langfuse's chat view reads OpenAI chat messages: {role, content (a
+ * string), tool_calls:[{id, type:"function", function:{name, arguments}}],
+ * tool_call_id, name}. Text parts are joined into the content string; a
+ * message with other parts (images) keeps them as {type:"text"} /
+ * {type:"image_url"} parts. */
+static bool chat_content(cJSON *obj, const cJSON *content)
+{
+    if (!has_value(content))
+        return true;
+    if (cJSON_IsString(content))
+        return cJSON_AddStringToObject(obj, "content", content->valuestring) != NULL;
+    if (!cJSON_IsArray(content)) {
+        const char *text = gets(content, "text");
+        if (text)
+            return cJSON_AddStringToObject(obj, "content", text) != NULL;
+        char *json = cJSON_PrintUnformatted(content);
+        bool ok = json && cJSON_AddStringToObject(obj, "content", json);
+        cJSON_free(json);
+        return ok;
+    }
+    bool only_text = true;
+    const cJSON *part;
+    tb__buf b = {0};
+    cJSON_ArrayForEach(part, content)
+    {
+        const char *text = part_text(part);
+        if (text)
+            tb__buf_puts(&b, text);
+        else if (gets(part, "type"))
+            only_text = false;
+    }
+    bool ok = !b.failed;
+    if (ok && only_text) {
+        tb__buf_append(&b, "", 1);
+        ok = !b.failed && cJSON_AddStringToObject(obj, "content", b.data ? b.data : "");
+        tb__buf_free(&b);
+        return ok;
+    }
+    tb__buf_free(&b);
+    cJSON *parts = cJSON_AddArrayToObject(obj, "content");
+    if (!ok || !parts)
+        return false;
+    cJSON_ArrayForEach(part, content)
+    {
+        const char *text = part_text(part);
+        const char *type = gets(part, "type");
+        const char *url = NULL;
+        if (type && strcmp(type, "image_url") == 0)
+            url = gets(get(part, "image_url"), "url");
+        else if (type && strcmp(type, "input_image") == 0)
+            url = gets(part, "image_url");
+        cJSON *p = cJSON_CreateObject();
+        if (!push(parts, p))
+            return false;
+        if (text) {
+            ok = cJSON_AddStringToObject(p, "type", "text") &&
+                 cJSON_AddStringToObject(p, "text", text);
+        } else if (url) {
+            cJSON *iu = cJSON_AddObjectToObject(p, "image_url");
+            ok = cJSON_AddStringToObject(p, "type", "image_url") && iu &&
+                 cJSON_AddStringToObject(iu, "url", url);
+        }
+        if (!ok)
+            return false;
+    }
+    return ok;
+}
+
+static bool chat_message_json(cJSON *out, const msg *m, bool output)
+{
+    cJSON *obj = cJSON_CreateObject();
+    if (!push(out, obj))
+        return false;
+    bool ok =
+        cJSON_AddStringToObject(obj, "role", m->role ? m->role : (output ? "assistant" : "user")) &&
+        chat_content(obj, m->content);
+    if (ok && m->name)
+        ok = cJSON_AddStringToObject(obj, "name", m->name) != NULL;
+    if (ok && cJSON_IsString(m->tool_call_id))
+        ok = cJSON_AddStringToObject(obj, "tool_call_id", m->tool_call_id->valuestring) != NULL;
+    cJSON *calls = ok && has_calls(m) ? cJSON_AddArrayToObject(obj, "tool_calls") : NULL;
+    for (const cJSON *tc = calls ? first_call(m) : NULL; tc && ok; tc = next_call(m, tc)) {
+        tool_call c;
+        read_call(m, tc, &c);
+        cJSON *call = cJSON_CreateObject();
+        cJSON *fn = cJSON_CreateObject();
+        ok = push(calls, call) && fn && cJSON_AddItemToObject(call, "function", fn);
+        if (!ok) {
+            cJSON_Delete(fn);
+            break;
+        }
+        ok = add_copy(call, "id", c.id) && cJSON_AddStringToObject(call, "type", "function") &&
+             add_copy(fn, "name", c.name);
+        if (ok && cJSON_IsString(c.arguments)) {
+            ok = cJSON_AddStringToObject(fn, "arguments", c.arguments->valuestring) != NULL;
+        } else if (ok && has_value(c.arguments)) {
+            char *json = cJSON_PrintUnformatted(c.arguments);
+            ok = json && cJSON_AddStringToObject(fn, "arguments", json);
+            cJSON_free(json);
+        }
+    }
+    return ok;
+}
+
+/* The list as Langfuse reads it (cJSON_free); NULL when no element was
+ * understood (the raw value goes instead). Elements of other shapes
+ * (reasoning items, hosted tool calls) are left out of it. */
+static char *chat_messages_text(const msg_list *l, bool output, tb__otlp_attrs *a)
+{
+    if (known_messages(l) == 0)
+        return NULL;
+    cJSON *out = cJSON_CreateArray();
+    bool ok = out != NULL;
+    for (size_t i = 0; ok && i < l->n; i++)
+        ok = l->m[i].unknown || chat_message_json(out, &l->m[i], output);
+    char *text = ok ? cJSON_PrintUnformatted(out) : NULL;
+    if (!text)
+        tb__otlp_attr_fail(a);
+    cJSON_Delete(out);
+    return text;
 }
 
 /* ---- OpenInference: llm.input_messages.<i>.message.role … --------------- */
@@ -487,14 +720,30 @@ static void oi_content(const cJSON *content, const char *base, tb__otlp_attrs *a
     }
 }
 
-static void oi_messages(const msg_list *l, const char *prefix, tb__otlp_attrs *a)
+/* Indices as the official processors number them: a list of items
+ * (`positional`: generation input and output, a response's input) by the
+ * item's place in it, an item that gives no message still taking its
+ * number, and an item of another type with content shown without a role;
+ * the output of a Responses object and ChatCompletion choices one after
+ * another (`!positional`), known items only. */
+static void oi_messages(const msg_list *l, const char *prefix, bool positional, tb__otlp_attrs *a)
 {
+    size_t next = 0;
     for (size_t i = 0; i < l->n; i++) {
         const msg *m = &l->m[i];
+        if (m->unknown && !positional)
+            continue;
         char base[BASE_MAX];
-        snprintf(base, sizeof base, "%s.%zu.message", prefix, i);
+        snprintf(base, sizeof base, "%s.%zu.message", prefix, positional ? m->pos : next++);
         oi_str(a, base, ".role", m->role);
-        oi_content(m->content, base, a);
+        if (m->tool_result && !cJSON_IsString(m->content) && !gets(m->content, "text")) {
+            /* a tool's output of another shape: its JSON */
+            char key[KEY_MAX];
+            snprintf(key, sizeof key, "%s.content", base);
+            tb__otlp_attr_json(a, key, m->content);
+        } else {
+            oi_content(m->content, base, a);
+        }
         oi_str(a, base, ".name", m->name);
         const char *tcid = cJSON_IsString(m->tool_call_id) ? m->tool_call_id->valuestring : NULL;
         oi_str(a, base, ".tool_call_id", tcid && tcid[0] ? tcid : NULL);
@@ -635,12 +884,12 @@ static bool genai_message(cJSON *out, const msg *m, bool output)
  * empty list gives "[]"). */
 static void genai_messages(const msg_list *l, const char *key, bool output, tb__otlp_attrs *a)
 {
-    if (l->n == 0 && !l->complete)
+    if (known_messages(l) == 0 && !l->complete)
         return;
     cJSON *out = cJSON_CreateArray();
     bool ok = out != NULL;
     for (size_t i = 0; ok && i < l->n; i++)
-        ok = genai_message(out, &l->m[i], output);
+        ok = l->m[i].unknown || genai_message(out, &l->m[i], output);
     if (ok)
         tb__otlp_attr_json(a, key, out);
     else
@@ -723,14 +972,17 @@ static void agent_x(const tb__otlp_span_view *v, const type_map *t, unsigned con
                     tb__otlp_attrs *a, io *x)
 {
     (void)t;
-    (void)x;
     const char *name = getsn(v->data, "name");
     if (conv & GENAI) {
         tb__otlp_attr_str(a, "gen_ai.agent.name", name);
         tb__otlp_attr_str(a, "gen_ai.provider.name", "openai");
     }
-    if (conv & OI)
+    if (conv & OI) {
         tb__otlp_attr_str(a, "agent.name", name);
+        /* the agent graph: this agent, and the one that handed off to it */
+        tb__otlp_attr_str(a, "graph.node.id", name);
+        tb__otlp_attr_str(a, "graph.node.parent_id", v->graph_parent);
+    }
     const cJSON *tools = get(v->data, "tools");
     const cJSON *handoffs = get(v->data, "handoffs");
     if (cJSON_IsArray(tools))
@@ -738,31 +990,175 @@ static void agent_x(const tb__otlp_span_view *v, const type_map *t, unsigned con
     if (cJSON_IsArray(handoffs))
         tb__otlp_attr_json(a, "tracebox.agent.handoffs", handoffs);
     tb__otlp_attr_str(a, "tracebox.agent.output_type", getsn(v->data, "output_type"));
+    if (v->lifted_in) {
+        x->in.text = v->lifted_in;
+        x->in.json = v->lifted_in_json;
+    }
+    if (v->lifted_out)
+        io_text(&x->out, v->lifted_out);
+}
+
+/* Response object keys that are not invocation parameters (the official
+ * OpenInference processors leave the same ones out). */
+static bool invocation_key(const char *key)
+{
+    static const char *const k_not[] = {"instructions", "object", "output_text", "tools",
+                                        "usage",        "output", "error",       "status"};
+    for (size_t i = 0; i < sizeof k_not / sizeof k_not[0]; i++)
+        if (strcmp(key, k_not[i]) == 0)
+            return false;
+    return true;
+}
+
+/* A Responses object minus what is not an invocation parameter and nulls;
+ * NULL when nothing is left (or out of memory: marks the builder). */
+static cJSON *invocation_params(const cJSON *resp, tb__otlp_attrs *a)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) {
+        tb__otlp_attr_fail(a);
+        return NULL;
+    }
+    const cJSON *kv;
+    cJSON_ArrayForEach(kv, resp)
+    {
+        if (!has_value(kv) || !invocation_key(kv->string))
+            continue;
+        cJSON *c = cJSON_Duplicate(kv, 1);
+        if (!c || !cJSON_AddItemToObject(o, kv->string, c)) {
+            cJSON_Delete(c);
+            cJSON_Delete(o);
+            tb__otlp_attr_fail(a);
+            return NULL;
+        }
+    }
+    if (cJSON_GetArraySize(o) == 0) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* OpenInference's finish reason of a Responses object: incomplete_details
+ * .reason first (max_output_tokens → length), else the status (completed →
+ * stop, failed → error). */
+static const char *response_finish_reason(const cJSON *resp)
+{
+    const char *why = getsn(get(resp, "incomplete_details"), "reason");
+    if (why)
+        return strcmp(why, "max_output_tokens") == 0 ? "length" : why;
+    const char *status = getsn(resp, "status");
+    if (!status)
+        return NULL;
+    if (strcmp(status, "completed") == 0)
+        return "stop";
+    if (strcmp(status, "failed") == 0)
+        return "error";
+    return status;
+}
+
+/* The last non-empty finish_reason of the ChatCompletion choices in a
+ * generation's output. */
+static const char *choices_finish_reason(const cJSON *output)
+{
+    const char *fr = NULL;
+    const cJSON *single = cJSON_IsArray(get(output, "choices")) ? output : NULL;
+    if (!single && !cJSON_IsArray(output))
+        return NULL;
+    for (const cJSON *e = single ? single : output->child; e; e = single ? NULL : e->next) {
+        const cJSON *choices = get(e, "choices");
+        const cJSON *c;
+        cJSON_ArrayForEach(c, (cJSON_IsArray(choices) ? choices : NULL))
+        {
+            if (getsn(c, "finish_reason"))
+                fr = getsn(c, "finish_reason");
+        }
+    }
+    return fr;
+}
+
+/* Function tools of a Responses object as OpenInference tool schemas,
+ * llm.tools.<i>.tool.json_schema (i: the tool's place in the list). */
+static void oi_tools(const cJSON *tools, tb__otlp_attrs *a)
+{
+    if (!cJSON_IsArray(tools))
+        return;
+    int i = -1;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, tools)
+    {
+        i++;
+        const char *type = gets(t, "type");
+        if (!type || strcmp(type, "function") != 0)
+            continue;
+        cJSON *schema = cJSON_CreateObject();
+        cJSON *fn = cJSON_CreateObject();
+        bool ok = schema && fn && cJSON_AddStringToObject(schema, "type", "function") &&
+                  cJSON_AddItemToObject(schema, "function", fn);
+        if (!ok)
+            cJSON_Delete(fn);
+        static const char *const keys[] = {"name", "description", "parameters", "strict"};
+        for (size_t k = 0; ok && k < 4; k++)
+            if (has_value(get(t, keys[k])))
+                ok = add_copy(fn, keys[k], get(t, keys[k]));
+        char key[64];
+        snprintf(key, sizeof key, "llm.tools.%d.tool.json_schema", i);
+        if (ok)
+            tb__otlp_attr_json(a, key, schema);
+        else
+            tb__otlp_attr_fail(a);
+        cJSON_Delete(schema);
+    }
 }
 
 /* generation and response: whatever of model, config, usage, messages and
- * response id the span has. */
+ * response id the span has. A response span's data is mostly in the
+ * extension fields the bindings capture (span_data.response: the Responses
+ * API object; span_data.input: its input, a string or a list of items). */
 static void llm_x(const tb__otlp_span_view *v, const type_map *t, unsigned conv, tb__otlp_attrs *a,
                   io *x)
 {
     (void)t;
     const cJSON *d = v->data;
-    model_attrs(getsn(d, "model"), get(d, "model_config"), conv, a);
+    const cJSON *resp = get(d, "response");
+    if (!cJSON_IsObject(resp))
+        resp = NULL;
+    const char *model = getsn(d, "model");
+    if (!model)
+        model = getsn(resp, "model");
+    cJSON *params = resp ? invocation_params(resp, a) : NULL;
+    model_attrs(model, resp ? params : get(d, "model_config"), conv, a);
+    cJSON_Delete(params);
     const char *rid = getsn(d, "response_id");
-    if (conv & GENAI)
+    if (!rid)
+        rid = getsn(resp, "id");
+    if (conv & GENAI) {
         tb__otlp_attr_str(a, "gen_ai.response.id", rid);
-    else
+        tb__otlp_attr_str(a, "gen_ai.response.model", getsn(resp, "model"));
+    } else {
         tb__otlp_attr_str(a, "tracebox.response_id", rid);
+    }
+    const cJSON *in = get(d, "input");
+    const cJSON *out = resp ? get(resp, "output") : get(d, "output");
     usage u;
     read_usage(get(d, "usage"), &u);
+    if (!u.has_in && !u.has_out && resp)
+        read_usage(get(resp, "usage"), &u);
+    if (!u.has_in && !u.has_out)
+        sum_output_usage(out, &u);
     emit_usage(&u, conv, true, a);
-    const cJSON *in = get(d, "input"), *out = get(d, "output");
+    const char *fr = resp ? response_finish_reason(resp) : choices_finish_reason(out);
+    if (conv & OI) {
+        tb__otlp_attr_str(a, "llm.finish_reason", fr);
+        if (resp)
+            oi_tools(get(resp, "tools"), a);
+    }
     io_set(a, &x->in, in);
-    io_set(a, &x->out, out);
-    if (!(conv & (GENAI | OI)))
+    io_set(a, &x->out, resp ? resp : out);
+    if (!(conv & (GENAI | OI | LF)))
         return;
     msg_list lin, lout;
-    bool in_ok = norm_messages(in, &lin, a);
+    bool in_ok = norm_messages_with(in, get(resp, "instructions"), &lin, a);
     bool out_ok = norm_messages(out, &lout, a);
     if (conv & GENAI) {
         if (in_ok)
@@ -771,8 +1167,15 @@ static void llm_x(const tb__otlp_span_view *v, const type_map *t, unsigned conv,
             genai_messages(&lout, "gen_ai.output.messages", true, a);
     }
     if (conv & OI) {
-        oi_messages(&lin, "llm.input_messages", a);
-        oi_messages(&lout, "llm.output_messages", a);
+        bool choices = cJSON_IsArray(get(out, "choices")) ||
+                       (cJSON_IsArray(out) && cJSON_IsArray(get(out->child, "choices")));
+        oi_messages(&lin, "llm.input_messages", true, a);
+        oi_messages(&lout, "llm.output_messages", !resp && !choices, a);
+    }
+    if (conv & LF) {
+        /* Langfuse's chat view: message lists, never the raw API object */
+        x->lf_in = in_ok ? chat_messages_text(&lin, false, a) : NULL;
+        x->lf_out = out_ok ? chat_messages_text(&lout, true, a) : NULL;
     }
     x->in.unmapped = has_value(in) && !(in_ok && lin.complete);
     x->out.unmapped = has_value(out) && !(out_ok && lout.complete);
@@ -801,40 +1204,57 @@ static void function_x(const tb__otlp_span_view *v, const type_map *t, unsigned 
         tb__otlp_attr_json(a, "tracebox.mcp_data", mcp);
 }
 
+/* Listing an MCP server's tools is not a tool call: no tool name (Langfuse
+ * would name the observation after the server), the server as input. */
 static void mcp_tools_x(const tb__otlp_span_view *v, const type_map *t, unsigned conv,
                         tb__otlp_attrs *a, io *x)
 {
     (void)t;
-    const char *server = getsn(v->data, "server");
-    if (conv & GENAI)
-        tb__otlp_attr_str(a, "gen_ai.tool.name", server ? server : "mcp_tools");
-    if (conv & OI)
-        tb__otlp_attr_str(a, "tool.name", server ? server : "mcp_tools");
-    io_text(&x->in, server);
+    (void)conv;
+    io_text(&x->in, getsn(v->data, "server"));
     io_set(a, &x->out, get(v->data, "result"));
 }
 
+/* As the official processors: tool.name handoff_to_<agent>, input
+ * {"from_agent":…}, output {"to_agent":…}. */
 static void handoff_x(const tb__otlp_span_view *v, const type_map *t, unsigned conv,
                       tb__otlp_attrs *a, io *x)
 {
     (void)t;
-    (void)conv;
     const char *from = getsn(v->data, "from_agent"), *to = getsn(v->data, "to_agent");
-    tb__otlp_attr_str(a, "tracebox.handoff.from_agent", from);
-    tb__otlp_attr_str(a, "tracebox.handoff.to_agent", to);
-    io_text(&x->in, from);
-    io_text(&x->out, to);
+    if (to && (conv & OI)) {
+        char tool[512];
+        snprintf(tool, sizeof tool, "handoff_to_%s", to);
+        tb__otlp_attr_str(a, "tool.name", tool);
+    }
+    static const char *const keys[] = {"from_agent", "to_agent"};
+    const char *vals[] = {from, to};
+    io_val *dst[] = {&x->in, &x->out};
+    for (int i = 0; i < 2; i++) {
+        if (!vals[i])
+            continue;
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !cJSON_AddStringToObject(o, keys[i], vals[i])) {
+            cJSON_Delete(o);
+            tb__otlp_attr_fail(a);
+            continue;
+        }
+        io_set(a, dst[i], o);
+        cJSON_Delete(o);
+    }
 }
 
 static void guardrail_x(const tb__otlp_span_view *v, const type_map *t, unsigned conv,
                         tb__otlp_attrs *a, io *x)
 {
     (void)t;
-    (void)conv;
     const cJSON *trig = get(v->data, "triggered");
     bool triggered = cJSON_IsTrue(trig);
-    tb__otlp_attr_bool(a, "tracebox.guardrail.triggered", triggered);
-    io_text(&x->in, getsn(v->data, "name"));
+    const char *name = getsn(v->data, "name");
+    tb__otlp_attr_bool(a, "guardrail.triggered", triggered);
+    if (conv & OI)
+        tb__otlp_attr_str(a, "tool.name", name);
+    io_text(&x->in, name);
     io_text(&x->out, triggered ? "{\"triggered\":true}" : "{\"triggered\":false}");
     x->out.json = true;
 }
@@ -922,16 +1342,16 @@ static const type_map k_types[] = {
     {"generation", "LLM", "chat", "generation", CLIENT, true, true, NULL, llm_x},
     {"response", "LLM", "chat", "generation", CLIENT, true, false, NULL, llm_x},
     {"function", "TOOL", "execute_tool", "tool", INTERNAL, false, true, NULL, function_x},
-    {"mcp_tools", "TOOL", "execute_tool", "tool", INTERNAL, false, false, NULL, mcp_tools_x},
+    {"mcp_tools", "TOOL", NULL, "span", INTERNAL, false, false, NULL, mcp_tools_x},
     {"handoff", "TOOL", "handoff", "tool", INTERNAL, false, false, NULL, handoff_x},
     {"guardrail", "GUARDRAIL", "guardrail", "guardrail", INTERNAL, false, false, NULL, guardrail_x},
     {"custom", "CHAIN", NULL, "span", INTERNAL, false, false, NULL, custom_x},
     {"task", "CHAIN", "invoke_workflow", "chain", INTERNAL, false, false, NULL, custom_x},
     {"turn", "CHAIN", NULL, "chain", INTERNAL, false, false, NULL, custom_x},
     {"speech_group", "CHAIN", NULL, "chain", INTERNAL, false, false, NULL, speech_group_x},
-    {"transcription", "LLM", "transcription", "generation", INTERNAL, true, false, NULL,
+    {"transcription", "CHAIN", "transcription", "generation", INTERNAL, true, false, NULL,
      transcription_x},
-    {"speech", "LLM", "speech_generation", "generation", INTERNAL, true, false, NULL, speech_x},
+    {"speech", "CHAIN", "speech_generation", "generation", INTERNAL, true, false, NULL, speech_x},
 };
 static const type_map k_default = {NULL,  "CHAIN", NULL, "span",  INTERNAL,
                                    false, false,   NULL, custom_x};
@@ -1036,17 +1456,29 @@ static void trace_attrs(const tb__otlp_span_view *v, unsigned conv, tb__otlp_att
     if (!cJSON_IsObject(span_meta) || cJSON_GetArraySize(span_meta) == 0)
         span_meta = NULL;
 
-    tb__otlp_attr_str(a, "tracebox.trace.workflow_name", wf);
-    tb__otlp_attr_str(a, "tracebox.trace.group_id", group);
-    if (meta && cJSON_GetArraySize(meta) > 0)
-        tb__otlp_attr_json(a, "tracebox.trace.metadata", meta);
-    if (span_meta)
-        tb__otlp_attr_json(a, "tracebox.metadata", span_meta);
+    /* what the enabled conventions have no name for */
+    if (!(conv & LF))
+        tb__otlp_attr_str(a, "tracebox.trace.workflow_name", wf);
+    if (!(conv & (OI | LF))) {
+        if (meta && cJSON_GetArraySize(meta) > 0)
+            tb__otlp_attr_json(a, "tracebox.trace.metadata", meta);
+        if (span_meta)
+            tb__otlp_attr_json(a, "tracebox.metadata", span_meta);
+    }
+    if (!(conv & (GENAI | OI | LF)))
+        tb__otlp_attr_str(a, "tracebox.trace.group_id", group);
 
     if (conv & GENAI)
         tb__otlp_attr_str(a, "gen_ai.conversation.id", group);
     if (conv & (OI | LF))
         tb__otlp_attr_str(a, "session.id", group);
+    if ((conv & WANDB) && group) {
+        /* Weave's threads: every span names its thread, a root span is a
+         * turn of it */
+        tb__otlp_attr_str(a, "wandb.thread_id", group);
+        if (!getsn(v->span, "parent_id"))
+            tb__otlp_attr_bool(a, "wandb.is_turn", true);
+    }
     if ((conv & OI) && (meta || span_meta)) {
         /* the trace's metadata, with the span's own keys added */
         cJSON *m = meta ? cJSON_Duplicate(meta, 1) : cJSON_CreateObject();
@@ -1101,13 +1533,17 @@ void tb__otlp_conventions_apply(const tb__otlp_span_view *v, unsigned conv, tb__
 {
     const type_map *t = find_type(v->type);
 
+    /* what an operator needs to find the record in the outbox */
     tb__otlp_attr_str(a, "tracebox.span_type", v->type);
     tb__otlp_attr_str(a, "tracebox.sdk_span_id", gets(v->span, "id"));
     tb__otlp_attr_str(a, "tracebox.sdk_trace_id", gets(v->span, "trace_id"));
-    tb__otlp_attr_str(a, "tracebox.sdk_parent_id", getsn(v->span, "parent_id"));
 
-    if (conv & OI)
+    if (conv & OI) {
         tb__otlp_attr_str(a, "openinference.span.kind", t->oi_kind);
+        /* the official processors: the Agents SDK is the system, on every span */
+        if (!t->model_call)
+            tb__otlp_attr_str(a, "llm.system", "openai");
+    }
     if ((conv & GENAI) && t->genai_op)
         tb__otlp_attr_str(a, "gen_ai.operation.name", t->genai_op);
     if (conv & LF)
@@ -1141,8 +1577,14 @@ void tb__otlp_conventions_apply(const tb__otlp_span_view *v, unsigned conv, tb__
         }
     }
     if (conv & LF) {
-        tb__otlp_attr_str(a, "langfuse.observation.input", x.in.text);
-        tb__otlp_attr_str(a, "langfuse.observation.output", x.out.text);
+        tb__otlp_attr_str(a, "langfuse.observation.input", x.lf_in ? x.lf_in : x.in.text);
+        tb__otlp_attr_str(a, "langfuse.observation.output", x.lf_out ? x.lf_out : x.out.text);
+        /* the run's input and final answer, on root spans (Langfuse reads
+         * trace input/output from roots; the latest root wins) */
+        if (!getsn(v->span, "parent_id")) {
+            tb__otlp_attr_str(a, "langfuse.trace.input", v->run_in);
+            tb__otlp_attr_str(a, "langfuse.trace.output", v->run_out);
+        }
     }
     if (!(conv & (OI | LF))) {
         /* what GenAI has no name for; unmapped: messages of an unknown shape */

@@ -376,9 +376,11 @@ void tb__otlp_span_id(const char *sdk, uint8_t out[8])
 /* ------------------------------------------------------------------------ */
 
 typedef struct trace_ref {
-    const char *id;    /* borrowed from a record, or owned (looked up) */
-    const cJSON *root; /* NULL: looked up and not found */
-    cJSON *owned;      /* the parsed lookup result */
+    const char *id;          /* borrowed from a record, or owned (looked up) */
+    const cJSON *root;       /* NULL: looked up and not found */
+    cJSON *owned;            /* the parsed lookup result */
+    tb__otlp_trace_ctx *ctx; /* for agent spans; loaded on the first one */
+    bool ctx_loaded;
 } trace_ref;
 
 typedef struct builder {
@@ -387,6 +389,8 @@ typedef struct builder {
     const tb__otlp_options *opts;
     cJSON **roots; /* parsed bodies, one per record (NULL: unparseable) */
     size_t n_roots;
+    const tb_record *records; /* the batch */
+    int64_t next_seq;         /* one past the batch's highest seq */
     trace_ref *traces;
     size_t n_traces, cap_traces;
     bool failed; /* outside the arena / builder (cJSON, the trace list) */
@@ -420,37 +424,71 @@ static trace_ref *trace_add(builder *b, const char *id, const cJSON *root, cJSON
         b->cap_traces = cap;
     }
     trace_ref *t = &b->traces[b->n_traces++];
+    memset(t, 0, sizeof *t);
     t->id = id;
     t->root = root;
     t->owned = owned;
     return t;
 }
 
-/* The trace record of a span: the batch's first, then one lookup per id. */
-static const cJSON *trace_find(builder *b, const char *trace_id)
+/* The trace of a span: its record from the batch first, then one lookup
+ * per id (a negative answer is remembered too). NULL: out of memory. */
+static trace_ref *trace_find(builder *b, const char *trace_id)
 {
-    if (!trace_id)
-        return NULL;
     for (size_t i = 0; i < b->n_traces; i++)
         if (strcmp(b->traces[i].id, trace_id) == 0)
-            return b->traces[i].root;
-    if (!b->opts->lookup)
-        return NULL;
-    char *text = b->opts->lookup(b->opts->lookup_ctx, trace_id);
+            return &b->traces[i];
+    char *text = b->opts->lookup ? b->opts->lookup(b->opts->lookup_ctx, trace_id) : NULL;
     cJSON *root = text ? cJSON_Parse(text) : NULL;
     tb__free_mem(text);
     if (root && !cJSON_IsObject(root)) {
         cJSON_Delete(root);
         root = NULL;
     }
-    /* the id is kept in the arena so a negative answer is remembered too */
     const char *id = arena_cstr(&b->ar, trace_id);
     if (!id) {
         cJSON_Delete(root);
         return NULL;
     }
-    trace_ref *t = trace_add(b, id, root, root);
-    return t ? t->root : NULL;
+    return trace_add(b, id, root, root);
+}
+
+/* A record's place in seq order; records without a seq (the encoder used
+ * on its own) are in batch order. */
+static int64_t record_order(const builder *b, const tb_record *r)
+{
+    return r->seq > 0 ? r->seq : (int64_t)(r - b->records) + 1;
+}
+
+static void ctx_visit(void *ctx, int64_t seq, const char *body, size_t len)
+{
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    tb__otlp_trace_ctx_add(ctx, seq, root);
+    cJSON_Delete(root);
+}
+
+/* An agent span's context from the rest of its trace (trace_context.c):
+ * from the outbox behind the exporter, else from the batch. */
+static void agent_context(builder *b, trace_ref *t, const tb_record *rec, tb__otlp_span_view *v)
+{
+    if (!t->ctx_loaded) {
+        t->ctx_loaded = true;
+        t->ctx = tb__otlp_trace_ctx_new();
+        if (!t->ctx) {
+            b->failed = true;
+            return;
+        }
+        bool stored =
+            b->opts->spans_lookup && b->opts->spans_lookup(t->id, b->next_seq, ctx_visit, t->ctx);
+        for (size_t i = 0; !stored && i < b->n_roots; i++) {
+            const char *tid = str_field(b->roots[i], "trace_id");
+            if (tid && strcmp(tid, t->id) == 0)
+                tb__otlp_trace_ctx_add(t->ctx, record_order(b, &b->records[i]), b->roots[i]);
+        }
+        if (!tb__otlp_trace_ctx_ok(t->ctx))
+            b->failed = true;
+    }
+    tb__otlp_trace_ctx_apply(t->ctx, record_order(b, rec), v);
 }
 
 static uint64_t time_ns(const char *iso)
@@ -508,9 +546,14 @@ static Tbotlp__Span *build_span(builder *b, const tb_record *rec, const cJSON *r
     if (!cJSON_IsObject(v.data))
         v.data = &empty_object;
     v.type = tb__otlp_effective_type(v.data);
-    v.trace = trace_find(b, trace_id);
+    trace_ref *t = trace_find(b, trace_id);
+    if (!t)
+        return NULL;
+    v.trace = t->root;
     if (!v.trace && stats)
         stats->traces_missing++;
+    if (strcmp(v.type, "agent") == 0 || !parent_id || !parent_id[0])
+        agent_context(b, t, rec, &v);
     const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
     v.error = cJSON_IsObject(err) ? err : NULL;
 
@@ -534,30 +577,59 @@ static Tbotlp__Span *build_span(builder *b, const tb_record *rec, const cJSON *r
         tb__otlp_attr_str(&b->attrs, b->opts->span_attrs[i].key, b->opts->span_attrs[i].value);
     s->attributes = attrs_take(&b->attrs, &s->n_attributes);
 
-    if (v.error) {
-        const char *msg = str_field(v.error, "message");
-        Tbotlp__Status *st = arena_alloc(&b->ar, sizeof *st);
-        Tbotlp__Span__Event *ev = arena_alloc(&b->ar, sizeof *ev);
-        Tbotlp__Span__Event **evs = arena_alloc(&b->ar, sizeof *evs);
-        if (!st || !ev || !evs)
-            return NULL;
-        Tbotlp__Status st0 = TBOTLP__STATUS__INIT;
-        *st = st0;
-        st->code = TBOTLP__STATUS__STATUS_CODE__STATUS_CODE_ERROR;
-        st->message = arena_cstr(&b->ar, msg ? msg : "error");
-        s->status = st;
-        Tbotlp__Span__Event ev0 = TBOTLP__SPAN__EVENT__INIT;
-        *ev = ev0;
-        ev->time_unix_nano = end;
-        ev->name = arena_cstr(&b->ar, "exception");
-        tb__otlp_attr_str(&b->attrs, "exception.message", msg ? msg : "error");
-        tb__otlp_attr_json(&b->attrs, "exception.data",
-                           cJSON_GetObjectItemCaseSensitive(v.error, "data"));
-        ev->attributes = attrs_take(&b->attrs, &ev->n_attributes);
-        evs[0] = ev;
-        s->events = evs;
-        s->n_events = 1;
+    Tbotlp__Status *st = arena_alloc(&b->ar, sizeof *st);
+    if (!st)
+        return NULL;
+    Tbotlp__Status st0 = TBOTLP__STATUS__INIT;
+    *st = st0;
+    s->status = st;
+    if (!v.error) {
+        /* ended without error: OK, as the official processors report it */
+        st->code = TBOTLP__STATUS__STATUS_CODE__STATUS_CODE_OK;
+        return s;
     }
+    const char *msg = str_field(v.error, "message");
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(v.error, "data");
+    Tbotlp__Span__Event *ev = arena_alloc(&b->ar, sizeof *ev);
+    Tbotlp__Span__Event **evs = arena_alloc(&b->ar, sizeof *evs);
+    if (!ev || !evs)
+        return NULL;
+    st->code = TBOTLP__STATUS__STATUS_CODE__STATUS_CODE_ERROR;
+    /* "message: data", as the official processors write it, so error.data
+     * reaches platforms that read only the status (Langfuse's
+     * statusMessage) */
+    char *data_text = NULL;
+    if (cJSON_IsString(data))
+        data_text = tb__strdup(data->valuestring);
+    else if (data && !cJSON_IsNull(data))
+        data_text = cJSON_PrintUnformatted(data);
+    if (data && !cJSON_IsNull(data) && !data_text)
+        return NULL;
+    tb__buf m = {0};
+    tb__buf_puts(&m, msg ? msg : "error");
+    if (data_text && data_text[0]) {
+        tb__buf_puts(&m, ": ");
+        tb__buf_puts(&m, data_text);
+    }
+    tb__buf_append(&m, "", 1);
+    if (cJSON_IsString(data))
+        tb__free_mem(data_text);
+    else
+        cJSON_free(data_text);
+    st->message = m.failed ? NULL : arena_cstr(&b->ar, m.data);
+    tb__buf_free(&m);
+    if (!st->message)
+        return NULL;
+    Tbotlp__Span__Event ev0 = TBOTLP__SPAN__EVENT__INIT;
+    *ev = ev0;
+    ev->time_unix_nano = end;
+    ev->name = arena_cstr(&b->ar, "exception");
+    tb__otlp_attr_str(&b->attrs, "exception.message", msg ? msg : "error");
+    tb__otlp_attr_json(&b->attrs, "exception.data", data);
+    ev->attributes = attrs_take(&b->attrs, &ev->n_attributes);
+    evs[0] = ev;
+    s->events = evs;
+    s->n_events = 1;
     return s;
 }
 
@@ -1008,8 +1080,11 @@ tb_status tb__otlp_encode(tb__buf *out, const tb_record *records, size_t n, tb__
     if (!b.roots)
         goto done;
     b.n_roots = n;
+    b.records = records;
     for (size_t i = 0; i < n; i++) {
         const tb_record *r = &records[i];
+        if (r->seq >= b.next_seq)
+            b.next_seq = r->seq + 1;
         if (!r->body)
             continue;
         cJSON *root = cJSON_ParseWithLength(r->body, r->body_len);
@@ -1044,8 +1119,10 @@ done:
     for (size_t i = 0; b.roots && i < b.n_roots; i++)
         cJSON_Delete(b.roots[i]);
     tb__free_mem(b.roots);
-    for (size_t i = 0; i < b.n_traces; i++)
+    for (size_t i = 0; i < b.n_traces; i++) {
         cJSON_Delete(b.traces[i].owned);
+        tb__otlp_trace_ctx_free(b.traces[i].ctx);
+    }
     tb__free_mem(b.traces);
     tb__free_mem(b.attrs.v);
     arena_free(&b.ar);

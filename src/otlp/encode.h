@@ -53,6 +53,7 @@ typedef enum tb__otlp_format {
 #define TB__OTLP_CONV_GENAI 1u         /* OpenTelemetry GenAI, gen_ai.* */
 #define TB__OTLP_CONV_OPENINFERENCE 2u /* OpenInference (Arize, Phoenix) */
 #define TB__OTLP_CONV_LANGFUSE 4u      /* langfuse.* */
+#define TB__OTLP_CONV_WANDB 8u         /* W&B Weave threads: wandb.thread_id, wandb.is_turn */
 
 /* A string attribute a destination adds. */
 typedef struct tb__otlp_kv {
@@ -64,6 +65,13 @@ typedef struct tb__otlp_kv {
  * record is not in the batch. Returns a tb__malloc'd NUL-terminated copy the
  * encoder frees, or NULL when unknown. */
 typedef char *(*tb__otlp_trace_lookup)(void *ctx, const char *sdk_trace_id);
+
+/* Visit, in seq order, the stored handoff, generation and response spans
+ * of a trace with seq < before_seq: visit(visit_ctx, seq, body, len) each.
+ * false when there is no store to ask (the encoder then uses the batch). */
+typedef void (*tb__otlp_span_visit)(void *visit_ctx, int64_t seq, const char *body, size_t len);
+typedef bool (*tb__otlp_spans_lookup)(const char *sdk_trace_id, int64_t before_seq,
+                                      tb__otlp_span_visit visit, void *visit_ctx);
 
 typedef struct tb__otlp_options {
     unsigned conventions;              /* TB__OTLP_CONV_* */
@@ -78,6 +86,9 @@ typedef struct tb__otlp_options {
      * attributes (workflow name, group id, metadata). */
     tb__otlp_trace_lookup lookup;
     void *lookup_ctx;
+    /* Where agent spans' context comes from (graph parent, lifted I/O);
+     * NULL: the batch alone. */
+    tb__otlp_spans_lookup spans_lookup;
 } tb__otlp_options;
 
 typedef struct tb__otlp_stats {
@@ -154,7 +165,32 @@ typedef struct tb__otlp_span_view {
     const char *type;   /* effective type: see tb__otlp_effective_type */
     const cJSON *trace; /* its trace record, or NULL when unknown */
     const cJSON *error; /* the error object, or NULL */
+    /* From the other records of the trace (encode.c, agent spans only; NULL
+     * when not known): the agent that handed off to this one, and the
+     * input of the first / the final text of the last model call under it
+     * (lifted: the SDK gives agent spans no input or output of their own).
+     * For a top-level agent span, the same over the whole trace so far:
+     * the run's input and final answer. An input is JSON text when its
+     * _json flag says so, else plain text. */
+    const char *graph_parent;
+    const char *lifted_in, *lifted_out;
+    bool lifted_in_json;
+    const char *run_in, *run_out;
+    bool run_in_json;
 } tb__otlp_span_view;
+
+/* ---- what agent spans learn from the rest of their trace ----------------
+ * (otlp/trace_context.c says what and why.) Records are added in seq
+ * order; only handoff, generation and response spans are kept. */
+typedef struct tb__otlp_trace_ctx tb__otlp_trace_ctx;
+tb__otlp_trace_ctx *tb__otlp_trace_ctx_new(void); /* NULL: out of memory */
+void tb__otlp_trace_ctx_free(tb__otlp_trace_ctx *c);
+void tb__otlp_trace_ctx_add(tb__otlp_trace_ctx *c, int64_t order, const cJSON *span);
+/* false when an add ran out of memory (the context is incomplete) */
+bool tb__otlp_trace_ctx_ok(const tb__otlp_trace_ctx *c);
+/* Fill v's graph_parent / lifted_* / run_* for the agent span at `order`
+ * (its seq); the strings are c's. */
+void tb__otlp_trace_ctx_apply(const tb__otlp_trace_ctx *c, int64_t order, tb__otlp_span_view *v);
 
 /* span_data.type, except that a custom span whose data.sdk_span_type is
  * "task" or "turn" (how the SDK exports those) is "task" / "turn". Never

@@ -21,8 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tb_status st = tb__record_decode(&rec, (const char *)data, size, err, sizeof err);
     if (st == TB_OK) {
         assert(rec.root && rec.id && rec.trace_id && rec.type);
-        assert(tb__valid_trace_id(rec.trace_id));
-        assert(rec.is_trace ? rec.span_id == NULL : tb__valid_span_id(rec.span_id));
+        assert(tb__valid_id(rec.trace_id));
+        assert(rec.is_trace ? rec.span_id == NULL : tb__valid_id(rec.span_id));
         assert(strcmp(rec.id, rec.is_trace ? rec.trace_id : rec.span_id) == 0);
         tb__record_clear(&rec);
     } else {

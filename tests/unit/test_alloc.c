@@ -242,7 +242,7 @@ static bool put_many_scenario(long n, bool *injected)
     const char *lines[3] = {TRACE_LINE, SPAN_LINE, "{\"bad\":1}"};
     size_t lens[3] = {strlen(lines[0]), strlen(lines[1]), strlen(lines[2])};
     tb_status st[3] = {TB_ERROR, TB_ERROR, TB_ERROR};
-    char ids[3][64];
+    char ids[3][TB__ID_MAX];
     char errs[3][512];
     tb__alloc_fail_after(n);
     tb_status all = tb__outbox_put_many(ob, lines, lens, 3, st, ids, errs);

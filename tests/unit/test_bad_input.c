@@ -154,13 +154,9 @@ static void test_trace_start_strings(void **state)
     assert_null(t);
     o.group_id = NULL;
 
-    const char *bad_ids[] = {"",
-                             "trace_",
-                             "trace_xyz",
-                             "trace_0123456789abcdef0123456789abcd-f",
-                             "trace_\xff\xff",
-                             "span_0123456789abcdef01234567",
-                             "trace_0123456789abcdef0123456789abcdef0"};
+    /* ids of any shape are taken (see test_codec); empty, invalid UTF-8 and
+     * over 255 bytes are not */
+    const char *bad_ids[] = {"", "trace_\xff\xff"};
     for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
         o.trace_id = bad_ids[i];
         REFUSED(f, tb_trace_start(&t, "w", &o), "trace_id");

@@ -492,6 +492,41 @@ static void test_trace_metadata_strings(void **state)
     cJSON_Delete(root);
 }
 
+/* ---- extension fields -------------------------------------------------------- */
+
+/* A response span's captured response and input never reach ingest: the
+ * body equals the SDK's own export, byte for byte. */
+static void test_response_extensions_removed(void **state)
+{
+    (void)state;
+    const char *exported = "{\"object\":\"trace.span\",\"id\":\"span_req-42\","
+                           "\"trace_id\":\"trace_my-app-1234\",\"parent_id\":null,"
+                           "\"started_at\":null,\"ended_at\":null,\"span_data\":"
+                           "{\"type\":\"response\",\"response_id\":\"resp_1\"},\"error\":null}";
+    const char *stored = "{\"object\":\"trace.span\",\"id\":\"span_req-42\","
+                         "\"trace_id\":\"trace_my-app-1234\",\"parent_id\":null,"
+                         "\"started_at\":null,\"ended_at\":null,\"span_data\":"
+                         "{\"type\":\"response\",\"response_id\":\"resp_1\",\"response\":"
+                         "{\"id\":\"resp_1\",\"model\":\"gpt-4.1\",\"output\":[]},\"input\":"
+                         "[{\"role\":\"user\",\"content\":\"hi\"}]},\"error\":null}";
+    char *out = NULL;
+    size_t out_len = 0;
+    assert_int_equal(tb__openai_sanitize_record(stored, strlen(stored), &out, &out_len),
+                     TB__OPENAI_CHANGED);
+    assert_string_equal(out, exported);
+    tb__free_mem(out);
+    /* the SDK's own export of a response span goes out as it is */
+    assert_int_equal(tb__openai_sanitize_record(exported, strlen(exported), &out, &out_len),
+                     TB__OPENAI_UNCHANGED);
+    assert_null(out);
+    /* a generation's input is its own field, not an extension */
+    char *gen = span_of_type("generation", ",\"input\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                                           "\"response\":\"kept\"");
+    assert_int_equal(tb__openai_sanitize_record(gen, strlen(gen), &out, &out_len),
+                     TB__OPENAI_UNCHANGED);
+    free(gen);
+}
+
 /* ---- left alone ---------------------------------------------------------------- */
 
 static void test_untouched_records(void **state)
@@ -627,6 +662,7 @@ int main(void)
         cmocka_unit_test(test_usage_already_fine),
         cmocka_unit_test(test_usage_removed_from_other_types),
         cmocka_unit_test(test_trace_metadata_strings),
+        cmocka_unit_test(test_response_extensions_removed),
         cmocka_unit_test(test_untouched_records),
         cmocka_unit_test(test_alloc_failures),
     };

@@ -455,11 +455,16 @@ static void test_protobuf_shape(void **state)
         /* trace-level attributes on every span of trace 1 */
         expect_s(s, "session.id", "thread_42");
         expect_s(s, "gen_ai.conversation.id", "thread_42");
+        /* OpenInference has no name for the workflow; the group id it has */
         expect_s(s, "tracebox.trace.workflow_name", "Support flow");
-        expect_s(s, "tracebox.trace.group_id", "thread_42");
+        expect_none(s, "tracebox.trace.group_id");
+        expect_none(s, "tracebox.sdk_parent_id");
         assert_non_null(attr_s(s, "openinference.span.kind"));
+        expect_s(s, "llm.system", "openai");
         if (strcmp(ids[i], ID_FUNC) != 0) {
-            assert_null(s->status);
+            /* ended without error: OK, as the official processors say */
+            assert_non_null(s->status);
+            assert_int_equal(s->status->code, TBOTLP__STATUS__STATUS_CODE__STATUS_CODE_OK);
             assert_int_equal(s->n_events, 0);
         }
     }
@@ -494,7 +499,8 @@ static void test_protobuf_shape(void **state)
     const Tbotlp__Span *fn = span_of(req, ID_FUNC);
     assert_non_null(fn->status);
     assert_int_equal(fn->status->code, TBOTLP__STATUS__STATUS_CODE__STATUS_CODE_ERROR);
-    assert_string_equal(fn->status->message, "Error running tool");
+    assert_string_equal(fn->status->message,
+                        "Error running tool: {\"tool_name\":\"lookup\",\"error\":\"timeout\"}");
     assert_int_equal(fn->n_events, 1);
     const Tbotlp__Span__Event *ev = fn->events[0];
     assert_string_equal(ev->name, "exception");
@@ -563,7 +569,8 @@ static void test_conventions_per_type(void **state)
     expect_s(s, "agent.name", "Triage agent");
     expect_s(s, "gen_ai.provider.name", "openai");
     expect_s(s, "tracebox.agent.tools", "[\"lookup\"]");
-    expect_s(s, "tracebox.sdk_parent_id", "span_" ID_TASK);
+    expect_s(s, "graph.node.id", "Triage agent");
+    expect_none(s, "graph.node.parent_id"); /* nobody handed off to it */
     cJSON *meta = attr_json(s, "metadata"); /* trace metadata + the span's own */
     assert_string_equal(cJSON_GetObjectItem(meta, "customer")->valuestring, "acme");
     assert_non_null(cJSON_GetObjectItem(meta, "usage"));
@@ -675,16 +682,17 @@ static void test_conventions_per_type(void **state)
     assert_string_equal(s->name, "handoff to Billing agent");
     expect_s(s, "openinference.span.kind", "TOOL");
     expect_s(s, "langfuse.observation.type", "tool");
-    expect_s(s, "input.value", "Triage agent");
-    expect_s(s, "output.value", "Billing agent");
-    expect_s(s, "tracebox.handoff.to_agent", "Billing agent");
+    expect_s(s, "tool.name", "handoff_to_Billing agent");
+    expect_s(s, "input.value", "{\"from_agent\":\"Triage agent\"}");
+    expect_s(s, "output.value", "{\"to_agent\":\"Billing agent\"}");
 
     /* guardrail */
     s = span_of(req, ID_GUARD);
     assert_string_equal(s->name, "injection_check");
     expect_s(s, "openinference.span.kind", "GUARDRAIL");
     expect_s(s, "langfuse.observation.type", "guardrail");
-    v = attr(s, "tracebox.guardrail.triggered");
+    expect_s(s, "tool.name", "injection_check");
+    v = attr(s, "guardrail.triggered");
     assert_non_null(v);
     assert_int_equal(v->value_case, TBOTLP__ANY_VALUE__VALUE_BOOL_VALUE);
     assert_true(v->bool_value);
@@ -701,14 +709,18 @@ static void test_conventions_per_type(void **state)
     s = span_of(req, ID_MCP);
     assert_string_equal(s->name, "mcp_tools fs");
     expect_s(s, "openinference.span.kind", "TOOL");
-    expect_s(s, "gen_ai.operation.name", "execute_tool");
-    expect_s(s, "tool.name", "fs");
+    /* listing tools is not a tool call: no tool name, no execute_tool */
+    expect_none(s, "gen_ai.operation.name");
+    expect_none(s, "tool.name");
+    expect_none(s, "gen_ai.tool.name");
+    expect_s(s, "langfuse.observation.type", "span");
+    expect_s(s, "input.value", "fs");
     expect_s(s, "output.value", "[\"read\",\"write\"]");
 
     /* transcription, speech: LLM with their model; audio left out */
     s = span_of(req, ID_TRANS);
     assert_string_equal(s->name, "whisper-1");
-    expect_s(s, "openinference.span.kind", "LLM");
+    expect_s(s, "openinference.span.kind", "CHAIN"); /* as the official processors */
     expect_s(s, "langfuse.observation.type", "generation");
     expect_s(s, "llm.model_name", "whisper-1");
     expect_s(s, "gen_ai.request.model", "whisper-1");
@@ -720,7 +732,7 @@ static void test_conventions_per_type(void **state)
     assert_int_equal(s->kind, 1);
     s = span_of(req, ID_SPEECH);
     assert_string_equal(s->name, "tts-1");
-    expect_s(s, "openinference.span.kind", "LLM");
+    expect_s(s, "openinference.span.kind", "CHAIN");
     expect_s(s, "input.value", "hi");
     expect_none(s, "langfuse.observation.usage_details");
 
@@ -853,7 +865,7 @@ static void test_json_shape(void **state)
     const cJSON *kind = cJSON_GetObjectItem(gen, "kind");
     assert_true(cJSON_IsNumber(kind));
     assert_int_equal(kind->valueint, 3);
-    assert_null(cJSON_GetObjectItem(gen, "status"));
+    assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(gen, "status"), "code")->valueint, 1);
     const cJSON *pt = jattr(gen, "llm.token_count.prompt");
     assert_non_null(pt);
     assert_true(cJSON_IsString(cJSON_GetObjectItem(pt, "intValue")));
@@ -873,14 +885,16 @@ static void test_json_shape(void **state)
     const cJSON *st = cJSON_GetObjectItem(fn, "status");
     assert_true(cJSON_IsNumber(cJSON_GetObjectItem(st, "code")));
     assert_int_equal(cJSON_GetObjectItem(st, "code")->valueint, 2);
-    assert_string_equal(cJSON_GetObjectItem(st, "message")->valuestring, "Error running tool");
+    /* the message carries error.data, as the official processors write it */
+    assert_string_equal(cJSON_GetObjectItem(st, "message")->valuestring,
+                        "Error running tool: {\"tool_name\":\"lookup\",\"error\":\"timeout\"}");
     const cJSON *ev = cJSON_GetArrayItem(cJSON_GetObjectItem(fn, "events"), 0);
     assert_string_equal(cJSON_GetObjectItem(ev, "name")->valuestring, "exception");
     assert_string_equal(cJSON_GetObjectItem(ev, "timeUnixNano")->valuestring, END_NS);
 
     const cJSON *guard = jspan(spans, "span_" ID_GUARD);
-    assert_true(cJSON_IsTrue(
-        cJSON_GetObjectItem(jattr(guard, "tracebox.guardrail.triggered"), "boolValue")));
+    assert_true(
+        cJSON_IsTrue(cJSON_GetObjectItem(jattr(guard, "guardrail.triggered"), "boolValue")));
 
     const cJSON *big = jspan(spans, "span_" ID_BIG);
     assert_int_equal(strlen(cJSON_GetObjectItem(jattr(big, "llm.input_messages.0.message.content"),
@@ -1284,24 +1298,26 @@ static const shape_case k_shapes[] = {
      "[{'role':'assistant','finish_reason':'stop','parts':[{'type':'text','content':'Done.'}]}]",
      false,
      false},
-    {"unknown shapes: a string input, only a reasoning item out",
+    {"a string input (one user message), only a reasoning item out",
      "d00000000000000600000000",
      "{'type':'generation','input':'just text','output':[{'type':'reasoning','id':'rs_1',"
      "'summary':[]}]}",
-     {NULL},
+     {"llm.input_messages.0.message.role", "user", "llm.input_messages.0.message.content",
+      "just text", NULL},
+     "[{'role':'user','parts':[{'type':'text','content':'just text'}]}]",
      NULL,
-     NULL,
-     true,
+     false,
      true},
     {"partly known: a reasoning item, then a message",
      "d00000000000000700000000",
      "{'type':'generation','input':[{'role':'user','content':'q'},7],"
      "'output':[{'type':'reasoning','summary':[]},{'type':'message','role':'assistant',"
      "'content':[{'type':'output_text','text':'a'}]}]}",
+     /* numbered by place in the list, as the official processors do */
      {"llm.input_messages.0.message.role", "user", "llm.input_messages.0.message.content", "q",
-      "llm.output_messages.0.message.role", "assistant",
-      "llm.output_messages.0.message.contents.0.message_content.type", "text",
-      "llm.output_messages.0.message.contents.0.message_content.text", "a", NULL},
+      "llm.output_messages.1.message.role", "assistant",
+      "llm.output_messages.1.message.contents.0.message_content.type", "text",
+      "llm.output_messages.1.message.contents.0.message_content.text", "a", NULL},
      "[{'role':'user','parts':[{'type':'text','content':'q'}]}]",
      "[{'role':'assistant','finish_reason':'stop','parts':[{'type':'text','content':'a'}]}]",
      true,
@@ -1428,8 +1444,192 @@ static void test_message_shapes(void **state)
             expect_none(s, "tracebox.output");
     }
     s = span_of(req, "d00000000000000600000000");
-    expect_s(s, "tracebox.input", "just text");
+    expect_none(s, "tracebox.input");
     expect_s(s, "tracebox.output", "[{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":[]}]");
+    tbotlp__export_trace_service_request__free_unpacked(req, NULL);
+    tb__buf_free(&out);
+    batch_free(&b);
+}
+
+/* ---- fidelity: one realistic run, in the order the SDK ends spans ------
+ * Triage agent (Chat Completions: usage only in output[0].usage) hands off
+ * to Billing agent (Responses API: the response and its input captured as
+ * extension fields); a failed tool; an MCP listing. Records are in seq
+ * order, as the outbox holds them: children end before their parents. */
+#define F_TRACE "trace_my-app-1234"
+#define F_TRIAGE "span_triage"
+#define F_BILLING "span_billing"
+static const char *k_run[] = {
+    "{'object':'trace','id':'" F_TRACE "','workflow_name':'Support','group_id':'conv_7',"
+    "'metadata':null}",
+    "{'object':'trace.span','id':'span_gen-1','trace_id':'" F_TRACE "','parent_id':'" F_TRIAGE
+    "','started_at':null,'ended_at':null,'error':null,'span_data':{'type':'generation',"
+    "'model':'gpt-4o-mini','model_config':{'temperature':0.3},"
+    "'input':[{'role':'system','content':'Route.'},{'role':'user','content':'Refund please'}],"
+    "'output':[{'id':'chatcmpl-9','object':'chat.completion','model':'gpt-4o-mini',"
+    "'choices':[{'index':0,'message':{'role':'assistant','content':null,'tool_calls':[{'id':"
+    "'call_h','type':'function','function':{'name':'transfer_to_billing','arguments':'{}'}}]},"
+    "'finish_reason':'tool_calls'}],'usage':{'prompt_tokens':121,'completion_tokens':31,"
+    "'total_tokens':152,'prompt_tokens_details':{'cached_tokens':64},"
+    "'completion_tokens_details':{'reasoning_tokens':8}}}]}}",
+    "{'object':'trace.span','id':'span_mcp','trace_id':'" F_TRACE "','parent_id':'" F_TRIAGE
+    "','started_at':null,'ended_at':null,'error':null,'span_data':{'type':'mcp_tools',"
+    "'server':'files','result':['read']}}",
+    "{'object':'trace.span','id':'span_ho','trace_id':'" F_TRACE "','parent_id':'" F_TRIAGE
+    "','started_at':null,'ended_at':null,'error':null,'span_data':{'type':'handoff',"
+    "'from_agent':'Triage','to_agent':'Billing'}}",
+    "{'object':'trace.span','id':'" F_TRIAGE "','trace_id':'" F_TRACE "','parent_id':null,"
+    "'started_at':null,'ended_at':null,'error':null,'span_data':{'type':'agent','name':"
+    "'Triage','handoffs':['Billing'],'tools':[],'output_type':'str'}}",
+    "{'object':'trace.span','id':'span_fn','trace_id':'" F_TRACE "','parent_id':'" F_BILLING
+    "','started_at':null,'ended_at':null,'error':{'message':'Error running tool','data':"
+    "{'tool':'refund','error':'declined'}},'span_data':{'type':'function','name':'refund',"
+    "'input':'{}','output':null}}",
+    "{'object':'trace.span','id':'span_resp','trace_id':'" F_TRACE "','parent_id':'" F_BILLING
+    "','started_at':null,'ended_at':null,'error':null,'span_data':{'type':'response',"
+    "'response_id':'resp_5','input':[{'role':'user','content':'Refund please'},"
+    "{'type':'function_call','call_id':'call_r','name':'refund','arguments':'{}'},"
+    "{'type':'function_call_output','call_id':'call_r','output':'declined'}],"
+    "'response':{'id':'resp_5','object':'response','model':'gpt-4.1-2025-04-14','status':"
+    "'completed','instructions':'You do billing.','temperature':0.5,'top_p':null,"
+    "'tools':[{'type':'web_search'},{'type':'function','name':'refund','description':'Refund',"
+    "'parameters':{'type':'object'},'strict':true}],'output':[{'type':'reasoning','id':'rs'},"
+    "{'type':'message','id':'m1','role':'assistant','content':[{'type':'output_text','text':"
+    "'Sorry, it was declined.','annotations':[]}]}],'usage':{'input_tokens':200,"
+    "'output_tokens':20,'total_tokens':220,'input_tokens_details':{'cached_tokens':100},"
+    "'output_tokens_details':{'reasoning_tokens':12}}}}}",
+    "{'object':'trace.span','id':'" F_BILLING "','trace_id':'" F_TRACE "','parent_id':null,"
+    "'started_at':null,'ended_at':null,'error':null,'span_data':{'type':'agent','name':"
+    "'Billing','handoffs':[],'tools':['refund'],'output_type':'str'}}",
+};
+
+static void run_batch(batch *b)
+{
+    memset(b, 0, sizeof *b);
+    for (size_t i = 0; i < sizeof k_run / sizeof k_run[0]; i++) {
+        char *j = dq(k_run[i]);
+        batch_add(b, j);
+        free(j);
+    }
+}
+
+static void test_fidelity_run(void **state)
+{
+    (void)state;
+    batch b;
+    run_batch(&b);
+    tb__otlp_options o = opts_for(TB__OTLP_CONV_GENAI | TB__OTLP_CONV_OPENINFERENCE |
+                                  TB__OTLP_CONV_LANGFUSE | TB__OTLP_CONV_WANDB);
+    tb__buf out;
+    tb__otlp_stats stats;
+    encode(&b, TB__OTLP_PROTOBUF, &o, &out, &stats);
+    Tbotlp__ExportTraceServiceRequest *req = decode(&out);
+
+    /* Chat Completions: tokens from output[0].usage, finish reason, and a
+     * message list (with the tool call) for Langfuse, not the raw object */
+    const Tbotlp__Span *s = span_by_sdk_id(req, "span_gen-1");
+    expect_i(s, "llm.token_count.prompt", 121);
+    expect_i(s, "llm.token_count.completion", 31);
+    expect_i(s, "llm.token_count.total", 152);
+    expect_i(s, "llm.token_count.prompt_details.cache_read", 64);
+    expect_i(s, "llm.token_count.completion_details.reasoning", 8);
+    expect_i(s, "gen_ai.usage.input_tokens", 121);
+    expect_s(s, "llm.finish_reason", "tool_calls");
+    cJSON *ud = attr_json(s, "langfuse.observation.usage_details");
+    assert_int_equal(cJSON_GetObjectItem(ud, "input")->valueint, 121 - 64);
+    assert_int_equal(cJSON_GetObjectItem(ud, "input_cached_tokens")->valueint, 64);
+    assert_int_equal(cJSON_GetObjectItem(ud, "output")->valueint, 31 - 8);
+    cJSON_Delete(ud);
+    cJSON *lo = attr_json(s, "langfuse.observation.output");
+    cJSON *m0 = cJSON_GetArrayItem(lo, 0);
+    assert_string_equal(cJSON_GetObjectItem(m0, "role")->valuestring, "assistant");
+    cJSON *fn0 = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(m0, "tool_calls"), 0),
+                                     "function");
+    assert_string_equal(cJSON_GetObjectItem(fn0, "name")->valuestring, "transfer_to_billing");
+    assert_null(cJSON_GetObjectItem(m0, "choices"));
+    cJSON_Delete(lo);
+
+    /* Responses: everything from the captured response and input */
+    s = span_by_sdk_id(req, "span_resp");
+    expect_s(s, "llm.model_name", "gpt-4.1-2025-04-14");
+    expect_s(s, "langfuse.observation.model.name", "gpt-4.1-2025-04-14");
+    expect_s(s, "gen_ai.response.model", "gpt-4.1-2025-04-14");
+    expect_i(s, "llm.token_count.prompt", 200);
+    expect_i(s, "llm.token_count.completion", 20);
+    expect_i(s, "llm.token_count.total", 220);
+    expect_i(s, "llm.token_count.prompt_details.cache_read", 100);
+    expect_i(s, "llm.token_count.completion_details.reasoning", 12);
+    expect_s(s, "llm.finish_reason", "stop");
+    cJSON *ip = attr_json(s, "llm.invocation_parameters");
+    assert_non_null(cJSON_GetObjectItem(ip, "temperature"));
+    assert_null(cJSON_GetObjectItem(ip, "top_p"));  /* null: left out */
+    assert_null(cJSON_GetObjectItem(ip, "output")); /* not a parameter */
+    assert_null(cJSON_GetObjectItem(ip, "usage"));
+    cJSON_Delete(ip);
+    expect_none(s, "llm.tools.0.tool.json_schema"); /* a hosted tool keeps its place */
+    cJSON *tool = attr_json(s, "llm.tools.1.tool.json_schema");
+    assert_string_equal(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(tool, "function"), "name")->valuestring, "refund");
+    cJSON_Delete(tool);
+    expect_s(s, "llm.input_messages.0.message.role", "system");
+    expect_s(s, "llm.input_messages.0.message.content", "You do billing.");
+    expect_s(s, "llm.input_messages.1.message.content", "Refund please");
+    expect_s(s, "llm.input_messages.2.message.tool_calls.0.tool_call.function.name", "refund");
+    expect_s(s, "llm.input_messages.3.message.role", "tool");
+    expect_s(s, "llm.input_messages.3.message.tool_call_id", "call_r");
+    expect_s(s, "llm.output_messages.0.message.role", "assistant");
+    expect_s(s, "llm.output_messages.0.message.contents.0.message_content.text",
+             "Sorry, it was declined.");
+    cJSON *ov = attr_json(s, "output.value"); /* the response object, as the reference */
+    assert_string_equal(cJSON_GetObjectItem(ov, "id")->valuestring, "resp_5");
+    cJSON_Delete(ov);
+    lo = attr_json(s, "langfuse.observation.output");
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(lo, 0), "content")->valuestring,
+                        "Sorry, it was declined.");
+    cJSON_Delete(lo);
+    cJSON *li = attr_json(s, "langfuse.observation.input");
+    assert_int_equal(cJSON_GetArraySize(li), 4);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(li, 3), "tool_call_id")->valuestring,
+                        "call_r");
+    cJSON_Delete(li);
+
+    /* agents: the graph, and I/O lifted from their model calls */
+    s = span_by_sdk_id(req, F_TRIAGE);
+    expect_s(s, "graph.node.id", "Triage");
+    expect_none(s, "graph.node.parent_id");
+    assert_non_null(strstr(attr_s(s, "input.value"), "Refund please"));
+    s = span_by_sdk_id(req, F_BILLING);
+    expect_s(s, "graph.node.id", "Billing");
+    expect_s(s, "graph.node.parent_id", "Triage");
+    expect_s(s, "output.value", "Sorry, it was declined.");
+    /* the run's input and final answer, for Langfuse's trace */
+    assert_non_null(strstr(attr_s(s, "langfuse.trace.input"), "Route."));
+    expect_s(s, "langfuse.trace.output", "Sorry, it was declined.");
+    /* Weave threads: every span names the thread, a root is a turn */
+    expect_s(s, "wandb.thread_id", "conv_7");
+    const Tbotlp__AnyValue *turn = attr(s, "wandb.is_turn");
+    assert_non_null(turn);
+    assert_true(turn->bool_value);
+    expect_s(span_by_sdk_id(req, "span_resp"), "wandb.thread_id", "conv_7");
+    expect_none(span_by_sdk_id(req, "span_resp"), "wandb.is_turn");
+
+    /* error data in the status (Langfuse's statusMessage), OK otherwise */
+    s = span_by_sdk_id(req, "span_fn");
+    assert_string_equal(s->status->message,
+                        "Error running tool: {\"tool\":\"refund\",\"error\":\"declined\"}");
+    assert_int_equal(span_by_sdk_id(req, "span_gen-1")->status->code,
+                     TBOTLP__STATUS__STATUS_CODE__STATUS_CODE_OK);
+
+    /* an MCP listing is not a call to a tool named after the server */
+    s = span_by_sdk_id(req, "span_mcp");
+    expect_none(s, "gen_ai.tool.name");
+    expect_none(s, "tool.name");
+
+    /* caller ids: the trace id is hashed deterministically */
+    uint8_t tid[16];
+    tb__otlp_trace_id(F_TRACE, tid);
+    assert_memory_equal(s->trace_id.data, tid, 16);
+
     tbotlp__export_trace_service_request__free_unpacked(req, NULL);
     tb__buf_free(&out);
     batch_free(&b);
@@ -1471,6 +1671,9 @@ static void test_alloc_failures(void **state)
     shapes_batch(&b);
     alloc_failures(&b);
     batch_free(&b);
+    run_batch(&b);
+    alloc_failures(&b);
+    batch_free(&b);
 }
 
 int main(void)
@@ -1483,6 +1686,7 @@ int main(void)
         cmocka_unit_test(test_conventions_selected),
         cmocka_unit_test(test_json_shape),
         cmocka_unit_test(test_message_shapes),
+        cmocka_unit_test(test_fidelity_run),
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_bad_and_empty),
         cmocka_unit_test(test_trace_cache),

@@ -1018,6 +1018,41 @@ static void test_async_drop_policy_counts_drops(void **state)
     assert_int_equal(counted + count_rows(path), N);
 }
 
+/* What the SDKs write but JSON forbids, and caller ids of any shape: the
+ * span is stored (NaN/Infinity as null, a lone surrogate as U+FFFD), never
+ * lost; a real surrogate pair and "NaN" inside a string are left alone. */
+static void test_put_tolerates_sdk_json(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    in_dir(path, sizeof path, "tolerate.db");
+    tb_outbox *ob = NULL;
+    assert_int_equal(tb_outbox_open(&ob, path, NULL), TB_OK);
+    const char *trace = "{\"object\":\"trace\",\"id\":\"trace_my-app-1234\","
+                        "\"workflow_name\":\"w\",\"group_id\":null,\"metadata\":null}";
+    const char *span =
+        "{\"object\":\"trace.span\",\"id\":\"span_req-42\",\"trace_id\":\"trace_my-app-1234\","
+        "\"parent_id\":null,\"started_at\":null,\"ended_at\":null,\"error\":null,"
+        "\"span_data\":{\"type\":\"custom\",\"name\":\"c\",\"data\":{\"score\":NaN,"
+        "\"hi\":Infinity,\"lo\":-Infinity,\"text\":\"NaN \\ud800 x \\udc00 \\ud83d\\ude00\"}}}";
+    char id[64];
+    assert_int_equal(tb_outbox_put_json(ob, trace, (size_t)-1, id), TB_OK);
+    assert_string_equal(id, "trace_my-app-1234");
+    assert_int_equal(tb_outbox_put_json(ob, span, (size_t)-1, id), TB_OK);
+    assert_string_equal(id, "span_req-42");
+    /* still refused: text that is not JSON for another reason */
+    assert_int_equal(tb_outbox_put_json(ob, "{\"object\":\"trace\",\"id\":NaN}", (size_t)-1, NULL),
+                     TB_BAD_RECORD);
+    tb_outbox_close(ob);
+
+    assert_int_equal(q_int(path, "SELECT count(*) FROM records WHERE trace_id = "
+                                 "'trace_my-app-1234'"),
+                     2);
+    char *body = q_text(path, "SELECT body FROM records WHERE span_id = 'span_req-42'");
+    assert_non_null(strstr(body, "\"score\":null,\"hi\":null,\"lo\":null"));
+    assert_non_null(strstr(body, "\"NaN \\ufffd x \\ufffd \\ud83d\\ude00\""));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1031,6 +1066,7 @@ int main(void)
         T(test_corrupt_truncated_outbox_renamed_aside),
         T(test_put_columns),
         T(test_put_bad_and_null),
+        T(test_put_tolerates_sdk_json),
         T(test_put_span_twice_one_row),
         T(test_put_trace_twice_fills_fields),
         T(test_processor_writes_trace_at_start_span_at_end),

@@ -68,6 +68,27 @@ static void test_redact_record(void **state)
     assert_non_null(strstr(out, "\"name\":\"lookup\""));
     tb__free_mem(out);
 
+    /* a response span: its captured input and the content of its captured
+     * response go; model, usage and parameters stay */
+    const char *resp =
+        "{\"object\":\"trace.span\",\"id\":\"span_r\",\"trace_id\":\"trace_x\",\"span_data\":"
+        "{\"type\":\"response\",\"response_id\":\"resp_1\",\"input\":[{\"role\":\"user\","
+        "\"content\":\"SECRET-INPUT\"}],\"response\":{\"id\":\"resp_1\",\"model\":\"gpt-4.1\","
+        "\"instructions\":\"SECRET-SYSTEM\",\"temperature\":0.5,\"output_text\":\"SECRET-OUT\","
+        "\"output\":[{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":"
+        "\"SECRET-OUT\"}]}],\"usage\":{\"input_tokens\":3,\"output_tokens\":4}}}}";
+    assert_int_equal(tb__redact_record(resp, strlen(resp), &out, &len), 1);
+    assert_null(strstr(out, "SECRET"));
+    o = cJSON_Parse(out);
+    cJSON *r = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "span_data"), "response");
+    assert_string_equal(cJSON_GetObjectItem(r, "model")->valuestring, "gpt-4.1");
+    assert_int_equal(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(r, "usage"), "output_tokens")->valueint, 4);
+    assert_non_null(cJSON_GetObjectItem(r, "temperature"));
+    assert_string_equal(cJSON_GetObjectItem(r, "output")->valuestring, TB__REDACTED);
+    cJSON_Delete(o);
+    tb__free_mem(out);
+
     /* nothing to redact: unchanged, no copy */
     assert_int_equal(tb__redact_record(agent_json, strlen(agent_json), &out, &len), 0);
     assert_null(out);

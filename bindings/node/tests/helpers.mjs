@@ -1,8 +1,12 @@
 // Shared helpers for the binding's tests: library / CLI lookup, a collecting
-// TracingProcessor, the CLI's `export` and `ship --once`, and a fake model
-// provider with two agents (tool call, handoff, guardrail) for Runner runs.
-import { execFileSync, spawnSync } from 'node:child_process';
+// TracingProcessor, the CLI's `export` and `ship --once`, a loopback HTTP
+// receiver with the OTLP decoding of what it got, and a fake model provider
+// with two agents (tool call, handoff, guardrail) for Runner runs.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,10 +40,12 @@ export function tmpdir(t) {
   return dir;
 }
 
-/** A TracingProcessor that keeps what the SDK hands out, as toJSON(). */
+/** A TracingProcessor that keeps what the SDK hands out, as toJSON() (and
+ * the live Span objects in `live`). */
 export class CollectingProcessor {
   traces = [];
   spans = [];
+  live = [];
   started = 0;
   async onTraceStart(trace) {
     const j = trace.toJSON();
@@ -51,7 +57,10 @@ export class CollectingProcessor {
   }
   async onSpanEnd(span) {
     const j = span.toJSON();
-    if (j) this.spans.push(j);
+    if (j) {
+      this.spans.push(j);
+      this.live.push(span);
+    }
   }
   async forceFlush() {}
   async shutdown() {}
@@ -60,10 +69,15 @@ export class CollectingProcessor {
   }
 }
 
+/** `tracebox export`: the stored records' text, one per line, as stored. */
+export function cliExportLines(db) {
+  const out = execFileSync(TB_CLI, ['--db', db, 'export'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  return out.split('\n').filter((l) => l.trim());
+}
+
 /** `tracebox export` as parsed JSON lines. */
 export function cliExport(db) {
-  const out = execFileSync(TB_CLI, ['--db', db, 'export'], { encoding: 'utf8', maxBuffer: 1 << 28 });
-  return out.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+  return cliExportLines(db).map((l) => JSON.parse(l));
 }
 
 /** `tracebox ship --once` to a file destination; returns {status, lines, stderr}. */
@@ -82,6 +96,115 @@ export function cliShipToFile(db, dir) {
     }
   }
   return { status: r.status, stderr: r.stderr, lines };
+}
+
+/** `tracebox ship --once` without blocking the event loop (a receiver may
+ * live in this process); resolves to {status, stderr}. */
+export function cliShip(db, ini, env = process.env) {
+  return new Promise((resolve) => {
+    const child = spawn(TB_CLI, ['--db', db, '--config', ini, 'ship', '--once'], { env });
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120000);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stderr });
+    });
+  });
+}
+
+// ---- a loopback HTTP receiver that records every request ----
+/** Listens on 127.0.0.1, port chosen by the kernel; answers 200 with an empty
+ * ExportTraceServiceResponse (protobuf) or `{}` (JSON, and /oai/ paths). */
+export function startServer() {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      requests.push({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks) });
+      if (req.url.startsWith('/oai/')) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      } else if (req.headers['content-type'] === 'application/json') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      } else {
+        // an empty ExportTraceServiceResponse: full success
+        res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(Buffer.alloc(0));
+      }
+    });
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => resolve({ server, requests, port: server.address().port }));
+  });
+}
+
+// ---- OTLP decoding with the OpenTelemetry JS project's generated types ----
+// Pinned at 0.216.0 in package.json: the last release whose generated protobufjs root
+// still holds the trace types (0.217.0 keeps only metrics there; 0.300+ has no protobufjs).
+const require = createRequire(import.meta.url);
+const otlpRoot = require('@opentelemetry/otlp-transformer/build/src/generated/root.js');
+export const ExportTraceServiceRequest = otlpRoot.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+const TO_OBJECT = { longs: String, enums: Number, bytes: String, defaults: false, arrays: true };
+
+/** A protobuf body → the official type; the bytes must re-encode identically (no unknown or misnumbered field). */
+export function decodeOtlpProtobuf(body) {
+  const msg = ExportTraceServiceRequest.decode(body);
+  assert.equal(ExportTraceServiceRequest.verify(msg), null);
+  const again = Buffer.from(ExportTraceServiceRequest.encode(msg).finish());
+  assert.ok(again.equals(body), `protobuf body (${body.length} bytes) does not round-trip through the official ` +
+    `ExportTraceServiceRequest (${again.length} bytes): a field the spec does not define, or a wrong wire type`);
+  return msg;
+}
+
+/** Flatten a decoded request: [{resource, scope, span, traceId, spanId, parentSpanId (hex), attrs}]. */
+export function flatten(msg) {
+  const out = [];
+  const obj = ExportTraceServiceRequest.toObject(msg, TO_OBJECT);
+  for (const rs of obj.resourceSpans || []) {
+    const resource = attrMap(rs.resource?.attributes);
+    for (const ss of rs.scopeSpans || []) {
+      for (const s of ss.spans || []) {
+        out.push({
+          resource,
+          scope: ss.scope,
+          span: s,
+          traceId: Buffer.from(s.traceId || '', 'base64').toString('hex'),
+          spanId: Buffer.from(s.spanId || '', 'base64').toString('hex'),
+          parentSpanId: Buffer.from(s.parentSpanId || '', 'base64').toString('hex'),
+          attrs: attrMap(s.attributes),
+        });
+      }
+    }
+  }
+  return out;
+}
+
+export function anyValue(v) {
+  if (!v) return undefined;
+  if ('stringValue' in v) return v.stringValue;
+  if ('boolValue' in v) return v.boolValue;
+  if ('intValue' in v) return Number(v.intValue);
+  if ('doubleValue' in v) return v.doubleValue;
+  if ('arrayValue' in v) return (v.arrayValue.values || []).map(anyValue);
+  if ('kvlistValue' in v) return attrMap(v.kvlistValue.values);
+  if ('bytesValue' in v) return v.bytesValue;
+  return undefined;
+}
+
+export function attrMap(kvs) {
+  const m = {};
+  for (const kv of kvs || []) {
+    assert.ok(!(kv.key in m), `attribute ${kv.key} appears twice`);
+    m[kv.key] = anyValue(kv.value);
+  }
+  return m;
+}
+
+/** Every span the receiver got on urlPath (protobuf bodies), decoded and flattened. */
+export function receivedSpans(requests, urlPath) {
+  const flat = [];
+  for (const q of requests.filter((r) => r.url === urlPath)) flat.push(...flatten(decodeOtlpProtobuf(q.body)));
+  return flat;
 }
 
 /** JSON round trip: what the SDK object looks like once serialized. */

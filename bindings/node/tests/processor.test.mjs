@@ -130,7 +130,7 @@ test('every span type made with the SDK functions lands in the outbox', { skip: 
   }
   // private fields (_input, _response) were stripped by the SDK's toJSON
   assert.equal(seen.spans.find((s) => s.span_data.type === 'response').span_data._input, undefined);
-  assert.deepEqual(outbox.stats, { written: 14, failed: 0, skipped: 0 });
+  assert.deepEqual(outbox.stats, { written: 14, failed: 0, skipped: 0, extensionsDropped: 0 });
 
   const stored = cliExport(db);
   assert.equal(stored.length, 14);
@@ -263,7 +263,7 @@ test('hooks never reject; bad records are logged; noop spans skipped; shutdown t
   assert.match(errors[0], /not stored/);
   assert.match(errors[0], /TB_BAD_RECORD/);
   assert.match(errors[1], /boom/);
-  assert.deepEqual(outbox.stats, { written: 0, failed: 2, skipped: 2 });
+  assert.deepEqual(outbox.stats, { written: 0, failed: 2, skipped: 2, extensionsDropped: 0 });
   await outbox.forceFlush();
   await Promise.all([outbox.shutdown(), outbox.shutdown()]);
   await outbox.shutdown(1000);

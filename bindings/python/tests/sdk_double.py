@@ -7,8 +7,18 @@ exported once with no timestamps; a span's export carries top-level
 "metadata" only when non-empty (the trace metadata's routing keys, then
 span_data.metadata of agent/task/turn spans); task and turn spans are
 exported as custom spans; NoOp traces and spans export None.
+
+Response spans: the SDK's OpenAIResponsesModel sets span_data.response (an
+openai.types.responses.Response, a pydantic model parsed from the API's JSON)
+and span_data.input (the str or list of input items it sent) when tracing
+includes data; ResponseSpanData.export() carries neither (only the type, the
+response's id and usage). `Response` below stands in for the openai model:
+a pydantic v2 model with the same shape rules (extra fields allowed, API
+names as aliases, only the keys the API sent are "set"), or, without
+pydantic, a plain object with the same model_dump().
 """
 
+import copy
 import threading
 import uuid
 from datetime import datetime, timezone
@@ -96,7 +106,7 @@ class FunctionSpanData(SpanData):
             "type": self.type,
             "name": self.name,
             "input": self.input,
-            "output": str(self.output) if self.output is not None else None,
+            "output": str(self.output) if self.output else None,
             "mcp_data": self.mcp_data,
         }
 
@@ -122,11 +132,19 @@ class GenerationSpanData(SpanData):
 class ResponseSpanData(SpanData):
     type = "response"
 
-    def __init__(self, response_id=None, usage=None):
-        self.response_id, self.usage = response_id, usage
+    def __init__(self, response=None, input=None, usage=None, metadata=None):
+        self.response = response  # openai.types.responses.Response | None
+        # "not used by the OpenAI trace processors, but is useful for other
+        # tracing processor implementations" (the SDK's comment)
+        self.input = input        # str | list[ResponseInputItemParam] | None
+        self.usage, self.metadata = usage, metadata
 
     def export(self):
-        return {"type": self.type, "response_id": self.response_id, "usage": self.usage}
+        return {
+            "type": self.type,
+            "response_id": self.response.id if self.response else None,
+            "usage": self.usage,
+        }
 
 
 class HandoffSpanData(SpanData):
@@ -241,6 +259,191 @@ class TurnSpanData(SpanData):
         if self.usage is not None:
             data["usage"] = self.usage
         return {"type": "custom", "name": "turn", "data": data}
+
+
+# ---- openai.types.responses stand-ins (see the module docstring) ----
+try:
+    import pydantic
+
+    HAVE_PYDANTIC = int(pydantic.VERSION.split(".")[0]) >= 2
+except Exception:  # pragma: no cover - depends on the machine
+    pydantic = None
+    HAVE_PYDANTIC = False
+
+if HAVE_PYDANTIC:
+    from typing import Any, Dict, List, Literal, Optional, Union
+
+    try:
+        from typing import Annotated
+    except ImportError:  # Python 3.8
+        from typing_extensions import Annotated
+
+    class _OpenAIModel(pydantic.BaseModel):
+        # openai._models.BaseModel: unknown fields from the API are kept
+        model_config = pydantic.ConfigDict(extra="allow")
+        _api_json = pydantic.PrivateAttr(default=None)
+
+        @classmethod
+        def from_api(cls, data):
+            # the openai client builds models from the response JSON; the
+            # fields it sets are exactly the keys the API sent
+            m = cls.model_validate(data)
+            m._api_json = copy.deepcopy(data)
+            return m
+
+    class ResponseOutputText(_OpenAIModel):
+        annotations: List[Dict[str, Any]]
+        text: str
+        type: Literal["output_text"]
+        logprobs: Optional[List[Dict[str, Any]]] = None
+
+    class ResponseOutputMessage(_OpenAIModel):
+        id: str
+        content: List[ResponseOutputText]
+        role: Literal["assistant"]
+        status: Literal["in_progress", "completed", "incomplete"]
+        type: Literal["message"]
+
+    class ResponseFunctionToolCall(_OpenAIModel):
+        arguments: str
+        call_id: str
+        name: str
+        type: Literal["function_call"]
+        id: Optional[str] = None
+        status: Optional[Literal["in_progress", "completed", "incomplete"]] = None
+
+    class InputTokensDetails(_OpenAIModel):
+        cached_tokens: int
+
+    class OutputTokensDetails(_OpenAIModel):
+        reasoning_tokens: int
+
+    class ResponseUsage(_OpenAIModel):
+        input_tokens: int
+        input_tokens_details: InputTokensDetails
+        output_tokens: int
+        output_tokens_details: OutputTokensDetails
+        total_tokens: int
+
+    class ResponseFormatTextJSONSchemaConfig(_OpenAIModel):
+        name: str
+        schema_: Dict[str, Any] = pydantic.Field(alias="schema")  # API name: "schema"
+        type: Literal["json_schema"]
+        description: Optional[str] = None
+        strict: Optional[bool] = None
+
+    class ResponseTextConfig(_OpenAIModel):
+        format: Optional[ResponseFormatTextJSONSchemaConfig] = None
+
+    ResponseOutputItem = Annotated[
+        Union[ResponseOutputMessage, ResponseFunctionToolCall],
+        pydantic.Field(discriminator="type"),
+    ]
+
+    class Response(_OpenAIModel):
+        id: str
+        created_at: float
+        error: Optional[Dict[str, Any]] = None
+        incomplete_details: Optional[Dict[str, Any]] = None
+        instructions: Union[str, List[Dict[str, Any]], None] = None
+        metadata: Optional[Dict[str, str]] = None
+        model: str
+        object: Literal["response"]
+        output: List[ResponseOutputItem]
+        parallel_tool_calls: bool
+        temperature: Optional[float] = None
+        tool_choice: Any
+        tools: List[Dict[str, Any]]
+        top_p: Optional[float] = None
+        max_output_tokens: Optional[int] = None
+        previous_response_id: Optional[str] = None
+        status: Optional[str] = None
+        text: Optional[ResponseTextConfig] = None
+        usage: Optional[ResponseUsage] = None
+        user: Optional[str] = None
+
+else:
+
+    class _OpenAIModel:
+        """Without pydantic: the same id attribute and model_dump()."""
+
+        def __init__(self, data):
+            self._api_json = copy.deepcopy(data)
+            self.id = data.get("id")
+
+        @classmethod
+        def from_api(cls, data):
+            return cls(data)
+
+        def model_dump(self, *, mode="python", by_alias=False, exclude_unset=False, **_kw):
+            return copy.deepcopy(self._api_json)
+
+    class Response(_OpenAIModel):
+        pass
+
+    class ResponseOutputMessage(_OpenAIModel):
+        pass
+
+
+def api_json(model):
+    """The JSON the API sent that `model` was built from."""
+    return copy.deepcopy(model._api_json)
+
+
+def response_json(response_id=None, text="Your refund is on its way ✓", usage=True):
+    """A Responses API response body (POST /v1/responses), as the API sends it:
+    every documented field present, nulls included."""
+    rid = response_id or "resp_" + uuid.uuid4().hex
+    return {
+        "id": rid,
+        "object": "response",
+        "created_at": 1741476542,
+        "status": "completed",
+        "error": None,
+        "incomplete_details": None,
+        "instructions": "You are a triage agent.",
+        "max_output_tokens": None,
+        "model": "gpt-4o-2024-08-06",
+        "output": [
+            {"type": "message", "id": "msg_" + rid[5:], "status": "completed",
+             "role": "assistant",
+             "content": [{"type": "output_text", "text": text, "annotations": []}]},
+            {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "lookup",
+             "arguments": "{\"order\": 1}", "status": "completed"},
+        ],
+        "parallel_tool_calls": True,
+        "previous_response_id": None,
+        "reasoning": {"effort": None, "summary": None},
+        "store": True,
+        "temperature": 1.0,
+        "text": {"format": {"type": "json_schema", "name": "Answer", "strict": True,
+                            "schema": {"type": "object",
+                                       "properties": {"a": {"type": "string"}}}}},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+        "truncation": "disabled",
+        "usage": ({"input_tokens": 120, "input_tokens_details": {"cached_tokens": 0},
+                   "output_tokens": 30, "output_tokens_details": {"reasoning_tokens": 0},
+                   "total_tokens": 150} if usage else None),
+        "user": None,
+        "metadata": {},
+    }
+
+
+def input_items():
+    """Model input as the Runner passes it to the Responses model: input item
+    dicts (TypedDicts), one of them a previous turn's output message object."""
+    prev = ResponseOutputMessage.from_api(
+        {"type": "message", "id": "msg_prev", "status": "completed", "role": "assistant",
+         "content": [{"type": "output_text", "text": "Which order?", "annotations": []}]})
+    return [
+        {"role": "user", "content": "héllo ✓ — refund?"},
+        prev,
+        {"role": "user", "content": [{"type": "input_text", "text": "order 1"}]},
+        {"type": "function_call_output", "call_id": "call_0",
+         "output": "{\"status\": \"shipped\"}"},
+    ]
 
 
 class Span:
@@ -362,7 +565,10 @@ def run_fake_agent(processor, n_tool_calls=2, metadata=None):
         if i == 0:
             f.set_error("Error running tool", {"tool_name": "lookup", "error": "timeout"})
         end(f)
-    resp = span(ResponseSpanData(response_id="resp_" + uuid.uuid4().hex, usage=dict(USAGE)), turn)
+    resp = span(ResponseSpanData(usage=dict(USAGE)), turn)
+    # as OpenAIResponsesModel.get_response does when tracing includes data
+    resp.span_data.response = Response.from_api(response_json())
+    resp.span_data.input = input_items()
     end(resp)
     h = span(HandoffSpanData("Triage", "Billing"), turn)
     end(h)

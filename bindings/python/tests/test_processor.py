@@ -51,6 +51,24 @@ def rows(db, sql, *args):
         con.close()
 
 
+def stored_form(obj):
+    """What tracebox documents it stores for an SDK trace or span: export(),
+    plus, for a response span whose span_data has them, the extension fields
+    span_data.response (the Responses API object as the API sent it) and
+    span_data.input (the model input, items as JSON)."""
+    e = obj.export()
+    data = getattr(obj, "span_data", None)
+    if e is None or data is None or e["span_data"].get("type") != "response":
+        return e
+    if getattr(data, "response", None) is not None:
+        e["span_data"]["response"] = sdk.api_json(data.response)
+    inp = getattr(data, "input", None)
+    if inp is not None:
+        e["span_data"]["input"] = inp if isinstance(inp, str) else [
+            sdk.api_json(i) if hasattr(i, "_api_json") else i for i in inp]
+    return e
+
+
 def expected_type(export):
     return "trace" if export["object"] == "trace" else export["span_data"]["type"]
 
@@ -142,7 +160,7 @@ class TestProcessor(Base):
         trace, spans = sdk.run_fake_agent(p)
         p.force_flush()
         p.shutdown()
-        exports = [trace.export()] + [s.export() for s in spans]
+        exports = [stored_form(trace)] + [stored_form(s) for s in spans]
         got = self.assertRecordsMatch(exports)
         types = {r["type"] for r in got.values()}
         for t in ("trace", "agent", "generation", "response", "function", "handoff",
@@ -182,8 +200,8 @@ class TestProcessor(Base):
         self.assertEqual(errors, [])
         exports = []
         for trace, spans in results:
-            exports.append(trace.export())
-            exports += [s.export() for s in spans]
+            exports.append(stored_form(trace))
+            exports += [stored_form(s) for s in spans]
         self.assertEqual(len(results), 40)
         self.assertRecordsMatch(exports)
         self.assertEqual(len(rows(self.db, "SELECT seq FROM records")), len(exports))
@@ -297,7 +315,7 @@ class TestShipping(Base):
         exports = []
         for _ in range(3):
             trace, spans = sdk.run_fake_agent(p)
-            exports += [trace.export()] + [s.export() for s in spans]
+            exports += [stored_form(trace)] + [stored_form(s) for s in spans]
         p.shutdown()
         return exports
 
@@ -325,7 +343,7 @@ class TestShipping(Base):
         exports = []
         for _ in range(2):
             trace, spans = sdk.run_fake_agent(p)
-            exports += [trace.export()] + [s.export() for s in spans]
+            exports += [stored_form(trace)] + [stored_form(s) for s in spans]
         shipper.wake()
         want = {e["id"] for e in exports}
         deadline = time.monotonic() + 20
