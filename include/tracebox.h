@@ -24,5 +24,6 @@
 #include "tracebox/exporter.h"
 #include "tracebox/config.h"
 #include "tracebox/shipper.h"
+#include "tracebox/admin.h"
 
 #endif

@@ -98,42 +98,6 @@ tb_status tb__db_counter_add(sqlite3 *db, const char *name, int64_t delta)
     return rc == SQLITE_DONE ? TB_OK : tb__db_error(db, rc, "counting refused records");
 }
 
-tb_status tb__db_purge_delivered(sqlite3 *db, int64_t older_than_ms, int64_t *deleted)
-{
-    char cutoff[40];
-    tb__iso8601(tb__now_us() - older_than_ms * 1000, cutoff);
-    *deleted = 0;
-    tb_status st = tb__db_exec(db, "BEGIN IMMEDIATE", "starting a purge");
-    if (st != TB_OK)
-        return st;
-    /* delivered (or dead-lettered) by every destination: seq <= min(cursor) */
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "DELETE FROM records WHERE seq <= (SELECT coalesce(min(cursor), 0) "
-                                "FROM destinations) AND created_at <= ?1 AND seq NOT IN (SELECT "
-                                "seq FROM requeued)",
-                                -1, &s, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(s, 1, cutoff, -1, SQLITE_STATIC);
-        rc = sqlite3_step(s);
-    }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        st = tb__db_error(db, rc, "purging delivered records");
-        goto rollback;
-    }
-    *deleted = sqlite3_changes(db);
-    if (*deleted > 0 && (st = tb__db_counter_add(db, "purged", *deleted)) != TB_OK)
-        goto rollback;
-    if ((st = tb__db_exec(db, "COMMIT", "committing a purge")) != TB_OK)
-        goto rollback;
-    return TB_OK;
-rollback:
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    *deleted = 0;
-    return st;
-}
-
 /* What kind of file is at `path`? */
 enum file_kind { FILE_ABSENT, FILE_EMPTY, FILE_SQLITE, FILE_OTHER, FILE_ERROR };
 
@@ -285,7 +249,8 @@ static tb_status open_once(sqlite3 **out, const char *path, int busy_ms, int syn
         if ((st = check_header(db, path, &have, &tables)) != TB_OK)
             goto fail;
         if (have == 0) {
-            st = tb__set_error(TB_NOT_OUTBOX, "%s is not a tracebox outbox", path);
+            st = tb__set_error(TB_NOT_OUTBOX, "no outbox at %s (the file is not a tracebox outbox)",
+                               path);
             goto fail;
         }
     }
@@ -305,7 +270,7 @@ tb_status tb__db_open(sqlite3 **out, const char *path, int busy_timeout_ms, int 
     switch (probe(path)) {
     case FILE_ABSENT:
         if (readonly)
-            return tb__set_error(TB_NOT_FOUND, "%s does not exist (run `tracebox init`)", path);
+            return tb__set_error(TB_NOT_FOUND, "no outbox at %s", path);
         {
             int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
             if (fd < 0 && errno != EEXIST)

@@ -22,6 +22,7 @@
  * records every destination has delivered are deleted first.
  */
 #include "outbox_internal.h"
+#include "store.h"
 #include "record.h"
 #include "redact.h"
 
@@ -179,18 +180,11 @@ static bool make_room(tb_outbox *ob)
         return true;
     if (ob->opts.full_policy != TB_FULL_PURGE_DELIVERED)
         return false;
-    /* delivered by every destination = seq <= min(cursor); dead letters for
-     * such records stay as they are (the row they name is gone: reason kept) */
-    int rc = sqlite3_exec(ob->db,
-                          "DELETE FROM records WHERE seq IN (SELECT seq FROM records WHERE seq <= "
-                          "(SELECT coalesce(min(cursor), 0) FROM destinations) "
-                          "AND seq NOT IN (SELECT seq FROM requeued) ORDER BY seq LIMIT 1000)",
-                          NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
+    /* what may be deleted (store.h: delivered everywhere, not requeued,
+     * no dead letter pointing to it), oldest first */
+    int64_t n = 0;
+    if (tb__store_evict(ob->db, 1000, &n) != TB_OK)
         return false;
-    int n = sqlite3_changes(ob->db);
-    if (n > 0)
-        tb__db_counter_add(ob->db, "evicted_delivered", n);
     return tb__db_used_bytes(ob->db) < ob->opts.max_size;
 }
 
@@ -699,31 +693,37 @@ tb_status tb_outbox_processor(tb_outbox *outbox, tb_processor *out)
 
 /* ---- many at once (tracebox ingest) ---- */
 
-tb_status tb__outbox_put_many(tb_outbox *ob, const char *const *json, const size_t *len, size_t n,
-                              tb_status *status, char (*ids)[TB__ID_MAX], char (*errs)[512])
+tb_status tb_outbox_put_json_many(tb_outbox *ob, const char *const *json, const size_t *len,
+                                  size_t n, tb_put_result *res)
 {
+    if (!ob || (n && (!json || !len || !res)))
+        return tb__set_error(TB_INVALID, "tb_outbox_put_json_many: NULL argument");
+    if (ob->opts.readonly)
+        return tb__set_error(TB_READONLY, "%s was opened read-only", ob->path);
+    if (n == 0)
+        return TB_OK;
     put_req **reqs = tb__calloc(n, sizeof *reqs);
     if (!reqs)
         return tb__set_error(TB_NOMEM, "out of memory storing records");
     size_t valid = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t l = len[i];
+        size_t l = json[i] ? len[i] : 0;
         while (l > 0 && (json[i][l - 1] == '\n' || json[i][l - 1] == '\r' || json[i][l - 1] == ' '))
             l--;
-        ids[i][0] = '\0';
-        errs[i][0] = '\0';
+        res[i].id[0] = '\0';
+        res[i].error[0] = '\0';
         put_req *r = tb__calloc(1, sizeof *r);
         if (!r) {
-            status[i] = TB_NOMEM;
-            snprintf(errs[i], 512, "out of memory");
+            res[i].status = TB_NOMEM;
+            snprintf(res[i].error, sizeof res[i].error, "out of memory");
             continue;
         }
-        status[i] = decode_put(ob, r, json[i], l, errs[i], 512);
-        if (status[i] != TB_OK) {
+        res[i].status = decode_put(ob, r, json[i], l, res[i].error, sizeof res[i].error);
+        if (res[i].status != TB_OK) {
             tb__free_mem(r);
             continue;
         }
-        snprintf(ids[i], TB__ID_MAX, "%s", r->rec.id);
+        snprintf(res[i].id, sizeof res[i].id, "%s", r->rec.id);
         reqs[i] = r;
         valid++;
     }
@@ -754,9 +754,9 @@ tb_status tb__outbox_put_many(tb_outbox *ob, const char *const *json, const size
     for (size_t i = 0; i < n; i++) {
         if (!reqs[i])
             continue;
-        status[i] = reqs[i]->st;
-        if (status[i] != TB_OK)
-            snprintf(errs[i], 512, "%s", reqs[i]->err);
+        res[i].status = reqs[i]->st;
+        if (res[i].status != TB_OK)
+            snprintf(res[i].error, sizeof res[i].error, "%s", reqs[i]->err);
         free_req(reqs[i]);
     }
     tb__free_mem(reqs);

@@ -29,11 +29,6 @@ tb_status tb__db_status(int rc);
 /* Set the thread's last error from the connection: "<what>: <errmsg>". */
 tb_status tb__db_error(sqlite3 *db, int rc, const char *what);
 
-/* Delete, in one transaction, the records every destination has delivered
- * (never what is pending or requeued) that are older than older_than_ms,
- * and count them in counters.purged. */
-tb_status tb__db_purge_delivered(sqlite3 *db, int64_t older_than_ms, int64_t *deleted);
-
 /* The schema version this library writes. */
 int tb__schema_version(void);
 
@@ -42,16 +37,6 @@ int64_t tb__db_used_bytes(sqlite3 *db);
 
 /* Add `delta` to counters.name (inside the caller's transaction). */
 tb_status tb__db_counter_add(sqlite3 *db, const char *name, int64_t delta);
-
-/* Room for an id with its NUL in tb__outbox_put_many's ids[] (longer ids,
- * which callers may choose, are cut there; the stored record keeps them). */
-#define TB__ID_MAX 256
-
-/* Store n records in as few transactions as possible (ingest). Fills
- * status[i], ids[i] and errs[i] per record; returns TB_NOMEM only when
- * nothing could be tried. Borrowed json must live until it returns. */
-tb_status tb__outbox_put_many(tb_outbox *ob, const char *const *json, const size_t *len, size_t n,
-                              tb_status *status, char (*ids)[TB__ID_MAX], char (*errs)[512]);
 
 /* Store a record whose columns are already known (the outbox processor,
  * from a tb_span). Takes ownership of *rec (cleared) and of body (tb__malloc'd). */

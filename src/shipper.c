@@ -28,6 +28,7 @@
 #include "config_internal.h"
 #include "http.h"
 #include "outbox_internal.h"
+#include "store.h"
 #include "redact.h"
 
 #include <pthread.h>
@@ -673,7 +674,7 @@ static void housekeeping(engine *e)
 {
     int64_t purged;
     if (e->cfg->retention_ms > 0)
-        tb__db_purge_delivered(e->db, e->cfg->retention_ms, &purged);
+        tb__store_purge(e->db, e->cfg->retention_ms, false, &purged);
     sqlite3_wal_checkpoint_v2(e->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 

@@ -585,3 +585,13 @@ void tb__buf_free(tb__buf *b)
     b->len = b->cap = 0;
     b->failed = false;
 }
+
+int tb_parse_duration(const char *text, int64_t *ms)
+{
+    return text && ms && tb__parse_duration_ms(text, ms) ? 0 : -1;
+}
+
+int tb_parse_time(const char *text, int64_t *us)
+{
+    return text && us && tb__parse_iso8601(text, us) ? 0 : -1;
+}

@@ -14,8 +14,11 @@
 /* Exit codes (documented in `tracebox help` and the README). */
 enum {
     EXIT_OK = 0,
-    EXIT_ERR = 1,      /* other error */
-    EXIT_USAGE = 2,    /* bad command line */
+    EXIT_ERR = 1,            /* other error */
+    EXIT_USAGE = 2,          /* bad command line */
+    EXIT_CHECK_WARNING = 1,  /* status --check: the monitoring-plugins convention */
+    EXIT_CHECK_CRITICAL = 2, /* (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN) */
+    EXIT_CHECK_UNKNOWN = 3,
     EXIT_PENDING = 75, /* ship --once: something still pending (EX_TEMPFAIL) */
     EXIT_CONFIG = 78   /* bad configuration (EX_CONFIG) */
 };
@@ -26,6 +29,7 @@ typedef struct cli {
     bool json;          /* --json */
     int argc;           /* the verb's own arguments */
     char **argv;
+    long long rows; /* rows a verb's callback printed */
 } cli;
 
 typedef int (*cli_verb_fn)(cli *c);
@@ -36,6 +40,14 @@ int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 const char *cli_db_path(cli *c);
 /* Open the outbox (creating it). On failure prints the error, returns NULL. */
 tb_outbox *cli_open(cli *c);
+/* Open the outbox for the read and maintenance verbs: read-only (never
+ * creating or migrating anything) unless `write`. Prints the error and
+ * returns NULL on failure (a path with no outbox: "no outbox at PATH"). */
+tb_admin *cli_admin(cli *c, bool write);
+/* s as a JSON string (NULL: null). */
+void cli_json_str(FILE *f, const char *s);
+/* A monotonic clock in milliseconds. */
+int64_t cli_mono_ms(void);
 /* Is argv[i] == name? If it takes a value, store it and advance *i. */
 bool cli_flag(cli *c, int *i, const char *name, const char **value);
 /* Strict integer parse; false on anything but a whole number. */
@@ -60,6 +72,7 @@ int cmd_dead(cli *c);
 int cmd_requeue(cli *c);
 int cmd_show(cli *c);
 int cmd_purge(cli *c);
+int cmd_forget(cli *c);
 int cmd_demo(cli *c);
 
 #endif

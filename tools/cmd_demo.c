@@ -10,8 +10,10 @@
  * and prints a short tour: what was written, the status, one trace as a
  * tree, and the sqlite3 line to look for yourself.
  */
-#include "db_util.h"
+#include "cli.h"
 #include "demo_server.h"
+
+#include <cjson/cJSON.h>
 
 #include <time.h>
 
@@ -175,14 +177,55 @@ static void run_conversation(int i, char first_trace[64])
     tb_trace_free(t);
 }
 
+typedef struct dest_pending {
+    const char *dest;
+    long long pending;
+} dest_pending;
+
+static int pending_row(void *ctx, const tb_dest_status *r)
+{
+    dest_pending *d = ctx;
+    if (strcmp(r->name, d->dest) == 0)
+        d->pending = r->pending;
+    return 0;
+}
+
 static long long pending_for(const char *path, const char *dest)
 {
-    sqlite3 *db = NULL;
-    if (tb__db_open(&db, path, 10000, 1, 0) != TB_OK)
-        return -1;
-    long long v = cli_scalar(db, "SELECT count(*) FROM pending WHERE destination = ?1", dest, -1);
-    sqlite3_close(db);
-    return v;
+    tb_admin *a = NULL;
+    dest_pending d = {dest, -1};
+    if (tb_admin_open(&a, path, TB_ADMIN_READONLY) == TB_OK)
+        tb_admin_status(a, pending_row, &d);
+    tb_admin_close(a);
+    return d.pending;
+}
+
+/* What the outbox holds: records, traces, spans that ended with an error. */
+typedef struct tally {
+    long long records, traces, errors;
+} tally;
+
+static int tally_row(void *ctx, const tb_record *r)
+{
+    tally *t = ctx;
+    t->records++;
+    if (r->kind && strcmp(r->kind, "trace") == 0)
+        t->traces++;
+    cJSON *body = cJSON_ParseWithLength(r->body, r->body_len);
+    if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(body, "error")))
+        t->errors++;
+    cJSON_Delete(body);
+    return 0;
+}
+
+static tally count_records(const char *path)
+{
+    tally t = {0, 0, 0};
+    tb_admin *a = NULL;
+    if (tb_admin_open(&a, path, TB_ADMIN_READONLY) == TB_OK)
+        tb_admin_records(a, NULL, tally_row, &t);
+    tb_admin_close(a);
+    return t;
 }
 
 static void status_line(cli *c)
@@ -288,31 +331,17 @@ int cmd_demo(cli *c)
     tb_set_trace_processors(&p, 1);
 
     printf("== 1. an agent workload, written through the C API ==\n");
-    long long before = 0;
-    {
-        sqlite3 *db = cli_db(c);
-        if (db) {
-            before = cli_scalar(db, "SELECT count(*) FROM records", NULL, -1);
-            sqlite3_close(db);
-        }
-    }
+    long long before = count_records(path).records;
     char first[64] = "";
-    int64_t t0 = tb__mono_ms();
+    int64_t t0 = cli_mono_ms();
     for (int i = 0; i < conversations; i++)
         run_conversation(i, first);
-    int64_t took = tb__mono_ms() - t0;
+    int64_t took = cli_mono_ms() - t0;
     tb_shutdown(5000);
     tb_outbox_close(ob);
 
-    sqlite3 *db = cli_db(c);
-    if (!db)
-        return EXIT_ERR;
-    long long after = cli_scalar(db, "SELECT count(*) FROM records", NULL, -1);
-    long long traces =
-        cli_scalar(db, "SELECT count(*) FROM records WHERE kind = 'trace'", NULL, -1);
-    long long errors =
-        cli_scalar(db, "SELECT count(*) FROM records WHERE error IS NOT NULL", NULL, -1);
-    sqlite3_close(db);
+    tally after_t = count_records(path);
+    long long after = after_t.records, traces = after_t.traces, errors = after_t.errors;
     printf("%d conversations -> %lld records committed to %s in %lld ms (%lld traces, %lld "
            "spans with an error), each durable (synchronous=FULL) when its span ended\n\n",
            conversations, after - before, path, (long long)took, traces, errors);

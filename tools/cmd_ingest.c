@@ -9,7 +9,6 @@
  * skipped; the exit status is 1 at the end if any line was bad.
  */
 #include "cli.h"
-#include "outbox_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,9 +23,7 @@ typedef struct batch {
     const char *line[MAX_BATCH];
     size_t len[MAX_BATCH];
     long long lineno[MAX_BATCH];
-    tb_status st[MAX_BATCH];
-    char ids[MAX_BATCH][TB__ID_MAX];
-    char errs[MAX_BATCH][512];
+    tb_put_result res[MAX_BATCH];
     size_t n;
 } batch;
 
@@ -35,16 +32,16 @@ static int flush_batch(tb_outbox *ob, batch *b, bool ack, const char *src, long 
 {
     if (b->n == 0)
         return 0;
-    if (tb__outbox_put_many(ob, b->line, b->len, b->n, b->st, b->ids, b->errs) != TB_OK)
+    if (tb_outbox_put_json_many(ob, b->line, b->len, b->n, b->res) != TB_OK)
         return cli_fail(EXIT_ERR, "ingest: %s", tb_last_error());
     for (size_t i = 0; i < b->n; i++) {
-        if (b->st[i] == TB_OK) {
+        if (b->res[i].status == TB_OK) {
             (*stored)++;
             if (ack)
-                printf("%s\n", b->ids[i]);
+                printf("%s\n", b->res[i].id);
         } else {
             (*bad)++;
-            fprintf(stderr, "tracebox: ingest: %s:%lld: %s\n", src, b->lineno[i], b->errs[i]);
+            fprintf(stderr, "tracebox: ingest: %s:%lld: %s\n", src, b->lineno[i], b->res[i].error);
         }
     }
     if (ack)
@@ -52,7 +49,7 @@ static int flush_batch(tb_outbox *ob, batch *b, bool ack, const char *src, long 
     b->n = 0;
     /* progress on a terminal once the work takes more than a second */
     static int64_t last;
-    int64_t now = tb__mono_ms();
+    int64_t now = cli_mono_ms();
     if (!last)
         last = now;
     if (now - last >= 1000 && isatty(STDERR_FILENO)) {

@@ -1,9 +1,10 @@
 /*
- * cmd_purge.c — `tracebox purge [--older-than DURATION]`: delete records
- * that every destination has delivered (or dead-lettered), never what is
- * pending, then give the space back (incremental vacuum + WAL truncate).
+ * cmd_purge.c — `tracebox purge [--older-than DURATION]`: delete what every
+ * destination has delivered — never what is pending, requeued or pointed to
+ * by a dead letter, and nothing while a configured destination has not
+ * started yet — then give the space back (tb_admin_purge).
  */
-#include "db_util.h"
+#include "cli.h"
 
 #include <sys/stat.h>
 
@@ -24,29 +25,30 @@ int cmd_purge(cli *c)
     int64_t older_ms = 0;
     for (int i = 0; i < c->argc; i++) {
         if (cli_flag(c, &i, "--older-than", &older) && older &&
-            tb__parse_duration_ms(older, &older_ms))
+            tb_parse_duration(older, &older_ms) == 0)
             continue;
         return cli_fail(EXIT_USAGE,
                         "purge: bad argument '%s' (usage: tracebox purge "
                         "[--older-than DURATION], e.g. 7d, 12h, 30m)",
                         c->argv[i]);
     }
-    const char *path = cli_db_path(c);
-    sqlite3 *db = cli_db(c);
-    if (!db)
+    const tb_config *cfg = NULL;
+    if (cli_config_in_play(c) && !(cfg = cli_config(c)))
+        return EXIT_CONFIG;
+    tb_admin *a = cli_admin(c, true);
+    if (!a)
         return EXIT_ERR;
+    const char *path = tb_admin_path(a);
     long long before = file_bytes(path);
     int64_t deleted = 0;
-    if (tb__db_purge_delivered(db, older_ms, &deleted) != TB_OK) {
+    if (tb_admin_purge(a, cfg, older_ms, &deleted) != TB_OK) {
         cli_fail(EXIT_ERR, "purge: %s; nothing deleted", tb_last_error());
-        sqlite3_close(db);
+        tb_admin_close(a);
         return EXIT_ERR;
     }
-    sqlite3_exec(db, "PRAGMA incremental_vacuum", NULL, NULL, NULL);
-    sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-    sqlite3_close(db);
     long long after = file_bytes(path);
     printf("purged %lld delivered record(s); %s: %.1f MiB -> %.1f MiB\n", (long long)deleted, path,
            (double)before / 1048576.0, (double)after / 1048576.0);
+    tb_admin_close(a);
     return EXIT_OK;
 }

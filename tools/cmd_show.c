@@ -1,53 +1,156 @@
 /*
- * cmd_show.c — `tracebox show TRACE_ID`: a trace and its spans as an
- * indented tree (type, name, duration, model and tokens, error marks), with
- * each destination's delivery state; --json prints the records instead.
+ * cmd_show.c — `tracebox show TRACE_ID`: a trace and its spans as a tree,
+ * drawn as tree(1) draws one (├─ for a child with siblings after it, └─ for
+ * the last, │ continuing a parent's line), with type, name, duration, model
+ * and tokens, error marks, and each destination's delivery state; --json
+ * prints the records instead. Children are in the order they started.
  */
-#include "db_util.h"
+#include "cli.h"
 
 #include <cjson/cJSON.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct node {
-    long long seq;
+    int64_t seq, start_us;
     char *span_id, *parent_id, *type, *name, *body;
     double ms;
-    bool error, shown;
+    bool shown;
 } node;
 
-static double duration_ms(const char *a, const char *b);
+typedef struct show {
+    node *nodes;
+    size_t n, cap;
+    char *workflow, *trace_body;
+    bool nomem;
+} show;
 
-static void print_tree(node *nodes, size_t n, const char *parent, int depth, bool color)
+static char *dup_or_null(const char *s, bool *nomem)
 {
-    for (size_t i = 0; i < n; i++) {
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *nomem = true;
+    return d;
+}
+
+static int add_record(void *ctx, const tb_record *r)
+{
+    show *sh = ctx;
+    if (r->kind && strcmp(r->kind, "trace") == 0) {
+        free(sh->workflow);
+        free(sh->trace_body);
+        sh->workflow = dup_or_null(r->name ? r->name : "", &sh->nomem);
+        sh->trace_body = dup_or_null(r->body, &sh->nomem);
+        return sh->nomem;
+    }
+    if (sh->n == sh->cap) {
+        size_t cap = sh->cap ? sh->cap * 2 : 32;
+        node *g = realloc(sh->nodes, cap * sizeof *g);
+        if (!g) {
+            sh->nomem = true;
+            return 1;
+        }
+        sh->nodes = g;
+        sh->cap = cap;
+    }
+    node *x = &sh->nodes[sh->n++];
+    memset(x, 0, sizeof *x);
+    x->seq = r->seq;
+    x->span_id = dup_or_null(r->span_id ? r->span_id : "", &sh->nomem);
+    x->parent_id = dup_or_null(r->parent_id, &sh->nomem);
+    x->type = dup_or_null(r->type ? r->type : "", &sh->nomem);
+    x->name = dup_or_null(r->name ? r->name : "", &sh->nomem);
+    x->body = dup_or_null(r->body, &sh->nomem);
+    int64_t a = 0, b = 0;
+    if (r->started_at && tb_parse_time(r->started_at, &a) == 0)
+        x->start_us = a;
+    if (r->started_at && r->ended_at && tb_parse_time(r->started_at, &a) == 0 &&
+        tb_parse_time(r->ended_at, &b) == 0)
+        x->ms = (double)(b - a) / 1000.0;
+    return sh->nomem;
+}
+
+static int by_start(const void *pa, const void *pb)
+{
+    const node *a = pa, *b = pb;
+    if (a->start_us != b->start_us)
+        return a->start_us < b->start_us ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static bool is_child(const node *x, const char *parent)
+{
+    return parent ? (x->parent_id && strcmp(x->parent_id, parent) == 0) : !x->parent_id;
+}
+
+static void print_line(const node *x, const char *prefix, const char *branch, bool color)
+{
+    char extra[256] = "";
+    cJSON *body = cJSON_Parse(x->body);
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(body, "span_data");
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(data, "model");
+    const cJSON *usage = cJSON_GetObjectItemCaseSensitive(data, "usage");
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(usage, "input_tokens");
+    const cJSON *out = cJSON_GetObjectItemCaseSensitive(usage, "output_tokens");
+    if (cJSON_IsString(model) && cJSON_IsNumber(in) && cJSON_IsNumber(out))
+        snprintf(extra, sizeof extra, "  [%s, %" PRId64 " in / %" PRId64 " out tokens]",
+                 model->valuestring, (int64_t)in->valuedouble, (int64_t)out->valuedouble);
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(body, "error");
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
+    printf("%s%s%-10s %-28s %8.1f ms%s", prefix, branch, x->type, x->name, x->ms, extra);
+    if (cJSON_IsString(msg))
+        printf("  %s✗ %s%s", color ? "\033[31m" : "", msg->valuestring, color ? "\033[0m" : "");
+    printf("\n");
+    cJSON_Delete(body);
+}
+
+/* The children of `parent` under `prefix` (the bars of the levels above). */
+static void print_tree(node *nodes, size_t n, const char *parent, const char *prefix, bool color)
+{
+    size_t last = n;
+    for (size_t i = 0; i < n; i++)
+        if (!nodes[i].shown && is_child(&nodes[i], parent))
+            last = i;
+    for (size_t i = 0; i < n && last < n; i++) {
         node *x = &nodes[i];
-        if (x->shown)
-            continue;
-        bool child = parent ? (x->parent_id && strcmp(x->parent_id, parent) == 0) : (!x->parent_id);
-        if (!child)
+        if (x->shown || !is_child(x, parent))
             continue;
         x->shown = true;
-        char extra[256] = "";
-        cJSON *body = cJSON_Parse(x->body);
-        const cJSON *data = cJSON_GetObjectItemCaseSensitive(body, "span_data");
-        const cJSON *model = cJSON_GetObjectItemCaseSensitive(data, "model");
-        const cJSON *usage = cJSON_GetObjectItemCaseSensitive(data, "usage");
-        const cJSON *in = cJSON_GetObjectItemCaseSensitive(usage, "input_tokens");
-        const cJSON *out = cJSON_GetObjectItemCaseSensitive(usage, "output_tokens");
-        if (cJSON_IsString(model) && cJSON_IsNumber(in) && cJSON_IsNumber(out))
-            snprintf(extra, sizeof extra, "  [%s, %d in / %d out tokens]", model->valuestring,
-                     in->valueint, out->valueint);
-        const cJSON *err = cJSON_GetObjectItemCaseSensitive(body, "error");
-        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
-        printf("%*s%s %-10s %-28s %8.1f ms%s", depth * 2, "", depth ? "└─" : "•", x->type,
-               x->name ? x->name : "", x->ms, extra);
-        if (cJSON_IsString(msg))
-            printf("  %s✗ %s%s", color ? "\033[31m" : "", msg->valuestring, color ? "\033[0m" : "");
-        printf("\n");
-        cJSON_Delete(body);
-        print_tree(nodes, n, x->span_id, depth + 1, color);
+        bool is_last = i == last;
+        print_line(x, prefix, is_last ? "└─ " : "├─ ", color);
+        size_t plen = strlen(prefix);
+        char *sub = malloc(plen + 8);
+        if (!sub)
+            return;
+        snprintf(sub, plen + 8, "%s%s", prefix, is_last ? "   " : "│  ");
+        print_tree(nodes, n, x->span_id, sub, color);
+        free(sub);
     }
+}
+
+static int delivery_row(void *ctx, const tb_trace_delivery *r)
+{
+    (void)ctx;
+    printf("  %-14s delivered %lld, pending %lld, dead %lld\n", r->destination,
+           (long long)r->delivered, (long long)r->pending, (long long)r->dead);
+    return 0;
+}
+
+static void show_free(show *sh)
+{
+    for (size_t i = 0; i < sh->n; i++) {
+        free(sh->nodes[i].span_id);
+        free(sh->nodes[i].parent_id);
+        free(sh->nodes[i].type);
+        free(sh->nodes[i].name);
+        free(sh->nodes[i].body);
+    }
+    free(sh->nodes);
+    free(sh->workflow);
+    free(sh->trace_body);
 }
 
 int cmd_show(cli *c)
@@ -65,105 +168,37 @@ int cmd_show(cli *c)
     if (!trace)
         return cli_fail(EXIT_USAGE, "show: which trace? (usage: tracebox show TRACE_ID; ids are "
                                     "in `tracebox pending` and `tracebox export`)");
-    sqlite3 *db = cli_db(c);
-    if (!db)
+    tb_admin *a = cli_admin(c, false);
+    if (!a)
         return EXIT_ERR;
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT seq, kind, span_id, parent_id, type, name, started_at, "
-                                "ended_at, body FROM records WHERE trace_id = ?1 ORDER BY "
-                                "started_at, seq",
-                                -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        sqlite3_close(db);
-        return cli_fail(EXIT_ERR, "show: %s", sqlite3_errmsg(db));
-    }
-    sqlite3_bind_text(s, 1, trace, -1, SQLITE_STATIC);
-    node *nodes = NULL;
-    size_t n = 0;
-    char *workflow = NULL, *trace_body = NULL;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        if (strcmp(cli_col(s, 1), "trace") == 0) {
-            free(workflow);
-            free(trace_body);
-            workflow = strdup(cli_col(s, 5));
-            trace_body = strdup(cli_col(s, 8));
-            continue;
-        }
-        node *grown = realloc(nodes, (n + 1) * sizeof *nodes);
-        if (!grown)
-            break;
-        nodes = grown;
-        node *x = &nodes[n++];
-        memset(x, 0, sizeof *x);
-        x->seq = sqlite3_column_int64(s, 0);
-        x->span_id = strdup(cli_col(s, 2));
-        x->parent_id = sqlite3_column_type(s, 3) == SQLITE_NULL ? NULL : strdup(cli_col(s, 3));
-        x->type = strdup(cli_col(s, 4));
-        x->name = strdup(cli_col(s, 5));
-        x->body = strdup(cli_col(s, 8));
-        x->ms = duration_ms(cli_col(s, 6), cli_col(s, 7));
-    }
-    sqlite3_finalize(s);
+    show sh = {0};
     int result = EXIT_OK;
-    if (!workflow && n == 0) {
+    if (tb_admin_records(a, trace, add_record, &sh) != TB_OK || sh.nomem) {
+        result = cli_fail(EXIT_ERR, "show: %s", sh.nomem ? "out of memory" : tb_last_error());
+    } else if (!sh.workflow && sh.n == 0) {
         result = cli_fail(EXIT_ERR, "show: no trace %s in %s (see `tracebox export` for ids)",
-                          trace, cli_db_path(c));
+                          trace, tb_admin_path(a));
     } else if (c->json) {
-        if (trace_body)
-            printf("%s\n", trace_body);
-        for (size_t i = 0; i < n; i++)
-            printf("%s\n", nodes[i].body);
+        if (sh.trace_body)
+            printf("%s\n", sh.trace_body);
+        for (size_t i = 0; i < sh.n; i++)
+            printf("%s\n", sh.nodes[i].body);
     } else {
+        qsort(sh.nodes, sh.n, sizeof *sh.nodes, by_start);
         printf("trace %s  \"%s\"  (%zu spans)\n", trace,
-               workflow ? workflow
-                        : "(trace record "
-                          "not received)",
-               n);
-        print_tree(nodes, n, NULL, 1, cli_color());
+               sh.workflow ? sh.workflow : "(trace record not received)", sh.n);
+        print_tree(sh.nodes, sh.n, NULL, "", cli_color());
         /* orphans: spans whose parent never arrived */
-        for (size_t i = 0; i < n; i++)
-            if (!nodes[i].shown) {
-                printf("  (parent %s not in the outbox)\n", nodes[i].parent_id);
-                print_tree(nodes, n, nodes[i].parent_id, 2, cli_color());
+        for (size_t i = 0; i < sh.n; i++)
+            if (!sh.nodes[i].shown) {
+                printf("(parent %s not in the outbox)\n", sh.nodes[i].parent_id);
+                print_tree(sh.nodes, sh.n, sh.nodes[i].parent_id, "", cli_color());
             }
-        /* delivery state per destination */
-        if (sqlite3_prepare_v2(db,
-                               "SELECT d.name, (SELECT count(*) FROM records r WHERE r.trace_id = "
-                               "?1 AND r.seq <= d.cursor AND r.seq NOT IN (SELECT seq FROM "
-                               "dead_letters x WHERE x.destination = d.name)), (SELECT count(*) "
-                               "FROM pending p WHERE p.destination = d.name AND p.trace_id = ?1), "
-                               "(SELECT count(*) FROM dead_letters x JOIN records r ON r.seq = "
-                               "x.seq WHERE x.destination = d.name AND r.trace_id = ?1) FROM "
-                               "destinations d ORDER BY d.name",
-                               -1, &s, NULL) == SQLITE_OK) {
-            sqlite3_bind_text(s, 1, trace, -1, SQLITE_STATIC);
-            printf("\ndelivery:\n");
-            while (sqlite3_step(s) == SQLITE_ROW)
-                printf("  %-14s delivered %lld, pending %lld, dead %lld\n", cli_col(s, 0),
-                       (long long)sqlite3_column_int64(s, 1), (long long)sqlite3_column_int64(s, 2),
-                       (long long)sqlite3_column_int64(s, 3));
-            sqlite3_finalize(s);
-        }
+        printf("\ndelivery:\n");
+        if (tb_admin_trace_delivery(a, trace, delivery_row, NULL) != TB_OK)
+            result = cli_fail(EXIT_ERR, "show: %s", tb_last_error());
     }
-    for (size_t i = 0; i < n; i++) {
-        free(nodes[i].span_id);
-        free(nodes[i].parent_id);
-        free(nodes[i].type);
-        free(nodes[i].name);
-        free(nodes[i].body);
-    }
-    free(nodes);
-    free(workflow);
-    free(trace_body);
-    sqlite3_close(db);
+    show_free(&sh);
+    tb_admin_close(a);
     return result;
-}
-
-static double duration_ms(const char *a, const char *b)
-{
-    int64_t x, y;
-    if (!tb__parse_iso8601(a, &x) || !tb__parse_iso8601(b, &y))
-        return 0;
-    return (double)(y - x) / 1000.0;
 }

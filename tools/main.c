@@ -4,13 +4,13 @@
  * (cmd_*.c) does the work.
  */
 #include "cli.h"
-#include "config_internal.h"
-#include "outbox_internal.h"
 
 #include <errno.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct verb {
@@ -43,8 +43,8 @@ static const verb verbs[] = {
      "Per destination: pending, oldest pending age, delivered, dead, tries, last error, next\n"
      "attempt, lease holder; counters of refused and dropped records; file, WAL and free\n"
      "space. --json is a stable shape (see the README); --prometheus is the text exposition\n"
-     "format for the node_exporter textfile collector; --check prints one line and exits 1\n"
-     "when a destination has bad credentials or exceeds a limit.\n"
+     "format for the node_exporter textfile collector; --check prints one line and exits 0\n"
+     "OK, 2 CRITICAL (bad credentials or a limit exceeded) or 3 UNKNOWN (no outbox).\n"
      "Example: tracebox status --check --max-pending 10000 --max-age 1h --no-dead"},
     {"pending", cmd_pending, "tracebox pending [--destination NAME] [--limit N] [--json]",
      "List records not yet delivered (oldest first), per destination.\n"
@@ -62,6 +62,11 @@ static const verb verbs[] = {
      "Delete records every destination has delivered (older than DURATION, default 0s)\n"
      "and reclaim the space. Never deletes what is pending.\n"
      "Example: tracebox purge --older-than 7d"},
+    {"forget", cmd_forget, "tracebox forget NAME [--force]",
+     "Drop a destination's delivery state (its cursor, dead letters and requeued records)\n"
+     "from the outbox, so a destination that is gone no longer holds records back from\n"
+     "purge. Refuses a destination that is still in the configuration unless --force.\n"
+     "Example: tracebox forget old-collector"},
     {"export", cmd_export, "tracebox export [--trace ID]",
      "Print stored records as JSON lines (the SDK export objects), in seq order.\n"
      "Example: tracebox export --trace trace_0f8c... > one-trace.jsonl"},
@@ -186,20 +191,51 @@ tb_outbox *cli_open(cli *c)
     /* [outbox] settings apply to every verb that writes records */
     if (cli_config_in_play(c)) {
         const tb_config *cfg = cli_config(c);
-        if (!cfg)
+        if (!cfg || tb_config_outbox_options(cfg, &o) != TB_OK)
             return NULL;
-        o.durability = cfg->durability;
-        o.max_size = cfg->max_size;
-        o.full_policy = cfg->full_policy;
-        o.queue_capacity = cfg->queue_capacity;
-        o.queue_policy = cfg->queue_policy;
-        o.redact = cfg->redact;
     }
     if (tb_outbox_open(&ob, cli_db_path(c), &o) != TB_OK) {
         cli_fail(EXIT_ERR, "%s", tb_last_error());
         return NULL;
     }
     return ob;
+}
+
+tb_admin *cli_admin(cli *c, bool write)
+{
+    tb_admin *a = NULL;
+    if (tb_admin_open(&a, cli_db_path(c), write ? 0 : TB_ADMIN_READONLY) != TB_OK) {
+        cli_fail(EXIT_ERR, "%s", tb_last_error());
+        return NULL;
+    }
+    return a;
+}
+
+void cli_json_str(FILE *f, const char *s)
+{
+    if (!s) {
+        fputs("null", f);
+        return;
+    }
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", f);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+int64_t cli_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 bool cli_color(void)

@@ -29,6 +29,16 @@ TB_EXTERN const char *tb_version(void);
  * functions). NULL is a no-op. Any thread. */
 TB_EXTERN void tb_free(void *ptr);
 
+/* A duration as the configuration writes it ("500ms", "30s", "5m", "12h",
+ * "7d"; a bare number is seconds) into milliseconds. 0 on success, -1 when
+ * it is not one. Any thread. */
+TB_EXTERN int tb_parse_duration(const char *text, int64_t *ms);
+
+/* An ISO-8601 time as the SDKs write it ("2025-06-01T12:34:56.789Z",
+ * "…+00:00") into microseconds since the epoch. 0 on success, -1 when it is
+ * not one. Any thread. */
+TB_EXTERN int tb_parse_time(const char *text, int64_t *us);
+
 #ifdef __cplusplus
 }
 #endif

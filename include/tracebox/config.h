@@ -11,6 +11,7 @@
 #define TRACEBOX_CONFIG_H
 
 #include "tracebox/exporter.h"
+#include "tracebox/outbox.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -36,6 +37,12 @@ TB_EXTERN size_t tb_config_destination_count(const tb_config *cfg);
 /* Borrowed; valid while cfg lives. NULL when out of range / not found. */
 TB_EXTERN const tb_dest_config *tb_config_destination(const tb_config *cfg, size_t index);
 TB_EXTERN const tb_dest_config *tb_config_find_destination(const tb_config *cfg, const char *name);
+
+/* Apply the [outbox] settings (durability, max_size, full_policy,
+ * queue_capacity, queue_policy, redact) to *opts, which the caller has
+ * initialised (TB_OUTBOX_OPTIONS_INIT); settings the file leaves out keep
+ * their value. TB_INVALID when either is NULL. Any thread. */
+TB_EXTERN tb_status tb_config_outbox_options(const tb_config *cfg, tb_outbox_options *opts);
 
 #ifdef __cplusplus
 }

@@ -99,6 +99,22 @@ TB_EXTERN tb_status tb_outbox_put_json(tb_outbox *outbox, const char *json, size
 
 /* Wait until every record accepted so far is committed (async mode; in
  * other modes it returns at once). */
+/* The outcome of one record of tb_outbox_put_json_many(). */
+typedef struct tb_put_result {
+    tb_status status; /* TB_OK: stored (durable per the durability mode) */
+    char id[256];     /* the record's id (cut if longer), "" when refused */
+    char error[512];  /* with a failure: one line naming the field */
+} tb_put_result;
+
+/* Store n records (json[i], len[i] bytes each) in as few transactions as
+ * possible, as tb_outbox_put_json() would one by one: res[i] says what
+ * became of record i (a bad record is refused alone; the others are
+ * stored). Returns TB_OK when every record was tried (check res[]), else
+ * the reason none was. Borrowed text must live until it returns. Any
+ * thread. */
+TB_EXTERN tb_status tb_outbox_put_json_many(tb_outbox *outbox, const char *const *json,
+                                            const size_t *len, size_t n, tb_put_result *res);
+
 TB_EXTERN tb_status tb_outbox_flush(tb_outbox *outbox, int64_t timeout_ms);
 
 /* Fill *out with a processor that writes into `outbox`. The outbox must

@@ -277,8 +277,9 @@ static void test_status_check(void **state)
 
     st_db_exec(f->db, "INSERT INTO dead_letters (destination, seq, reason, http_status, time) "
                       "VALUES ('file', 1, 'HTTP 400: bad', 400, '2026-01-01T00:00:00Z')");
+    /* CRITICAL is 2, as the monitoring-plugins convention has it */
     const char *nodead[] = {"status", "--check", "--no-dead", NULL};
-    out = run(f, 1, nodead);
+    out = run(f, 2, nodead);
     assert_non_null(strstr(out, "CRITICAL: file: 1 dead letter(s)"));
     free(out);
     const char *plain[] = {"status", "--check", NULL};
@@ -286,16 +287,16 @@ static void test_status_check(void **state)
 
     st_db_exec(f->db, "UPDATE destinations SET cursor = cursor - 3");
     const char *maxp[] = {"status", "--check", "--max-pending", "2", NULL};
-    out = run(f, 1, maxp);
+    out = run(f, 2, maxp);
     assert_non_null(strstr(out, "CRITICAL: file: 3 pending (max 2)"));
     free(out);
     st_db_exec(f->db, "UPDATE records SET created_at = '2000-01-01T00:00:00.000000+00:00'");
     const char *maxa[] = {"status", "--check", "--max-age", "1h", NULL};
-    out = run(f, 1, maxa);
+    out = run(f, 2, maxa);
     assert_non_null(strstr(out, "oldest pending record is"));
     free(out);
     st_db_exec(f->db, "UPDATE destinations SET auth_failed = 1, last_error = 'HTTP 401: no'");
-    out = run(f, 1, plain);
+    out = run(f, 2, plain);
     assert_non_null(strstr(out, "credentials refused (HTTP 401: no)"));
     free(out);
     const char *usage[] = {"status", "--no-dead", NULL};
@@ -319,10 +320,17 @@ static void test_show(void **state)
     snprintf(head, sizeof head, "trace %s  \"Customer support\"  (%lld spans)", trace,
              (long long)spans);
     assert_non_null(strstr(out, head));
-    int64_t lines = 0;
+    /* a tree as tree(1) draws one: every span on a branch, ├─ where a
+     * sibling follows, └─ for the last child, │ carrying a parent's line */
+    int64_t mid = 0, last = 0;
+    for (char *p = out; (p = strstr(p, "├─")); p++)
+        mid++;
     for (char *p = out; (p = strstr(p, "└─")); p++)
-        lines++;
-    assert_int_equal(lines, spans);
+        last++;
+    assert_int_equal(mid + last, spans);
+    assert_true(mid > 0);
+    assert_true(last > 1);
+    assert_non_null(strstr(out, "│  ├─ ") ? strstr(out, "│  ├─ ") : strstr(out, "│  └─ "));
     assert_non_null(strstr(out, "Triage agent -> Billing agent"));
     assert_non_null(strstr(out, "in /")); /* tokens of a generation */
     assert_non_null(strstr(out, "file           delivered"));
@@ -388,6 +396,134 @@ static void test_purge(void **state)
     assert_string_equal(ic, "ok");
 }
 
+/* Read verbs never create or migrate: a mistyped path is an error, and
+ * nothing appears there. status --check says UNKNOWN (exit 3). */
+static void test_read_verbs_create_nothing(void **state)
+{
+    fx *f = *state;
+    char typo[700];
+    snprintf(typo, sizeof typo, "%s/typo.db", f->dir);
+    const char *verbs[][4] = {{"status", NULL},
+                              {"status", "--json", NULL},
+                              {"status", "--prometheus", NULL},
+                              {"pending", NULL},
+                              {"dead", NULL},
+                              {"export", NULL},
+                              {"show", "trace_x", NULL}};
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+        const char *args[8] = {"--db", typo};
+        for (size_t k = 0; verbs[i][k]; k++)
+            args[2 + k] = verbs[i][k];
+        free(run(f, 1, args));
+        char *err = st_read_file(f->err, NULL);
+        if (!strstr(err, "no outbox at"))
+            fail_msg("%s: stderr does not say \"no outbox at\":\n%s", verbs[i][0], err);
+        free(err);
+        struct stat sb;
+        if (stat(typo, &sb) == 0)
+            fail_msg("tracebox %s created %s", verbs[i][0], typo);
+    }
+    const char *check[] = {"--db", typo, "status", "--check", NULL};
+    char *out = run(f, 3, check);
+    assert_non_null(strstr(out, "UNKNOWN: no outbox at"));
+    free(out);
+    struct stat sb;
+    assert_int_not_equal(stat(typo, &sb), 0);
+    /* a file that is not an outbox: UNKNOWN too, and left as it was */
+    FILE *junk = fopen(typo, "w");
+    fputs("not a database\n", junk);
+    fclose(junk);
+    out = run(f, 3, check);
+    assert_non_null(strstr(out, "UNKNOWN: "));
+    free(out);
+}
+
+/* A record a dead letter points to survives purge and retention; requeue
+ * --dead puts it back (and says so truthfully) and the next ship delivers
+ * it. */
+static void test_dead_letter_keeps_its_record(void **state)
+{
+    fx *f = *state;
+    demo(f);
+    int64_t records = st_db_int(f->db, "SELECT count(*) FROM records");
+    int64_t seq = st_db_int(f->db, "SELECT seq FROM records WHERE kind = 'span' ORDER BY seq "
+                                   "LIMIT 1 OFFSET 3");
+    st_db_exec(f->db,
+               "INSERT INTO dead_letters (destination, seq, reason, http_status, time) VALUES "
+               "('file', %lld, 'HTTP 400: bad', 400, '2026-01-01T00:00:00Z')",
+               (long long)seq);
+    const char *purge[] = {"purge", NULL};
+    char *out = run(f, 0, purge);
+    char want[64];
+    snprintf(want, sizeof want, "purged %lld delivered", (long long)(records - 1));
+    assert_non_null(strstr(out, want));
+    free(out);
+    assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM records"), 1);
+    assert_int_equal(
+        st_db_int(f->db, "SELECT count(*) FROM records WHERE seq = %lld", (long long)seq), 1);
+
+    const char *requeue[] = {"requeue", "--dead", NULL};
+    out = run(f, 0, requeue);
+    assert_non_null(strstr(out, "requeued 1 dead letter(s)"));
+    free(out);
+    assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM pending"), 1);
+    /* nothing left to requeue: it says 0, not what it did last time */
+    out = run(f, 0, requeue);
+    assert_non_null(strstr(out, "requeued 0 dead letter(s)"));
+    free(out);
+
+    /* retention (the shipper's housekeeping) keeps it while it is pending,
+     * and the ship delivers it */
+    char ini[700];
+    snprintf(ini, sizeof ini, "%s/tracebox.ini", f->dir);
+    FILE *cfg = fopen(ini, "w");
+    fputs("[outbox]\nretention = 1ms\n[file]\ntype = file\npath = tracebox-export.jsonl\n", cfg);
+    fclose(cfg);
+    const char *ship[] = {"ship", "--once", NULL};
+    free(run(f, 0, ship));
+    assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM pending"), 0);
+    assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM requeued"), 0);
+    /* delivered now: retention may take it */
+    free(run(f, 0, ship));
+    assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM records"), 0);
+}
+
+/* forget drops a destination that holds records back; a configured one
+ * needs --force. */
+static void test_forget(void **state)
+{
+    fx *f = *state;
+    demo(f);
+    st_db_exec(f->db, "INSERT INTO destinations (name, type, cursor, created_at) VALUES "
+                      "('gone', 'webhook', 0, '2026-01-01T00:00:00Z')");
+    st_db_exec(f->db, "INSERT INTO dead_letters (destination, seq, reason, http_status, time) "
+                      "VALUES ('gone', 1, 'HTTP 400', 400, '2026-01-01T00:00:00Z')");
+    const char *purge[] = {"purge", NULL};
+    char *out = run(f, 0, purge);
+    assert_non_null(strstr(out, "purged 0 delivered"));
+    free(out);
+    const char *nobody[] = {"forget", "nobody", NULL};
+    free(run(f, 1, nobody));
+    const char *forget[] = {"forget", "gone", NULL};
+    out = run(f, 0, forget);
+    assert_non_null(strstr(out, "forgot gone (and its 1 dead letter(s))"));
+    free(out);
+    assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM destinations WHERE name = 'gone'"), 0);
+    out = run(f, 0, purge);
+    assert_null(strstr(out, "purged 0 delivered"));
+    free(out);
+    /* a configured destination: refused without --force */
+    char ini[700];
+    snprintf(ini, sizeof ini, "%s/tracebox.ini", f->dir);
+    FILE *cfg = fopen(ini, "w");
+    fputs("[file]\ntype = file\npath = tracebox-export.jsonl\n", cfg);
+    fclose(cfg);
+    const char *file[] = {"forget", "file", NULL};
+    free(run(f, 1, file));
+    const char *forced[] = {"forget", "file", "--force", NULL};
+    free(run(f, 0, forced));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +533,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_status_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_show, setup, teardown),
         cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_verbs_create_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_letter_keeps_its_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

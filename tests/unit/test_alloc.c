@@ -241,24 +241,24 @@ static bool put_many_scenario(long n, bool *injected)
         fail_msg("open without failures: %s", tb_last_error());
     const char *lines[3] = {TRACE_LINE, SPAN_LINE, "{\"bad\":1}"};
     size_t lens[3] = {strlen(lines[0]), strlen(lines[1]), strlen(lines[2])};
-    tb_status st[3] = {TB_ERROR, TB_ERROR, TB_ERROR};
-    char ids[3][TB__ID_MAX];
-    char errs[3][512];
+    tb_put_result res[3];
+    for (int i = 0; i < 3; i++)
+        res[i].status = TB_ERROR;
     tb__alloc_fail_after(n);
-    tb_status all = tb__outbox_put_many(ob, lines, lens, 3, st, ids, errs);
+    tb_status all = tb_outbox_put_json_many(ob, lines, lens, 3, res);
     long attempts = tb__alloc_fail_after(-1);
     *injected = attempts > n;
     tb_outbox_close(ob);
-    bool ok = all == TB_OK && st[0] == TB_OK && st[1] == TB_OK;
+    bool ok = all == TB_OK && res[0].status == TB_OK && res[1].status == TB_OK;
     if (all == TB_OK) {
         /* the bad line is bad whatever the allocator does */
-        assert_int_not_equal(st[2], TB_OK);
-        if (st[0] == TB_OK && count_where(path, TRACE_ID) != 1)
+        assert_int_not_equal(res[2].status, TB_OK);
+        if (res[0].status == TB_OK && count_where(path, TRACE_ID) != 1)
             fail_msg("n=%ld: trace acknowledged but not stored", n);
-        if (st[1] == TB_OK && count_where(path, SPAN_ID) != 1)
+        if (res[1].status == TB_OK && count_where(path, SPAN_ID) != 1)
             fail_msg("n=%ld: span acknowledged but not stored", n);
         for (int i = 0; i < 2; i++)
-            if (st[i] != TB_OK && !errs[i][0])
+            if (res[i].status != TB_OK && !res[i].error[0])
                 fail_msg("n=%ld: record %d failed without a message", n, i);
     } else {
         assert_int_equal(all, TB_NOMEM);

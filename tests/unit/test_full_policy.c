@@ -1,8 +1,9 @@
 /*
  * test_full_policy.c — max_size with full_policy = purge_delivered: at the
  * cap the oldest records every destination has delivered make room (and
- * are counted in counters.evicted_delivered); records still pending are
- * never evicted, so once only they remain, puts are refused with TB_FULL.
+ * are counted in counters.evicted_delivered); records still pending, and
+ * records a dead letter points to, are never evicted, so once only they
+ * remain, puts are refused with TB_FULL.
  */
 #include "shiptest.h"
 
@@ -50,9 +51,12 @@ static void test_purge_delivered_makes_room(void **state)
     int64_t stored = st_db_int(db, "SELECT count(*) FROM records");
     assert_true(stored > 50);
 
-    /* one destination has delivered everything: room is made from the oldest */
+    /* one destination has delivered everything: room is made from the
+     * oldest — except the record a dead letter points to (the first one) */
     st_db_exec(db, "INSERT INTO destinations (name, type, cursor, created_at) VALUES ('d', "
                    "'file', (SELECT max(seq) FROM records), '2026-01-01T00:00:00Z')");
+    st_db_exec(db, "INSERT INTO dead_letters (destination, seq, reason, http_status, time) "
+                   "VALUES ('d', 1, 'HTTP 400', 400, '2026-01-01T00:00:00Z')");
     int64_t first_new_seq = st_db_int(db, "SELECT max(seq) FROM records") + 1;
     for (int k = 0; k < 40; k++, i++) {
         char *j = span_json(i);
@@ -61,8 +65,10 @@ static void test_purge_delivered_makes_room(void **state)
     }
     int64_t evicted = st_db_int(db, "SELECT value FROM counters WHERE name = 'evicted_delivered'");
     assert_true(evicted > 0);
-    /* what was evicted is the oldest, and all of it had been delivered */
-    assert_int_equal(st_db_int(db, "SELECT min(seq) FROM records"), evicted + 1);
+    /* what was evicted is the oldest, and all of it had been delivered;
+     * the dead-lettered record stays */
+    assert_int_equal(st_db_int(db, "SELECT count(*) FROM records WHERE seq = 1"), 1);
+    assert_int_equal(st_db_int(db, "SELECT min(seq) FROM records WHERE seq > 1"), evicted + 2);
     assert_int_equal(
         st_db_int(db, "SELECT count(*) FROM records WHERE seq >= %lld", (long long)first_new_seq),
         40);

@@ -1,0 +1,45 @@
+/*
+ * store.h — the operator-facing statements on the outbox tables (internal;
+ * implemented in store.c): status, pending, dead letters, a trace's records
+ * and delivery, requeue, forget, and the one rule for deleting records that
+ * purge, retention and the size cap share. The public face of these is
+ * include/tracebox/admin.h.
+ */
+#ifndef TRACEBOX_STORE_H
+#define TRACEBOX_STORE_H
+
+#include "internal.h"
+#include "tracebox/admin.h"
+
+#include <sqlite3.h>
+
+/* The one rule: a record may be deleted only when every destination the
+ * file knows has delivered it, it is not requeued and no dead letter points
+ * to it. (Destinations the file does not know yet: the caller's concern.) */
+#define TB__STORE_DELETABLE                                                                        \
+    "seq <= (SELECT coalesce(min(cursor), 0) FROM destinations) "                                  \
+    "AND seq NOT IN (SELECT seq FROM requeued) AND seq NOT IN (SELECT seq FROM dead_letters)"
+
+/* Purge, in one transaction, what may be deleted and is older than
+ * older_than_ms; count it in counters.purged. keep_all: a destination that
+ * the file does not know yet needs everything (nothing is deleted). */
+tb_status tb__store_purge(sqlite3 *db, int64_t older_than_ms, bool keep_all, int64_t *deleted);
+/* Inside the caller's transaction: delete up to `limit` of the oldest
+ * records that may be deleted; count them in counters.evicted_delivered. */
+tb_status tb__store_evict(sqlite3 *db, int limit, int64_t *evicted);
+
+tb_status tb__store_figures(sqlite3 *db, tb_admin_figures *out);
+tb_status tb__store_status(sqlite3 *db, tb_dest_status_fn fn, void *ctx);
+tb_status tb__store_pending(sqlite3 *db, const char *destination, int64_t limit, tb_pending_fn fn,
+                            void *ctx);
+tb_status tb__store_dead(sqlite3 *db, const char *destination, tb_dead_fn fn, void *ctx);
+tb_status tb__store_records(sqlite3 *db, const char *trace_id, tb_record_fn fn, void *ctx);
+tb_status tb__store_trace_delivery(sqlite3 *db, const char *trace_id, tb_trace_delivery_fn fn,
+                                   void *ctx);
+/* Does the file know destination `name`? */
+tb_status tb__store_has_destination(sqlite3 *db, const char *name, bool *found);
+tb_status tb__store_requeue(sqlite3 *db, const char *destination, bool all, int64_t *requeued,
+                            int64_t *gone);
+tb_status tb__store_forget(sqlite3 *db, const char *destination, int64_t *dead_dropped);
+
+#endif
