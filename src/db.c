@@ -5,7 +5,8 @@
  * SQLite database, or an SQLite database that is not ours, is refused and
  * left exactly as it was; a file that claims to be an outbox but cannot be
  * read (corrupt) is renamed aside to "<path>.corrupt-<time>" — never
- * deleted or "repaired" — with a loud message on stderr, and a fresh outbox
+ * deleted or "repaired" — with a loud message through the log function
+ * (tb_set_log_callback; stderr by default), and a fresh outbox
  * is created so the application keeps capturing. Migrations are the
  * embedded schema/NNN_*.sql files, applied in order inside one
  * BEGIN IMMEDIATE transaction, tracked by PRAGMA user_version.
@@ -134,12 +135,11 @@ static tb_status rename_aside(const char *path)
         snprintf(from, sizeof from, "%s%s", path, sfx[i]);
         snprintf(to, sizeof to, "%s%s", aside, sfx[i]);
         if (rename(from, to) != 0 && errno != ENOENT)
-            fprintf(stderr, "tracebox: warning: could not move %s aside: %s\n", from,
-                    strerror(errno));
+            tb__log(TB_LOG_WARN, "could not move %s aside: %s", from, strerror(errno));
     }
-    fprintf(stderr,
-            "tracebox: WARNING: %s is corrupt; it was renamed to %s (nothing deleted) and a "
-            "fresh outbox was started. Read what is salvageable with: tracebox --db %s export\n",
+    tb__log(TB_LOG_WARN,
+            "%s is corrupt; it was renamed to %s (nothing deleted) and a fresh outbox was "
+            "started; what is salvageable can still be read from %s (read-only)",
             path, aside, aside);
     return TB_OK;
 }

@@ -52,6 +52,10 @@ int64_t tb__mono_ms(void);
 void tb__iso8601(int64_t us, char buf[40]);
 /* Parse an ISO-8601 timestamp (both SDK styles) into µs; false if bad. */
 bool tb__parse_iso8601(const char *s, int64_t *us);
+/* Report through the application's log function (tb_set_log_callback;
+ * default: a line on stderr). One line, no newline. Any thread. */
+void tb__log(tb_log_level level, const char *fmt, ...) TB__PRINTF(2, 3);
+
 /* Fill with cryptographically random bytes (getrandom). */
 tb_status tb__random(void *buf, size_t n);
 /* "trace_" + 32 hex / "span_" + 24 hex; buf holds 40 bytes. */

@@ -287,7 +287,7 @@ static void lead_locked(tb_outbox *ob)
         next = r->next;
         if (r->detached) {
             if (r->st != TB_OK)
-                fprintf(stderr, "tracebox: async write failed: %s\n", r->err);
+                tb__log(TB_LOG_ERROR, "async write failed: %s", r->err);
             free_req(r);
         } else {
             r->next = waited;

@@ -419,12 +419,12 @@ static size_t resolve(engine *e, dest_rt *d, batch *b, size_t lo, size_t hi, out
     }
     if (e->verbose == 2 && tb__mono_ms() - e->progress_at_ms >= 1000) {
         e->progress_at_ms = tb__mono_ms();
-        fprintf(stderr, "tracebox: ship: %s: %lld delivered so far, now at seq %lld\n",
-                d->cfg->name, (long long)e->report.delivered, (long long)live[n - 1].seq);
+        tb__log(TB_LOG_INFO, "ship: %s: %lld delivered so far, now at seq %lld", d->cfg->name,
+                (long long)e->report.delivered, (long long)live[n - 1].seq);
     }
     if (e->verbose == 1)
-        fprintf(stderr, "tracebox: ship: %s: %zu records (seq %lld..%lld): %s%s%s\n", d->cfg->name,
-                n, (long long)live[0].seq, (long long)live[n - 1].seq,
+        tb__log(TB_LOG_INFO, "ship: %s: %zu records (seq %lld..%lld): %s%s%s", d->cfg->name, n,
+                (long long)live[0].seq, (long long)live[n - 1].seq,
                 res.outcome == TB_EXPORT_DELIVERED ? "delivered" : "failed",
                 res.message[0] ? ": " : "", res.message);
     switch (res.outcome) {

@@ -137,6 +137,40 @@ const char *tb_last_error(void)
     return last_error;
 }
 
+/* ---- logging ---- */
+
+typedef struct log_sink {
+    tb_log_fn fn;
+    void *ctx;
+} log_sink;
+
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static log_sink log_to;
+
+void tb_set_log_callback(tb_log_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&log_mu);
+    log_to.fn = fn;
+    log_to.ctx = ctx;
+    pthread_mutex_unlock(&log_mu);
+}
+
+void tb__log(tb_log_level level, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&log_mu);
+    log_sink sink = log_to;
+    pthread_mutex_unlock(&log_mu);
+    if (sink.fn)
+        sink.fn(sink.ctx, level, msg);
+    else
+        fprintf(stderr, "tracebox: %s%s\n", level == TB_LOG_WARN ? "warning: " : "", msg);
+}
+
 /* ---- time ---- */
 
 int64_t tb__now_us(void)

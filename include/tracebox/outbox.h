@@ -79,8 +79,9 @@ TB_EXTERN tb_status tb_outbox_open(tb_outbox **out, const char *path,
  * the handle during or after the call. */
 TB_EXTERN void tb_outbox_close(tb_outbox *outbox);
 
-/* The last error message for this handle; valid until the next call on it
- * from the same thread. Never NULL. */
+/* The message of the last failing call on this thread (the same as
+ * tb_last_error(): tracebox has one error channel per thread, not per
+ * handle). Valid until the next tracebox call on this thread. Never NULL. */
 TB_EXTERN const char *tb_outbox_errmsg(const tb_outbox *outbox);
 
 /* Store one SDK export object given as JSON text (`len` bytes; len may be

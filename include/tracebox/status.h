@@ -45,10 +45,29 @@ typedef enum tb_status {
  * for a value not in the list. Any thread. */
 TB_EXTERN const char *tb_status_str(tb_status status);
 
-/* The message of the last failing tracebox call on this thread (for failures
- * where no handle exists yet, e.g. tb_outbox_open). Valid until the next
- * tracebox call on the same thread; "" when there is none. Any thread. */
+/* The message of the last failing tracebox call on this thread: one error
+ * channel per thread, as libgit2's git_error_last (every handle's *_errmsg
+ * is this same message). Valid until the next tracebox call on the same
+ * thread; "" when there is none. Any thread. */
 TB_EXTERN const char *tb_last_error(void);
+
+/* What the library reports on its own, outside any call's status: a
+ * corrupt file renamed aside, an async write that failed, the shipper's
+ * progress when asked to be verbose. The library never writes to stderr by
+ * itself: it calls the log function, whose default writes
+ * "tracebox: <message>" lines to stderr. */
+typedef enum tb_log_level {
+    TB_LOG_ERROR = 0, /* something was not done */
+    TB_LOG_WARN = 1,  /* done, but look at it (a file renamed aside) */
+    TB_LOG_INFO = 2   /* progress */
+} tb_log_level;
+/* message: one line, no trailing newline, valid during the call. The
+ * function may be called from any tracebox thread (the async writer, the
+ * shipper) at once: make it thread-safe. */
+typedef void (*tb_log_fn)(void *ctx, tb_log_level level, const char *message);
+/* Set the log function (NULL: the default, stderr) and its ctx. Set it
+ * before starting tracebox threads; any thread. */
+TB_EXTERN void tb_set_log_callback(tb_log_fn fn, void *ctx);
 
 #ifdef __cplusplus
 }

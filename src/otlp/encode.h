@@ -5,41 +5,36 @@
  * Every OTLP-speaking destination (otlp, langfuse, arize, phoenix, wandb)
  * goes through tb__otlp_encode(): it differs only in the attribute
  * conventions it asks for, a few extra resource / span attributes, and the
- * wire format. Three layers, three files:
+ * wire format. This header is all the destinations see of src/otlp.
+ * Behind it, from the top down (a file uses only the files below it):
  *
+ *   response.c     the response parser; trace_cache.c a small cache of
+ *                  trace records for spans whose trace came in an earlier
+ *                  batch (both declared here).
  *   encode.c       the request's structure: one ResourceSpans (service and
  *                  SDK attributes + the destination's extras), one
  *                  ScopeSpans (scope "tracebox"), one OTLP span per SDK
- *                  span; deterministic ids; times; status and the
- *                  "exception" event; protobuf (protobuf-c) and OTLP/JSON
- *                  (cJSON) writers; the response parser; a small cache of
- *                  trace records for spans whose trace came in an earlier
- *                  batch.
+ *                  span; times; status and the "exception" event; the
+ *                  trace record and agent context of each span.
+ *   json.c, pack.c the OTLP/JSON (cJSON) and protobuf writers of it.
+ *   trace_context.c  what an agent span learns from the rest of its trace.
  *   conventions.c  every attribute of a span: one table maps each SDK span
  *                  type to its name, kind, OpenInference span kind, GenAI
  *                  operation and Langfuse observation type, plus the
- *                  type-specific extractors (model, usage, messages, I/O).
+ *                  type-specific extractors; llm.c (model, usage, finish
+ *                  reason, tools) and messages.c (a model call's messages)
+ *                  under it.
+ *   attrs.c, arena.c  the attribute builder and the memory of the request.
+ *   ids.c          the deterministic trace and span ids (rules: ids.h).
  *   exporters/otlp.c  the shared OTLP/HTTP sender the five destinations
  *                  wrap (tb__otlp_sender_*, declared at the end).
- *
- * Ids (DESIGN.md "Delivery semantics": a resend carries the same ids):
- *   trace id  = the 16 bytes of the 32 hex digits after "trace_" (or of a
- *               bare 32-hex id); any other id, or an all-zero one, is
- *               hashed: two FNV-1a-64 passes over the whole id string, the
- *               first from the standard offset basis, the second from the
- *               first's result XOR 0x9e3779b97f4a7c15, big-endian.
- *   span id   = the first 16 of the hex digits after "span_" (the SDK's 24
- *               hex digits are uuid4 hex, so these are 60 random bits and
- *               the OTLP id is a visible prefix of the SDK id); any other
- *               id, or an all-zero prefix, is FNV-1a-64 of the whole id.
- *   parent    = the parent's span id by the same rule; a span whose
- *               parent_id is null is a root and has no parent_span_id.
- * The full SDK ids are kept in tracebox.sdk_trace_id / tracebox.sdk_span_id.
  */
 #ifndef TRACEBOX_OTLP_ENCODE_H
 #define TRACEBOX_OTLP_ENCODE_H
 
 #include "internal.h"
+#include "otlp/conv.h"
+#include "otlp/ids.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -48,12 +43,6 @@ typedef enum tb__otlp_format {
     TB__OTLP_PROTOBUF = 0, /* application/x-protobuf */
     TB__OTLP_JSON = 1      /* application/json, OTLP/JSON mapping */
 } tb__otlp_format;
-
-/* Attribute conventions, a bit set. */
-#define TB__OTLP_CONV_GENAI 1u         /* OpenTelemetry GenAI, gen_ai.* */
-#define TB__OTLP_CONV_OPENINFERENCE 2u /* OpenInference (Arize, Phoenix) */
-#define TB__OTLP_CONV_LANGFUSE 4u      /* langfuse.* */
-#define TB__OTLP_CONV_WANDB 8u         /* W&B Weave threads: wandb.thread_id, wandb.is_turn */
 
 /* A string attribute a destination adds. */
 typedef struct tb__otlp_kv {
@@ -74,7 +63,7 @@ typedef bool (*tb__otlp_spans_lookup)(const char *sdk_trace_id, int64_t before_s
                                       tb__otlp_span_visit visit, void *visit_ctx);
 
 typedef struct tb__otlp_options {
-    unsigned conventions;              /* TB__OTLP_CONV_* */
+    unsigned conventions;              /* TB__OTLP_CONV_* (otlp/conv.h) */
     const char *service_name;          /* NULL or "": "tracebox" */
     const tb__otlp_kv *resource_attrs; /* added to the resource */
     size_t n_resource_attrs;
@@ -111,9 +100,8 @@ tb_status tb__otlp_encode(tb__buf *out, const tb_record *records, size_t n, tb__
  * false on an unknown name or an empty list. */
 bool tb__otlp_parse_conventions(const char *s, unsigned *out);
 
-/* The deterministic ids (see the top of this file). */
-void tb__otlp_trace_id(const char *sdk_trace_id, uint8_t out[16]);
-void tb__otlp_span_id(const char *sdk_span_id, uint8_t out[8]);
+/* The deterministic ids, tb__otlp_trace_id() and tb__otlp_span_id():
+ * otlp/ids.h. */
 
 /* Read an ExportTraceServiceResponse (binary or OTLP/JSON; a binary one
  * that does not decode is tried as JSON, because some servers answer a
@@ -131,8 +119,9 @@ bool tb__otlp_parse_response(tb__otlp_format fmt, const char *body, size_t len, 
  * keeps the last `capacity` trace records an exporter has seen (bodies over
  * 16 KiB are not kept) so spans of a trace whose record was in an earlier
  * batch still get its attributes. It is per exporter instance and in memory
- * only: after a restart, spans of a trace shipped before are sent without
- * them. One thread at a time. */
+ * only; a trace it has not seen (after a restart, say) is asked of the
+ * outbox the shipper is reading (tb__shipper_trace_lookup), and spans of a
+ * trace found in neither are sent without them. One thread at a time. */
 typedef struct tb__otlp_trace_cache tb__otlp_trace_cache;
 /* NULL when out of memory. */
 tb__otlp_trace_cache *tb__otlp_trace_cache_new(size_t capacity);
@@ -141,69 +130,6 @@ void tb__otlp_trace_cache_free(tb__otlp_trace_cache *c); /* NULL: no-op */
 void tb__otlp_trace_cache_put(tb__otlp_trace_cache *c, const tb_record *records, size_t n);
 /* A tb__otlp_trace_lookup; ctx is the cache. */
 char *tb__otlp_trace_cache_lookup(void *ctx, const char *sdk_trace_id);
-
-/* ---- between encode.c and conventions.c -------------------------------
- * encode.c owns the memory of the request being built; conventions.c adds
- * attributes through these calls, which copy key and value (invalid UTF-8
- * becomes U+FFFD) and never fail visibly: an allocation failure marks the
- * builder, and tb__otlp_encode() returns TB_NOMEM. */
-typedef struct tb__otlp_attrs tb__otlp_attrs;
-void tb__otlp_attr_str(tb__otlp_attrs *a, const char *key, const char *value); /* NULL: none */
-void tb__otlp_attr_strn(tb__otlp_attrs *a, const char *key, const char *value, size_t len);
-void tb__otlp_attr_int(tb__otlp_attrs *a, const char *key, int64_t value);
-void tb__otlp_attr_double(tb__otlp_attrs *a, const char *key, double value);
-void tb__otlp_attr_bool(tb__otlp_attrs *a, const char *key, bool value);
-/* The JSON text of v (unformatted) as a string; NULL / JSON null: none. */
-void tb__otlp_attr_json(tb__otlp_attrs *a, const char *key, const cJSON *v);
-/* Mark the builder failed (a conventions.c allocation failed). */
-void tb__otlp_attr_fail(tb__otlp_attrs *a);
-
-/* What conventions.c sees of one SDK span. */
-typedef struct tb__otlp_span_view {
-    const cJSON *span;  /* the span record */
-    const cJSON *data;  /* span_data (an object; empty when missing) */
-    const char *type;   /* effective type: see tb__otlp_effective_type */
-    const cJSON *trace; /* its trace record, or NULL when unknown */
-    const cJSON *error; /* the error object, or NULL */
-    /* From the other records of the trace (encode.c, agent spans only; NULL
-     * when not known): the agent that handed off to this one, and the
-     * input of the first / the final text of the last model call under it
-     * (lifted: the SDK gives agent spans no input or output of their own).
-     * For a top-level agent span, the same over the whole trace so far:
-     * the run's input and final answer. An input is JSON text when its
-     * _json flag says so, else plain text. */
-    const char *graph_parent;
-    const char *lifted_in, *lifted_out;
-    bool lifted_in_json;
-    const char *run_in, *run_out;
-    bool run_in_json;
-} tb__otlp_span_view;
-
-/* ---- what agent spans learn from the rest of their trace ----------------
- * (otlp/trace_context.c says what and why.) Records are added in seq
- * order; only handoff, generation and response spans are kept. */
-typedef struct tb__otlp_trace_ctx tb__otlp_trace_ctx;
-tb__otlp_trace_ctx *tb__otlp_trace_ctx_new(void); /* NULL: out of memory */
-void tb__otlp_trace_ctx_free(tb__otlp_trace_ctx *c);
-void tb__otlp_trace_ctx_add(tb__otlp_trace_ctx *c, int64_t order, const cJSON *span);
-/* false when an add ran out of memory (the context is incomplete) */
-bool tb__otlp_trace_ctx_ok(const tb__otlp_trace_ctx *c);
-/* Fill v's graph_parent / lifted_* / run_* for the agent span at `order`
- * (its seq); the strings are c's. */
-void tb__otlp_trace_ctx_apply(const tb__otlp_trace_ctx *c, int64_t order, tb__otlp_span_view *v);
-
-/* span_data.type, except that a custom span whose data.sdk_span_type is
- * "task" or "turn" (how the SDK exports those) is "task" / "turn". Never
- * NULL ("unknown" when there is no type). */
-const char *tb__otlp_effective_type(const cJSON *span_data);
-/* OTLP SpanKind: 3 (CLIENT) for generation and response, else 1. */
-int tb__otlp_span_kind(const tb__otlp_span_view *v);
-/* The span's name into buf (NUL-terminated, cut on a UTF-8 boundary). */
-void tb__otlp_span_name(const tb__otlp_span_view *v, char *buf, size_t size);
-/* Every attribute of the span for the given conventions, plus the
- * tracebox.* ones that are always there. */
-void tb__otlp_conventions_apply(const tb__otlp_span_view *v, unsigned conventions,
-                                tb__otlp_attrs *a);
 
 /* ---- the shared OTLP/HTTP sender (exporters/otlp.c) -------------------- */
 typedef struct tb__otlp_sender_spec {

@@ -1,6 +1,6 @@
 /*
  * otlp/trace_context.c — what an agent span learns from the other spans of
- * its trace (internal; declared in otlp/encode.h).
+ * its trace (internal; declared in otlp/trace_context.h).
  *
  * The SDK gives an agent span a name and little else. The official
  * processors fill in, from the spans they saw before it:
@@ -22,7 +22,10 @@
  * first call under each parent, so a trace of a thousand calls does not
  * keep a thousand prompts.
  */
-#include "otlp/encode.h"
+#include "otlp/trace_context.h"
+
+#include "internal.h"
+#include "otlp/fields.h"
 
 #include <string.h>
 
@@ -70,17 +73,6 @@ void tb__otlp_trace_ctx_free(tb__otlp_trace_ctx *c)
     tb__free_mem(c->h);
     tb__free_mem(c->l);
     tb__free_mem(c);
-}
-
-static const cJSON *get(const cJSON *o, const char *key)
-{
-    return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
-}
-
-static const char *getsn(const cJSON *o, const char *key)
-{
-    const cJSON *v = get(o, key);
-    return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
 }
 
 static char *dup_or_null(const char *s, bool *failed)

@@ -503,6 +503,22 @@ static void check_fresh_outbox_works(tb_outbox *ob, const char *path)
     assert_int_equal(q_int(path, "PRAGMA user_version"), tb__schema_version());
 }
 
+/* What the library reports on its own goes to the application's log
+ * function, not to stderr. */
+typedef struct logged {
+    int n;
+    tb_log_level level;
+    char last[1024];
+} logged;
+
+static void capture_log(void *ctx, tb_log_level level, const char *message)
+{
+    logged *l = ctx;
+    l->n++;
+    l->level = level;
+    snprintf(l->last, sizeof l->last, "%s", message);
+}
+
 static void test_corrupt_garbage_pages_renamed_aside(void **state)
 {
     (void)state;
@@ -519,9 +535,17 @@ static void test_corrupt_garbage_pages_renamed_aside(void **state)
     }
     write_all(path, bytes, len);
 
+    logged l;
+    memset(&l, 0, sizeof l);
+    tb_set_log_callback(capture_log, &l);
     tb_outbox *ob = NULL;
     assert_int_equal(tb_outbox_open(&ob, path, NULL), TB_OK);
+    tb_set_log_callback(NULL, NULL);
     assert_non_null(ob);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.level, TB_LOG_WARN);
+    assert_non_null(strstr(l.last, "is corrupt; it was renamed to"));
+    assert_null(strstr(l.last, "tracebox ")); /* no CLI words from the library */
     find_aside(path, aside, sizeof aside);
     assert_unchanged(aside, bytes, len);
     struct stat sb;

@@ -1,0 +1,135 @@
+/*
+ * otlp/attrs.c — the attribute builder (otlp/attrs.h).
+ *
+ * Design. The attributes of one span (or of the resource, or of an event)
+ * are collected as protobuf-c KeyValue / AnyValue pairs, each pair one
+ * arena block, behind a pointer array that is reused from span to span;
+ * tb__otlp_attrs_take() copies the array into the arena for the message that
+ * owns it. Keys and string values are arena copies made valid UTF-8, so
+ * nothing points into the parsed records. An allocation failure marks the
+ * builder; every later call is a no-op.
+ */
+#include "otlp/attrs.h"
+
+#include "internal.h"
+#include "trace.pb-c.h"
+
+#include <string.h>
+
+typedef struct kvbox {
+    Tbotlp__KeyValue kv;
+    Tbotlp__AnyValue av;
+} kvbox;
+
+static Tbotlp__AnyValue *attr_new(tb__otlp_attrs *a, const char *key)
+{
+    if (a->failed || a->ar->failed)
+        return NULL;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 32;
+        Tbotlp__KeyValue **v = tb__realloc(a->v, cap * sizeof *v);
+        if (!v) {
+            a->failed = true;
+            return NULL;
+        }
+        a->v = v;
+        a->cap = cap;
+    }
+    kvbox *b = tb__otlp_arena_alloc(a->ar, sizeof *b);
+    char *k = tb__otlp_arena_cstr(a->ar, key);
+    if (!b || !k) {
+        a->failed = true;
+        return NULL;
+    }
+    Tbotlp__KeyValue kv0 = TBOTLP__KEY_VALUE__INIT;
+    Tbotlp__AnyValue av0 = TBOTLP__ANY_VALUE__INIT;
+    b->kv = kv0;
+    b->av = av0;
+    b->kv.key = k;
+    b->kv.value = &b->av;
+    a->v[a->n++] = &b->kv;
+    return &b->av;
+}
+
+void tb__otlp_attr_strn(tb__otlp_attrs *a, const char *key, const char *value, size_t len)
+{
+    if (!value)
+        return;
+    Tbotlp__AnyValue *v = attr_new(a, key);
+    if (!v)
+        return;
+    char *s = tb__otlp_arena_str(a->ar, value, len);
+    if (!s) {
+        a->failed = true;
+        return;
+    }
+    v->value_case = TBOTLP__ANY_VALUE__VALUE_STRING_VALUE;
+    v->string_value = s;
+}
+
+void tb__otlp_attr_str(tb__otlp_attrs *a, const char *key, const char *value)
+{
+    if (value)
+        tb__otlp_attr_strn(a, key, value, strlen(value));
+}
+
+void tb__otlp_attr_int(tb__otlp_attrs *a, const char *key, int64_t value)
+{
+    Tbotlp__AnyValue *v = attr_new(a, key);
+    if (!v)
+        return;
+    v->value_case = TBOTLP__ANY_VALUE__VALUE_INT_VALUE;
+    v->int_value = value;
+}
+
+void tb__otlp_attr_double(tb__otlp_attrs *a, const char *key, double value)
+{
+    Tbotlp__AnyValue *v = attr_new(a, key);
+    if (!v)
+        return;
+    v->value_case = TBOTLP__ANY_VALUE__VALUE_DOUBLE_VALUE;
+    v->double_value = value;
+}
+
+void tb__otlp_attr_bool(tb__otlp_attrs *a, const char *key, bool value)
+{
+    Tbotlp__AnyValue *v = attr_new(a, key);
+    if (!v)
+        return;
+    v->value_case = TBOTLP__ANY_VALUE__VALUE_BOOL_VALUE;
+    v->bool_value = value ? 1 : 0;
+}
+
+void tb__otlp_attr_json(tb__otlp_attrs *a, const char *key, const cJSON *value)
+{
+    if (!value || cJSON_IsNull(value) || cJSON_IsInvalid(value))
+        return;
+    char *text = cJSON_PrintUnformatted(value);
+    if (!text) {
+        a->failed = true;
+        return;
+    }
+    tb__otlp_attr_str(a, key, text);
+    cJSON_free(text);
+}
+
+void tb__otlp_attr_fail(tb__otlp_attrs *a)
+{
+    a->failed = true;
+}
+
+Tbotlp__KeyValue **tb__otlp_attrs_take(tb__otlp_attrs *a, size_t *n_out)
+{
+    *n_out = 0;
+    if (a->n == 0 || a->failed)
+        return NULL;
+    Tbotlp__KeyValue **v = tb__otlp_arena_alloc(a->ar, a->n * sizeof *v);
+    if (!v) {
+        a->failed = true;
+        return NULL;
+    }
+    memcpy(v, a->v, a->n * sizeof *v);
+    *n_out = a->n;
+    a->n = 0;
+    return v;
+}

@@ -1,0 +1,79 @@
+/*
+ * otlp/fields.h — reading the fields of SDK export JSON (internal; for
+ * conventions.c, llm.c, messages.c and trace_context.c).
+ *
+ * Every reader takes any cJSON (NULL, or not an object, reads as "absent")
+ * so an extractor can chain them over span_data of any shape without a
+ * check at each step. They are static inline with short names, an
+ * exception to the tb__ prefix for shared internals: they are called a few
+ * hundred times in these four files, read like the field access they are,
+ * and are visible nowhere else.
+ */
+#ifndef TRACEBOX_OTLP_FIELDS_H
+#define TRACEBOX_OTLP_FIELDS_H
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+static inline const cJSON *get(const cJSON *o, const char *key)
+{
+    return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
+}
+
+static inline const char *gets(const cJSON *o, const char *key)
+{
+    const cJSON *v = get(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* A non-empty string, else NULL. */
+static inline const char *getsn(const cJSON *o, const char *key)
+{
+    const char *s = gets(o, key);
+    return s && s[0] ? s : NULL;
+}
+
+/* An integral number (or a decimal string) as int64. */
+static inline bool geti(const cJSON *o, const char *key, int64_t *out)
+{
+    const cJSON *v = get(o, key);
+    if (cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble >= -9.2e18 &&
+        v->valuedouble <= 9.2e18) {
+        *out = (int64_t)v->valuedouble;
+        return true;
+    }
+    if (cJSON_IsString(v) && v->valuestring[0]) {
+        char *end = NULL;
+        long long n = strtoll(v->valuestring, &end, 10);
+        if (end && *end == '\0') {
+            *out = (int64_t)n;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Present, and not JSON null. */
+static inline bool has_value(const cJSON *v)
+{
+    return v && !cJSON_IsNull(v) && !cJSON_IsInvalid(v);
+}
+
+/* obj[key] = a copy of v (JSON null when v has no value); false when out
+ * of memory. */
+static inline bool add_copy(cJSON *obj, const char *key, const cJSON *v)
+{
+    cJSON *c = has_value(v) ? cJSON_Duplicate(v, 1) : cJSON_CreateNull();
+    if (!c)
+        return false;
+    if (!cJSON_AddItemToObject(obj, key, c)) {
+        cJSON_Delete(c);
+        return false;
+    }
+    return true;
+}
+
+#endif

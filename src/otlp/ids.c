@@ -1,0 +1,96 @@
+/*
+ * otlp/ids.c — deterministic OTLP ids from SDK ids (the rules: ids.h).
+ *
+ * Design. An SDK id that already carries enough hex is used as it is, so
+ * the OTLP id can be found again by eye in the SDK id; anything else
+ * (user-chosen ids, other SDKs' shapes) is hashed with FNV-1a-64, which
+ * needs no table and no state. An all-zero result is never produced: OTLP
+ * treats zero ids as invalid.
+ */
+#include "otlp/ids.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+#define FNV_BASIS UINT64_C(0xcbf29ce484222325)
+#define FNV_PRIME UINT64_C(0x100000001b3)
+#define GOLDEN UINT64_C(0x9e3779b97f4a7c15)
+
+static uint64_t fnv1a64(uint64_t h, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        h ^= *p;
+        h *= FNV_PRIME;
+    }
+    return h;
+}
+
+static void put_be64(uint8_t *out, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (uint8_t)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decode the first 2*n characters of s as hex into out; false when any is
+ * not a hex digit or the bytes are all zero. */
+static bool hex_bytes(const char *s, uint8_t *out, size_t n)
+{
+    unsigned nonzero = 0;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval(s[2 * i]);
+        int lo = hi < 0 ? -1 : hexval(s[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[i] = (uint8_t)(hi << 4 | lo);
+        nonzero |= out[i];
+    }
+    return nonzero != 0;
+}
+
+static size_t hex_run(const char *s)
+{
+    size_t n = 0;
+    while (s[n] && hexval(s[n]) >= 0)
+        n++;
+    return n;
+}
+
+void tb__otlp_trace_id(const char *sdk, uint8_t out[16])
+{
+    if (!sdk)
+        sdk = "";
+    const char *h = strncmp(sdk, "trace_", 6) == 0 ? sdk + 6 : sdk;
+    if (hex_run(h) == 32 && h[32] == '\0' && hex_bytes(h, out, 16))
+        return;
+    uint64_t a = fnv1a64(FNV_BASIS, sdk);
+    uint64_t b = fnv1a64(a ^ GOLDEN, sdk);
+    put_be64(out, a);
+    put_be64(out + 8, b);
+    if ((a | b) == 0)
+        out[15] = 1;
+}
+
+void tb__otlp_span_id(const char *sdk, uint8_t out[8])
+{
+    if (!sdk)
+        sdk = "";
+    const char *h = strncmp(sdk, "span_", 5) == 0 ? sdk + 5 : sdk;
+    if (hex_run(h) >= 16 && hex_bytes(h, out, 8))
+        return;
+    uint64_t a = fnv1a64(FNV_BASIS, sdk);
+    put_be64(out, a ? a : 1);
+}
