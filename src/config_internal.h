@@ -1,6 +1,8 @@
 /*
- * config_internal.h — the parsed configuration, as the shipper and the CLI
- * read it. config.c fills it; nothing else writes it.
+ * config_internal.h — the parsed configuration, as the shipper reads it.
+ * The config*.c files fill it while loading (config_parse.h is their shared
+ * workbench); once tb_config_load() returns, nothing writes it, so threads
+ * may share it freely.
  */
 #ifndef TRACEBOX_CONFIG_INTERNAL_H
 #define TRACEBOX_CONFIG_INTERNAL_H
@@ -12,6 +14,7 @@ typedef struct tb__kv {
     char *value; /* after ${VAR} expansion */
     int line;    /* 0 for values from the environment */
     int hidden;  /* the value came from ${VAR} or the environment: never echo it */
+    char *where; /* "FILE:LINE", made at load time; NULL for line 0 */
 } tb__kv;
 
 struct tb_dest_config {
@@ -29,7 +32,7 @@ struct tb_dest_config {
     /* every key of the section, including the common ones */
     tb__kv *kv;
     size_t n_kv;
-    char where[300]; /* scratch for tb_dest_config_where() */
+    char *where; /* "FILE:LINE" of the header, made at load time; NULL for line 0 */
 };
 
 struct tb_config {

@@ -69,16 +69,104 @@ TB_EXTERN const char *tb_dest_config_type(const tb_dest_config *cfg);
 /* The value of `key` after ${VAR} expansion, or NULL when not set. */
 TB_EXTERN const char *tb_dest_config_get(const tb_dest_config *cfg, const char *key);
 /* "FILE:LINE" where `key` was set (or the section when key is NULL), for
- * error messages; "environment" for env-only destinations. */
+ * error messages; "environment" for env-only destinations. The string is
+ * made when the configuration is loaded and lives as long as it: the call
+ * writes nothing, so any thread may call it, also on a configuration that
+ * other threads share. NULL cfg gives "". */
 TB_EXTERN const char *tb_dest_config_where(const tb_dest_config *cfg, const char *key);
 /* The common settings, parsed. */
 TB_EXTERN int64_t tb_dest_config_timeout_ms(const tb_dest_config *cfg);
+
+/* ---- The keys a destination type accepts (its config map) ----------------
+ *
+ * Each type declares its keys in one table, as Fluent Bit's config_map: the
+ * core checks every value of a section against it before create() runs (an
+ * unknown key or a bad value is an error naming FILE:LINE and the key, and
+ * listing the valid keys), and builds the destinations of environment-only
+ * mode (no config file) from the variables the table names (for now the
+ * built-in types' tables, and a registered type's only when it replaces a
+ * built-in one of the same name). The keys every type takes (type,
+ * batch_size, max_batch_bytes, timeout, max_age, start, redact; with
+ * TB_EXPORTER_HTTP also headers, compression, ca_file, insecure) belong to
+ * the core and are not listed again, except to give one of them
+ * environment variables (`headers` of type otlp).
+ *
+ *     static const tb_config_key kafka_keys[] = {
+ *         {.name = "brokers", .kind = TB_KEY_STRING, .flags = TB_KEY_REQUIRED,
+ *          .env = {"KAFKA_BROKERS"}},
+ *         {.name = "acks", .kind = TB_KEY_ENUM, .choices = "0|1|all", .default_value = "1"},
+ *         {.name = NULL}};
+ *     ... .config_keys = kafka_keys, ...
+ *
+ * create() still reads values as strings (tb_dest_config_get) and applies
+ * the defaults itself; what it reads has passed the table's checks. */
+
+/* What a value must look like. This list only grows. */
+typedef enum tb_config_kind {
+    TB_KEY_STRING = 0,   /* anything (never echoed in errors) */
+    TB_KEY_URL = 1,      /* empty, or starting http:// or https:// */
+    TB_KEY_BOOL = 2,     /* true | false */
+    TB_KEY_INT = 3,      /* decimal integer in [min, max] */
+    TB_KEY_SIZE = 4,     /* bytes, or a number with KB/KiB/MB/MiB/GB/GiB, in [min, max] */
+    TB_KEY_DURATION = 5, /* a number with ms/s/m/h/d/w, in [min, max] milliseconds */
+    TB_KEY_ENUM = 6,     /* one of `choices` ("a|b|c") */
+    TB_KEY_LIST = 7,     /* comma-separated, each one of `choices` */
+    TB_KEY_HEADERS = 8   /* name=value,name2=value2 */
+} tb_config_kind;
+
+/* tb_config_key.flags */
+#define TB_KEY_REQUIRED 0x01u /* a section must set it, non-empty (or `alternative`) */
+#define TB_KEY_SECRET 0x02u   /* its value is never shown, whatever its kind */
+/* Environment-only mode (no config file; see README "Configuration").
+ * TRIGGER: one of its variables being set builds the destination.
+ * NEEDED: the destination needs one of its variables; once built (by a
+ * trigger, or the type's switch) a missing one is an error naming both
+ * variables, and a type with no trigger and no switch is built, silently,
+ * only when all its needed keys have a variable.
+ * DEFAULT: with no variable set, the destination gets default_value (so
+ * what it will use shows in `tracebox check`). */
+#define TB_KEY_ENV_TRIGGER 0x10u
+#define TB_KEY_ENV_NEEDED 0x20u
+#define TB_KEY_ENV_DEFAULT 0x40u
+
+#define TB_KEY_MAX_ENV 4
+
+/* One key of a type. A table ends with an entry whose name is NULL. */
+typedef struct tb_config_key {
+    const char *name;
+    tb_config_kind kind;
+    unsigned flags;      /* TB_KEY_* */
+    const char *choices; /* TB_KEY_ENUM, TB_KEY_LIST: "a|b|c" */
+    int64_t min, max;    /* TB_KEY_INT, _SIZE, _DURATION; max 0 = no upper bound */
+    /* The value create() uses when the key is not set: documentation, and
+     * with TB_KEY_ENV_DEFAULT the value of an environment-only destination.
+     * The core never puts it into a file's section. NULL: none. */
+    const char *default_value;
+    /* With TB_KEY_REQUIRED: another key that satisfies the need as well
+     * ("endpoint or traces_endpoint"). */
+    const char *alternative;
+    /* Environment-only mode: where the value comes from, in order of
+     * precedence (the first one that is set and not empty wins; the OTel
+     * rule that a signal-specific variable beats the general one is this
+     * order). Each is a variable name ("OTEL_SERVICE_NAME"), or a template
+     * of ${NAME} references that applies only when all of them are set
+     * ("${WANDB_ENTITY}/${WANDB_PROJECT}"). Unused slots are NULL. */
+    const char *env[TB_KEY_MAX_ENV];
+} tb_config_key;
+
+/* tb_exporter_vtable.config_flags. HTTP: the type also takes headers,
+ * compression, ca_file and insecure. ENV_FALLBACK: environment-only mode
+ * builds it, from its defaults, when it builds no other destination. */
+#define TB_EXPORTER_HTTP 0x01u
+#define TB_EXPORTER_ENV_FALLBACK 0x02u
 
 #define TB_EXPORTER_VERSION 1
 typedef struct tb_exporter_vtable {
     unsigned version; /* TB_EXPORTER_VERSION */
     const char *type; /* the `type = …` name */
-    /* Keys this type accepts beyond the common ones; NULL-terminated. */
+    /* The first way to declare keys: names only, every value a string, no
+     * environment variables. Ignored when config_keys is set (the built-in
+     * types set both, from one list). NULL-terminated; may be NULL. */
     const char *const *keys;
     /* Create an instance from its section. On failure write a one-line
      * message (naming the section and key, never a secret) into err. */
@@ -90,6 +178,17 @@ typedef struct tb_exporter_vtable {
     /* Make what was sent durable (e.g. fsync); may be NULL. */
     tb_status (*flush)(void *self);
     void (*destroy)(void *self);
+    /* ---- The key table (added after 0.1.0, at the end, so a vtable written
+     * for the first layout with designated initializers compiles unchanged,
+     * with these zero). ---- */
+    /* The keys this type accepts beyond the core's, ending at name == NULL;
+     * the core validates every value against it. NULL: use `keys`. */
+    const tb_config_key *config_keys;
+    unsigned config_flags; /* TB_EXPORTER_HTTP | TB_EXPORTER_ENV_FALLBACK */
+    /* Environment-only mode considers this type only while this variable is
+     * "1" (an opt-in for platforms whose key is set for other reasons, e.g.
+     * OpenAI traces). NULL: no switch. */
+    const char *config_env_switch;
 } tb_exporter_vtable;
 
 /* Register an exporter type. The vtable must stay valid for the process'

@@ -16,6 +16,7 @@
  */
 #include "http.h"
 #include "otlp/encode.h"
+#include "config_keylist.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -65,9 +66,21 @@ static tb_status arize_create(void **self, const tb_dest_config *cfg, char *err,
     return st;
 }
 
-static const char *const arize_keys[] = {"endpoint", "space_id", "api_key",
-                                         "project",  "headers",  "compression",
-                                         "ca_file",  "insecure", NULL};
+/* The keys of `type = arize` beyond the common HTTP ones (config_keylist.h).
+ * space_id and api_key are checked by arize_create(), not at load time, so
+ * verbs that ship nothing work without them; without a file, either
+ * variable builds the destination and half of the pair is an error. */
+#define ARIZE_KEYS(X)                                                                              \
+    X("endpoint", .kind = TB_KEY_URL, .default_value = DEFAULT_ENDPOINT)                           \
+    X("space_id", .kind = TB_KEY_STRING, .flags = TB_KEY_ENV_TRIGGER | TB_KEY_ENV_NEEDED,          \
+      .env = {"ARIZE_SPACE_ID"})                                                                   \
+    X("api_key", .kind = TB_KEY_STRING,                                                            \
+      .flags = TB_KEY_SECRET | TB_KEY_ENV_TRIGGER | TB_KEY_ENV_NEEDED, .env = {"ARIZE_API_KEY"})   \
+    X("project", .kind = TB_KEY_STRING, .default_value = DEFAULT_PROJECT,                          \
+      .env = {"ARIZE_PROJECT_NAME"})
+
+static const tb_config_key arize_config_keys[] = {ARIZE_KEYS(TB__KEY_SPEC) TB__KEY_END};
+static const char *const arize_keys[] = {ARIZE_KEYS(TB__KEY_NAME) NULL};
 
 const tb_exporter_vtable tb__exporter_arize = {
     .version = TB_EXPORTER_VERSION,
@@ -77,4 +90,6 @@ const tb_exporter_vtable tb__exporter_arize = {
     .send = tb__otlp_sender_send,
     .flush = NULL,
     .destroy = tb__otlp_sender_destroy,
+    .config_keys = arize_config_keys,
+    .config_flags = TB_EXPORTER_HTTP,
 };

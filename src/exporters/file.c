@@ -22,6 +22,7 @@
  * rotated file stay; the resend may duplicate them (at-least-once).
  */
 #include "internal.h"
+#include "config_keylist.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -278,7 +279,18 @@ static void file_destroy(void *self)
     tb__free_mem(f);
 }
 
-static const char *const file_keys[] = {"path", "max_bytes", "max_files", NULL};
+/* The keys of `type = file` (config_keylist.h). `path` has a default only
+ * for environment-only mode, where this type is the fallback destination
+ * (TB_EXPORTER_ENV_FALLBACK): the embedded default for demos and first
+ * runs. In a file, `path` is required. */
+#define FILE_KEYS(X)                                                                               \
+    X("path", .kind = TB_KEY_STRING, .flags = TB_KEY_REQUIRED | TB_KEY_ENV_DEFAULT,                \
+      .default_value = "tracebox-export.jsonl")                                                    \
+    X("max_bytes", .kind = TB_KEY_SIZE, .default_value = "100MiB")                                 \
+    X("max_files", .kind = TB_KEY_INT, .max = 1000000, .default_value = "5")
+
+static const tb_config_key file_config_keys[] = {FILE_KEYS(TB__KEY_SPEC) TB__KEY_END};
+static const char *const file_keys[] = {FILE_KEYS(TB__KEY_NAME) NULL};
 
 const tb_exporter_vtable tb__exporter_file = {
     .version = TB_EXPORTER_VERSION,
@@ -288,4 +300,6 @@ const tb_exporter_vtable tb__exporter_file = {
     .send = file_send,
     .flush = NULL, /* send() already fsyncs before it reports delivery */
     .destroy = file_destroy,
+    .config_keys = file_config_keys,
+    .config_flags = TB_EXPORTER_ENV_FALLBACK,
 };

@@ -21,6 +21,7 @@
  */
 #include "http.h"
 #include "otlp/encode.h"
+#include "config_keylist.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -76,8 +77,22 @@ static tb_status langfuse_create(void **self, const tb_dest_config *cfg, char *e
     return st;
 }
 
-static const char *const langfuse_keys[] = {"host",        "public_key", "secret_key", "headers",
-                                            "compression", "ca_file",    "insecure",   NULL};
+/* The keys of `type = langfuse` beyond the common HTTP ones
+ * (config_keylist.h). Without a file, either key variable builds the
+ * destination and half of the pair is an error; LANGFUSE_HOST (legacy) wins
+ * over LANGFUSE_BASE_URL, and with neither the host is Langfuse Cloud. */
+#define LANGFUSE_KEYS(X)                                                                           \
+    X("host", .kind = TB_KEY_URL, .flags = TB_KEY_ENV_DEFAULT, .default_value = DEFAULT_HOST,      \
+      .env = {"LANGFUSE_HOST", "LANGFUSE_BASE_URL"})                                               \
+    X("public_key", .kind = TB_KEY_STRING,                                                         \
+      .flags = TB_KEY_REQUIRED | TB_KEY_SECRET | TB_KEY_ENV_TRIGGER | TB_KEY_ENV_NEEDED,           \
+      .env = {"LANGFUSE_PUBLIC_KEY"})                                                              \
+    X("secret_key", .kind = TB_KEY_STRING,                                                         \
+      .flags = TB_KEY_REQUIRED | TB_KEY_SECRET | TB_KEY_ENV_TRIGGER | TB_KEY_ENV_NEEDED,           \
+      .env = {"LANGFUSE_SECRET_KEY"})
+
+static const tb_config_key langfuse_config_keys[] = {LANGFUSE_KEYS(TB__KEY_SPEC) TB__KEY_END};
+static const char *const langfuse_keys[] = {LANGFUSE_KEYS(TB__KEY_NAME) NULL};
 
 const tb_exporter_vtable tb__exporter_langfuse = {
     .version = TB_EXPORTER_VERSION,
@@ -87,4 +102,6 @@ const tb_exporter_vtable tb__exporter_langfuse = {
     .send = tb__otlp_sender_send,
     .flush = NULL,
     .destroy = tb__otlp_sender_destroy,
+    .config_keys = langfuse_config_keys,
+    .config_flags = TB_EXPORTER_HTTP,
 };

@@ -32,6 +32,7 @@
  */
 #include "http.h"
 #include "openai_sanitize.h"
+#include "config_keylist.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -737,9 +738,19 @@ static void openai_destroy(void *self)
     openai_free(self);
 }
 
-static const char *const openai_keys[] = {"base_url", "api_key",  "organization",
-                                          "project",  "headers",  "compression",
-                                          "ca_file",  "insecure", NULL};
+/* The keys of `type = openai` beyond the common HTTP ones (config_keylist.h).
+ * Without a file, OPENAI_API_KEY builds a destination only with
+ * TRACEBOX_OPENAI=1 (the vtable's switch): the key is set for far more than
+ * traces. */
+#define OPENAI_KEYS(X)                                                                             \
+    X("base_url", .kind = TB_KEY_URL, .default_value = DEFAULT_BASE_URL)                           \
+    X("api_key", .kind = TB_KEY_STRING,                                                            \
+      .flags = TB_KEY_REQUIRED | TB_KEY_SECRET | TB_KEY_ENV_NEEDED, .env = {"OPENAI_API_KEY"})     \
+    X("organization", .kind = TB_KEY_STRING, .env = {"OPENAI_ORG_ID"})                             \
+    X("project", .kind = TB_KEY_STRING, .env = {"OPENAI_PROJECT_ID"})
+
+static const tb_config_key openai_config_keys[] = {OPENAI_KEYS(TB__KEY_SPEC) TB__KEY_END};
+static const char *const openai_keys[] = {OPENAI_KEYS(TB__KEY_NAME) NULL};
 
 const tb_exporter_vtable tb__exporter_openai = {
     .version = TB_EXPORTER_VERSION,
@@ -749,4 +760,7 @@ const tb_exporter_vtable tb__exporter_openai = {
     .send = openai_send,
     .flush = NULL,
     .destroy = openai_destroy,
+    .config_keys = openai_config_keys,
+    .config_flags = TB_EXPORTER_HTTP,
+    .config_env_switch = "TRACEBOX_OPENAI",
 };

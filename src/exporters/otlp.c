@@ -28,6 +28,7 @@
  */
 #include "http.h"
 #include "otlp/encode.h"
+#include "config_keylist.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -287,9 +288,27 @@ static tb_status otlp_create(void **self, const tb_dest_config *cfg, char *err, 
     return st;
 }
 
-static const char *const otlp_keys[] = {
-    "endpoint", "traces_endpoint", "protocol", "conventions", "service_name",
-    "headers",  "compression",     "ca_file",  "insecure",    NULL};
+/* The keys of `type = otlp` beyond the common HTTP ones (config_keylist.h),
+ * with the OpenTelemetry exporter variables: the signal-specific
+ * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is its own key, used as is and winning
+ * over the base (otlp_create); `headers` is a common key listed here only
+ * for its variable. */
+#define OTLP_KEYS(X)                                                                               \
+    X("endpoint", .kind = TB_KEY_URL, .flags = TB_KEY_REQUIRED | TB_KEY_ENV_TRIGGER,               \
+      .alternative = "traces_endpoint", .env = {"OTEL_EXPORTER_OTLP_ENDPOINT"})                    \
+    X("traces_endpoint", .kind = TB_KEY_URL, .flags = TB_KEY_ENV_TRIGGER,                          \
+      .env = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"})                                               \
+    X("protocol", .kind = TB_KEY_ENUM, .choices = "http/protobuf|http/json",                       \
+      .default_value = "http/protobuf")                                                            \
+    X("conventions", .kind = TB_KEY_LIST, .choices = "genai|openinference",                        \
+      .default_value = "genai,openinference")                                                      \
+    X("headers", .kind = TB_KEY_HEADERS, .flags = TB_KEY_SECRET,                                   \
+      .env = {"OTEL_EXPORTER_OTLP_HEADERS"})                                                       \
+    X("service_name", .kind = TB_KEY_STRING, .default_value = "tracebox",                          \
+      .env = {"OTEL_SERVICE_NAME"})
+
+static const tb_config_key otlp_config_keys[] = {OTLP_KEYS(TB__KEY_SPEC) TB__KEY_END};
+static const char *const otlp_keys[] = {OTLP_KEYS(TB__KEY_NAME) NULL};
 
 const tb_exporter_vtable tb__exporter_otlp = {
     .version = TB_EXPORTER_VERSION,
@@ -299,4 +318,6 @@ const tb_exporter_vtable tb__exporter_otlp = {
     .send = tb__otlp_sender_send,
     .flush = NULL,
     .destroy = tb__otlp_sender_destroy,
+    .config_keys = otlp_config_keys,
+    .config_flags = TB_EXPORTER_HTTP,
 };

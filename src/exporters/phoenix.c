@@ -13,6 +13,7 @@
  */
 #include "http.h"
 #include "otlp/encode.h"
+#include "config_keylist.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -51,8 +52,18 @@ static tb_status phoenix_create(void **self, const tb_dest_config *cfg, char *er
     return st;
 }
 
-static const char *const phoenix_keys[] = {"endpoint",    "api_key", "project",  "headers",
-                                           "compression", "ca_file", "insecure", NULL};
+/* The keys of `type = phoenix` beyond the common HTTP ones
+ * (config_keylist.h); without a file, PHOENIX_COLLECTOR_ENDPOINT builds the
+ * destination. */
+#define PHOENIX_KEYS(X)                                                                            \
+    X("endpoint", .kind = TB_KEY_URL, .flags = TB_KEY_ENV_TRIGGER,                                 \
+      .default_value = DEFAULT_ENDPOINT, .env = {"PHOENIX_COLLECTOR_ENDPOINT"})                    \
+    X("api_key", .kind = TB_KEY_STRING, .flags = TB_KEY_SECRET, .env = {"PHOENIX_API_KEY"})        \
+    X("project", .kind = TB_KEY_STRING, .default_value = DEFAULT_PROJECT,                          \
+      .env = {"PHOENIX_PROJECT_NAME"})
+
+static const tb_config_key phoenix_config_keys[] = {PHOENIX_KEYS(TB__KEY_SPEC) TB__KEY_END};
+static const char *const phoenix_keys[] = {PHOENIX_KEYS(TB__KEY_NAME) NULL};
 
 const tb_exporter_vtable tb__exporter_phoenix = {
     .version = TB_EXPORTER_VERSION,
@@ -62,4 +73,6 @@ const tb_exporter_vtable tb__exporter_phoenix = {
     .send = tb__otlp_sender_send,
     .flush = NULL,
     .destroy = tb__otlp_sender_destroy,
+    .config_keys = phoenix_config_keys,
+    .config_flags = TB_EXPORTER_HTTP,
 };

@@ -14,6 +14,7 @@
  */
 #include "http.h"
 #include "otlp/encode.h"
+#include "config_keylist.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -89,8 +90,20 @@ static tb_status wandb_create(void **self, const tb_dest_config *cfg, char *err,
     return st;
 }
 
-static const char *const wandb_keys[] = {"endpoint",    "api_key", "project",  "headers",
-                                         "compression", "ca_file", "insecure", NULL};
+/* The keys of `type = wandb` beyond the common HTTP ones (config_keylist.h).
+ * api_key and project are checked by wandb_create(). Without a file, the
+ * destination needs both WANDB_API_KEY and WANDB_PROJECT (the key alone is
+ * common on training machines and builds nothing); WANDB_ENTITY, when set,
+ * makes the project entity/project. */
+#define WANDB_KEYS(X)                                                                              \
+    X("endpoint", .kind = TB_KEY_URL, .default_value = DEFAULT_ENDPOINT)                           \
+    X("api_key", .kind = TB_KEY_STRING, .flags = TB_KEY_SECRET | TB_KEY_ENV_NEEDED,                \
+      .env = {"WANDB_API_KEY"})                                                                    \
+    X("project", .kind = TB_KEY_STRING, .flags = TB_KEY_ENV_NEEDED,                                \
+      .env = {"${WANDB_ENTITY}/${WANDB_PROJECT}", "WANDB_PROJECT"})
+
+static const tb_config_key wandb_config_keys[] = {WANDB_KEYS(TB__KEY_SPEC) TB__KEY_END};
+static const char *const wandb_keys[] = {WANDB_KEYS(TB__KEY_NAME) NULL};
 
 const tb_exporter_vtable tb__exporter_wandb = {
     .version = TB_EXPORTER_VERSION,
@@ -100,4 +113,6 @@ const tb_exporter_vtable tb__exporter_wandb = {
     .send = tb__otlp_sender_send,
     .flush = NULL,
     .destroy = tb__otlp_sender_destroy,
+    .config_keys = wandb_config_keys,
+    .config_flags = TB_EXPORTER_HTTP,
 };

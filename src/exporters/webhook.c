@@ -9,6 +9,7 @@
  * the answer into a tb_export_result. No delivery state lives here.
  */
 #include "http.h"
+#include "config_keylist.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -105,8 +106,11 @@ static void webhook_destroy(void *self)
     tb__free_mem(w);
 }
 
-static const char *const webhook_keys[] = {"url",     "headers",  "compression",
-                                           "ca_file", "insecure", NULL};
+/* The keys of `type = webhook` beyond the common HTTP ones (config_keylist.h). */
+#define WEBHOOK_KEYS(X) X("url", .kind = TB_KEY_URL, .flags = TB_KEY_REQUIRED)
+
+static const tb_config_key webhook_config_keys[] = {WEBHOOK_KEYS(TB__KEY_SPEC) TB__KEY_END};
+static const char *const webhook_keys[] = {WEBHOOK_KEYS(TB__KEY_NAME) NULL};
 
 const tb_exporter_vtable tb__exporter_webhook = {
     .version = TB_EXPORTER_VERSION,
@@ -116,4 +120,6 @@ const tb_exporter_vtable tb__exporter_webhook = {
     .send = webhook_send,
     .flush = NULL,
     .destroy = webhook_destroy,
+    .config_keys = webhook_config_keys,
+    .config_flags = TB_EXPORTER_HTTP,
 };

@@ -192,15 +192,20 @@ static void llm_x(const tb__otlp_span_view *v, const type_map *t, unsigned conv,
     const char *model = getsn(d, "model");
     if (!model)
         model = getsn(resp, "model");
+    /* the model that answered: the Responses object's, else the first
+     * ChatCompletion's in the output (the JS SDK's Chat Completions model) */
+    const char *answered = getsn(resp, "model");
+    const cJSON *gout = get(d, "output");
+    if (!answered)
+        answered = getsn(cJSON_IsArray(gout) ? gout->child : gout, "model");
     cJSON *params = resp ? tb__otlp_invocation_params(resp, a) : NULL;
-    tb__otlp_model_attrs(model, resp ? params : get(d, "model_config"), conv, a);
+    tb__otlp_model_attrs(model, answered, resp ? params : get(d, "model_config"), conv, a);
     cJSON_Delete(params);
     const char *rid = getsn(d, "response_id");
     if (!rid)
         rid = getsn(resp, "id");
     if (conv & GENAI) {
         tb__otlp_attr_str(a, "gen_ai.response.id", rid);
-        tb__otlp_attr_str(a, "gen_ai.response.model", getsn(resp, "model"));
     } else {
         tb__otlp_attr_str(a, "tracebox.response_id", rid);
     }
@@ -378,7 +383,7 @@ static void transcription_x(const tb__otlp_span_view *v, const type_map *t, unsi
                             tb__otlp_attrs *a, io *x)
 {
     (void)t;
-    tb__otlp_model_attrs(getsn(v->data, "model"), get(v->data, "model_config"), conv, a);
+    tb__otlp_model_attrs(getsn(v->data, "model"), NULL, get(v->data, "model_config"), conv, a);
     audio_io(a, &x->in, get(v->data, "input"));
     io_set(a, &x->out, get(v->data, "output"));
 }
@@ -387,7 +392,7 @@ static void speech_x(const tb__otlp_span_view *v, const type_map *t, unsigned co
                      tb__otlp_attrs *a, io *x)
 {
     (void)t;
-    tb__otlp_model_attrs(getsn(v->data, "model"), get(v->data, "model_config"), conv, a);
+    tb__otlp_model_attrs(getsn(v->data, "model"), NULL, get(v->data, "model_config"), conv, a);
     io_set(a, &x->in, get(v->data, "input"));
     audio_io(a, &x->out, get(v->data, "output"));
     tb__otlp_attr_str(a, "tracebox.first_content_at", getsn(v->data, "first_content_at"));

@@ -166,10 +166,12 @@ static const struct {
     {"seed", "gen_ai.request.seed", true},
 };
 
-void tb__otlp_model_attrs(const char *model, const cJSON *config, unsigned conv, tb__otlp_attrs *a)
+void tb__otlp_model_attrs(const char *model, const char *answered, const cJSON *config,
+                          unsigned conv, tb__otlp_attrs *a)
 {
     if (conv & GENAI) {
         tb__otlp_attr_str(a, "gen_ai.request.model", model);
+        tb__otlp_attr_str(a, "gen_ai.response.model", answered);
         bool have_max = false;
         for (size_t i = 0; i < sizeof k_params / sizeof k_params[0]; i++) {
             const cJSON *v = get(config, k_params[i].config_key);
@@ -193,7 +195,8 @@ void tb__otlp_model_attrs(const char *model, const cJSON *config, unsigned conv,
             tb__otlp_attr_json(a, "llm.invocation_parameters", config);
     }
     if (conv & LF) {
-        tb__otlp_attr_str(a, "langfuse.observation.model.name", model);
+        /* the exact model that answered, which Langfuse prices */
+        tb__otlp_attr_str(a, "langfuse.observation.model.name", answered ? answered : model);
         if (cJSON_IsObject(config))
             tb__otlp_attr_json(a, "langfuse.observation.model.parameters", config);
     }

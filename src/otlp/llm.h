@@ -13,8 +13,12 @@
 
 /* The model and its request parameters (model_config, or the invocation
  * parameters of a Responses object): gen_ai.request.*, llm.model_name /
- * llm.invocation_parameters, langfuse.observation.model.*. */
-void tb__otlp_model_attrs(const char *model, const cJSON *config, unsigned conv, tb__otlp_attrs *a);
+ * llm.invocation_parameters (the model asked for, as the official
+ * processors report it), langfuse.observation.model.* and
+ * gen_ai.response.model (`answered`: the model the API says answered, e.g.
+ * "gpt-4o-mini-2024-07-18"; NULL when unknown). */
+void tb__otlp_model_attrs(const char *model, const char *answered, const cJSON *config,
+                          unsigned conv, tb__otlp_attrs *a);
 
 /* Token usage, from the first of: span_data.usage (`data`), the Responses
  * object's usage (`resp`), the sum of the usage of the ChatCompletions in

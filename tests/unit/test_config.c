@@ -1,5 +1,6 @@
 /*
- * test_config.c — the INI configuration (src/config.c).
+ * test_config.c — the INI configuration (src/config*.c) and the key tables
+ * the exporter types declare (src/exporters/).
  *
  * Most tests parse text with tb_config_parse() under the name "t.ini", so
  * error messages read "t.ini:LINE: ..." and each test asserts the exact
@@ -16,6 +17,7 @@
 #include <cmocka.h>
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -562,8 +564,14 @@ static void fake_destroy(void *self)
     (void)self;
 }
 static const char *const fake_keys[] = {"topic", "brokers", NULL};
-static const tb_exporter_vtable fake_vt = {
-    TB_EXPORTER_VERSION, "kafka_test", fake_keys, fake_create, fake_send, NULL, fake_destroy};
+/* Declared the first way: names only (vtable.keys), no config_keys. */
+static const tb_exporter_vtable fake_vt = {.version = TB_EXPORTER_VERSION,
+                                           .type = "kafka_test",
+                                           .keys = fake_keys,
+                                           .create = fake_create,
+                                           .send = fake_send,
+                                           .flush = NULL,
+                                           .destroy = fake_destroy};
 
 static void test_registered_type(void **state)
 {
@@ -580,6 +588,140 @@ static void test_registered_type(void **state)
     expect_error("[k]\ntype = kafka_test\nheaders = a=b\n",
                  "t.ini:3: [k] headers: unknown key for type kafka_test (use one of: type, "
                  "batch_size, max_batch_bytes, timeout, max_age, start, redact, topic, brokers)");
+}
+
+/* Declared the second way: a key table (vtable.config_keys), validated
+ * exactly as the built-in types' tables are. */
+static const tb_config_key table_keys[] = {
+    {.name = "brokers", .kind = TB_KEY_STRING, .flags = TB_KEY_REQUIRED, .alternative = "url"},
+    {.name = "url", .kind = TB_KEY_URL},
+    {.name = "acks", .kind = TB_KEY_ENUM, .choices = "0|1|all", .default_value = "1"},
+    {.name = "partitions", .kind = TB_KEY_INT, .min = 1, .max = 64},
+    {.name = "linger", .kind = TB_KEY_DURATION},
+    {.name = "pin", .kind = TB_KEY_INT, .flags = TB_KEY_SECRET},
+    {.name = "codecs", .kind = TB_KEY_LIST, .choices = "lz4|zstd"},
+    {.name = NULL}};
+static const tb_exporter_vtable table_vt = {.version = TB_EXPORTER_VERSION,
+                                            .type = "kafka_table",
+                                            .create = fake_create,
+                                            .send = fake_send,
+                                            .destroy = fake_destroy,
+                                            .config_keys = table_keys,
+                                            .config_flags = TB_EXPORTER_HTTP};
+
+static void test_registered_table(void **state)
+{
+    (void)state;
+    assert_int_equal(tb_exporter_register(&table_vt), TB_OK);
+    tb_config *cfg = parse_ok("[k]\ntype = kafka_table\nbrokers = a:9092\nacks = all\n"
+                              "partitions = 8\nlinger = 5ms\ncodecs = lz4, zstd\n"
+                              "headers = A=1\ncompression = gzip\n");
+    const tb_dest_config *d = tb_config_destination(cfg, 0);
+    assert_string_equal(tb_dest_config_get(d, "acks"), "all");
+    assert_string_equal(tb_dest_config_where(d, "linger"), "t.ini:6");
+    tb_config_free(cfg);
+    cfg = parse_ok("[k]\ntype = kafka_table\nurl = https://k\n"); /* the alternative */
+    tb_config_free(cfg);
+
+    expect_error("[k]\ntype = kafka_table\nbrokers = b\ncolour = red\n",
+                 "t.ini:4: [k] colour: unknown key for type kafka_table (use one of: type, "
+                 "batch_size, max_batch_bytes, timeout, max_age, start, redact, headers, "
+                 "compression, ca_file, insecure, brokers, url, acks, partitions, linger, pin, "
+                 "codecs)");
+    expect_error("[k]\ntype = kafka_table\nacks = 1\n",
+                 "t.ini:1: [k] brokers: missing (type kafka_table needs brokers or url; set one "
+                 "of them)");
+    expect_error("[k]\ntype = kafka_table\nbrokers = b\nacks = most\n",
+                 "t.ini:4: [k] acks: `most` is not allowed (use 0|1|all)");
+    expect_error("[k]\ntype = kafka_table\nbrokers = b\npartitions = 65\n",
+                 "t.ini:4: [k] partitions: `65` is out of range (use 1 to 64)");
+    expect_error("[k]\ntype = kafka_table\nbrokers = b\nlinger = soon\n",
+                 "t.ini:4: [k] linger: `soon` is not a duration");
+    expect_error("[k]\ntype = kafka_table\nbrokers = b\ncodecs = lz4,gzip\n",
+                 "t.ini:4: [k] codecs: `lz4,gzip` is not allowed (use one or more of lz4|zstd");
+    expect_error("[k]\ntype = kafka_table\nurl = ftp://k\n",
+                 "t.ini:3: [k] url: not an http:// or https:// URL");
+    /* A key flagged secret is never quoted, whatever its kind. */
+    expect_error("[k]\ntype = kafka_table\nbrokers = b\npin = 12x34\n",
+                 "t.ini:4: [k] pin: `(value hidden)` is not an integer");
+    assert_lacks(tb_last_error(), "12x34");
+}
+
+/* Every built-in type declares its keys in a table of its own; the names
+ * its version-1 `keys` field carries are the same list. */
+static void test_builtin_tables(void **state)
+{
+    (void)state;
+    const tb_exporter_vtable *const vts[] = {
+        &tb__exporter_otlp,    &tb__exporter_openai, &tb__exporter_langfuse, &tb__exporter_arize,
+        &tb__exporter_phoenix, &tb__exporter_wandb,  &tb__exporter_file,     &tb__exporter_webhook};
+    for (size_t i = 0; i < sizeof vts / sizeof vts[0]; i++) {
+        const tb_exporter_vtable *vt = vts[i];
+        assert_non_null(vt->config_keys);
+        assert_non_null(vt->keys);
+        size_t n = 0;
+        for (; vt->config_keys[n].name; n++) {
+            assert_non_null(vt->keys[n]);
+            assert_string_equal(vt->keys[n], vt->config_keys[n].name);
+        }
+        assert_true(n > 0);
+        assert_null(vt->keys[n]);
+        assert_int_equal((vt->config_flags & TB_EXPORTER_HTTP) != 0, vt != &tb__exporter_file);
+    }
+    assert_string_equal(tb__exporter_webhook.config_keys[0].name, "url");
+    assert_int_equal(tb__exporter_webhook.config_keys[0].kind, TB_KEY_URL);
+    assert_true(tb__exporter_file.config_flags & TB_EXPORTER_ENV_FALLBACK);
+}
+
+/* tb_dest_config_where() writes nothing: each string stays valid as long as
+ * the configuration, whatever is asked after it, from any thread. */
+typedef struct where_job {
+    const tb_config *cfg;
+    int bad;
+} where_job;
+
+static void *where_thread(void *arg)
+{
+    where_job *j = arg;
+    const tb_dest_config *c = tb_config_find_destination(j->cfg, "collector");
+    const tb_dest_config *lf = tb_config_find_destination(j->cfg, "langfuse");
+    for (int i = 0; i < 2000; i++) {
+        const char *a = tb_dest_config_where(c, "protocol");
+        const char *b = tb_dest_config_where(c, NULL);
+        const char *h = tb_dest_config_where(lf, "host");
+        if (strcmp(a, "t.ini:21") != 0 || strcmp(b, "t.ini:18") != 0 || strcmp(h, "t.ini:43") != 0)
+            j->bad++;
+    }
+    return NULL;
+}
+
+static void test_where_is_pure(void **state)
+{
+    (void)state;
+    tb_config *cfg = parse_ok(full_ini);
+    const tb_dest_config *c = tb_config_find_destination(cfg, "collector");
+    const char *a = tb_dest_config_where(c, "protocol");
+    const char *b = tb_dest_config_where(c, "endpoint");
+    const char *s = tb_dest_config_where(c, NULL);
+    assert_string_equal(a, "t.ini:21");
+    assert_string_equal(b, "t.ini:20");
+    assert_string_equal(s, "t.ini:18");
+    assert_ptr_equal(tb_dest_config_where(c, "protocol"), a);
+    assert_ptr_equal(tb_dest_config_where(c, "missing"), s);
+    assert_string_equal(tb_dest_config_where(NULL, "x"), "");
+
+    pthread_t t[4];
+    where_job jobs[4];
+    for (size_t i = 0; i < 4; i++) {
+        jobs[i].cfg = cfg;
+        jobs[i].bad = 0;
+        assert_int_equal(pthread_create(&t[i], NULL, where_thread, &jobs[i]), 0);
+    }
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        assert_int_equal(jobs[i].bad, 0);
+    }
+    tb_config_free(cfg);
 }
 
 /* ---- files and env-only mode ---- */
@@ -863,6 +1005,9 @@ int main(void)
         cmocka_unit_test_setup(test_expansion, setup),
         cmocka_unit_test_setup(test_secrets_not_echoed, setup),
         cmocka_unit_test_setup(test_registered_type, setup),
+        cmocka_unit_test_setup(test_registered_table, setup),
+        cmocka_unit_test_setup(test_builtin_tables, setup),
+        cmocka_unit_test_setup(test_where_is_pure, setup),
         cmocka_unit_test_setup_teardown(test_load_file, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_env_only_default, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_env_only_platforms, setup_dir, teardown_dir),

@@ -1466,7 +1466,7 @@ static const char *k_run[] = {
     "','started_at':null,'ended_at':null,'error':null,'span_data':{'type':'generation',"
     "'model':'gpt-4o-mini','model_config':{'temperature':0.3},"
     "'input':[{'role':'system','content':'Route.'},{'role':'user','content':'Refund please'}],"
-    "'output':[{'id':'chatcmpl-9','object':'chat.completion','model':'gpt-4o-mini',"
+    "'output':[{'id':'chatcmpl-9','object':'chat.completion','model':'gpt-4o-mini-2024-07-18',"
     "'choices':[{'index':0,'message':{'role':'assistant','content':null,'tool_calls':[{'id':"
     "'call_h','type':'function','function':{'name':'transfer_to_billing','arguments':'{}'}}]},"
     "'finish_reason':'tool_calls'}],'usage':{'prompt_tokens':121,'completion_tokens':31,"
@@ -1535,6 +1535,11 @@ static void test_fidelity_run(void **state)
     expect_i(s, "llm.token_count.completion_details.reasoning", 8);
     expect_i(s, "gen_ai.usage.input_tokens", 121);
     expect_s(s, "llm.finish_reason", "tool_calls");
+    /* asked for gpt-4o-mini (as the reference reports it); Langfuse prices
+     * the model that answered */
+    expect_s(s, "llm.model_name", "gpt-4o-mini");
+    expect_s(s, "gen_ai.response.model", "gpt-4o-mini-2024-07-18");
+    expect_s(s, "langfuse.observation.model.name", "gpt-4o-mini-2024-07-18");
     cJSON *ud = attr_json(s, "langfuse.observation.usage_details");
     assert_int_equal(cJSON_GetObjectItem(ud, "input")->valueint, 121 - 64);
     assert_int_equal(cJSON_GetObjectItem(ud, "input_cached_tokens")->valueint, 64);

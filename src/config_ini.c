@@ -1,0 +1,490 @@
+/*
+ * config_ini.c — reading the INI text (DESIGN.md, "Configuration"):
+ * the reader, ${VAR} expansion, the [outbox] and [shipper] settings, and
+ * tb_config_parse() / tb_config_load().
+ *
+ * Design. inih does the INI syntax; this file does everything else. We feed
+ * inih through ini_parse_stream() with our own reader (read_line) over the
+ * whole file held in memory, because the Debian build of inih does not pass
+ * line numbers to the handler. inih calls the reader once per line, so the
+ * reader's count is the current line for the handler. The reader also:
+ *   - strips leading blanks, so an indented `key = value` is an ordinary
+ *     line (inih would read it as a continuation of the previous value; we
+ *     do not support multi-line values);
+ *   - opens sections itself (inih's Debian build does not report section
+ *     headers, so an empty section or a repeated `[a]` would go unseen);
+ *   - refuses lines longer than inih's fixed line buffer instead of letting
+ *     inih split them silently (long values belong in ${VAR}).
+ *
+ * `[outbox]` and `[shipper]` keys are checked as they arrive, against the
+ * two small tables below. A destination section is only collected here (its
+ * `type` may come last); config_keys.c checks it against its type's table
+ * when the section ends. Values are expanded as they arrive, and a value
+ * that came from ${VAR} is marked hidden so no message ever quotes it.
+ *
+ * With no file (none named, no $TRACEBOX_CONFIG, no ./tracebox.ini),
+ * tb_config_load() hands over to config_env.c.
+ */
+#include "config_parse.h"
+
+#include <ini.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_FILE_BYTES (1024 * 1024) /* a config file larger than this is a mistake */
+
+typedef tb__cfg_parser parser;
+
+static const tb_config_key k_outbox[] = {
+    {.name = "path", .kind = TB_KEY_STRING},
+    {.name = "durability", .kind = TB_KEY_ENUM, .choices = "full|normal|async"},
+    {.name = "max_size", .kind = TB_KEY_SIZE},
+    {.name = "retention", .kind = TB_KEY_DURATION},
+    {.name = "full_policy", .kind = TB_KEY_ENUM, .choices = "refuse|purge_delivered"},
+    {.name = "queue_capacity", .kind = TB_KEY_INT, .max = 100000000},
+    {.name = "queue_policy", .kind = TB_KEY_ENUM, .choices = "block|drop"},
+    {.name = "redact", .kind = TB_KEY_ENUM, .choices = "none|io"},
+    {.name = NULL}};
+
+static const tb_config_key k_shipper[] = {
+    {.name = "backoff_base", .kind = TB_KEY_DURATION, .min = 1},
+    {.name = "backoff_cap", .kind = TB_KEY_DURATION, .min = 1},
+    {.name = "auth_backoff", .kind = TB_KEY_DURATION, .min = 1},
+    {.name = "lease", .kind = TB_KEY_DURATION, .min = 1},
+    {.name = "poll_interval", .kind = TB_KEY_DURATION, .min = 1},
+    {.name = NULL}};
+
+/* ------------------------------------------------------------------------ */
+/* ${VAR} expansion                                                          */
+/* ------------------------------------------------------------------------ */
+
+static int is_var_start(char c)
+{
+    return isalpha((unsigned char)c) || c == '_';
+}
+static int is_var_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_';
+}
+
+/* Expand ${VAR}, ${VAR:-default} and $$ in `in` into a new string *out.
+ * A `$` followed by anything else is kept as is. An unset (or, for :-, an
+ * empty) variable without a default is an error that names the variable;
+ * values never appear in messages. */
+static void expand(parser *p, const char *in, char **out, int line, const char *var,
+                   const char *section, const char *key)
+{
+    tb__buf b = {0};
+    *out = NULL;
+    const char *s = in;
+    while (*s) {
+        const char *dollar = strchr(s, '$');
+        if (!dollar) {
+            tb__buf_puts(&b, s);
+            break;
+        }
+        tb__buf_append(&b, s, (size_t)(dollar - s));
+        if (dollar[1] == '$') {
+            tb__buf_append(&b, "$", 1);
+            s = dollar + 2;
+            continue;
+        }
+        if (dollar[1] != '{') {
+            tb__buf_append(&b, "$", 1);
+            s = dollar + 1;
+            continue;
+        }
+        const char *name = dollar + 2;
+        const char *close = strchr(name, '}');
+        if (!close) {
+            tb__cfg_fail(p, line, var, section, key,
+                         "unterminated ${ (write ${NAME} or ${NAME:-default}; $$ is a literal $)");
+            goto cleanup;
+        }
+        const char *name_end = name;
+        if (is_var_start(*name_end))
+            while (is_var_char(*name_end))
+                name_end++;
+        int has_default = name_end[0] == ':' && name_end[1] == '-';
+        if (name_end == name || (name_end != close && !has_default)) {
+            tb__cfg_fail(p, line, var, section, key,
+                         "bad variable reference (write ${NAME} or ${NAME:-default} with NAME of "
+                         "letters, digits and _)");
+            goto cleanup;
+        }
+        int name_len = (int)(name_end - name);
+        char vname[256];
+        if ((size_t)name_len >= sizeof vname) {
+            tb__cfg_fail(p, line, var, section, key, "variable name too long");
+            goto cleanup;
+        }
+        memcpy(vname, name, (size_t)name_len);
+        vname[name_len] = '\0';
+        const char *val = getenv(vname);
+        if (has_default) {
+            if (!val || !*val) {
+                const char *def = name_end + 2;
+                tb__buf_append(&b, def, (size_t)(close - def));
+                val = NULL;
+            }
+        } else if (!val) {
+            tb__cfg_fail(p, line, var, section, key,
+                         "${%s} is not set (export %s, or write ${%s:-default})", vname, vname,
+                         vname);
+            goto cleanup;
+        }
+        if (val)
+            tb__buf_puts(&b, val);
+        s = close + 1;
+    }
+    if (!b.data)
+        tb__buf_append(&b, "", 0); /* an empty value is still a string */
+    if (b.failed) {
+        tb__cfg_fail_nomem(p);
+        goto cleanup;
+    }
+    *out = b.data;
+    b.data = NULL;
+cleanup:
+    tb__buf_free(&b);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading the file                                                          */
+/* ------------------------------------------------------------------------ */
+
+static void close_section(parser *p)
+{
+    if (p->cur == TB__SEC_DEST && p->st == TB_OK)
+        tb__cfg_check_dest(p, &p->cfg->dests[p->cur_dest], NULL);
+    p->cur = TB__SEC_NONE;
+}
+
+static int valid_section_name(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!isalnum((unsigned char)s[n]) && s[n] != '_' && s[n] != '-' && s[n] != '.')
+            return 0;
+    return n > 0 && n <= TB__CFG_MAX_SECTION_NAME;
+}
+
+/* `line` starts with '['. If it is a well-formed header, end the current
+ * section and open the new one; otherwise leave the complaint to inih. */
+static void open_section(parser *p, const char *line)
+{
+    const char *close = strchr(line, ']');
+    if (!close)
+        return;
+    size_t n = (size_t)(close - line - 1);
+    char name[TB__CFG_MAX_SECTION_NAME + 1];
+    snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), line + 1);
+    if (n > TB__CFG_MAX_SECTION_NAME || !valid_section_name(name)) {
+        char shown[64];
+        tb__cfg_quote(shown, sizeof shown, name);
+        tb__cfg_fail(p, p->line, NULL, NULL, NULL,
+                     "bad section name [%s] (use 1 to %d letters, digits, _ - or .)", shown,
+                     TB__CFG_MAX_SECTION_NAME);
+        return;
+    }
+    close_section(p);
+    if (p->st != TB_OK)
+        return;
+    memset(p->seen_key, 0, sizeof p->seen_key);
+    snprintf(p->cur_name, sizeof p->cur_name, "%s", name);
+
+    int *seen = NULL;
+    if (strcmp(name, "outbox") == 0)
+        seen = &p->outbox_line;
+    else if (strcmp(name, "shipper") == 0)
+        seen = &p->shipper_line;
+    if (seen) {
+        if (*seen) {
+            tb__cfg_fail(p, p->line, NULL, name, NULL,
+                         "section appears twice (first at line %d; merge the two)", *seen);
+            return;
+        }
+        *seen = p->line;
+        p->cur = seen == &p->outbox_line ? TB__SEC_OUTBOX : TB__SEC_SHIPPER;
+        return;
+    }
+    for (size_t i = 0; i < p->cfg->n_dests; i++) {
+        if (strcmp(p->cfg->dests[i].name, name) == 0) {
+            tb__cfg_fail(p, p->line, NULL, name, NULL,
+                         "section appears twice (first at line %d; merge the two or rename one)",
+                         p->cfg->dests[i].line);
+            return;
+        }
+    }
+    size_t idx = tb__cfg_add_dest(p, name, p->file, p->line);
+    if (idx == (size_t)-1)
+        return;
+    p->cur = TB__SEC_DEST;
+    p->cur_dest = idx;
+}
+
+/* inih's reader: hand over the next line (fgets-like), counting lines. See
+ * the comment at the top for what it does besides. */
+static char *read_line(char *str, int num, void *stream)
+{
+    parser *p = stream;
+    if (p->st != TB_OK || p->pos >= p->len || num < 2)
+        return NULL;
+    const char *s = p->text + p->pos;
+    const char *nl = memchr(s, '\n', p->len - p->pos);
+    size_t n = nl ? (size_t)(nl - s) : p->len - p->pos;
+    p->pos += n + (nl ? 1 : 0);
+    p->line++;
+    if (p->line == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
+        s += 3;
+        n -= 3;
+    }
+    while (n > 0 && (*s == ' ' || *s == '\t'))
+        s++, n--;
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        n--;
+    if (n > 0 && (*s == ';' || *s == '#'))
+        n = 0; /* a comment; its length does not matter */
+    if (n > (size_t)num - 1) {
+        tb__cfg_fail(p, p->line, NULL, p->cur != TB__SEC_NONE ? p->cur_name : NULL, NULL,
+                     "line longer than %d characters (move a long value into an environment "
+                     "variable and write ${NAME})",
+                     num - 1);
+        return NULL;
+    }
+    memcpy(str, s, n);
+    str[n] = '\0';
+    if (n > 0 && str[0] == '[')
+        open_section(p, str);
+    return p->st == TB_OK ? str : NULL;
+}
+
+static void set_setting(parser *p, const tb_config_key *table, const char *key, int64_t num,
+                        char *value)
+{
+    tb_config *cfg = p->cfg;
+    if (table == k_outbox) {
+        if (strcmp(key, "path") == 0) {
+            tb__free_mem(cfg->outbox_path);
+            cfg->outbox_path = value;
+            return;
+        }
+        if (strcmp(key, "durability") == 0)
+            cfg->durability = (tb_durability)num;
+        else if (strcmp(key, "max_size") == 0)
+            cfg->max_size = num;
+        else if (strcmp(key, "retention") == 0)
+            cfg->retention_ms = num;
+        else if (strcmp(key, "full_policy") == 0)
+            cfg->full_policy = num ? TB_FULL_PURGE_DELIVERED : TB_FULL_REFUSE;
+        else if (strcmp(key, "queue_capacity") == 0)
+            cfg->queue_capacity = (size_t)num;
+        else if (strcmp(key, "queue_policy") == 0)
+            cfg->queue_policy = num ? TB_QUEUE_DROP : TB_QUEUE_BLOCK;
+        else if (strcmp(key, "redact") == 0)
+            cfg->redact = num == 1;
+    } else {
+        if (strcmp(key, "backoff_base") == 0)
+            cfg->backoff_base_ms = num;
+        else if (strcmp(key, "backoff_cap") == 0)
+            cfg->backoff_cap_ms = num;
+        else if (strcmp(key, "auth_backoff") == 0)
+            cfg->auth_backoff_ms = num;
+        else if (strcmp(key, "lease") == 0)
+            cfg->lease_ms = num;
+        else if (strcmp(key, "poll_interval") == 0)
+            cfg->poll_interval_ms = num;
+    }
+    tb__free_mem(value);
+}
+
+/* inih's handler: one `key = value` of the current section. */
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+    parser *p = user;
+    (void)section; /* we track sections ourselves (read_line) */
+    char *v = NULL;
+    if (p->st != TB_OK)
+        return 0;
+    if (p->cur == TB__SEC_NONE) {
+        tb__cfg_fail(p, p->line, NULL, NULL, name,
+                     "key outside a section (put it under [outbox], [shipper] or a destination)");
+        goto cleanup;
+    }
+    if (p->cur == TB__SEC_DEST) {
+        tb_dest_config *d = &p->cfg->dests[p->cur_dest];
+        const tb__kv *prev = tb__cfg_find_kv(d, name);
+        if (prev) {
+            tb__cfg_fail(p, p->line, NULL, d->name, name, "set twice (first at line %d; keep one)",
+                         prev->line);
+            goto cleanup;
+        }
+        expand(p, value, &v, p->line, NULL, d->name, name);
+        if (v && tb__cfg_add_kv(p, d, name, v, p->line) && strstr(value, "${"))
+            d->kv[d->n_kv - 1].hidden = 1;
+        v = NULL;
+        goto cleanup;
+    }
+    const tb_config_key *table = p->cur == TB__SEC_OUTBOX ? k_outbox : k_shipper;
+    const tb_config_key *k = tb__cfg_find_key(table, name);
+    if (!k) {
+        char keys[400];
+        tb__cfg_key_names(keys, sizeof keys, table);
+        tb__cfg_fail(p, p->line, NULL, p->cur_name, name, "unknown key (use one of: %s)", keys);
+        goto cleanup;
+    }
+    size_t ki = (size_t)(k - table);
+    if (p->seen_key[ki]) {
+        tb__cfg_fail(p, p->line, NULL, p->cur_name, name, "set twice (first at line %d; keep one)",
+                     p->seen_key[ki]);
+        goto cleanup;
+    }
+    p->seen_key[ki] = p->line;
+    expand(p, value, &v, p->line, NULL, p->cur_name, name);
+    if (!v)
+        goto cleanup;
+    int64_t num;
+    if (!tb__cfg_check_value(p, k, v, &num, p->line, NULL, p->cur_name,
+                             strstr(value, "${") != NULL))
+        goto cleanup;
+    if (k->kind == TB_KEY_STRING && !*v) {
+        tb__cfg_fail(p, p->line, NULL, p->cur_name, name,
+                     "empty (give a value or remove the line)");
+        goto cleanup;
+    }
+    if (table == k_shipper && strcmp(name, "backoff_cap") == 0)
+        p->backoff_cap_line = p->line;
+    set_setting(p, table, name, num, v);
+    v = NULL;
+cleanup:
+    tb__free_mem(v);
+    return p->st == TB_OK;
+}
+
+/* Checks that need the whole file. */
+static void check_settings(parser *p)
+{
+    tb_config *cfg = p->cfg;
+    if (p->st == TB_OK && cfg->backoff_cap_ms < cfg->backoff_base_ms) {
+        int line = p->backoff_cap_line ? p->backoff_cap_line : p->shipper_line;
+        tb__cfg_fail(p, line, NULL, "shipper", "backoff_cap",
+                     "smaller than backoff_base (make backoff_cap at least backoff_base)");
+    }
+}
+
+static tb_status parse_text(tb_config **out, const char *text, size_t len, const char *name)
+{
+    parser p;
+    memset(&p, 0, sizeof p);
+    p.file = name;
+    p.text = text;
+    p.len = len;
+    p.st = TB_OK;
+    p.cfg = tb__calloc(1, sizeof *p.cfg);
+    if (!p.cfg) {
+        tb__cfg_fail_nomem(&p);
+        goto cleanup;
+    }
+    tb__cfg_defaults(p.cfg);
+    p.cfg->file = tb__strdup(name);
+    if (!p.cfg->file) {
+        tb__cfg_fail_nomem(&p);
+        goto cleanup;
+    }
+    int bad_line = ini_parse_stream(read_line, &p, on_key, &p);
+    if (p.st == TB_OK)
+        close_section(&p);
+    if (p.st == TB_OK)
+        check_settings(&p);
+    /* inih reports the first line it could not read, which may come before
+     * an error we found (in a destination, checked at its end). */
+    if (bad_line > 0 && (p.st == TB_OK || (p.err_line > 0 && bad_line < p.err_line))) {
+        p.st = TB_OK; /* inih's error came first: it replaces ours */
+        tb__cfg_fail(&p, bad_line, NULL, NULL, NULL,
+                     "malformed line (expected `key = value`, `[section]` or a `;` comment)");
+    }
+cleanup:
+    return tb__cfg_finish(&p, out);
+}
+
+tb_status tb_config_parse(tb_config **out, const char *text, const char *name)
+{
+    if (!out)
+        return tb__set_error(TB_INVALID, "tb_config_parse: out is NULL");
+    *out = NULL;
+    if (!text)
+        return tb__set_error(TB_INVALID, "tb_config_parse: text is NULL");
+    return parse_text(out, text, strlen(text), name ? name : "config");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loading                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Read and parse `path`. `named`: the user named it, so absence is an error
+ * (otherwise absence returns TB_NOT_FOUND quietly). */
+static tb_status load_file(tb_config **out, const char *path, int named)
+{
+    tb__buf b = {0};
+    tb_status st;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int e = errno;
+        if (e == ENOENT && !named) {
+            st = TB_NOT_FOUND;
+            goto cleanup;
+        }
+        st = tb__set_error(e == ENOENT ? TB_CONFIG : TB_IO,
+                           "%s: cannot open the configuration: %s (check --config or "
+                           "TRACEBOX_CONFIG)",
+                           path, strerror(e));
+        goto cleanup;
+    }
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        tb__buf_append(&b, chunk, n);
+        if (b.len > MAX_FILE_BYTES) {
+            st = tb__set_error(TB_CONFIG, "%s: larger than %d bytes; not a configuration file",
+                               path, MAX_FILE_BYTES);
+            goto cleanup;
+        }
+    }
+    if (ferror(f)) {
+        st = tb__set_error(TB_IO, "%s: cannot read the configuration: %s", path, strerror(errno));
+        goto cleanup;
+    }
+    if (b.failed) {
+        st = tb__set_error(TB_NOMEM, "%s: out of memory reading the configuration", path);
+        goto cleanup;
+    }
+    if (b.len && memchr(b.data, '\0', b.len)) {
+        st = tb__set_error(TB_CONFIG, "%s: contains a NUL byte; not a text file", path);
+        goto cleanup;
+    }
+    st = parse_text(out, b.data ? b.data : "", b.len, path);
+cleanup:
+    if (f)
+        fclose(f);
+    tb__buf_free(&b);
+    return st;
+}
+
+tb_status tb_config_load(tb_config **out, const char *path)
+{
+    if (!out)
+        return tb__set_error(TB_INVALID, "tb_config_load: out is NULL");
+    *out = NULL;
+    if (path)
+        return load_file(out, path, 1);
+    if (tb__cfg_env("TRACEBOX_CONFIG"))
+        return load_file(out, tb__cfg_env("TRACEBOX_CONFIG"), 1);
+    tb_status st = load_file(out, "tracebox.ini", 0);
+    if (st != TB_NOT_FOUND)
+        return st;
+    return tb__cfg_env_only(out);
+}
