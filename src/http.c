@@ -697,25 +697,17 @@ static bool has_header(const tb__http_config *c, const char *name)
         }                                                                                          \
     } while (0)
 
-/* The shipper thread's stop flag (tb__http_set_abort_flag): a transfer
- * in flight on that thread aborts within curl's progress interval when the
- * flag is set, so tb_shipper_stop() is not held up by a slow server. */
-static _Thread_local atomic_int *abort_flag;
-
-void tb__http_set_abort_flag(atomic_int *flag)
-{
-    abort_flag = flag;
-}
-
+/* A transfer made for a send aborts within curl's progress interval once
+ * the send's host says the shipper is stopping (tb_export_host_stopping),
+ * so tb_shipper_stop() is not held up by a slow server. */
 static int progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow)
 {
-    (void)clientp;
     (void)dltotal;
     (void)dlnow;
     (void)ultotal;
     (void)ulnow;
-    return abort_flag && atomic_load(abort_flag) ? 1 : 0;
+    return tb_export_host_stopping(clientp);
 }
 
 static long clamp_long(int64_t v)
@@ -860,6 +852,12 @@ void tb__http_close(tb__http *h)
 
 tb_status tb__http_post(tb__http *h, const void *body, size_t len, tb__http_response *resp)
 {
+    return tb__http_post_with(h, NULL, body, len, resp);
+}
+
+tb_status tb__http_post_with(tb__http *h, const tb_export_host *host, const void *body, size_t len,
+                             tb__http_response *resp)
+{
     memset(resp, 0, sizeof *resp);
     resp->retry_after_ms = -1;
     resp->body = "";
@@ -897,7 +895,8 @@ tb_status tb__http_post(tb__http *h, const void *body, size_t len, tb__http_resp
     curl_easy_setopt(h->curl, CURLOPT_SEEKFUNCTION, seek_body);
     curl_easy_setopt(h->curl, CURLOPT_SEEKDATA, h);
     curl_easy_setopt(h->curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
-    curl_easy_setopt(h->curl, CURLOPT_NOPROGRESS, abort_flag ? 0L : 1L);
+    curl_easy_setopt(h->curl, CURLOPT_XFERINFODATA, (void *)host);
+    curl_easy_setopt(h->curl, CURLOPT_NOPROGRESS, host ? 0L : 1L);
 
     CURLcode rc = curl_easy_perform(h->curl);
 

@@ -130,11 +130,12 @@ typedef struct tb__http_response {
  * what happened — including an HTTP error status or a transport failure
  * (resp->transport_error) — and TB_NOMEM/TB_INVALID for a local failure
  * (resp->error says which). */
-/* Make transfers on the calling thread abort when *flag becomes non-zero
- * (NULL: never). The shipper thread sets its stop flag here. */
-void tb__http_set_abort_flag(atomic_int *flag);
 
 tb_status tb__http_post(tb__http *h, const void *body, size_t len, tb__http_response *resp);
+/* The same, for a send: the transfer aborts (a transport failure, outcome
+ * unknown) once tb_export_host_stopping(host) says so. NULL host: never. */
+tb_status tb__http_post_with(tb__http *h, const tb_export_host *host, const void *body, size_t len,
+                             tb__http_response *resp);
 
 /* Map a response to DESIGN.md's response classes. Sets outcome,
  * http_status, retry_after_ms, unknown_outcome and message; leaves

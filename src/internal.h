@@ -87,19 +87,6 @@ void tb__buf_puts(tb__buf *b, const char *s);
 void tb__buf_printf(tb__buf *b, const char *fmt, ...) TB__PRINTF(2, 3);
 void tb__buf_free(tb__buf *b);
 
-/* ---- the shipper, for exporters (shipper.c) ---- */
-/* The stored trace record (SDK export JSON, tb__malloc'd) of `trace_id`, read
- * from the outbox the calling shipper thread is shipping; NULL when unknown
- * or when not called from inside an exporter's send(). DESIGN.md: exporters
- * that need trace-level attributes on every span look the trace row up. */
-char *tb__shipper_trace_lookup(const char *trace_id);
-/* Visit the stored handoff / generation / response spans of `trace_id`
- * with seq < before_seq, in seq order, from the outbox the calling shipper
- * thread is shipping; false when not called from inside a send(). */
-bool tb__shipper_trace_spans(const char *trace_id, int64_t before_seq,
-                             void (*visit)(void *ctx, int64_t seq, const char *body, size_t len),
-                             void *ctx);
-
 /* ---- exporter registry (exporter.c) ---- */
 const tb_exporter_vtable *tb__exporter_find(const char *type);
 /* Built-in types, each defined at the end of its src/exporters/ file. */

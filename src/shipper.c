@@ -26,6 +26,7 @@
  * that work off the producers' path.
  */
 #include "config_internal.h"
+#include "export_host.h"
 #include "http.h"
 #include "outbox_internal.h"
 #include "store.h"
@@ -61,6 +62,7 @@ typedef struct engine {
     char owner[96];
     tb_ship_report report;
     atomic_int *stop;       /* thread shape: set to ask for a stop */
+    atomic_int *abort;      /* thread shape: set to abort the send in flight */
     int64_t deadline_ms;    /* monotonic; 0: none */
     int64_t lease_at_ms;    /* monotonic time the lease was last taken/renewed */
     int64_t progress_at_ms; /* verbose 2: last progress line */
@@ -261,54 +263,6 @@ static tb_status read_batch(engine *e, dest_rt *d, batch *b)
     return TB_OK;
 }
 
-/* ---- trace lookup for exporters (during send, on this thread) ---- */
-
-static _Thread_local sqlite3 *sending_db;
-
-char *tb__shipper_trace_lookup(const char *trace_id)
-{
-    if (!sending_db || !trace_id)
-        return NULL;
-    sqlite3_stmt *s = NULL;
-    char *body = NULL;
-    if (sqlite3_prepare_v2(sending_db,
-                           "SELECT body FROM records WHERE kind = 'trace' AND trace_id = ?1", -1,
-                           &s, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(s, 1, trace_id, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) == SQLITE_ROW)
-            body = dup_col(s, 0);
-    }
-    sqlite3_finalize(s);
-    return body;
-}
-
-bool tb__shipper_trace_spans(const char *trace_id, int64_t before_seq,
-                             void (*visit)(void *ctx, int64_t seq, const char *body, size_t len),
-                             void *ctx)
-{
-    if (!sending_db || !trace_id)
-        return false;
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(sending_db,
-                           "SELECT seq, body FROM records WHERE trace_id = ?1 AND kind = 'span' "
-                           "AND type IN ('handoff', 'generation', 'response') AND seq < ?2 "
-                           "ORDER BY seq",
-                           -1, &s, NULL) != SQLITE_OK) {
-        sqlite3_finalize(s);
-        return false;
-    }
-    sqlite3_bind_text(s, 1, trace_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, before_seq);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *body = (const char *)sqlite3_column_text(s, 1);
-        if (body)
-            visit(ctx, sqlite3_column_int64(s, 0), body, (size_t)sqlite3_column_bytes(s, 1));
-    }
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE;
-}
-
 /* ---- sending and resolving ---- */
 
 typedef struct outcome {
@@ -399,9 +353,10 @@ static size_t resolve(engine *e, dest_rt *d, batch *b, size_t lo, size_t hi, out
     memset(&res, 0, sizeof res);
     res.retry_after_ms = -1;
     res.rejected = rej;
-    sending_db = e->db;
-    tb_status st = d->vt->send(d->inst, live, n, &res);
-    sending_db = NULL;
+    /* what the exporter may ask of us during the send (export_host.h) */
+    tb_export_host host = {.db = e->db, .abort = e->abort};
+    tb_status st = d->vt->send_with ? d->vt->send_with(d->inst, &host, live, n, &res)
+                                    : d->vt->send(d->inst, live, n, &res);
     if (st != TB_OK) {
         /* a local failure of the exporter: retry later */
         res.outcome = TB_EXPORT_RETRY;
@@ -831,7 +786,6 @@ static void shipper_free(tb_shipper *s)
 static void *shipper_main(void *arg)
 {
     tb_shipper *s = arg;
-    tb__http_set_abort_flag(&s->abort_now);
     for (;;) {
         if (atomic_load(&s->stop))
             break;
@@ -884,6 +838,7 @@ tb_status tb_shipper_start(tb_shipper **out, const char *db_path, const tb_confi
         return st;
     }
     s->e.stop = &s->stop;
+    s->e.abort = &s->abort_now;
     if (pthread_create(&s->thread, NULL, shipper_main, s) != 0) {
         shipper_free(s);
         return tb__set_error(TB_ERROR, "cannot start the shipper thread");

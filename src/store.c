@@ -265,6 +265,66 @@ tb_status tb__store_records(sqlite3 *db, const char *trace_id, tb_record_fn fn, 
     return finish(db, s, rc, "reading records");
 }
 
+tb_status tb__store_trace_record(sqlite3 *db, const char *trace_id, char **out)
+{
+    *out = NULL;
+    sqlite3_stmt *s = NULL;
+    tb_status st =
+        prepare(db, &s, "SELECT body FROM records WHERE kind = 'trace' AND trace_id = ?1",
+                "reading a trace record", trace_id, NULL);
+    if (st != TB_OK)
+        return st;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const char *body = col(s, 0);
+        if (body && !(*out = tb__strndup(body, (size_t)sqlite3_column_bytes(s, 0)))) {
+            sqlite3_finalize(s);
+            return tb__set_error(TB_NOMEM, "out of memory reading a trace record");
+        }
+    }
+    st = finish(db, s, rc, "reading a trace record");
+    if (st == TB_OK && !*out)
+        st = tb__set_error(TB_NOT_FOUND, "no trace record %s in the outbox", trace_id);
+    return st;
+}
+
+tb_status tb__store_trace_spans(sqlite3 *db, const char *trace_id, int64_t before_seq,
+                                const char *const *types, tb_record_fn fn, void *ctx)
+{
+    sqlite3_stmt *s = NULL;
+    tb_status st = prepare(db, &s,
+                           "SELECT seq, kind, trace_id, span_id, parent_id, type, name, "
+                           "started_at, ended_at, body FROM records WHERE trace_id = ?1 AND "
+                           "kind = 'span' AND (?2 <= 0 OR seq < ?2) ORDER BY seq",
+                           "reading a trace's spans", trace_id, NULL);
+    if (st != TB_OK)
+        return st;
+    sqlite3_bind_int64(s, 2, before_seq);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *type = col(s, 5);
+        bool wanted = !types;
+        for (size_t i = 0; !wanted && types[i]; i++)
+            wanted = type && strcmp(type, types[i]) == 0;
+        if (!wanted)
+            continue;
+        tb_record r = {.seq = sqlite3_column_int64(s, 0),
+                       .kind = col(s, 1),
+                       .trace_id = col(s, 2),
+                       .span_id = col(s, 3),
+                       .parent_id = col(s, 4),
+                       .type = type,
+                       .name = col(s, 6),
+                       .started_at = col(s, 7),
+                       .ended_at = col(s, 8),
+                       .body = col(s, 9),
+                       .body_len = (size_t)sqlite3_column_bytes(s, 9)};
+        if (fn(ctx, &r))
+            break;
+    }
+    return finish(db, s, rc, "reading a trace's spans");
+}
+
 tb_status tb__store_trace_delivery(sqlite3 *db, const char *trace_id, tb_trace_delivery_fn fn,
                                    void *ctx)
 {

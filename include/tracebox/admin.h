@@ -96,7 +96,6 @@ TB_EXTERN tb_status tb_admin_dead(tb_admin *admin, const char *destination, tb_d
 
 /* The stored records (tb_record, exporter.h) of one trace, or of the whole
  * file (trace_id NULL), in seq order. */
-typedef int (*tb_record_fn)(void *ctx, const tb_record *record);
 TB_EXTERN tb_status tb_admin_records(tb_admin *admin, const char *trace_id, tb_record_fn fn,
                                      void *ctx);
 

@@ -36,6 +36,38 @@ typedef struct tb_record {
     size_t body_len;
 } tb_record;
 
+/* A callback that receives records, borrowed for the call; return non-zero
+ * to stop the iteration. */
+typedef int (*tb_record_fn)(void *ctx, const tb_record *record);
+
+/* ---- What the shipper offers an exporter during a send ------------------
+ * An exporter written against version 2 gets a host with each batch
+ * (send_with below): what it may need from the outbox and the shipper,
+ * the same for a user's exporter as for the built-in ones. The host and
+ * everything it hands out are valid only during that send_with() call, on
+ * the thread that made it. */
+typedef struct tb_export_host tb_export_host;
+
+/* The stored trace record (the SDK's trace export object, JSON) of
+ * trace_id, in *out_json (free with tb_free). TB_NOT_FOUND when the outbox
+ * does not hold it (yet). Exporters that put trace-level attributes on
+ * every span use it for spans whose trace came in an earlier batch. */
+TB_EXTERN tb_status tb_export_host_trace(const tb_export_host *host, const char *trace_id,
+                                         char **out_json);
+
+/* The stored span records of trace_id with seq < before_seq (<= 0: all),
+ * in seq order, whose span_data.type is one of `types` (NULL-terminated;
+ * NULL: every type). */
+TB_EXTERN tb_status tb_export_host_spans(const tb_export_host *host, const char *trace_id,
+                                         int64_t before_seq, const char *const *types,
+                                         tb_record_fn fn, void *ctx);
+
+/* Non-zero once the shipper asks the exporter to give up the send in
+ * flight (tb_shipper_stop() running out of patience): return soon with
+ * TB_EXPORT_RETRY and unknown_outcome set; the batch is sent again later.
+ * Cheap; may be polled from a transfer's progress callback. NULL host: 0. */
+TB_EXTERN int tb_export_host_stopping(const tb_export_host *host);
+
 typedef enum tb_export_outcome {
     TB_EXPORT_DELIVERED = 0, /* accepted (2xx); rejected[] may name refusals */
     TB_EXPORT_RETRY = 1,     /* transient: back off and send again */
@@ -160,9 +192,12 @@ typedef struct tb_config_key {
 #define TB_EXPORTER_HTTP 0x01u
 #define TB_EXPORTER_ENV_FALLBACK 0x02u
 
-#define TB_EXPORTER_VERSION 1
+/* Version 1: up to destroy. Version 2 adds the key table and send_with;
+ * a version 1 vtable is still accepted (the core reads only its first
+ * members). */
+#define TB_EXPORTER_VERSION 2
 typedef struct tb_exporter_vtable {
-    unsigned version; /* TB_EXPORTER_VERSION */
+    unsigned version; /* TB_EXPORTER_VERSION (or 1) */
     const char *type; /* the `type = …` name */
     /* The first way to declare keys: names only, every value a string, no
      * environment variables. Ignored when config_keys is set (the built-in
@@ -173,14 +208,14 @@ typedef struct tb_exporter_vtable {
     tb_status (*create)(void **self, const tb_dest_config *cfg, char *err, size_t err_size);
     /* Encode and send records[0..n). Fill *result; return TB_OK when result
      * says what happened (even a refusal), another status for a local
-     * failure (which the shipper treats as retryable). */
+     * failure (which the shipper treats as retryable). With version 2 it
+     * may be NULL when send_with is set. */
     tb_status (*send)(void *self, const tb_record *records, size_t n, tb_export_result *result);
     /* Make what was sent durable (e.g. fsync); may be NULL. */
     tb_status (*flush)(void *self);
     void (*destroy)(void *self);
-    /* ---- The key table (added after 0.1.0, at the end, so a vtable written
-     * for the first layout with designated initializers compiles unchanged,
-     * with these zero). ---- */
+    /* ---- Version 2 (added at the end, so a vtable written for version 1
+     * with designated initializers compiles unchanged, with these zero). */
     /* The keys this type accepts beyond the core's, ending at name == NULL;
      * the core validates every value against it. NULL: use `keys`. */
     const tb_config_key *config_keys;
@@ -189,6 +224,10 @@ typedef struct tb_exporter_vtable {
      * "1" (an opt-in for platforms whose key is set for other reasons, e.g.
      * OpenAI traces). NULL: no switch. */
     const char *config_env_switch;
+    /* Version 2: send, with the host (see tb_export_host above). When set,
+     * the shipper calls it instead of send. */
+    tb_status (*send_with)(void *self, const tb_export_host *host, const tb_record *records,
+                           size_t n, tb_export_result *result);
 } tb_exporter_vtable;
 
 /* Register an exporter type. The vtable must stay valid for the process'

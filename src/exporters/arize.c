@@ -88,6 +88,7 @@ const tb_exporter_vtable tb__exporter_arize = {
     .keys = arize_keys,
     .create = arize_create,
     .send = tb__otlp_sender_send,
+    .send_with = tb__otlp_sender_send_with,
     .flush = NULL,
     .destroy = tb__otlp_sender_destroy,
     .config_keys = arize_config_keys,

@@ -100,6 +100,7 @@ const tb_exporter_vtable tb__exporter_langfuse = {
     .keys = langfuse_keys,
     .create = langfuse_create,
     .send = tb__otlp_sender_send,
+    .send_with = tb__otlp_sender_send_with,
     .flush = NULL,
     .destroy = tb__otlp_sender_destroy,
     .config_keys = langfuse_config_keys,

@@ -682,8 +682,8 @@ static void mask_key(const openai *o, char *msg)
         memset(hit, '*', n);
 }
 
-static tb_status openai_send(void *self, const tb_record *records, size_t n,
-                             tb_export_result *result)
+static tb_status openai_send_with(void *self, const tb_export_host *host, const tb_record *records,
+                                  size_t n, tb_export_result *result)
 {
     openai *o = self;
     tb__buf *b = &o->body;
@@ -719,7 +719,7 @@ static tb_status openai_send(void *self, const tb_record *records, size_t n,
         return TB_NOMEM;
     }
     tb__http_response resp;
-    tb_status st = tb__http_post(o->http, b->data, b->len, &resp);
+    tb_status st = tb__http_post_with(o->http, host, b->data, b->len, &resp);
     if (st != TB_OK) {
         snprintf(result->message, sizeof result->message, "%s", resp.error);
         mask_key(o, result->message);
@@ -731,6 +731,12 @@ static tb_status openai_send(void *self, const tb_record *records, size_t n,
     if (b->cap > ((size_t)16 << 20))
         tb__buf_free(b);
     return TB_OK;
+}
+
+static tb_status openai_send(void *self, const tb_record *records, size_t n,
+                             tb_export_result *result)
+{
+    return openai_send_with(self, NULL, records, n, result);
 }
 
 static void openai_destroy(void *self)
@@ -758,6 +764,7 @@ const tb_exporter_vtable tb__exporter_openai = {
     .keys = openai_keys,
     .create = openai_create,
     .send = openai_send,
+    .send_with = openai_send_with,
     .flush = NULL,
     .destroy = openai_destroy,
     .config_keys = openai_config_keys,

@@ -50,6 +50,47 @@ typedef struct sender {
     size_t bad_cap;
 } sender;
 
+/* The encoder's lookups during one send: the exporter's cache of trace
+ * records first, then the outbox through the host the shipper handed us. */
+typedef struct lookup_ctx {
+    tb__otlp_trace_cache *cache;
+    const tb_export_host *host;
+} lookup_ctx;
+
+static char *trace_lookup(void *ctx, const char *sdk_trace_id)
+{
+    const lookup_ctx *lc = ctx;
+    char *body = tb__otlp_trace_cache_get(lc->cache, sdk_trace_id);
+    char *stored = NULL;
+    if (!body && lc->host && tb_export_host_trace(lc->host, sdk_trace_id, &stored) == TB_OK) {
+        body = tb__strdup(stored);
+        tb_free(stored);
+    }
+    return body;
+}
+
+typedef struct visit_adapter {
+    tb__otlp_span_visit visit;
+    void *ctx;
+} visit_adapter;
+
+static int visit_record(void *ctx, const tb_record *r)
+{
+    const visit_adapter *va = ctx;
+    va->visit(va->ctx, r->seq, r->body, r->body_len);
+    return 0;
+}
+
+static bool spans_lookup(void *ctx, const char *sdk_trace_id, int64_t before_seq,
+                         tb__otlp_span_visit visit, void *visit_ctx)
+{
+    static const char *const types[] = {"handoff", "generation", "response", NULL};
+    const lookup_ctx *lc = ctx;
+    visit_adapter va = {visit, visit_ctx};
+    return lc->host && tb_export_host_spans(lc->host, sdk_trace_id, before_seq, types, visit_record,
+                                            &va) == TB_OK;
+}
+
 static const char *keep(sender *s, const char *v)
 {
     if (s->n_strs >= sizeof s->strs / sizeof s->strs[0])
@@ -143,9 +184,8 @@ tb_status tb__otlp_sender_create(void **self, const tb_dest_config *cfg,
     s->cache = tb__otlp_trace_cache_new(TRACE_CACHE_SIZE);
     if (!s->cache)
         goto nomem;
-    s->enc.lookup = tb__otlp_trace_cache_lookup;
-    s->enc.lookup_ctx = s->cache;
-    s->enc.spans_lookup = tb__shipper_trace_spans;
+    s->enc.lookup = trace_lookup;
+    s->enc.spans_lookup = spans_lookup;
     st = tb__http_open(&s->http, &hc, why, sizeof why);
     if (st != TB_OK) {
         snprintf(err, err_size, "[%s]: %s", name, why);
@@ -166,8 +206,17 @@ done:
 tb_status tb__otlp_sender_send(void *self, const tb_record *records, size_t n,
                                tb_export_result *result)
 {
+    return tb__otlp_sender_send_with(self, NULL, records, n, result);
+}
+
+tb_status tb__otlp_sender_send_with(void *self, const tb_export_host *host,
+                                    const tb_record *records, size_t n, tb_export_result *result)
+{
     sender *s = self;
     tb__otlp_trace_cache_put(s->cache, records, n);
+    lookup_ctx lc = {s->cache, host};
+    tb__otlp_options enc = s->enc;
+    enc.lookup_ctx = &lc;
     if (n > s->bad_cap) {
         unsigned char *bad = tb__realloc(s->bad, n);
         if (!bad) {
@@ -183,8 +232,8 @@ tb_status tb__otlp_sender_send(void *self, const tb_record *records, size_t n,
     b->len = 0;
     b->failed = false;
     tb__otlp_stats stats;
-    tb_status st = tb__otlp_encode(b, records, n, s->format, &s->enc, s->bad, &stats,
-                                   result->message, sizeof result->message);
+    tb_status st = tb__otlp_encode(b, records, n, s->format, &enc, s->bad, &stats, result->message,
+                                   sizeof result->message);
     if (st != TB_OK)
         return st;
     if (stats.bad && result->rejected)
@@ -202,7 +251,7 @@ tb_status tb__otlp_sender_send(void *self, const tb_record *records, size_t n,
         return TB_OK;
     }
     tb__http_response resp;
-    st = tb__http_post(s->http, b->data, b->len, &resp);
+    st = tb__http_post_with(s->http, host, b->data, b->len, &resp);
     if (st != TB_OK) {
         snprintf(result->message, sizeof result->message, "%s", resp.error);
         return st;
@@ -316,6 +365,7 @@ const tb_exporter_vtable tb__exporter_otlp = {
     .keys = otlp_keys,
     .create = otlp_create,
     .send = tb__otlp_sender_send,
+    .send_with = tb__otlp_sender_send_with,
     .flush = NULL,
     .destroy = tb__otlp_sender_destroy,
     .config_keys = otlp_config_keys,

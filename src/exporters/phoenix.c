@@ -71,6 +71,7 @@ const tb_exporter_vtable tb__exporter_phoenix = {
     .keys = phoenix_keys,
     .create = phoenix_create,
     .send = tb__otlp_sender_send,
+    .send_with = tb__otlp_sender_send_with,
     .flush = NULL,
     .destroy = tb__otlp_sender_destroy,
     .config_keys = phoenix_config_keys,

@@ -111,6 +111,7 @@ const tb_exporter_vtable tb__exporter_wandb = {
     .keys = wandb_keys,
     .create = wandb_create,
     .send = tb__otlp_sender_send,
+    .send_with = tb__otlp_sender_send_with,
     .flush = NULL,
     .destroy = tb__otlp_sender_destroy,
     .config_keys = wandb_config_keys,

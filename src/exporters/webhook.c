@@ -62,8 +62,8 @@ done:
     return st;
 }
 
-static tb_status webhook_send(void *self, const tb_record *records, size_t n,
-                              tb_export_result *result)
+static tb_status webhook_send_with(void *self, const tb_export_host *host, const tb_record *records,
+                                   size_t n, tb_export_result *result)
 {
     webhook *w = self;
     tb__buf *b = &w->body;
@@ -84,7 +84,7 @@ static tb_status webhook_send(void *self, const tb_record *records, size_t n,
         return TB_NOMEM;
     }
     tb__http_response resp;
-    tb_status st = tb__http_post(w->http, b->data, b->len, &resp);
+    tb_status st = tb__http_post_with(w->http, host, b->data, b->len, &resp);
     if (st != TB_OK) {
         snprintf(result->message, sizeof result->message, "%s", resp.error);
         return st;
@@ -94,6 +94,12 @@ static tb_status webhook_send(void *self, const tb_record *records, size_t n,
     if (b->cap > ((size_t)16 << 20))
         tb__buf_free(b);
     return TB_OK;
+}
+
+static tb_status webhook_send(void *self, const tb_record *records, size_t n,
+                              tb_export_result *result)
+{
+    return webhook_send_with(self, NULL, records, n, result);
 }
 
 static void webhook_destroy(void *self)
@@ -118,6 +124,7 @@ const tb_exporter_vtable tb__exporter_webhook = {
     .keys = webhook_keys,
     .create = webhook_create,
     .send = webhook_send,
+    .send_with = webhook_send_with,
     .flush = NULL,
     .destroy = webhook_destroy,
     .config_keys = webhook_config_keys,

@@ -165,7 +165,8 @@ static void agent_context(builder *b, trace_ref *t, const tb_record *rec, tb__ot
             return;
         }
         bool stored =
-            b->opts->spans_lookup && b->opts->spans_lookup(t->id, b->next_seq, ctx_visit, t->ctx);
+            b->opts->spans_lookup &&
+            b->opts->spans_lookup(b->opts->lookup_ctx, t->id, b->next_seq, ctx_visit, t->ctx);
         for (size_t i = 0; !stored && i < b->n_roots; i++) {
             const char *tid = str_field(b->roots[i], "trace_id");
             if (tid && strcmp(tid, t->id) == 0)

@@ -57,9 +57,10 @@ typedef char *(*tb__otlp_trace_lookup)(void *ctx, const char *sdk_trace_id);
 
 /* Visit, in seq order, the stored handoff, generation and response spans
  * of a trace with seq < before_seq: visit(visit_ctx, seq, body, len) each.
- * false when there is no store to ask (the encoder then uses the batch). */
+ * false when there is no store to ask (the encoder then uses the batch).
+ * ctx is the options' lookup_ctx. */
 typedef void (*tb__otlp_span_visit)(void *visit_ctx, int64_t seq, const char *body, size_t len);
-typedef bool (*tb__otlp_spans_lookup)(const char *sdk_trace_id, int64_t before_seq,
+typedef bool (*tb__otlp_spans_lookup)(void *ctx, const char *sdk_trace_id, int64_t before_seq,
                                       tb__otlp_span_visit visit, void *visit_ctx);
 
 typedef struct tb__otlp_options {
@@ -74,7 +75,7 @@ typedef struct tb__otlp_options {
      * whose trace record is found nowhere is sent without the trace-level
      * attributes (workflow name, group id, metadata). */
     tb__otlp_trace_lookup lookup;
-    void *lookup_ctx;
+    void *lookup_ctx; /* passed to both lookups */
     /* Where agent spans' context comes from (graph parent, lifted I/O);
      * NULL: the batch alone. */
     tb__otlp_spans_lookup spans_lookup;
@@ -120,23 +121,24 @@ bool tb__otlp_parse_response(tb__otlp_format fmt, const char *body, size_t len, 
  * 16 KiB are not kept) so spans of a trace whose record was in an earlier
  * batch still get its attributes. It is per exporter instance and in memory
  * only; a trace it has not seen (after a restart, say) is asked of the
- * outbox the shipper is reading (tb__shipper_trace_lookup), and spans of a
- * trace found in neither are sent without them. One thread at a time. */
+ * outbox through the send's host (tb_export_host_trace; exporters/otlp.c),
+ * and spans of a trace found in neither are sent without them. One thread
+ * at a time. */
 typedef struct tb__otlp_trace_cache tb__otlp_trace_cache;
 /* NULL when out of memory. */
 tb__otlp_trace_cache *tb__otlp_trace_cache_new(size_t capacity);
 void tb__otlp_trace_cache_free(tb__otlp_trace_cache *c); /* NULL: no-op */
 /* Remember the trace records among records[0..n). */
 void tb__otlp_trace_cache_put(tb__otlp_trace_cache *c, const tb_record *records, size_t n);
-/* A tb__otlp_trace_lookup; ctx is the cache. */
-char *tb__otlp_trace_cache_lookup(void *ctx, const char *sdk_trace_id);
+/* A copy (tb__malloc'd) of the cached trace record of sdk_trace_id, or NULL. */
+char *tb__otlp_trace_cache_get(tb__otlp_trace_cache *c, const char *sdk_trace_id);
 
 /* ---- the shared OTLP/HTTP sender (exporters/otlp.c) -------------------- */
 typedef struct tb__otlp_sender_spec {
     const char *url;     /* the full traces URL */
     const char *url_key; /* the key it came from, for messages */
     tb__otlp_format format;
-    tb__otlp_options encode; /* copied; lookup is set by the sender */
+    tb__otlp_options encode; /* copied; the lookups are set by the sender */
     /* extra request headers: name, value, name, value, …, NULL */
     const char *const *headers;
     const char *bearer;     /* Authorization: Bearer …, or NULL */
@@ -150,6 +152,8 @@ tb_status tb__otlp_sender_create(void **self, const tb_dest_config *cfg,
                                  const tb__otlp_sender_spec *spec, char *err, size_t err_size);
 tb_status tb__otlp_sender_send(void *self, const tb_record *records, size_t n,
                                tb_export_result *result);
+tb_status tb__otlp_sender_send_with(void *self, const tb_export_host *host,
+                                    const tb_record *records, size_t n, tb_export_result *result);
 void tb__otlp_sender_destroy(void *self);
 
 /* The traces URL of a base endpoint for destinations that take either

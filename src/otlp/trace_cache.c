@@ -7,7 +7,7 @@
  * place; a new one overwrites the oldest slot. Bodies over 16 KiB are not
  * kept, so the memory held stays bounded. Being a cache, it may forget:
  * an allocation failure drops the record. A lookup it cannot answer goes
- * on to the outbox the shipper is reading (tb__shipper_trace_lookup).
+ * on to the outbox, through the send's host (exporters/otlp.c).
  */
 #include "otlp/encode.h"
 
@@ -86,14 +86,12 @@ void tb__otlp_trace_cache_put(tb__otlp_trace_cache *c, const tb_record *records,
     }
 }
 
-char *tb__otlp_trace_cache_lookup(void *ctx, const char *sdk_trace_id)
+char *tb__otlp_trace_cache_get(tb__otlp_trace_cache *c, const char *sdk_trace_id)
 {
-    tb__otlp_trace_cache *c = ctx;
     if (!c || !sdk_trace_id)
         return NULL;
     for (size_t k = 0; k < c->cap; k++)
         if (c->e[k].id && strcmp(c->e[k].id, sdk_trace_id) == 0)
             return tb__strdup(c->e[k].body);
-    /* not seen by this process: the outbox the shipper is reading has it */
-    return tb__shipper_trace_lookup(sdk_trace_id);
+    return NULL;
 }

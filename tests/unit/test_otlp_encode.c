@@ -987,6 +987,11 @@ static void test_bad_and_empty(void **state)
 }
 
 /* A trace record seen in an earlier batch still gives its attributes. */
+static char *cache_lookup(void *ctx, const char *sdk_trace_id)
+{
+    return tb__otlp_trace_cache_get(ctx, sdk_trace_id);
+}
+
 static void test_trace_cache(void **state)
 {
     (void)state;
@@ -996,17 +1001,17 @@ static void test_trace_cache(void **state)
     memset(&first, 0, sizeof first);
     batch_add(&first, k_trace1);
     tb__otlp_trace_cache_put(c, first.rec, first.n);
-    char *body = tb__otlp_trace_cache_lookup(c, T1);
+    char *body = tb__otlp_trace_cache_get(c, T1);
     assert_non_null(body);
     assert_string_equal(body, k_trace1);
     tb__free_mem(body);
-    assert_null(tb__otlp_trace_cache_lookup(c, T2));
+    assert_null(tb__otlp_trace_cache_get(c, T2));
 
     batch second;
     memset(&second, 0, sizeof second);
     batch_add(&second, k_spans[0]);
     tb__otlp_options o = opts_for(TB__OTLP_CONV_OPENINFERENCE);
-    o.lookup = tb__otlp_trace_cache_lookup;
+    o.lookup = cache_lookup;
     o.lookup_ctx = c;
     tb__buf out;
     tb__otlp_stats stats;
@@ -1023,8 +1028,8 @@ static void test_trace_cache(void **state)
     batch_add(&more, "{\"object\":\"trace\",\"id\":\"trace_a\",\"workflow_name\":\"a\"}");
     batch_add(&more, "{\"object\":\"trace\",\"id\":\"trace_b\",\"workflow_name\":\"b\"}");
     tb__otlp_trace_cache_put(c, more.rec, more.n);
-    assert_null(tb__otlp_trace_cache_lookup(c, T1));
-    body = tb__otlp_trace_cache_lookup(c, "trace_b");
+    assert_null(tb__otlp_trace_cache_get(c, T1));
+    body = tb__otlp_trace_cache_get(c, "trace_b");
     assert_non_null(body);
     tb__free_mem(body);
     tb__otlp_trace_cache_free(c);

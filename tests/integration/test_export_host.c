@@ -1,0 +1,267 @@
+/*
+ * test_export_host.c — the exporter contract, version 2, from a user's
+ * side: an exporter registered in this file (public API only) gets with
+ * each batch a host through which it looks up a trace record that came in
+ * an earlier batch, reads the trace's other spans, and sees the shipper's
+ * request to give up a send in flight. A version 1 exporter still works.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "tracebox.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TRACE "trace_my-app-1234"
+
+static char g_dir[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(g_dir, sizeof g_dir, "/tmp/tb-host-XXXXXX");
+    return mkdtemp(g_dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void put(tb_outbox *ob, const char *json)
+{
+    if (tb_outbox_put_json(ob, json, (size_t)-1, NULL) != TB_OK)
+        fail_msg("put: %s", tb_last_error());
+}
+
+static void fill(const char *db)
+{
+    tb_outbox *ob = NULL;
+    assert_int_equal(tb_outbox_open(&ob, db, NULL), TB_OK);
+    put(ob, "{\"object\":\"trace\",\"id\":\"" TRACE "\",\"workflow_name\":\"Support\","
+            "\"group_id\":null,\"metadata\":null}");
+    const char *types[] = {"handoff", "generation", "agent"};
+    for (int i = 0; i < 3; i++) {
+        char span[512];
+        snprintf(span, sizeof span,
+                 "{\"object\":\"trace.span\",\"id\":\"span_%d\",\"trace_id\":\"" TRACE "\","
+                 "\"parent_id\":null,\"started_at\":null,\"ended_at\":null,\"error\":null,"
+                 "\"span_data\":{\"type\":\"%s\"}}",
+                 i, types[i]);
+        put(ob, span);
+    }
+    tb_outbox_close(ob);
+}
+
+/* ---- an exporter that asks the host ------------------------------------ */
+
+typedef struct seen {
+    int batches, found_trace, spans_before_last;
+    char workflow[64];
+} seen;
+static seen g_seen;
+
+static tb_status probe_create(void **self, const tb_dest_config *cfg, char *err, size_t size)
+{
+    (void)cfg;
+    (void)err;
+    (void)size;
+    *self = &g_seen;
+    return TB_OK;
+}
+
+static int count_span(void *ctx, const tb_record *r)
+{
+    (void)r;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static tb_status probe_send_with(void *self, const tb_export_host *host, const tb_record *records,
+                                 size_t n, tb_export_result *result)
+{
+    seen *s = self;
+    s->batches++;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(records[i].kind, "span") != 0)
+            continue;
+        char *trace = NULL;
+        if (tb_export_host_trace(host, records[i].trace_id, &trace) == TB_OK) {
+            s->found_trace++;
+            const char *wf = strstr(trace, "\"workflow_name\":\"");
+            if (wf)
+                sscanf(wf + 17, "%63[^\"]", s->workflow);
+            tb_free(trace);
+        }
+        /* the trace's spans stored before this one, of two types */
+        static const char *const types[] = {"handoff", "agent", NULL};
+        int count = 0;
+        assert_int_equal(tb_export_host_spans(host, records[i].trace_id, records[i].seq, types,
+                                              count_span, &count),
+                         TB_OK);
+        s->spans_before_last = count;
+    }
+    assert_int_equal(tb_export_host_stopping(host), 0);
+    result->outcome = TB_EXPORT_DELIVERED;
+    return TB_OK;
+}
+
+static void probe_destroy(void *self)
+{
+    (void)self;
+}
+
+static const tb_exporter_vtable probe_vt = {
+    .version = TB_EXPORTER_VERSION,
+    .type = "probe",
+    .create = probe_create,
+    .send_with = probe_send_with,
+    .destroy = probe_destroy,
+};
+
+static void test_host_lookups(void **state)
+{
+    (void)state;
+    char db[300];
+    snprintf(db, sizeof db, "%s/h.db", g_dir);
+    fill(db);
+    assert_int_equal(tb_exporter_register(&probe_vt), TB_OK);
+    tb_config *cfg = NULL;
+    /* one record per batch: every span's trace record came in an earlier one */
+    assert_int_equal(tb_config_parse(&cfg, "[p]\ntype = probe\nbatch_size = 1\n", "test"), TB_OK);
+    memset(&g_seen, 0, sizeof g_seen);
+    tb_ship_report rep;
+    assert_int_equal(tb_ship_once(db, cfg, NULL, &rep), TB_OK);
+    assert_int_equal(rep.delivered, 4);
+    assert_int_equal(g_seen.batches, 4);
+    assert_int_equal(g_seen.found_trace, 3);
+    assert_string_equal(g_seen.workflow, "Support");
+    /* before the agent span (seq 4): the handoff (seq 2); not the generation */
+    assert_int_equal(g_seen.spans_before_last, 1);
+    tb_config_free(cfg);
+    /* the host's answers are for senders only */
+    char *out = (char *)1;
+    assert_int_equal(tb_export_host_trace(NULL, TRACE, &out), TB_INVALID);
+    assert_null(out);
+    assert_int_equal(tb_export_host_stopping(NULL), 0);
+}
+
+/* ---- an exporter stuck in a send sees the stop ---------------------------- */
+
+static atomic_int g_in_send, g_saw_stop;
+
+static tb_status stuck_send_with(void *self, const tb_export_host *host, const tb_record *records,
+                                 size_t n, tb_export_result *result)
+{
+    (void)self;
+    (void)records;
+    (void)n;
+    atomic_store(&g_in_send, 1);
+    /* a slow platform: wait (bounded) until the shipper says give up */
+    for (int i = 0; i < 20000 && !tb_export_host_stopping(host); i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    atomic_store(&g_saw_stop, tb_export_host_stopping(host));
+    result->outcome = TB_EXPORT_RETRY;
+    result->unknown_outcome = 1;
+    snprintf(result->message, sizeof result->message, "gave up: stopping");
+    return TB_OK;
+}
+
+static const tb_exporter_vtable stuck_vt = {
+    .version = TB_EXPORTER_VERSION,
+    .type = "stuck",
+    .create = probe_create,
+    .send_with = stuck_send_with,
+    .destroy = probe_destroy,
+};
+
+static void test_host_stopping(void **state)
+{
+    (void)state;
+    char db[300];
+    snprintf(db, sizeof db, "%s/s.db", g_dir);
+    fill(db);
+    assert_int_equal(tb_exporter_register(&stuck_vt), TB_OK);
+    tb_config *cfg = NULL;
+    assert_int_equal(tb_config_parse(&cfg, "[s]\ntype = stuck\n", "test"), TB_OK);
+    tb_shipper *sh = NULL;
+    atomic_store(&g_in_send, 0);
+    atomic_store(&g_saw_stop, 0);
+    assert_int_equal(tb_shipper_start(&sh, db, cfg, NULL), TB_OK);
+    for (int i = 0; i < 20000 && !atomic_load(&g_in_send); i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(atomic_load(&g_in_send), 1);
+    /* half the allowance for the send to finish, then the host says stop */
+    assert_int_equal(tb_shipper_stop(sh, 10000), TB_OK);
+    assert_int_equal(atomic_load(&g_saw_stop), 1);
+    tb_config_free(cfg);
+}
+
+/* ---- a version 1 exporter (send only, no host) still works ---------------- */
+
+static int g_v1_records;
+
+static tb_status v1_send(void *self, const tb_record *records, size_t n, tb_export_result *result)
+{
+    (void)self;
+    (void)records;
+    g_v1_records += (int)n;
+    result->outcome = TB_EXPORT_DELIVERED;
+    return TB_OK;
+}
+
+static void test_version_1(void **state)
+{
+    (void)state;
+    /* the first layout: nothing after destroy */
+    static const struct {
+        unsigned version;
+        const char *type;
+        const char *const *keys;
+        tb_status (*create)(void **, const tb_dest_config *, char *, size_t);
+        tb_status (*send)(void *, const tb_record *, size_t, tb_export_result *);
+        tb_status (*flush)(void *);
+        void (*destroy)(void *);
+    } v1 = {1, "old", NULL, probe_create, v1_send, NULL, probe_destroy};
+    assert_int_equal(tb_exporter_register((const tb_exporter_vtable *)(const void *)&v1), TB_OK);
+    char db[300];
+    snprintf(db, sizeof db, "%s/v1.db", g_dir);
+    fill(db);
+    tb_config *cfg = NULL;
+    assert_int_equal(tb_config_parse(&cfg, "[o]\ntype = old\n", "test"), TB_OK);
+    tb_ship_report rep;
+    g_v1_records = 0;
+    assert_int_equal(tb_ship_once(db, cfg, NULL, &rep), TB_OK);
+    assert_int_equal(g_v1_records, 4);
+    tb_config_free(cfg);
+    /* version 3 does not exist yet */
+    tb_exporter_vtable bad = probe_vt;
+    bad.version = 3;
+    assert_int_equal(tb_exporter_register(&bad), TB_INVALID);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_host_lookups, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_stopping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_version_1, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
