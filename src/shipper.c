@@ -26,6 +26,7 @@
  * that work off the producers' path.
  */
 #include "config_internal.h"
+#include "delivery.h"
 #include "export_host.h"
 #include "http.h"
 #include "outbox_internal.h"
@@ -81,41 +82,6 @@ static bool out_of_time(const engine *e)
     return (e->stop && atomic_load(e->stop)) || (e->deadline_ms && tb__mono_ms() >= e->deadline_ms);
 }
 
-static tb_status exec_bind(sqlite3 *db, const char *sql, const char *what, const char *fmt, ...)
-{
-    /* fmt: one char per parameter: s = const char *, i = int64_t */
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return tb__db_error(db, rc, what);
-    va_list ap;
-    va_start(ap, fmt);
-    for (int i = 0; fmt[i]; i++) {
-        if (fmt[i] == 's')
-            sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
-        else
-            sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
-    }
-    va_end(ap);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? TB_OK : tb__db_error(db, rc, what);
-}
-
-static int64_t query_int(sqlite3 *db, const char *sql, const char *name)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-        if (name)
-            sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            v = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    return v;
-}
-
 static void batch_clear(batch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
@@ -144,10 +110,9 @@ static void batch_free(batch *b)
     memset(b, 0, sizeof *b);
 }
 
-static char *dup_col(sqlite3_stmt *s, int i)
+static char *dup_str(const char *t)
 {
-    const unsigned char *t = sqlite3_column_text(s, i);
-    return t ? tb__strndup((const char *)t, (size_t)sqlite3_column_bytes(s, i)) : NULL;
+    return t ? tb__strdup(t) : NULL;
 }
 
 static bool batch_reserve(batch *b, size_t n)
@@ -174,91 +139,81 @@ static bool batch_reserve(batch *b, size_t n)
     return true;
 }
 
+/* One row of the batch being read: copied (and redacted, or marked
+ * expired) per the destination's settings. */
+typedef struct reading {
+    const dest_rt *d;
+    batch *b;
+    int64_t bytes, now_us;
+    tb_status st;
+} reading;
+
+static int read_row(void *ctx, const tb_record *src, const char *created_at)
+{
+    reading *rd = ctx;
+    batch *b = rd->b;
+    const tb_dest_config *cfg = rd->d->cfg;
+    if (b->n > 0 && rd->bytes + (int64_t)src->body_len > cfg->max_batch_bytes)
+        return 1;
+    tb_record *r = &b->rec[b->n];
+    *r = *src;
+    r->kind = dup_str(src->kind);
+    r->trace_id = dup_str(src->trace_id);
+    r->span_id = dup_str(src->span_id);
+    r->parent_id = dup_str(src->parent_id);
+    r->type = dup_str(src->type);
+    r->name = dup_str(src->name);
+    r->started_at = dup_str(src->started_at);
+    r->ended_at = dup_str(src->ended_at);
+    r->body = src->body ? tb__strndup(src->body, src->body_len) : NULL;
+    b->dead[b->n] = 0;
+    b->dead_status[b->n] = 0;
+    b->dead_reason[b->n] = NULL;
+    b->n++;
+    if (!r->body || !r->kind || !r->trace_id) {
+        rd->st = tb__set_error(TB_NOMEM, "out of memory reading a batch");
+        return 1;
+    }
+    if (cfg->redact) {
+        /* this destination gets no prompts, outputs or tool arguments */
+        char *red = NULL;
+        size_t red_len = 0;
+        int rr = tb__redact_record(r->body, r->body_len, &red, &red_len);
+        if (rr < 0) {
+            rd->st = tb__set_error(TB_NOMEM, "out of memory redacting a batch");
+            return 1;
+        }
+        if (rr == 1) {
+            free((void *)r->body);
+            r->body = red;
+            r->body_len = red_len;
+        }
+    }
+    int64_t created;
+    if (cfg->max_age_ms > 0 && created_at && tb__parse_iso8601(created_at, &created) &&
+        rd->now_us - created > cfg->max_age_ms * 1000) {
+        b->dead[b->n - 1] = 1;
+        b->dead_reason[b->n - 1] = tb__strdup("expired");
+    }
+    rd->bytes += (int64_t)src->body_len;
+    return 0;
+}
+
 /* Read the next batch for `d`: requeued records first, then after the cursor. */
 static tb_status read_batch(engine *e, dest_rt *d, batch *b)
 {
-    static const char *cols = "r.seq, r.kind, r.trace_id, r.span_id, r.parent_id, r.type, "
-                              "r.name, r.started_at, r.ended_at, r.body, r.created_at";
-    char sql[1024];
     batch_clear(b);
     int limit = d->cfg->batch_size;
     if (!batch_reserve(b, (size_t)limit))
         return tb__set_error(TB_NOMEM, "out of memory reading a batch");
     for (int pass = 0; pass < 2 && b->n == 0; pass++) {
-        if (pass == 0)
-            snprintf(sql, sizeof sql,
-                     "SELECT %s FROM requeued q JOIN records r ON r.seq = q.seq "
-                     "WHERE q.destination = ?1 ORDER BY r.seq LIMIT ?2",
-                     cols);
-        else
-            snprintf(sql, sizeof sql,
-                     "SELECT %s FROM records r WHERE r.seq > (SELECT cursor FROM destinations "
-                     "WHERE name = ?1) AND NOT EXISTS (SELECT 1 FROM dead_letters x WHERE "
-                     "x.destination = ?1 AND x.seq = r.seq) ORDER BY r.seq LIMIT ?2",
-                     cols);
         b->requeued = pass == 0;
-        sqlite3_stmt *s = NULL;
-        int rc = sqlite3_prepare_v2(e->db, sql, -1, &s, NULL);
-        if (rc != SQLITE_OK)
-            return tb__db_error(e->db, rc, "reading a batch");
-        sqlite3_bind_text(s, 1, d->cfg->name, -1, SQLITE_STATIC);
-        sqlite3_bind_int(s, 2, limit);
-        int64_t bytes = 0;
-        int64_t now_us = tb__now_us();
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-            int64_t body_len = sqlite3_column_bytes(s, 9);
-            if (b->n > 0 && bytes + body_len > d->cfg->max_batch_bytes)
-                break;
-            tb_record *r = &b->rec[b->n];
-            memset(r, 0, sizeof *r);
-            r->seq = sqlite3_column_int64(s, 0);
-            r->kind = dup_col(s, 1);
-            r->trace_id = dup_col(s, 2);
-            r->span_id = dup_col(s, 3);
-            r->parent_id = dup_col(s, 4);
-            r->type = dup_col(s, 5);
-            r->name = dup_col(s, 6);
-            r->started_at = dup_col(s, 7);
-            r->ended_at = dup_col(s, 8);
-            r->body = dup_col(s, 9);
-            r->body_len = (size_t)body_len;
-            b->dead[b->n] = 0;
-            b->dead_status[b->n] = 0;
-            b->dead_reason[b->n] = NULL;
-            b->n++;
-            if (!r->body || !r->kind || !r->trace_id) {
-                sqlite3_finalize(s);
-                return tb__set_error(TB_NOMEM, "out of memory reading a batch");
-            }
-            if (d->cfg->redact) {
-                /* this destination gets no prompts, outputs or tool arguments */
-                char *red = NULL;
-                size_t red_len = 0;
-                int rr = tb__redact_record(r->body, r->body_len, &red, &red_len);
-                if (rr < 0) {
-                    sqlite3_finalize(s);
-                    return tb__set_error(TB_NOMEM, "out of memory redacting a batch");
-                }
-                if (rr == 1) {
-                    free((void *)r->body);
-                    r->body = red;
-                    r->body_len = red_len;
-                }
-            }
-            if (d->cfg->max_age_ms > 0) {
-                int64_t created;
-                const char *c = (const char *)sqlite3_column_text(s, 10);
-                if (c && tb__parse_iso8601(c, &created) &&
-                    now_us - created > d->cfg->max_age_ms * 1000) {
-                    b->dead[b->n - 1] = 1;
-                    b->dead_reason[b->n - 1] = tb__strdup("expired");
-                }
-            }
-            bytes += body_len;
-        }
-        sqlite3_finalize(s);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-            return tb__db_error(e->db, rc, "reading a batch");
+        reading rd = {.d = d, .b = b, .now_us = tb__now_us(), .st = TB_OK};
+        tb_status st = tb__delivery_read(e->db, d->cfg->name, b->requeued, limit, read_row, &rd);
+        if (st == TB_OK)
+            st = rd.st;
+        if (st != TB_OK)
+            return st;
     }
     return TB_OK;
 }
@@ -295,19 +250,7 @@ static bool keep_lease(engine *e, dest_rt *d)
     }
     char now[40];
     now_iso(now, 0);
-    sqlite3_stmt *s = NULL;
-    bool ours = false;
-    if (sqlite3_prepare_v2(e->db,
-                           "SELECT 1 FROM destinations WHERE name = ?1 AND lease_owner = ?2 AND "
-                           "lease_until > ?3",
-                           -1, &s, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(s, 1, d->cfg->name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, e->owner, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 3, now, -1, SQLITE_STATIC);
-        ours = sqlite3_step(s) == SQLITE_ROW;
-    }
-    sqlite3_finalize(s);
-    return ours;
+    return tb__delivery_lease_held(e->db, d->cfg->name, e->owner, now);
 }
 
 /* Send records [lo, hi) that are not already dead; returns the number of
@@ -448,11 +391,9 @@ static tb_status commit(engine *e, dest_rt *d, batch *b, size_t resolved, const 
         return st;
     /* only the lease holder records anything: if the lease expired and was
      * taken over while we were sending, the new holder owns the outcome */
-    st = exec_bind(e->db,
-                   "UPDATE destinations SET lease_until = lease_until WHERE name = ?1 AND "
-                   "lease_owner = ?2",
-                   "checking the lease", "ss", d->cfg->name, e->owner);
-    if (st != TB_OK || oc->lease_lost || sqlite3_changes(e->db) != 1) {
+    bool ours = false;
+    st = tb__delivery_lease_confirm(e->db, d->cfg->name, e->owner, &ours);
+    if (st != TB_OK || oc->lease_lost || !ours) {
         sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
         return st;
     }
@@ -462,40 +403,25 @@ static tb_status commit(engine *e, dest_rt *d, batch *b, size_t resolved, const 
         last_seq = r->seq;
         if (b->dead[i]) {
             dead++;
-            st = exec_bind(e->db,
-                           "INSERT OR REPLACE INTO dead_letters (destination, seq, reason, "
-                           "http_status, time) VALUES (?1, ?2, ?3, nullif(?4, 0), ?5)",
-                           "writing a dead letter", "sisis", d->cfg->name, r->seq,
-                           b->dead_reason[i] ? b->dead_reason[i] : "refused",
-                           (int64_t)b->dead_status[i], now);
+            st = tb__delivery_dead_letter(e->db, d->cfg->name, r->seq, b->dead_reason[i],
+                                          b->dead_status[i], now);
         } else {
             delivered++;
         }
         if (st == TB_OK && b->requeued)
-            st = exec_bind(e->db, "DELETE FROM requeued WHERE destination = ?1 AND seq = ?2",
-                           "clearing a requeued record", "si", d->cfg->name, r->seq);
+            st = tb__delivery_unrequeue(e->db, d->cfg->name, r->seq);
         if (st != TB_OK)
             goto rollback;
     }
     if (resolved > 0) {
-        st = exec_bind(e->db,
-                       "UPDATE destinations SET cursor = CASE WHEN ?2 THEN cursor ELSE "
-                       "max(cursor, ?3) END, delivered = delivered + ?4, last_success_at = "
-                       "CASE WHEN ?4 > 0 THEN ?5 ELSE last_success_at END WHERE name = ?1",
-                       "advancing the cursor", "siiis", d->cfg->name, (int64_t)b->requeued,
-                       last_seq, delivered, now);
+        st = tb__delivery_advance(e->db, d->cfg->name, b->requeued, last_seq, delivered, now);
         if (st != TB_OK)
             goto rollback;
     }
     if (!oc->stopped) {
-        st = exec_bind(e->db,
-                       "UPDATE destinations SET attempts = 0, next_attempt_at = NULL, "
-                       "last_error = NULL, last_status = NULL, auth_failed = 0, "
-                       "resent = resent + ?2 WHERE name = ?1",
-                       "recording a delivery", "si", d->cfg->name, oc->duplicates_possible);
+        st = tb__delivery_succeeded(e->db, d->cfg->name, oc->duplicates_possible);
     } else {
-        int64_t attempts =
-            query_int(e->db, "SELECT attempts FROM destinations WHERE name = ?1", d->cfg->name) + 1;
+        int64_t attempts = tb__delivery_attempts(e->db, d->cfg->name) + 1;
         int64_t wait;
         bool auth = oc->last.outcome == TB_EXPORT_AUTH;
         if (auth)
@@ -511,12 +437,8 @@ static tb_status commit(engine *e, dest_rt *d, batch *b, size_t resolved, const 
             snprintf(msg, sizeof msg, "HTTP %d: %s", oc->last.http_status, oc->last.message);
         else
             snprintf(msg, sizeof msg, "%s", oc->last.message);
-        st = exec_bind(e->db,
-                       "UPDATE destinations SET attempts = ?2, next_attempt_at = ?3, "
-                       "last_error = ?4, last_status = nullif(?5, 0), auth_failed = ?6, "
-                       "resent = resent + ?7 WHERE name = ?1",
-                       "recording a failure", "sissiii", d->cfg->name, attempts, next, msg,
-                       (int64_t)oc->last.http_status, (int64_t)auth, oc->duplicates_possible);
+        st = tb__delivery_failed(e->db, d->cfg->name, attempts, next, msg, oc->last.http_status,
+                                 auth, oc->duplicates_possible);
         e->report.failures++;
     }
     if (st == TB_OK && oc->rejected_unnamed > 0)
@@ -540,12 +462,7 @@ static tb_status ensure_row(engine *e, dest_rt *d)
 {
     char now[40];
     now_iso(now, 0);
-    return exec_bind(e->db,
-                     "INSERT INTO destinations (name, type, cursor, created_at) VALUES (?1, ?2, "
-                     "CASE WHEN ?3 THEN (SELECT coalesce(max(seq), 0) FROM records) ELSE 0 END, "
-                     "?4) ON CONFLICT (name) DO UPDATE SET type = excluded.type",
-                     "registering a destination", "ssis", d->cfg->name, d->cfg->type,
-                     (int64_t)d->cfg->start_latest, now);
+    return tb__delivery_register(e->db, d->cfg->name, d->cfg->type, d->cfg->start_latest, now);
 }
 
 /* Take or renew the lease. Returns TB_OK with *held set. */
@@ -554,12 +471,7 @@ static tb_status take_lease(engine *e, dest_rt *d, bool *held)
     char now[40], until[40];
     now_iso(now, 0);
     now_iso(until, d->lease_ms);
-    tb_status st = exec_bind(e->db,
-                             "UPDATE destinations SET lease_owner = ?2, lease_until = ?3 "
-                             "WHERE name = ?1 AND (lease_owner IS NULL OR lease_owner = ?2 OR "
-                             "lease_until IS NULL OR lease_until < ?4)",
-                             "taking the lease", "ssss", d->cfg->name, e->owner, until, now);
-    *held = st == TB_OK && sqlite3_changes(e->db) == 1;
+    tb_status st = tb__delivery_lease_take(e->db, d->cfg->name, e->owner, until, now, held);
     if (*held)
         e->lease_at_ms = tb__mono_ms();
     return st;
@@ -567,27 +479,14 @@ static tb_status take_lease(engine *e, dest_rt *d, bool *held)
 
 static void release_lease(engine *e, dest_rt *d)
 {
-    exec_bind(e->db,
-              "UPDATE destinations SET lease_owner = NULL, lease_until = NULL "
-              "WHERE name = ?1 AND lease_owner = ?2",
-              "releasing the lease", "ss", d->cfg->name, e->owner);
+    tb__delivery_lease_release(e->db, d->cfg->name, e->owner);
 }
 
 static bool backing_off(engine *e, dest_rt *d)
 {
     char now[40];
     now_iso(now, 0);
-    sqlite3_stmt *s = NULL;
-    bool off = false;
-    if (sqlite3_prepare_v2(e->db,
-                           "SELECT 1 FROM destinations WHERE name = ?1 AND next_attempt_at > ?2",
-                           -1, &s, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(s, 1, d->cfg->name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, now, -1, SQLITE_STATIC);
-        off = sqlite3_step(s) == SQLITE_ROW;
-    }
-    sqlite3_finalize(s);
-    return off;
+    return tb__delivery_backing_off(e->db, d->cfg->name, now);
 }
 
 /* Ship `d` until caught up, backing off, out of time, or the lease is held
@@ -726,8 +625,7 @@ static void fill_report(engine *e, dest_rt *dests, size_t n, tb_ship_report *rep
     e->report.pending = 0;
     e->report.backing_off = 0;
     for (size_t i = 0; i < n; i++) {
-        int64_t p = query_int(e->db, "SELECT count(*) FROM pending WHERE destination = ?1",
-                              dests[i].cfg->name);
+        int64_t p = tb__delivery_pending(e->db, dests[i].cfg->name);
         if (p > 0)
             e->report.pending += p;
         if (backing_off(e, &dests[i]))
