@@ -1,70 +1,26 @@
 /*
  * outbox.c — the outbox handle: validated records into `records`, durably.
  *
- * Group commit. Every put validates its record on the caller's thread (a bad
- * record never reaches the file), then joins a queue. In `full`/`normal`
- * mode the first caller to find no leader becomes the leader: it takes the
- * whole queue, writes it in one BEGIN IMMEDIATE transaction, commits (one
- * fsync for all), marks each request done and wakes the waiters; one of
- * those that arrived meanwhile leads the next batch. Each caller returns
- * only when its own record is committed. If a batch fails, it is rolled
- * back and its records are retried one per transaction, so one bad record
- * (or a full disk) fails only itself.
+ * This file opens and closes the handle and holds the ways in: the put
+ * entry points (tb_outbox_put_json, tb_outbox_put_json_many, and the
+ * outbox processor's hooks, which hand over a span's columns without
+ * re-parsing its JSON). Every put validates its record on the caller's
+ * thread, so a bad record never reaches the file: the text is decoded,
+ * redacted when the outbox says so, and stored in its tolerated form when
+ * the SDKs wrote what JSON forbids (NaN, lone surrogates). Then it joins
+ * the handle's queue (outbox_handle.h), and one of two files takes over:
  *
- * In `async` mode the put returns once the request is queued; a writer
- * thread leads a batch every flush_interval_ms (or sooner when the queue
- * fills). The queue is bounded; a full queue blocks or drops (counted in
- * counters.dropped_queue) per queue_policy.
- *
- * Size cap: before a batch, the live bytes of the file are compared with
- * max_size; at the cap, records are refused with TB_FULL and counted in
- * counters.refused_full, or (full_policy = purge_delivered) the oldest
- * records every destination has delivered are deleted first.
+ *   outbox_writer.c  group commit (`full`/`normal`): a caller that finds no
+ *                    leader writes the whole queue in one transaction; each
+ *                    caller returns once its own record is committed
+ *   outbox_async.c   `async`: the put returns once queued; a writer thread
+ *                    commits the queue every flush_interval_ms
  */
-#include "outbox_internal.h"
-#include "store.h"
-#include "record.h"
+#include "outbox_handle.h"
 #include "redact.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-
-typedef struct put_req {
-    struct put_req *next;
-    tb__record rec;
-    char *body; /* owned when `owned` (async copy, redacted text); else borrowed */
-    size_t body_len;
-    bool owned;    /* free body with the request */
-    bool detached; /* async: nobody waits; the leader frees the request */
-    bool done;
-    tb_status st;
-    char err[512];
-} put_req;
-
-struct tb_outbox {
-    char *path;
-    tb_outbox_options opts;
-    sqlite3 *db; /* used only by the current leader */
-    sqlite3_stmt *ins, *get_trace, *upd_trace;
-
-    pthread_mutex_t mu;
-    pthread_cond_t done_cv;  /* a batch finished */
-    pthread_cond_t space_cv; /* async: queue has room */
-    pthread_cond_t work_cv;  /* async: wake the writer */
-    put_req *head, *tail;
-    size_t queued;
-    bool leading;
-    int64_t dropped; /* async drops not yet written to counters */
-    int64_t refused; /* TB_FULL refusals not yet written to counters */
-    /* async writer */
-    pthread_t writer;
-    bool writer_running;
-    bool stopping;
-    bool deep_sleep; /* the writer waits for a signal (idle for a second) */
-};
 
 const char *tb_outbox_errmsg(const tb_outbox *outbox)
 {
@@ -75,293 +31,6 @@ const char *tb_outbox_errmsg(const tb_outbox *outbox)
 const char *tb_outbox_path(const tb_outbox *outbox)
 {
     return outbox ? outbox->path : NULL;
-}
-
-/* ---- writing one batch (leader only, without the mutex) ---- */
-
-static tb_status merge_trace(tb_outbox *ob, put_req *r)
-{
-    /* A trace put again: keep the stored row, add fields it lacked. */
-    sqlite3_stmt *g = ob->get_trace;
-    sqlite3_reset(g);
-    sqlite3_bind_text(g, 1, r->rec.trace_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(g);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(g);
-        return rc == SQLITE_DONE ? TB_OK : tb__db_error(ob->db, rc, "reading a stored trace");
-    }
-    cJSON *old = cJSON_Parse((const char *)sqlite3_column_text(g, 1));
-    int64_t seq = sqlite3_column_int64(g, 0);
-    sqlite3_reset(g);
-    /* stored bodies were validated on the way in: NULL here is memory */
-    if (!old)
-        return tb__set_error(TB_NOMEM, "out of memory merging trace %s", r->rec.trace_id);
-    bool changed = false;
-    const cJSON *item;
-    cJSON_ArrayForEach(item, r->rec.root)
-    {
-        cJSON *have = cJSON_GetObjectItemCaseSensitive(old, item->string);
-        if (cJSON_IsNull(item))
-            continue;
-        if (!have || cJSON_IsNull(have)) {
-            cJSON *dup = cJSON_Duplicate(item, true);
-            if (!dup) {
-                cJSON_Delete(old);
-                return TB_NOMEM;
-            }
-            bool ok = have ? cJSON_ReplaceItemInObjectCaseSensitive(old, item->string, dup)
-                           : cJSON_AddItemToObject(old, item->string, dup);
-            if (!ok) {
-                cJSON_Delete(dup);
-                cJSON_Delete(old);
-                return tb__set_error(TB_NOMEM, "out of memory merging trace %s", r->rec.trace_id);
-            }
-            changed = true;
-        }
-    }
-    tb_status st = TB_OK;
-    if (changed) {
-        char *body = cJSON_PrintUnformatted(old);
-        if (!body) {
-            cJSON_Delete(old);
-            return TB_NOMEM;
-        }
-        sqlite3_stmt *u = ob->upd_trace;
-        sqlite3_reset(u);
-        sqlite3_bind_text(u, 1, body, -1, SQLITE_TRANSIENT);
-        const cJSON *wf = cJSON_GetObjectItemCaseSensitive(old, "workflow_name");
-        if (cJSON_IsString(wf))
-            sqlite3_bind_text(u, 2, wf->valuestring, -1, SQLITE_TRANSIENT);
-        else
-            sqlite3_bind_null(u, 2);
-        sqlite3_bind_int64(u, 3, seq);
-        rc = sqlite3_step(u);
-        sqlite3_reset(u);
-        tb__free_mem(body);
-        if (rc != SQLITE_DONE)
-            st = tb__db_error(ob->db, rc, "updating a stored trace");
-    }
-    cJSON_Delete(old);
-    return st;
-}
-
-static tb_status insert_one(tb_outbox *ob, put_req *r, const char *now)
-{
-    sqlite3_stmt *s = ob->ins;
-    const tb__record *rec = &r->rec;
-    sqlite3_reset(s);
-    sqlite3_bind_text(s, 1, rec->is_trace ? "trace" : "span", -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, rec->trace_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, rec->span_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, rec->parent_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, rec->type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, rec->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 7, rec->started_at, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 8, rec->ended_at, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 9, rec->error_json, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 10, r->body, (int)r->body_len, SQLITE_STATIC);
-    sqlite3_bind_text(s, 11, now, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    if (rc != SQLITE_DONE)
-        return tb__db_error(ob->db, rc, "storing a record");
-    if (sqlite3_changes(ob->db) == 0 && rec->is_trace)
-        return merge_trace(ob, r);
-    return TB_OK;
-}
-
-/* Make room under max_size by deleting the oldest fully delivered records.
- * Returns true when there is room now. */
-static bool make_room(tb_outbox *ob)
-{
-    int64_t used = tb__db_used_bytes(ob->db);
-    if (ob->opts.max_size <= 0 || used < ob->opts.max_size)
-        return true;
-    if (ob->opts.full_policy != TB_FULL_PURGE_DELIVERED)
-        return false;
-    /* what may be deleted (store.h: delivered everywhere, not requeued,
-     * no dead letter pointing to it), oldest first */
-    int64_t n = 0;
-    if (tb__store_evict(ob->db, 1000, &n) != TB_OK)
-        return false;
-    return tb__db_used_bytes(ob->db) < ob->opts.max_size;
-}
-
-static void set_req_error(put_req *r, tb_status st)
-{
-    r->st = st;
-    snprintf(r->err, sizeof r->err, "%s", tb_last_error());
-}
-
-/* Write requests [first, end) in one transaction. On failure rolls back
- * and returns the status without marking the requests. */
-static tb_status write_batch(tb_outbox *ob, put_req *first, put_req *end, int64_t refused,
-                             int64_t dropped)
-{
-    char now[40];
-    tb__iso8601(tb__now_us(), now);
-    tb_status st = tb__db_exec(ob->db, "BEGIN IMMEDIATE", "starting a write");
-    if (st != TB_OK)
-        return st;
-    bool room = make_room(ob);
-    int64_t newly_refused = 0;
-    for (put_req *r = first; r != end; r = r->next) {
-        if (!room) {
-            r->st = tb__set_error(TB_FULL,
-                                  "outbox %s reached max_size (%lld bytes); record %s refused "
-                                  "and counted (ship and purge, or raise max_size)",
-                                  ob->path, (long long)ob->opts.max_size, r->rec.id);
-            snprintf(r->err, sizeof r->err, "%s", tb_last_error());
-            newly_refused++;
-            continue;
-        }
-        if ((st = insert_one(ob, r, now)) != TB_OK)
-            goto rollback;
-        r->st = TB_OK;
-    }
-    if (newly_refused + refused > 0 &&
-        (st = tb__db_counter_add(ob->db, "refused_full", newly_refused + refused)) != TB_OK)
-        goto rollback;
-    if (dropped > 0 && (st = tb__db_counter_add(ob->db, "dropped_queue", dropped)) != TB_OK)
-        goto rollback;
-    if ((st = tb__db_exec(ob->db, "COMMIT", "committing records")) != TB_OK)
-        goto rollback;
-    return TB_OK;
-rollback:
-    sqlite3_exec(ob->db, "ROLLBACK", NULL, NULL, NULL);
-    return st;
-}
-
-/* Leader: write the list [head..NULL). Every request ends with st set.
- * Counts that could not be written to `counters` are added back to
- * *refused / *dropped for the next batch. */
-static void lead(tb_outbox *ob, put_req *head, int64_t *refused, int64_t *dropped)
-{
-    tb_status st = write_batch(ob, head, NULL, *refused, *dropped);
-    if (st == TB_OK) {
-        *refused = *dropped = 0;
-        return;
-    }
-    /* isolate: one request per transaction */
-    for (put_req *r = head; r; r = r->next) {
-        put_req *next = r->next;
-        r->next = NULL;
-        tb_status one = write_batch(ob, r, NULL, 0, 0);
-        r->next = next;
-        if (one != TB_OK) {
-            set_req_error(r, one);
-            if (one == TB_FULL)
-                (*refused)++; /* the disk itself is full: counted with a later batch */
-        }
-    }
-}
-
-static void free_req(put_req *r)
-{
-    tb__record_clear(&r->rec);
-    if (r->owned)
-        tb__free_mem(r->body);
-    tb__free_mem(r);
-}
-
-/* Take the queue and lead one batch. Called with ob->mu held and
- * ob->leading false; returns with ob->mu held. */
-static void lead_locked(tb_outbox *ob)
-{
-    put_req *batch = ob->head;
-    ob->head = ob->tail = NULL;
-    ob->queued = 0;
-    int64_t refused = ob->refused, dropped = ob->dropped;
-    ob->refused = ob->dropped = 0;
-    ob->leading = true;
-    pthread_cond_broadcast(&ob->space_cv);
-    pthread_mutex_unlock(&ob->mu);
-
-    lead(ob, batch, &refused, &dropped);
-
-    /* detached (async) requests are the leader's alone: free them before
-     * taking the lock, so producers do not wait behind the frees */
-    put_req *waited = NULL;
-    for (put_req *r = batch, *next; r; r = next) {
-        next = r->next;
-        if (r->detached) {
-            if (r->st != TB_OK)
-                tb__log(TB_LOG_ERROR, "async write failed: %s", r->err);
-            free_req(r);
-        } else {
-            r->next = waited;
-            waited = r;
-        }
-    }
-    pthread_mutex_lock(&ob->mu);
-    ob->refused += refused;
-    ob->dropped += dropped;
-    ob->leading = false;
-    for (put_req *r = waited; r; r = r->next)
-        r->done = true;
-    pthread_cond_broadcast(&ob->done_cv);
-}
-
-/* The async writer polls: while records keep coming it wakes every
- * flush_interval_ms and commits what is queued, so producers never pay for
- * a wake-up (a futex call, a cross-CPU interrupt on a VM). After a second
- * with nothing to do it sleeps until a producer signals it (`deep_sleep`),
- * so an idle application costs nothing. A queue half full is signalled at
- * once whatever the state. */
-static void *writer_main(void *arg)
-{
-    tb_outbox *ob = arg;
-    int64_t idle_ms = 0;
-    pthread_mutex_lock(&ob->mu);
-    for (;;) {
-        if (ob->head) {
-            while (ob->leading)
-                pthread_cond_wait(&ob->done_cv, &ob->mu);
-            if (ob->head)
-                lead_locked(ob);
-            idle_ms = 0;
-            continue;
-        }
-        if (ob->stopping)
-            break;
-        if (idle_ms < 1000) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            int64_t ns = ts.tv_nsec + (int64_t)ob->opts.flush_interval_ms * 1000000;
-            ts.tv_sec += (time_t)(ns / 1000000000);
-            ts.tv_nsec = (long)(ns % 1000000000);
-            pthread_cond_timedwait(&ob->work_cv, &ob->mu, &ts);
-            idle_ms += ob->opts.flush_interval_ms;
-        } else {
-            ob->deep_sleep = true;
-            while (!ob->head && !ob->stopping)
-                pthread_cond_wait(&ob->work_cv, &ob->mu);
-            ob->deep_sleep = false;
-            idle_ms = 0;
-        }
-    }
-    pthread_mutex_unlock(&ob->mu);
-    return NULL;
-}
-
-/* ---- public ---- */
-
-static tb_status prepare(tb_outbox *ob)
-{
-    static const char *ins =
-        "INSERT OR IGNORE INTO records (kind, trace_id, span_id, parent_id, type, name, "
-        "started_at, ended_at, error, body, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)";
-    static const char *get = "SELECT seq, body FROM records WHERE kind = 'trace' AND trace_id = ?";
-    static const char *upd =
-        "UPDATE records SET body = ?1, name = coalesce(?2, name) WHERE seq = ?3";
-    int rc;
-    if ((rc = sqlite3_prepare_v3(ob->db, ins, -1, SQLITE_PREPARE_PERSISTENT, &ob->ins, NULL)) ||
-        (rc = sqlite3_prepare_v3(ob->db, get, -1, SQLITE_PREPARE_PERSISTENT, &ob->get_trace,
-                                 NULL)) ||
-        (rc = sqlite3_prepare_v3(ob->db, upd, -1, SQLITE_PREPARE_PERSISTENT, &ob->upd_trace, NULL)))
-        return tb__db_error(ob->db, rc, "preparing statements");
-    return TB_OK;
 }
 
 tb_status tb_outbox_open(tb_outbox **out, const char *path, const tb_outbox_options *opts)
@@ -407,15 +76,11 @@ tb_status tb_outbox_open(tb_outbox **out, const char *path, const tb_outbox_opti
                            path);
         goto fail;
     }
-    if (!ob->opts.readonly && (st = prepare(ob)) != TB_OK)
+    if (!ob->opts.readonly && (st = tb__outbox_prepare(ob)) != TB_OK)
         goto fail;
-    if (ob->opts.durability == TB_DURABILITY_ASYNC && !ob->opts.readonly) {
-        if (pthread_create(&ob->writer, NULL, writer_main, ob) != 0) {
-            st = tb__set_error(TB_ERROR, "cannot start the async writer thread");
-            goto fail;
-        }
-        ob->writer_running = true;
-    }
+    if (ob->opts.durability == TB_DURABILITY_ASYNC && !ob->opts.readonly &&
+        (st = tb__outbox_async_start(ob)) != TB_OK)
+        goto fail;
     *out = ob;
     return TB_OK;
 fail:
@@ -427,13 +92,7 @@ void tb_outbox_close(tb_outbox *ob)
 {
     if (!ob)
         return;
-    if (ob->writer_running) {
-        pthread_mutex_lock(&ob->mu);
-        ob->stopping = true;
-        pthread_cond_broadcast(&ob->work_cv);
-        pthread_mutex_unlock(&ob->mu);
-        pthread_join(ob->writer, NULL);
-    }
+    tb__outbox_async_stop(ob);
     sqlite3_finalize(ob->ins);
     sqlite3_finalize(ob->get_trace);
     sqlite3_finalize(ob->upd_trace);
@@ -453,48 +112,10 @@ void tb_outbox_close(tb_outbox *ob)
 /* Queue a decoded request and, unless async, wait until it is committed.
  * r->body is set: owned (r->owned) or borrowed for the duration of the
  * call. Takes ownership of r. */
-static tb_status submit(tb_outbox *ob, put_req *r)
+static tb_status submit(tb_outbox *ob, tb__put_req *r)
 {
-    if (ob->opts.durability == TB_DURABILITY_ASYNC) {
-        if (!r->owned) {
-            char *copy = tb__strndup(r->body, r->body_len);
-            if (!copy) {
-                free_req(r);
-                return tb__set_error(TB_NOMEM, "out of memory storing a record");
-            }
-            r->body = copy;
-            r->owned = true;
-        }
-        /* a queued span keeps only its columns (a trace keeps its tree for
-         * a merge), so a queue slot costs about the body, not a cJSON tree */
-        r->detached = true;
-        if (!r->rec.is_trace && r->rec.root && tb__record_compact(&r->rec) != TB_OK) {
-            free_req(r);
-            return tb__set_error(TB_NOMEM, "out of memory storing a record");
-        }
-        pthread_mutex_lock(&ob->mu);
-        while (ob->queued >= ob->opts.queue_capacity && ob->opts.queue_policy == TB_QUEUE_BLOCK)
-            pthread_cond_wait(&ob->space_cv, &ob->mu);
-        if (ob->queued >= ob->opts.queue_capacity) {
-            ob->dropped++;
-            pthread_mutex_unlock(&ob->mu);
-            free_req(r);
-            return tb__set_error(TB_FULL,
-                                 "async queue full (%zu records): record dropped and "
-                                 "counted",
-                                 ob->opts.queue_capacity);
-        }
-        if (ob->tail)
-            ob->tail->next = r;
-        else
-            ob->head = r;
-        ob->tail = r;
-        ob->queued++;
-        if (ob->deep_sleep || ob->queued >= ob->opts.queue_capacity / 2)
-            pthread_cond_signal(&ob->work_cv);
-        pthread_mutex_unlock(&ob->mu);
-        return TB_OK;
-    }
+    if (ob->opts.durability == TB_DURABILITY_ASYNC)
+        return tb__outbox_submit_async(ob, r);
 
     pthread_mutex_lock(&ob->mu);
     if (ob->tail)
@@ -505,7 +126,7 @@ static tb_status submit(tb_outbox *ob, put_req *r)
     ob->queued++;
     while (!r->done) {
         if (!ob->leading)
-            lead_locked(ob);
+            tb__outbox_lead_locked(ob);
         else
             pthread_cond_wait(&ob->done_cv, &ob->mu);
     }
@@ -513,7 +134,7 @@ static tb_status submit(tb_outbox *ob, put_req *r)
     tb_status st = r->st;
     if (st != TB_OK)
         tb__set_error(st, "%s", r->err);
-    free_req(r);
+    tb__put_req_free(r);
     return st;
 }
 
@@ -522,7 +143,7 @@ static tb_status submit(tb_outbox *ob, put_req *r)
  * its tolerated form (tb__json_tolerate); that pass runs only when the text
  * does not decode as it is. On success r->body is the text to store:
  * borrowed `json`, or an owned rewrite. */
-static tb_status decode_put(tb_outbox *ob, put_req *r, const char *json, size_t len, char *err,
+static tb_status decode_put(tb_outbox *ob, tb__put_req *r, const char *json, size_t len, char *err,
                             size_t err_size)
 {
     char *tolerated = NULL, *redacted = NULL;
@@ -571,7 +192,7 @@ tb_status tb_outbox_put_json(tb_outbox *ob, const char *json, size_t len, char o
     /* trim trailing newline/space so lines from files store cleanly */
     while (len > 0 && (json[len - 1] == '\n' || json[len - 1] == '\r' || json[len - 1] == ' '))
         len--;
-    put_req *r = tb__calloc(1, sizeof *r);
+    tb__put_req *r = tb__calloc(1, sizeof *r);
     if (!r)
         return tb__set_error(TB_NOMEM, "out of memory storing a record");
     char err[512];
@@ -601,7 +222,7 @@ tb_status tb__outbox_put_record(tb_outbox *ob, tb__record *rec, char *body, size
             len = rlen;
         }
     }
-    put_req *r = tb__calloc(1, sizeof *r);
+    tb__put_req *r = tb__calloc(1, sizeof *r);
     if (!r) {
         tb__record_clear(rec);
         tb__free_mem(body);
@@ -613,34 +234,6 @@ tb_status tb__outbox_put_record(tb_outbox *ob, tb__record *rec, char *body, size
     r->owned = true;
     r->body_len = len;
     return submit(ob, r);
-}
-
-tb_status tb_outbox_flush(tb_outbox *ob, int64_t timeout_ms)
-{
-    if (!ob)
-        return tb__set_error(TB_INVALID, "tb_outbox_flush: outbox is NULL");
-    if (ob->opts.durability != TB_DURABILITY_ASYNC)
-        return TB_OK;
-    int64_t deadline = tb__mono_ms() + (timeout_ms < 0 ? INT64_C(1) << 40 : timeout_ms);
-    pthread_mutex_lock(&ob->mu);
-    pthread_cond_signal(&ob->work_cv);
-    while (ob->head || ob->leading) {
-        int64_t left = deadline - tb__mono_ms();
-        if (left <= 0) {
-            pthread_mutex_unlock(&ob->mu);
-            return tb__set_error(TB_TIMEOUT, "flush timed out with records still queued");
-        }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t wait = left < 50 ? left : 50;
-        int64_t ns = ts.tv_nsec + wait * 1000000;
-        ts.tv_sec += (time_t)(ns / 1000000000);
-        ts.tv_nsec = (long)(ns % 1000000000);
-        pthread_cond_timedwait(&ob->done_cv, &ob->mu, &ts);
-        pthread_cond_signal(&ob->work_cv);
-    }
-    pthread_mutex_unlock(&ob->mu);
-    return TB_OK;
 }
 
 /* ---- the outbox processor ---- */
@@ -702,7 +295,7 @@ tb_status tb_outbox_put_json_many(tb_outbox *ob, const char *const *json, const 
         return tb__set_error(TB_READONLY, "%s was opened read-only", ob->path);
     if (n == 0)
         return TB_OK;
-    put_req **reqs = tb__calloc(n, sizeof *reqs);
+    tb__put_req **reqs = tb__calloc(n, sizeof *reqs);
     if (!reqs)
         return tb__set_error(TB_NOMEM, "out of memory storing records");
     size_t valid = 0;
@@ -712,7 +305,7 @@ tb_status tb_outbox_put_json_many(tb_outbox *ob, const char *const *json, const 
             l--;
         res[i].id[0] = '\0';
         res[i].error[0] = '\0';
-        put_req *r = tb__calloc(1, sizeof *r);
+        tb__put_req *r = tb__calloc(1, sizeof *r);
         if (!r) {
             res[i].status = TB_NOMEM;
             snprintf(res[i].error, sizeof res[i].error, "out of memory");
@@ -744,7 +337,7 @@ tb_status tb_outbox_put_json_many(tb_outbox *ob, const char *const *json, const 
         for (size_t i = 0; i < n; i++) {
             while (reqs[i] && !reqs[i]->done) {
                 if (!ob->leading)
-                    lead_locked(ob);
+                    tb__outbox_lead_locked(ob);
                 else
                     pthread_cond_wait(&ob->done_cv, &ob->mu);
             }
@@ -757,7 +350,7 @@ tb_status tb_outbox_put_json_many(tb_outbox *ob, const char *const *json, const 
         res[i].status = reqs[i]->st;
         if (res[i].status != TB_OK)
             snprintf(res[i].error, sizeof res[i].error, "%s", reqs[i]->err);
-        free_req(reqs[i]);
+        tb__put_req_free(reqs[i]);
     }
     tb__free_mem(reqs);
     return TB_OK;

@@ -34,7 +34,7 @@ void tb__record_clear(tb__record *rec);
 tb_status tb__record_compact(tb__record *rec);
 /* The `name` column of a span: its name, model, server, "from -> to" … */
 char *tb__span_name(const cJSON *data, const char *type);
-/* The record of an ended span, built from the span itself (tracing.c):
+/* The record of an ended span, built from the span itself (span.c):
  * *rec owns its strings (no tree); *body is the export JSON (tb__malloc'd). */
 tb_status tb__span_record(const tb_span *span, tb__record *rec, char **body, size_t *len);
 

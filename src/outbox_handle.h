@@ -1,0 +1,80 @@
+/*
+ * outbox_handle.h — the inside of a tb_outbox, shared by the three files
+ * that implement it and by nobody else:
+ *
+ *   outbox.c         open and close, decoding a put, the put entry points,
+ *                    the outbox processor
+ *   outbox_writer.c  group commit: a leader takes the whole queue and
+ *                    writes it in one transaction (insert, trace merge,
+ *                    size cap, one-by-one retry)
+ *   outbox_async.c   async mode: queueing without waiting, the writer
+ *                    thread, flush
+ *
+ * The queue and the leader flag are guarded by `mu`; the connection and its
+ * statements are used only by the current leader, without the mutex.
+ */
+#ifndef TRACEBOX_OUTBOX_HANDLE_H
+#define TRACEBOX_OUTBOX_HANDLE_H
+
+#include "outbox_internal.h"
+#include "record.h"
+
+#include <pthread.h>
+
+typedef struct tb__put_req {
+    struct tb__put_req *next;
+    tb__record rec;
+    char *body; /* owned when `owned` (async copy, redacted text); else borrowed */
+    size_t body_len;
+    bool owned;    /* free body with the request */
+    bool detached; /* async: nobody waits; the leader frees the request */
+    bool done;
+    tb_status st;
+    char err[512];
+} tb__put_req;
+
+struct tb_outbox {
+    char *path;
+    tb_outbox_options opts;
+    sqlite3 *db; /* used only by the current leader */
+    sqlite3_stmt *ins, *get_trace, *upd_trace;
+
+    pthread_mutex_t mu;
+    pthread_cond_t done_cv;  /* a batch finished */
+    pthread_cond_t space_cv; /* async: queue has room */
+    pthread_cond_t work_cv;  /* async: wake the writer */
+    tb__put_req *head, *tail;
+    size_t queued;
+    bool leading;
+    int64_t dropped; /* async drops not yet written to counters */
+    int64_t refused; /* TB_FULL refusals not yet written to counters */
+    /* async writer */
+    pthread_t writer;
+    bool writer_running;
+    bool stopping;
+    bool deep_sleep; /* the writer waits for a signal (idle for a second) */
+};
+
+/* ---- outbox_writer.c ---- */
+
+/* Prepare the leader's statements (insert, read and update a stored trace). */
+tb_status tb__outbox_prepare(tb_outbox *ob);
+/* Take the queue and lead one batch. Called with ob->mu held and
+ * ob->leading false; returns with ob->mu held. Every request taken ends
+ * with st set: detached ones are freed, the others marked done (done_cv). */
+void tb__outbox_lead_locked(tb_outbox *ob);
+/* Free a request: its record and, when owned, its body. */
+void tb__put_req_free(tb__put_req *r);
+
+/* ---- outbox_async.c ---- */
+
+/* Start the writer thread (async mode); sets the last error on failure. */
+tb_status tb__outbox_async_start(tb_outbox *ob);
+/* Stop the writer thread, if running, once it has written what is queued. */
+void tb__outbox_async_stop(tb_outbox *ob);
+/* Queue a decoded request without waiting (async mode): copies a borrowed
+ * body, blocks or drops when the queue is full (queue_policy). Takes
+ * ownership of r. */
+tb_status tb__outbox_submit_async(tb_outbox *ob, tb__put_req *r);
+
+#endif

@@ -1,0 +1,267 @@
+/*
+ * outbox_writer.c — group commit: how queued records reach `records`.
+ *
+ * Every put joins the handle's queue. In `full`/`normal` mode the first
+ * caller to find no leader becomes the leader: it takes the whole queue,
+ * writes it in one BEGIN IMMEDIATE transaction, commits (one fsync for
+ * all), marks each request done and wakes the waiters; one of those that
+ * arrived meanwhile leads the next batch. Each caller returns only when its
+ * own record is committed. If a batch fails, it is rolled back and its
+ * records are retried one per transaction, so one bad record (or a full
+ * disk) fails only itself. In `async` mode the writer thread
+ * (outbox_async.c) is the one that leads.
+ *
+ * A trace put again does not make a second row: the stored trace keeps its
+ * fields and gains those it lacked (merge_trace).
+ *
+ * Size cap: before a batch, the live bytes of the file are compared with
+ * max_size; at the cap, records are refused with TB_FULL and counted in
+ * counters.refused_full, or (full_policy = purge_delivered) the oldest
+ * records every destination has delivered are deleted first.
+ */
+#include "outbox_handle.h"
+#include "store.h"
+
+#include <stdio.h>
+
+tb_status tb__outbox_prepare(tb_outbox *ob)
+{
+    static const char *ins =
+        "INSERT OR IGNORE INTO records (kind, trace_id, span_id, parent_id, type, name, "
+        "started_at, ended_at, error, body, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)";
+    static const char *get = "SELECT seq, body FROM records WHERE kind = 'trace' AND trace_id = ?";
+    static const char *upd =
+        "UPDATE records SET body = ?1, name = coalesce(?2, name) WHERE seq = ?3";
+    int rc;
+    if ((rc = sqlite3_prepare_v3(ob->db, ins, -1, SQLITE_PREPARE_PERSISTENT, &ob->ins, NULL)) ||
+        (rc = sqlite3_prepare_v3(ob->db, get, -1, SQLITE_PREPARE_PERSISTENT, &ob->get_trace,
+                                 NULL)) ||
+        (rc = sqlite3_prepare_v3(ob->db, upd, -1, SQLITE_PREPARE_PERSISTENT, &ob->upd_trace, NULL)))
+        return tb__db_error(ob->db, rc, "preparing statements");
+    return TB_OK;
+}
+
+/* ---- writing one batch (leader only, without the mutex) ---- */
+
+static tb_status merge_trace(tb_outbox *ob, tb__put_req *r)
+{
+    /* A trace put again: keep the stored row, add fields it lacked. */
+    sqlite3_stmt *g = ob->get_trace;
+    sqlite3_reset(g);
+    sqlite3_bind_text(g, 1, r->rec.trace_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(g);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(g);
+        return rc == SQLITE_DONE ? TB_OK : tb__db_error(ob->db, rc, "reading a stored trace");
+    }
+    cJSON *old = cJSON_Parse((const char *)sqlite3_column_text(g, 1));
+    int64_t seq = sqlite3_column_int64(g, 0);
+    sqlite3_reset(g);
+    /* stored bodies were validated on the way in: NULL here is memory */
+    if (!old)
+        return tb__set_error(TB_NOMEM, "out of memory merging trace %s", r->rec.trace_id);
+    bool changed = false;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, r->rec.root)
+    {
+        cJSON *have = cJSON_GetObjectItemCaseSensitive(old, item->string);
+        if (cJSON_IsNull(item))
+            continue;
+        if (!have || cJSON_IsNull(have)) {
+            cJSON *dup = cJSON_Duplicate(item, true);
+            if (!dup) {
+                cJSON_Delete(old);
+                return TB_NOMEM;
+            }
+            bool ok = have ? cJSON_ReplaceItemInObjectCaseSensitive(old, item->string, dup)
+                           : cJSON_AddItemToObject(old, item->string, dup);
+            if (!ok) {
+                cJSON_Delete(dup);
+                cJSON_Delete(old);
+                return tb__set_error(TB_NOMEM, "out of memory merging trace %s", r->rec.trace_id);
+            }
+            changed = true;
+        }
+    }
+    tb_status st = TB_OK;
+    if (changed) {
+        char *body = cJSON_PrintUnformatted(old);
+        if (!body) {
+            cJSON_Delete(old);
+            return TB_NOMEM;
+        }
+        sqlite3_stmt *u = ob->upd_trace;
+        sqlite3_reset(u);
+        sqlite3_bind_text(u, 1, body, -1, SQLITE_TRANSIENT);
+        const cJSON *wf = cJSON_GetObjectItemCaseSensitive(old, "workflow_name");
+        if (cJSON_IsString(wf))
+            sqlite3_bind_text(u, 2, wf->valuestring, -1, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_null(u, 2);
+        sqlite3_bind_int64(u, 3, seq);
+        rc = sqlite3_step(u);
+        sqlite3_reset(u);
+        tb__free_mem(body);
+        if (rc != SQLITE_DONE)
+            st = tb__db_error(ob->db, rc, "updating a stored trace");
+    }
+    cJSON_Delete(old);
+    return st;
+}
+
+static tb_status insert_one(tb_outbox *ob, tb__put_req *r, const char *now)
+{
+    sqlite3_stmt *s = ob->ins;
+    const tb__record *rec = &r->rec;
+    sqlite3_reset(s);
+    sqlite3_bind_text(s, 1, rec->is_trace ? "trace" : "span", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, rec->trace_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, rec->span_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, rec->parent_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, rec->type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, rec->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 7, rec->started_at, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 8, rec->ended_at, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 9, rec->error_json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 10, r->body, (int)r->body_len, SQLITE_STATIC);
+    sqlite3_bind_text(s, 11, now, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE)
+        return tb__db_error(ob->db, rc, "storing a record");
+    if (sqlite3_changes(ob->db) == 0 && rec->is_trace)
+        return merge_trace(ob, r);
+    return TB_OK;
+}
+
+/* Make room under max_size by deleting the oldest fully delivered records.
+ * Returns true when there is room now. */
+static bool make_room(tb_outbox *ob)
+{
+    int64_t used = tb__db_used_bytes(ob->db);
+    if (ob->opts.max_size <= 0 || used < ob->opts.max_size)
+        return true;
+    if (ob->opts.full_policy != TB_FULL_PURGE_DELIVERED)
+        return false;
+    /* what may be deleted (store.h: delivered everywhere, not requeued,
+     * no dead letter pointing to it), oldest first */
+    int64_t n = 0;
+    if (tb__store_evict(ob->db, 1000, &n) != TB_OK)
+        return false;
+    return tb__db_used_bytes(ob->db) < ob->opts.max_size;
+}
+
+static void set_req_error(tb__put_req *r, tb_status st)
+{
+    r->st = st;
+    snprintf(r->err, sizeof r->err, "%s", tb_last_error());
+}
+
+/* Write requests [first, end) in one transaction. On failure rolls back
+ * and returns the status without marking the requests. */
+static tb_status write_batch(tb_outbox *ob, tb__put_req *first, tb__put_req *end, int64_t refused,
+                             int64_t dropped)
+{
+    char now[40];
+    tb__iso8601(tb__now_us(), now);
+    tb_status st = tb__db_exec(ob->db, "BEGIN IMMEDIATE", "starting a write");
+    if (st != TB_OK)
+        return st;
+    bool room = make_room(ob);
+    int64_t newly_refused = 0;
+    for (tb__put_req *r = first; r != end; r = r->next) {
+        if (!room) {
+            r->st = tb__set_error(TB_FULL,
+                                  "outbox %s reached max_size (%lld bytes); record %s refused "
+                                  "and counted (ship and purge, or raise max_size)",
+                                  ob->path, (long long)ob->opts.max_size, r->rec.id);
+            snprintf(r->err, sizeof r->err, "%s", tb_last_error());
+            newly_refused++;
+            continue;
+        }
+        if ((st = insert_one(ob, r, now)) != TB_OK)
+            goto rollback;
+        r->st = TB_OK;
+    }
+    if (newly_refused + refused > 0 &&
+        (st = tb__db_counter_add(ob->db, "refused_full", newly_refused + refused)) != TB_OK)
+        goto rollback;
+    if (dropped > 0 && (st = tb__db_counter_add(ob->db, "dropped_queue", dropped)) != TB_OK)
+        goto rollback;
+    if ((st = tb__db_exec(ob->db, "COMMIT", "committing records")) != TB_OK)
+        goto rollback;
+    return TB_OK;
+rollback:
+    sqlite3_exec(ob->db, "ROLLBACK", NULL, NULL, NULL);
+    return st;
+}
+
+/* Leader: write the list [head..NULL). Every request ends with st set.
+ * Counts that could not be written to `counters` are added back to
+ * *refused / *dropped for the next batch. */
+static void lead(tb_outbox *ob, tb__put_req *head, int64_t *refused, int64_t *dropped)
+{
+    tb_status st = write_batch(ob, head, NULL, *refused, *dropped);
+    if (st == TB_OK) {
+        *refused = *dropped = 0;
+        return;
+    }
+    /* isolate: one request per transaction */
+    for (tb__put_req *r = head; r; r = r->next) {
+        tb__put_req *next = r->next;
+        r->next = NULL;
+        tb_status one = write_batch(ob, r, NULL, 0, 0);
+        r->next = next;
+        if (one != TB_OK) {
+            set_req_error(r, one);
+            if (one == TB_FULL)
+                (*refused)++; /* the disk itself is full: counted with a later batch */
+        }
+    }
+}
+
+void tb__put_req_free(tb__put_req *r)
+{
+    tb__record_clear(&r->rec);
+    if (r->owned)
+        tb__free_mem(r->body);
+    tb__free_mem(r);
+}
+
+/* Take the queue and lead one batch (outbox_handle.h). */
+void tb__outbox_lead_locked(tb_outbox *ob)
+{
+    tb__put_req *batch = ob->head;
+    ob->head = ob->tail = NULL;
+    ob->queued = 0;
+    int64_t refused = ob->refused, dropped = ob->dropped;
+    ob->refused = ob->dropped = 0;
+    ob->leading = true;
+    pthread_cond_broadcast(&ob->space_cv);
+    pthread_mutex_unlock(&ob->mu);
+
+    lead(ob, batch, &refused, &dropped);
+
+    /* detached (async) requests are the leader's alone: free them before
+     * taking the lock, so producers do not wait behind the frees */
+    tb__put_req *waited = NULL;
+    for (tb__put_req *r = batch, *next; r; r = next) {
+        next = r->next;
+        if (r->detached) {
+            if (r->st != TB_OK)
+                tb__log(TB_LOG_ERROR, "async write failed: %s", r->err);
+            tb__put_req_free(r);
+        } else {
+            r->next = waited;
+            waited = r;
+        }
+    }
+    pthread_mutex_lock(&ob->mu);
+    ob->refused += refused;
+    ob->dropped += dropped;
+    ob->leading = false;
+    for (tb__put_req *r = waited; r; r = r->next)
+        r->done = true;
+    pthread_cond_broadcast(&ob->done_cv);
+}

@@ -1,0 +1,54 @@
+/*
+ * shipper_engine.h — the delivery engine (shipper.c) as its two shapes use
+ * it (internal): tb_ship_once() runs one pass in the caller's thread; the
+ * shipper thread (shipper_thread.c) runs passes until stopped. An engine
+ * owns its connection to the outbox and one exporter instance per
+ * destination; one thread uses it at a time.
+ */
+#ifndef TRACEBOX_SHIPPER_ENGINE_H
+#define TRACEBOX_SHIPPER_ENGINE_H
+
+#include "internal.h"
+
+#include <sqlite3.h>
+#include <stdatomic.h>
+
+typedef struct dest_rt {
+    const tb_dest_config *cfg;
+    const tb_exporter_vtable *vt;
+    void *inst;
+    int64_t lease_ms;
+    bool idle; /* caught up or backing off: nothing more this pass */
+} dest_rt;
+
+typedef struct batch {
+    tb_record *rec;
+    unsigned char *dead; /* per record: 1 = dead-letter */
+    int *dead_status;    /* HTTP status for the dead letter */
+    char **dead_reason;  /* owned reason strings */
+    size_t n, cap;
+    bool requeued; /* records come from the requeued table */
+} batch;
+
+typedef struct engine {
+    sqlite3 *db;
+    const tb_config *cfg;
+    char owner[96];
+    tb_ship_report report;
+    atomic_int *stop;       /* thread shape: set to ask for a stop */
+    atomic_int *abort;      /* thread shape: set to abort the send in flight */
+    int64_t deadline_ms;    /* monotonic; 0: none */
+    int64_t lease_at_ms;    /* monotonic time the lease was last taken/renewed */
+    int64_t progress_at_ms; /* verbose 2: last progress line */
+    int verbose;
+} engine;
+
+/* Open the outbox and create an exporter per configured destination (or
+ * only opts->destination); *out gets *out_n destinations. */
+tb_status tb__engine_open(engine *e, const char *db_path, const tb_config *cfg,
+                          const tb_ship_options *opts, dest_rt **out, size_t *out_n);
+/* One pass over every destination until each is idle (or time is up). */
+tb_status tb__engine_pass(engine *e, dest_rt *dests, size_t n);
+void tb__engine_close(engine *e, dest_rt *dests, size_t n);
+
+#endif
