@@ -23,7 +23,6 @@
 #ifndef TRACEBOX_ADMIN_H
 #define TRACEBOX_ADMIN_H
 
-#include "tracebox/config.h"
 #include "tracebox/exporter.h"
 #include "tracebox/status.h"
 
@@ -118,11 +117,13 @@ TB_EXTERN tb_status tb_admin_requeue(tb_admin *admin, const char *destination, i
                                      int64_t *requeued, int64_t *gone);
 
 /* Delete what may be deleted (see the top of this file) and is older than
- * older_than_ms, in one transaction; then give the space back. cfg (may be
- * NULL): its destinations that the file does not know yet keep everything
- * (they will backfill). *deleted (may be NULL) counts the records. */
-TB_EXTERN tb_status tb_admin_purge(tb_admin *admin, const tb_config *cfg, int64_t older_than_ms,
-                                   int64_t *deleted);
+ * older_than_ms, in one transaction; then give the space back.
+ * `configured` (NULL-terminated names; may be NULL): the destinations the
+ * configuration has — one the file does not know yet will backfill from
+ * the oldest record, so nothing is deleted while there is one. *deleted
+ * (may be NULL) counts the records. */
+TB_EXTERN tb_status tb_admin_purge(tb_admin *admin, const char *const *configured,
+                                   int64_t older_than_ms, int64_t *deleted);
 
 /* Drop a destination's delivery state (its row, dead letters and requeued
  * entries), so it no longer holds records back. TB_NOT_FOUND when the file

@@ -34,7 +34,8 @@ for t in $targets; do
     echo "fuzz_otlp: skipped (no src/otlp)"; continue
   fi
   $CC -fsanitize=fuzzer $san -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-    -I"$root/include" -I"$root/src" -I"$out/generated/otlp" \
+    -I"$root/include" -I"$root/src" -I"$root/src/base" -I"$root/src/model" -I"$root/src/store" \
+    -I"$root/src/ship" -I"$root/src/net" -I"$out/generated/otlp" \
     "$root/tests/fuzz/fuzz_$t.c" "$out/libtracebox.a" $libs -o "$out/fuzz_$t"
   mkdir -p "$out/corpus/$t"
   rm -f "$out"/crash-* "$out"/leak-* "$out"/timeout-* "$out"/oom-* # earlier runs' findings

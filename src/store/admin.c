@@ -163,17 +163,17 @@ tb_status tb_admin_requeue(tb_admin *a, const char *destination, int all, int64_
     return st;
 }
 
-tb_status tb_admin_purge(tb_admin *a, const tb_config *cfg, int64_t older_than_ms, int64_t *deleted)
+tb_status tb_admin_purge(tb_admin *a, const char *const *configured, int64_t older_than_ms,
+                         int64_t *deleted)
 {
     int64_t d = 0;
     tb_status st = check(a, "tb_admin_purge", true);
     /* a configured destination the file does not know yet will backfill
      * from the oldest record: it needs them all */
     bool keep_all = false;
-    for (size_t i = 0; st == TB_OK && cfg && i < tb_config_destination_count(cfg); i++) {
+    for (size_t i = 0; st == TB_OK && configured && configured[i]; i++) {
         bool found = false;
-        st = tb__store_has_destination(a->db, tb_dest_config_name(tb_config_destination(cfg, i)),
-                                       &found);
+        st = tb__store_has_destination(a->db, configured[i], &found);
         keep_all = keep_all || !found;
     }
     if (st == TB_OK)
