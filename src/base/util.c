@@ -324,7 +324,7 @@ tb_status tb__new_span_id(char buf[40])
 /* Ids: the SDKs accept any caller-supplied id (`trace_my-app-1234`,
  * `span_req-42`); the generated ones are `trace_<32 hex>` / `span_<24 hex>`.
  * A record is never refused for its id's shape: any non-empty string is an
- * id (DESIGN.md "The record format"). */
+ * id (README "The C API"). */
 bool tb__valid_id(const char *s)
 {
     return s && s[0] != '\0';

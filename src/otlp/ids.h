@@ -2,7 +2,7 @@
  * otlp/ids.h — the OTLP trace and span ids of SDK ids (internal; encode.h
  * includes it).
  *
- * Ids are deterministic (DESIGN.md "Delivery semantics": a resend carries
+ * Ids are deterministic (README "Delivery semantics": a resend carries
  * the same ids):
  *   trace id  = the 16 bytes of the 32 hex digits after "trace_" (or of a
  *               bare 32-hex id); any other id, or an all-zero one, is

@@ -1,7 +1,7 @@
 /*
  * db.c — opening an outbox file safely.
  *
- * Rules (DESIGN.md): the file is created mode 0600; a file that is not an
+ * Rules (README "Architecture"): the file is created mode 0600; a file that is not an
  * SQLite database, or an SQLite database that is not ours, is refused and
  * left exactly as it was; a file that claims to be an outbox but cannot be
  * read (corrupt) is renamed aside to "<path>.corrupt-<time>" — never
