@@ -61,6 +61,8 @@ tb_status tb__random(void *buf, size_t n);
 /* "trace_" + 32 hex / "span_" + 24 hex; buf holds 40 bytes. */
 tb_status tb__new_trace_id(char buf[40]);
 tb_status tb__new_span_id(char buf[40]);
+/* The value of one hex digit, or -1. */
+int tb__hexval(char c);
 /* A trace or span id: any non-empty string (the SDKs accept caller ids). */
 bool tb__valid_id(const char *s);
 /* Rewrite what the SDKs write but JSON forbids: NaN / Infinity / -Infinity

@@ -338,17 +338,24 @@ bool tb__valid_id(const char *s)
  * null (what JavaScript's JSON.stringify writes) and a lone surrogate
  * becomes U+FFFD. Only tokens outside strings and escapes inside strings
  * are touched; a text with neither is left alone (returns 0). */
+int tb__hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 static bool hex4(const char *p, const char *end, unsigned *out)
 {
     if (end - p < 4)
         return false;
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        int d = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
+        int d = tb__hexval(p[i]);
         if (d < 0)
             return false;
         v = v << 4 | (unsigned)d;

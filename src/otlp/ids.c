@@ -9,6 +9,8 @@
  */
 #include "otlp/ids.h"
 
+#include "internal.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
@@ -34,25 +36,14 @@ static void put_be64(uint8_t *out, uint64_t v)
     }
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decode the first 2*n characters of s as hex into out; false when any is
  * not a hex digit or the bytes are all zero. */
 static bool hex_bytes(const char *s, uint8_t *out, size_t n)
 {
     unsigned nonzero = 0;
     for (size_t i = 0; i < n; i++) {
-        int hi = hexval(s[2 * i]);
-        int lo = hi < 0 ? -1 : hexval(s[2 * i + 1]);
+        int hi = tb__hexval(s[2 * i]);
+        int lo = hi < 0 ? -1 : tb__hexval(s[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         out[i] = (uint8_t)(hi << 4 | lo);
@@ -64,7 +55,7 @@ static bool hex_bytes(const char *s, uint8_t *out, size_t n)
 static size_t hex_run(const char *s)
 {
     size_t n = 0;
-    while (s[n] && hexval(s[n]) >= 0)
+    while (s[n] && tb__hexval(s[n]) >= 0)
         n++;
     return n;
 }

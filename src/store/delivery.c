@@ -134,17 +134,10 @@ int64_t tb__delivery_pending(sqlite3 *db, const char *name)
     return one_int(db, "SELECT count(*) FROM pending WHERE destination = ?1", name, -1);
 }
 
-static const char *col(sqlite3_stmt *s, int i)
-{
-    return (const char *)sqlite3_column_text(s, i);
-}
-
 tb_status tb__delivery_read(sqlite3 *db, const char *name, bool requeued, int limit,
                             tb__delivery_row_fn fn, void *ctx)
 {
-#define COLS                                                                                       \
-    "r.seq, r.kind, r.trace_id, r.span_id, r.parent_id, r.type, r.name, r.started_at, "            \
-    "r.ended_at, r.body, r.created_at"
+#define COLS TB__RECORD_COLS("r.") ", r.created_at"
     const char *sql = requeued ? "SELECT " COLS " FROM requeued q JOIN records r ON r.seq = q.seq "
                                  "WHERE q.destination = ?1 ORDER BY r.seq LIMIT ?2"
                                : "SELECT " COLS " FROM records r WHERE r.seq > (SELECT cursor "
@@ -159,18 +152,9 @@ tb_status tb__delivery_read(sqlite3 *db, const char *name, bool requeued, int li
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 2, limit);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        tb_record r = {.seq = sqlite3_column_int64(s, 0),
-                       .kind = col(s, 1),
-                       .trace_id = col(s, 2),
-                       .span_id = col(s, 3),
-                       .parent_id = col(s, 4),
-                       .type = col(s, 5),
-                       .name = col(s, 6),
-                       .started_at = col(s, 7),
-                       .ended_at = col(s, 8),
-                       .body = col(s, 9),
-                       .body_len = (size_t)sqlite3_column_bytes(s, 9)};
-        if (fn(ctx, &r, col(s, 10))) {
+        tb_record r;
+        tb__store_row_record(s, &r);
+        if (fn(ctx, &r, (const char *)sqlite3_column_text(s, 10))) {
             rc = SQLITE_DONE;
             break;
         }

@@ -118,12 +118,7 @@ static tb_status submit(tb_outbox *ob, tb__put_req *r)
         return tb__outbox_submit_async(ob, r);
 
     pthread_mutex_lock(&ob->mu);
-    if (ob->tail)
-        ob->tail->next = r;
-    else
-        ob->head = r;
-    ob->tail = r;
-    ob->queued++;
+    tb__outbox_enqueue_locked(ob, r);
     while (!r->done) {
         if (!ob->leading)
             tb__outbox_lead_locked(ob);
@@ -327,12 +322,7 @@ tb_status tb_outbox_put_json_many(tb_outbox *ob, const char *const *json, const 
         for (size_t i = 0; i < n; i++) {
             if (!reqs[i])
                 continue;
-            if (ob->tail)
-                ob->tail->next = reqs[i];
-            else
-                ob->head = reqs[i];
-            ob->tail = reqs[i];
-            ob->queued++;
+            tb__outbox_enqueue_locked(ob, reqs[i]);
         }
         for (size_t i = 0; i < n; i++) {
             while (reqs[i] && !reqs[i]->done) {

@@ -108,12 +108,7 @@ tb_status tb__outbox_submit_async(tb_outbox *ob, tb__put_req *r)
                              "counted",
                              ob->opts.queue_capacity);
     }
-    if (ob->tail)
-        ob->tail->next = r;
-    else
-        ob->head = r;
-    ob->tail = r;
-    ob->queued++;
+    tb__outbox_enqueue_locked(ob, r);
     if (ob->deep_sleep || ob->queued >= ob->opts.queue_capacity / 2)
         pthread_cond_signal(&ob->work_cv);
     pthread_mutex_unlock(&ob->mu);

@@ -55,6 +55,17 @@ struct tb_outbox {
     bool deep_sleep; /* the writer waits for a signal (idle for a second) */
 };
 
+/* Append r to the queue. Called with ob->mu held. */
+static inline void tb__outbox_enqueue_locked(tb_outbox *ob, tb__put_req *r)
+{
+    if (ob->tail)
+        ob->tail->next = r;
+    else
+        ob->head = r;
+    ob->tail = r;
+    ob->queued++;
+}
+
 /* ---- outbox_writer.c ---- */
 
 /* Prepare the leader's statements (insert, read and update a stored trace). */

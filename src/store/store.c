@@ -28,6 +28,21 @@ static const char *col(sqlite3_stmt *s, int i)
                                                     : (const char *)sqlite3_column_text(s, i);
 }
 
+void tb__store_row_record(sqlite3_stmt *s, tb_record *r)
+{
+    *r = (tb_record){.seq = sqlite3_column_int64(s, 0),
+                     .kind = col(s, 1),
+                     .trace_id = col(s, 2),
+                     .span_id = col(s, 3),
+                     .parent_id = col(s, 4),
+                     .type = col(s, 5),
+                     .name = col(s, 6),
+                     .started_at = col(s, 7),
+                     .ended_at = col(s, 8),
+                     .body = col(s, 9),
+                     .body_len = (size_t)sqlite3_column_bytes(s, 9)};
+}
+
 /* Prepare, bind text parameters (NULL binds NULL), report failure. */
 static tb_status prepare(sqlite3 *db, sqlite3_stmt **s, const char *sql, const char *what,
                          const char *p1, const char *p2)
@@ -238,27 +253,16 @@ tb_status tb__store_records(sqlite3 *db, const char *trace_id, tb_record_fn fn, 
 {
     sqlite3_stmt *s = NULL;
     tb_status st = prepare(db, &s,
-                           trace_id ? "SELECT seq, kind, trace_id, span_id, parent_id, type, name, "
-                                      "started_at, ended_at, body FROM records WHERE trace_id = ?1 "
-                                      "ORDER BY seq"
-                                    : "SELECT seq, kind, trace_id, span_id, parent_id, type, name, "
-                                      "started_at, ended_at, body FROM records ORDER BY seq",
+                           trace_id ? "SELECT " TB__RECORD_COLS("") " FROM records WHERE "
+                                                                    "trace_id = ?1 ORDER BY seq"
+                                    : "SELECT " TB__RECORD_COLS("") " FROM records ORDER BY seq",
                            "reading records", trace_id, NULL);
     if (st != TB_OK)
         return st;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        tb_record r = {.seq = sqlite3_column_int64(s, 0),
-                       .kind = col(s, 1),
-                       .trace_id = col(s, 2),
-                       .span_id = col(s, 3),
-                       .parent_id = col(s, 4),
-                       .type = col(s, 5),
-                       .name = col(s, 6),
-                       .started_at = col(s, 7),
-                       .ended_at = col(s, 8),
-                       .body = col(s, 9),
-                       .body_len = (size_t)sqlite3_column_bytes(s, 9)};
+        tb_record r;
+        tb__store_row_record(s, &r);
         if (fn(ctx, &r))
             break;
     }
@@ -293,9 +297,9 @@ tb_status tb__store_trace_spans(sqlite3 *db, const char *trace_id, int64_t befor
 {
     sqlite3_stmt *s = NULL;
     tb_status st = prepare(db, &s,
-                           "SELECT seq, kind, trace_id, span_id, parent_id, type, name, "
-                           "started_at, ended_at, body FROM records WHERE trace_id = ?1 AND "
-                           "kind = 'span' AND (?2 <= 0 OR seq < ?2) ORDER BY seq",
+                           "SELECT " TB__RECORD_COLS("") " FROM records WHERE trace_id = ?1 "
+                                                         "AND kind = 'span' AND (?2 <= 0 OR seq "
+                                                         "< ?2) ORDER BY seq",
                            "reading a trace's spans", trace_id, NULL);
     if (st != TB_OK)
         return st;
@@ -308,17 +312,8 @@ tb_status tb__store_trace_spans(sqlite3 *db, const char *trace_id, int64_t befor
             wanted = type && strcmp(type, types[i]) == 0;
         if (!wanted)
             continue;
-        tb_record r = {.seq = sqlite3_column_int64(s, 0),
-                       .kind = col(s, 1),
-                       .trace_id = col(s, 2),
-                       .span_id = col(s, 3),
-                       .parent_id = col(s, 4),
-                       .type = type,
-                       .name = col(s, 6),
-                       .started_at = col(s, 7),
-                       .ended_at = col(s, 8),
-                       .body = col(s, 9),
-                       .body_len = (size_t)sqlite3_column_bytes(s, 9)};
+        tb_record r;
+        tb__store_row_record(s, &r);
         if (fn(ctx, &r))
             break;
     }
