@@ -61,6 +61,10 @@ tb_status tb__random(void *buf, size_t n);
 /* "trace_" + 32 hex / "span_" + 24 hex; buf holds 40 bytes. */
 tb_status tb__new_trace_id(char buf[40]);
 tb_status tb__new_span_id(char buf[40]);
+/* Write a message into a caller's buffer (NULL or size 0: nothing). */
+void tb__set_err(char *err, size_t size, const char *fmt, ...) TB__PRINTF(3, 4);
+/* Replace control characters in s with spaces, so the text stays one line. */
+void tb__one_line(char *s);
 /* The value of one hex digit, or -1. */
 int tb__hexval(char c);
 /* A trace or span id: any non-empty string (the SDKs accept caller ids). */

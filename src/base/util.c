@@ -338,6 +338,25 @@ bool tb__valid_id(const char *s)
  * null (what JavaScript's JSON.stringify writes) and a lone surrogate
  * becomes U+FFFD. Only tokens outside strings and escapes inside strings
  * are touched; a text with neither is left alone (returns 0). */
+void tb__set_err(char *err, size_t size, const char *fmt, ...)
+{
+    if (!err || size == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, size, fmt, ap);
+    va_end(ap);
+}
+
+void tb__one_line(char *s)
+{
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch < 0x20 || ch == 0x7f)
+            *s = ' ';
+    }
+}
+
 int tb__hexval(char c)
 {
     if (c >= '0' && c <= '9')

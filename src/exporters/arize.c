@@ -14,7 +14,6 @@
  * (tb__otlp_traces_url) because Arize accepts and silently drops posts to
  * /v1. space_id and api_key are required.
  */
-#include "http.h"
 #include "otlp/encode.h"
 #include "config_keylist.h"
 

@@ -17,9 +17,9 @@
  *     observation input / output.
  * Langfuse answers 200 with a JSON body even to protobuf; the sender reads
  * that as a full success. v4 does not de-duplicate a span sent twice: a
- * resend after an unknown outcome (DESIGN.md) can show a span twice.
+ * resend after an unknown outcome (README "Delivery semantics") can show a
+ * span twice.
  */
-#include "http.h"
 #include "otlp/encode.h"
 #include "config_keylist.h"
 

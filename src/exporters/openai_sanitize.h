@@ -1,6 +1,7 @@
 /*
  * exporters/openai_sanitize.h — what the `openai` destination changes in a
- * record before traces ingest sees it (internal; implemented in openai.c).
+ * record before traces ingest sees it (internal; implemented in
+ * openai_sanitize.c).
  *
  * The outbox keeps every record exactly as the SDK exported it, and every
  * other destination gets it that way. Only the copy sent to

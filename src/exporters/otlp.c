@@ -3,9 +3,9 @@
  * OTLP-speaking destination (otlp, langfuse, arize, phoenix, wandb) wraps.
  *
  * The sender (tb__otlp_sender_*, declared in otlp/encode.h) is the webhook
- * template with an OTLP body: create() reads the common HTTP keys through
- * http.h, adds the destination's URL, content type, headers and auth, and
- * opens one keep-alive connection; send() encodes the batch with
+ * template with an OTLP body: create() reads the common HTTP keys
+ * (http_config.h), adds the destination's URL, content type, headers and
+ * auth, and opens one keep-alive connection; send() encodes the batch with
  * tb__otlp_encode(), POSTs it, lets tb__http_classify() sort the answer, and
  * on a 2xx reads the ExportTraceServiceResponse: partial_success
  * .rejected_spans becomes result->rejected_count (OTLP does not say which
@@ -27,6 +27,7 @@
  * `service_name` (default "tracebox").
  */
 #include "http.h"
+#include "classify.h"
 #include "otlp/encode.h"
 #include "config_keylist.h"
 

@@ -11,7 +11,6 @@
  * x-project-name header (which wins at Phoenix) and the resource attribute
  * openinference.project.name; default "default" (Phoenix's own default).
  */
-#include "http.h"
 #include "otlp/encode.h"
 #include "config_keylist.h"
 

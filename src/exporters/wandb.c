@@ -12,7 +12,6 @@
  * project are required. GenAI and OpenInference attributes (Weave reads
  * both).
  */
-#include "http.h"
 #include "otlp/encode.h"
 #include "config_keylist.h"
 

@@ -2,13 +2,15 @@
  * exporters/webhook.c — `type = webhook`: POST a JSON array of records.
  *
  * The smallest HTTP exporter, and the template the others copy: create()
- * reads `url` plus the common HTTP keys (http.h does the work), send()
- * joins the records' bodies — already JSON objects, sent verbatim — into
- * `[body,body,…]`, POSTs it with Content-Type application/json over the
- * instance's one keep-alive connection, and lets tb__http_classify() turn
- * the answer into a tb_export_result. No delivery state lives here.
+ * reads `url` plus the common HTTP keys (http_config.c does the work),
+ * send() joins the records' bodies — already JSON objects, sent verbatim —
+ * into `[body,body,…]`, POSTs it with Content-Type application/json over
+ * the instance's one keep-alive connection, and lets tb__http_classify()
+ * (src/ship/classify.c) turn the answer into a tb_export_result. No
+ * delivery state lives here.
  */
 #include "http.h"
+#include "classify.h"
 #include "config_keylist.h"
 
 #include <stdio.h>

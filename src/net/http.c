@@ -29,29 +29,25 @@
  *   and the URL with userinfo/query/fragment stripped, and as a second line
  *   of defence every known secret is masked out of curl's error text.
  *
- * - tb__http_classify() is DESIGN.md's "Response classes" table in code.
+ * This file reports what happened and stops there. What is sent, and its
+ * checks, is http_config.c; what a response means for the batch
+ * (tb__http_classify) is delivery policy, in src/ship/classify.c.
  */
 #include "http.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <zlib.h>
 
 /* Secrets shorter than this are not masked in curl's error text (masking
  * "1" would mangle every digit); they are still never put there by us. */
 #define MIN_SECRET_LEN 4
-#define REFUSAL_RAW_BYTES 200
 
 struct tb__http {
     tb__http_config cfg;
@@ -82,7 +78,7 @@ struct tb__http {
  * so that we see a rewind: when a reused keep-alive connection dies after
  * the body was written, libcurl resends the request on a new connection by
  * itself. That keeps delivery quick, but the destination may then have the
- * batch twice — which DESIGN.md says to count. */
+ * batch twice — which README "Delivery semantics" says to count. */
 static size_t read_body(char *buf, size_t size, size_t nitems, void *userp)
 {
     tb__http *h = userp;
@@ -106,373 +102,7 @@ static int seek_body(void *userp, curl_off_t offset, int origin)
 }
 
 /* ------------------------------------------------------------------ */
-/* small string helpers                                                */
-
-static void set_err(char *err, size_t size, const char *fmt, ...) TB__PRINTF(3, 4);
-static void set_err(char *err, size_t size, const char *fmt, ...)
-{
-    if (!err || size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, size, fmt, ap);
-    va_end(ap);
-}
-
-/* Replace control characters so the text stays one line. */
-static void one_line(char *s)
-{
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch < 0x20 || ch == 0x7f)
-            *s = ' ';
-    }
-}
-
-/* Cut s at `n` bytes without splitting a UTF-8 sequence. */
-static size_t utf8_cut(const char *s, size_t len, size_t n)
-{
-    if (len <= n)
-        return len;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    return n;
-}
-
-static bool replace_str(char **slot, const char *value)
-{
-    char *copy = NULL;
-    if (value) {
-        copy = tb__strdup(value);
-        if (!copy)
-            return false;
-    }
-    tb__free_mem(*slot);
-    *slot = copy;
-    return true;
-}
-
-static bool is_tchar(unsigned char c)
-{
-    return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decode [s, s+n) into a new buffer; *out_len gets its length
- * (the result may hold NUL bytes, which the caller rejects). Invalid
- * escapes are kept literally, as Python's unquote does. */
-static char *pct_decode(const char *s, size_t n, size_t *out_len)
-{
-    char *out = tb__malloc(n + 1);
-    if (!out)
-        return NULL;
-    size_t j = 0;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-            (lo = hexval(s[i + 2])) >= 0) {
-            out[j++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else {
-            out[j++] = s[i];
-        }
-    }
-    out[j] = '\0';
-    *out_len = j;
-    return out;
-}
-
-static void trim(const char **s, const char **e)
-{
-    while (*s < *e && (**s == ' ' || **s == '\t'))
-        (*s)++;
-    while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t'))
-        (*e)--;
-}
-
-/* ------------------------------------------------------------------ */
-/* configuration                                                       */
-
-void tb__http_config_init(tb__http_config *c)
-{
-    memset(c, 0, sizeof *c);
-    c->connect_timeout_ms = TB__HTTP_CONNECT_TIMEOUT_MS;
-    c->timeout_ms = TB__HTTP_TIMEOUT_MS;
-    c->max_response = TB__HTTP_MAX_RESPONSE;
-}
-
-void tb__http_config_free(tb__http_config *c)
-{
-    if (!c)
-        return;
-    tb__free_mem(c->url);
-    tb__free_mem(c->content_type);
-    for (size_t i = 0; i < c->n_headers; i++)
-        tb__free_mem(c->headers[i]);
-    tb__free_mem(c->headers);
-    tb__free_mem(c->ca_file);
-    tb__free_mem(c->bearer);
-    tb__free_mem(c->basic_user);
-    tb__free_mem(c->basic_password);
-    tb__free_mem(c->user_agent);
-    tb__http_config_init(c);
-}
-
-tb_status tb__http_config_set_url(tb__http_config *c, const char *url, char *err, size_t err_size)
-{
-    if (url && strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
-        char safe[256];
-        set_err(err, err_size, "URL %s: only http:// and https:// are supported",
-                tb__http_redact_url(safe, sizeof safe, url));
-        return TB_CONFIG;
-    }
-    if (url && (strchr(url, '\r') || strchr(url, '\n') || strchr(url, ' '))) {
-        set_err(err, err_size, "URL contains a space, CR or LF");
-        return TB_CONFIG;
-    }
-    if (!replace_str(&c->url, url)) {
-        set_err(err, err_size, "out of memory");
-        return TB_NOMEM;
-    }
-    return TB_OK;
-}
-
-tb_status tb__http_config_set_content_type(tb__http_config *c, const char *ct)
-{
-    return replace_str(&c->content_type, ct) ? TB_OK : TB_NOMEM;
-}
-
-tb_status tb__http_config_set_bearer(tb__http_config *c, const char *token)
-{
-    return replace_str(&c->bearer, token) ? TB_OK : TB_NOMEM;
-}
-
-tb_status tb__http_config_set_basic(tb__http_config *c, const char *user, const char *password)
-{
-    if (!replace_str(&c->basic_user, user) ||
-        !replace_str(&c->basic_password, user ? (password ? password : "") : NULL))
-        return TB_NOMEM;
-    return TB_OK;
-}
-
-/* Validate and add a header whose name/value may hold NUL (after decoding),
- * hence the explicit lengths. `which` names it in errors. */
-static tb_status add_header_n(tb__http_config *c, const char *name, size_t name_len,
-                              const char *value, size_t value_len, const char *which, char *err,
-                              size_t err_size)
-{
-    if (name_len == 0) {
-        set_err(err, err_size, "%s: empty header name", which);
-        return TB_CONFIG;
-    }
-    for (size_t i = 0; i < name_len; i++) {
-        unsigned char ch = (unsigned char)name[i];
-        if (ch == '\r' || ch == '\n' || ch == '\0') {
-            set_err(err, err_size, "%s: header name contains CR, LF or NUL", which);
-            return TB_CONFIG;
-        }
-        if (!is_tchar(ch)) {
-            set_err(err, err_size, "%s: header name has a character not allowed in HTTP", which);
-            return TB_CONFIG;
-        }
-    }
-    for (size_t i = 0; i < value_len; i++) {
-        unsigned char ch = (unsigned char)value[i];
-        if (ch == '\r' || ch == '\n' || ch == '\0') {
-            /* the name is a valid token here, safe to show; the value never is */
-            set_err(err, err_size, "%s (%.*s): header value contains CR, LF or NUL", which,
-                    (int)(name_len > 64 ? 64 : name_len), name);
-            return TB_CONFIG;
-        }
-    }
-    /* curl's form: "Name: value", or "Name;" to send an empty value */
-    size_t need = name_len + 2 + value_len + 1;
-    char *line = tb__malloc(need);
-    char **grown = line ? tb__realloc(c->headers, (c->n_headers + 1) * sizeof *grown) : NULL;
-    if (!grown) {
-        tb__free_mem(line);
-        set_err(err, err_size, "out of memory");
-        return TB_NOMEM;
-    }
-    c->headers = grown;
-    memcpy(line, name, name_len);
-    if (value_len == 0) {
-        line[name_len] = ';';
-        line[name_len + 1] = '\0';
-    } else {
-        line[name_len] = ':';
-        line[name_len + 1] = ' ';
-        memcpy(line + name_len + 2, value, value_len);
-        line[name_len + 2 + value_len] = '\0';
-    }
-    c->headers[c->n_headers++] = line;
-    return TB_OK;
-}
-
-tb_status tb__http_config_add_header(tb__http_config *c, const char *name, const char *value,
-                                     char *err, size_t err_size)
-{
-    if (!c || !name || !value) {
-        set_err(err, err_size, "header: missing name or value");
-        return TB_INVALID;
-    }
-    return add_header_n(c, name, strlen(name), value, strlen(value), "header", err, err_size);
-}
-
-tb_status tb__http_config_parse_headers(tb__http_config *c, const char *spec, char *err,
-                                        size_t err_size)
-{
-    if (!spec)
-        return TB_OK;
-    const char *p = spec;
-    int index = 0;
-    while (*p) {
-        const char *end = strchr(p, ',');
-        if (!end)
-            end = p + strlen(p);
-        const char *s = p, *e = end;
-        p = *end ? end + 1 : end;
-        trim(&s, &e);
-        if (s == e)
-            continue; /* empty pair ("a=b,,c=d" or a trailing comma) */
-        index++;
-        char which[48];
-        snprintf(which, sizeof which, "header %d", index);
-        const char *eq = memchr(s, '=', (size_t)(e - s));
-        if (!eq) {
-            set_err(err, err_size, "%s: expected name=value", which);
-            return TB_CONFIG;
-        }
-        const char *ns = s, *ne = eq, *vs = eq + 1, *ve = e;
-        trim(&ns, &ne);
-        trim(&vs, &ve);
-        size_t nlen = 0, vlen = 0;
-        char *name = pct_decode(ns, (size_t)(ne - ns), &nlen);
-        char *value = name ? pct_decode(vs, (size_t)(ve - vs), &vlen) : NULL;
-        tb_status st;
-        if (!value) {
-            set_err(err, err_size, "out of memory");
-            st = TB_NOMEM;
-        } else {
-            st = add_header_n(c, name, nlen, value, vlen, which, err, err_size);
-        }
-        if (value)
-            memset(value, 0, vlen); /* a secret: do not leave it in freed memory */
-        tb__free_mem(name);
-        tb__free_mem(value);
-        if (st != TB_OK)
-            return st;
-    }
-    return TB_OK;
-}
-
-bool tb__http_parse_bool(const char *s, bool *out)
-{
-    static const char *const yes[] = {"true", "yes", "on", "1"};
-    static const char *const no[] = {"false", "no", "off", "0"};
-    if (!s)
-        return false;
-    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
-        if (strcasecmp(s, yes[i]) == 0) {
-            *out = true;
-            return true;
-        }
-        if (strcasecmp(s, no[i]) == 0) {
-            *out = false;
-            return true;
-        }
-    }
-    return false;
-}
-
-tb_status tb__http_config_from_dest(tb__http_config *c, const tb_dest_config *cfg, char *err,
-                                    size_t err_size)
-{
-    const char *name = tb_dest_config_name(cfg);
-    const char *v;
-    char why[300];
-    tb_status st;
-
-    if ((v = tb_dest_config_get(cfg, "headers")) != NULL) {
-        st = tb__http_config_parse_headers(c, v, why, sizeof why);
-        if (st != TB_OK) {
-            set_err(err, err_size, "%s: [%s] headers: %s", tb_dest_config_where(cfg, "headers"),
-                    name, why);
-            return st;
-        }
-    }
-    if ((v = tb_dest_config_get(cfg, "compression")) != NULL) {
-        if (strcmp(v, "gzip") == 0) {
-            c->gzip = true;
-        } else if (strcmp(v, "none") == 0 || v[0] == '\0') {
-            c->gzip = false;
-        } else {
-            set_err(err, err_size, "%s: [%s] compression: expected none or gzip",
-                    tb_dest_config_where(cfg, "compression"), name);
-            return TB_CONFIG;
-        }
-    }
-    if ((v = tb_dest_config_get(cfg, "ca_file")) != NULL && v[0]) {
-        if (access(v, R_OK) != 0) {
-            char eb[128];
-            int e = errno;
-            if (strerror_r(e, eb, sizeof eb) != 0)
-                snprintf(eb, sizeof eb, "errno %d", e);
-            set_err(err, err_size, "%s: [%s] ca_file: cannot read %s: %s",
-                    tb_dest_config_where(cfg, "ca_file"), name, v, eb);
-            return TB_CONFIG;
-        }
-        if (!replace_str(&c->ca_file, v)) {
-            set_err(err, err_size, "[%s] ca_file: out of memory", name);
-            return TB_NOMEM;
-        }
-    }
-    if ((v = tb_dest_config_get(cfg, "insecure")) != NULL) {
-        if (!tb__http_parse_bool(v, &c->insecure)) {
-            set_err(err, err_size, "%s: [%s] insecure: expected true or false",
-                    tb_dest_config_where(cfg, "insecure"), name);
-            return TB_CONFIG;
-        }
-    }
-    int64_t t = tb_dest_config_timeout_ms(cfg);
-    if (t > 0)
-        c->timeout_ms = t;
-    return TB_OK;
-}
-
-char *tb__http_redact_url(char *dst, size_t size, const char *url)
-{
-    if (size == 0)
-        return dst;
-    if (!url) {
-        snprintf(dst, size, "(no url)");
-        return dst;
-    }
-    const char *scheme_end = strstr(url, "://");
-    const char *auth = scheme_end ? scheme_end + 3 : url;
-    size_t auth_len = strcspn(auth, "/?#");
-    const char *at = NULL;
-    for (const char *q = auth; q < auth + auth_len; q++)
-        if (*q == '@')
-            at = q; /* the last '@' ends the userinfo */
-    const char *host = at ? at + 1 : auth;
-    size_t rest_len = strcspn(host, "?#");
-    size_t scheme_len = (size_t)(auth - url);
-    snprintf(dst, size, "%.*s%.*s", (int)(scheme_len > 32 ? 32 : scheme_len), url,
-             (int)(rest_len > INT_MAX ? INT_MAX : rest_len), host);
-    one_line(dst);
-    return dst;
-}
+/* messages                                                            */
 
 /* ------------------------------------------------------------------ */
 /* the connection                                                      */
@@ -483,34 +113,6 @@ static CURLcode g_curl_init_rc = CURLE_OK;
 static void curl_init_once(void)
 {
     g_curl_init_rc = curl_global_init(CURL_GLOBAL_ALL);
-}
-
-static bool copy_config(tb__http_config *dst, const tb__http_config *src)
-{
-    tb__http_config_init(dst);
-    dst->gzip = src->gzip;
-    dst->connect_timeout_ms = src->connect_timeout_ms;
-    dst->timeout_ms = src->timeout_ms;
-    dst->max_response = src->max_response;
-    dst->insecure = src->insecure;
-    if (!replace_str(&dst->url, src->url) || !replace_str(&dst->content_type, src->content_type) ||
-        !replace_str(&dst->ca_file, src->ca_file) || !replace_str(&dst->bearer, src->bearer) ||
-        !replace_str(&dst->basic_user, src->basic_user) ||
-        !replace_str(&dst->basic_password, src->basic_password) ||
-        !replace_str(&dst->user_agent, src->user_agent))
-        return false;
-    if (src->n_headers) {
-        dst->headers = tb__calloc(src->n_headers, sizeof *dst->headers);
-        if (!dst->headers)
-            return false;
-        for (size_t i = 0; i < src->n_headers; i++) {
-            dst->headers[i] = tb__strdup(src->headers[i]);
-            if (!dst->headers[i])
-                return false;
-            dst->n_headers = i + 1;
-        }
-    }
-    return true;
 }
 
 static bool add_secret(tb__http *h, const char *s, size_t n)
@@ -723,21 +325,21 @@ tb_status tb__http_open(tb__http **out, const tb__http_config *cfg, char *err, s
     tb_status st = TB_NOMEM;
     *out = NULL;
     if (!cfg || !cfg->url) {
-        set_err(err, err_size, "http: no URL");
+        tb__set_err(err, err_size, "http: no URL");
         return TB_INVALID;
     }
     pthread_once(&g_curl_once, curl_init_once);
     if (g_curl_init_rc != CURLE_OK) {
-        set_err(err, err_size, "http: curl_global_init failed: %s",
-                curl_easy_strerror(g_curl_init_rc));
+        tb__set_err(err, err_size, "http: curl_global_init failed: %s",
+                    curl_easy_strerror(g_curl_init_rc));
         return TB_HTTP;
     }
     tb__http *h = tb__calloc(1, sizeof *h);
     if (!h) {
-        set_err(err, err_size, "out of memory");
+        tb__set_err(err, err_size, "out of memory");
         return TB_NOMEM;
     }
-    if (!copy_config(&h->cfg, cfg) || !collect_secrets(h))
+    if (!tb__http_config_copy(&h->cfg, cfg) || !collect_secrets(h))
         goto fail;
     tb__http_redact_url(h->safe_url, sizeof h->safe_url, h->cfg.url);
 
@@ -825,9 +427,9 @@ tb_status tb__http_open(tb__http **out, const tb__http_config *cfg, char *err, s
 
 fail:
     if (st == TB_NOMEM || !failed_opt)
-        set_err(err, err_size, "http %s: out of memory", h->safe_url);
+        tb__set_err(err, err_size, "http %s: out of memory", h->safe_url);
     else
-        set_err(err, err_size, "http %s: libcurl refused %s", h->safe_url, failed_opt);
+        tb__set_err(err, err_size, "http %s: libcurl refused %s", h->safe_url, failed_opt);
     tb__http_close(h);
     return failed_opt ? TB_HTTP : TB_NOMEM;
 }
@@ -939,155 +541,6 @@ tb_status tb__http_post_with(tb__http *h, const tb_export_host *host, const void
         detail[--dl] = '\0';
     snprintf(resp->error, sizeof resp->error, "POST %.160s: %.190s (curl error %d)", h->safe_url,
              detail, (int)rc);
-    one_line(resp->error);
+    tb__one_line(resp->error);
     return TB_OK;
-}
-
-/* ------------------------------------------------------------------ */
-/* classification                                                      */
-
-int64_t tb__http_parse_retry_after(const char *value, int64_t now)
-{
-    if (!value)
-        return -1;
-    while (*value == ' ' || *value == '\t')
-        value++;
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", value);
-    size_t n = strlen(buf);
-    while (n > 0 &&
-           (buf[n - 1] == '\r' || buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-        buf[--n] = '\0';
-    if (n == 0)
-        return -1;
-    if (isdigit((unsigned char)buf[0])) {
-        char *end = NULL;
-        errno = 0;
-        long long secs = strtoll(buf, &end, 10);
-        if (errno == 0 && end && *end == '\0') {
-            if (secs > 100LL * 365 * 24 * 3600) /* absurd: clamp, never overflow */
-                secs = 100LL * 365 * 24 * 3600;
-            return (int64_t)secs * 1000;
-        }
-        /* not all digits: fall through to the date form */
-    }
-    time_t when = curl_getdate(buf, NULL);
-    if (when == (time_t)-1)
-        return -1;
-    int64_t delta = (int64_t)when - now;
-    return delta > 0 ? delta * 1000 : 0;
-}
-
-char *tb__http_body_message(char *dst, size_t size, const char *body, size_t len)
-{
-    if (size == 0)
-        return dst;
-    dst[0] = '\0';
-    if (!body || len == 0)
-        return dst;
-    size_t i = 0;
-    while (i < len && isspace((unsigned char)body[i]))
-        i++;
-    if (i < len && body[i] == '{') {
-        tb__json_init();
-        cJSON *root = cJSON_ParseWithLength(body, len);
-        const char *msg = NULL;
-        if (root) {
-            const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
-            const cJSON *m =
-                cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "message") : NULL;
-            if (cJSON_IsString(m))
-                msg = m->valuestring;
-            else if (cJSON_IsString(e))
-                msg = e->valuestring;
-            else if (cJSON_IsString(m = cJSON_GetObjectItemCaseSensitive(root, "message")))
-                msg = m->valuestring;
-        }
-        if (msg && msg[0]) {
-            size_t ml = utf8_cut(msg, strlen(msg), size - 1);
-            memcpy(dst, msg, ml);
-            dst[ml] = '\0';
-            one_line(dst);
-            cJSON_Delete(root);
-            return dst;
-        }
-        cJSON_Delete(root);
-    }
-    size_t cap = size - 1 < REFUSAL_RAW_BYTES ? size - 1 : REFUSAL_RAW_BYTES;
-    size_t n = utf8_cut(body, len, cap);
-    memcpy(dst, body, n);
-    dst[n] = '\0';
-    /* a NUL inside the body ends the C string early; fine for a message */
-    one_line(dst);
-    /* trim leading/trailing blanks left by newlines */
-    size_t s = 0, e = strlen(dst);
-    while (s < e && dst[s] == ' ')
-        s++;
-    while (e > s && dst[e - 1] == ' ')
-        e--;
-    memmove(dst, dst + s, e - s);
-    dst[e - s] = '\0';
-    return dst;
-}
-
-static bool is_retryable_status(long s)
-{
-    return s == 408 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
-}
-
-void tb__http_classify(const tb__http_response *resp, tb_export_result *result)
-{
-    long s = resp->status;
-    result->http_status = (int)(s > INT_MAX || s < 0 ? 0 : s);
-    result->retry_after_ms = resp->retry_after_ms;
-    result->unknown_outcome = 0;
-    result->message[0] = '\0';
-
-    if (resp->resent)
-        result->unknown_outcome = 1; /* curl sent the body twice: maybe a duplicate */
-    if (resp->transport_error && resp->too_large && s >= 200 && s < 300) {
-        /* the destination accepted the batch; only its reply was too big to
-         * read (and is not needed): resending would repeat it forever */
-        result->outcome = TB_EXPORT_DELIVERED;
-        snprintf(result->message, sizeof result->message,
-                 "HTTP %ld: accepted; the response was over the size cap and was not read", s);
-        return;
-    }
-    if (resp->transport_error) {
-        result->outcome = TB_EXPORT_RETRY;
-        result->unknown_outcome = resp->body_sent || resp->resent ? 1 : 0;
-        snprintf(result->message, sizeof result->message, "%s",
-                 resp->error[0] ? resp->error : "transport error");
-        one_line(result->message);
-        return;
-    }
-    if (s >= 200 && s < 300) {
-        result->outcome = TB_EXPORT_DELIVERED;
-        return;
-    }
-    char msg[400];
-    tb__http_body_message(msg, sizeof msg, resp->body, resp->body_len);
-    const char *what;
-    if (s == 401 || s == 403) {
-        result->outcome = TB_EXPORT_AUTH;
-        what = "credentials refused";
-    } else if (s == 413) {
-        result->outcome = TB_EXPORT_TOO_LARGE;
-        what = "payload too large";
-    } else if (is_retryable_status(s)) {
-        result->outcome = TB_EXPORT_RETRY;
-        what = "server busy or failing";
-    } else if (s >= 400 && s < 500) {
-        result->outcome = TB_EXPORT_REFUSED;
-        what = "refused";
-    } else {
-        /* 1xx/3xx (redirects are not followed), 501, 505, … : nothing says
-         * the data is bad, so keep it and retry */
-        result->outcome = TB_EXPORT_RETRY;
-        what = (s >= 300 && s < 400) ? "redirect not followed" : "unexpected status";
-    }
-    if (msg[0])
-        snprintf(result->message, sizeof result->message, "HTTP %ld: %s", s, msg);
-    else
-        snprintf(result->message, sizeof result->message, "HTTP %ld %s", s, what);
 }

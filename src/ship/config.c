@@ -1,40 +1,28 @@
 /*
- * config.c — the configuration model (DESIGN.md, "Configuration"): how a
- * tb_config is built, freed and read.
+ * config.c — the configuration model (README "Configuration"): how a
+ * tb_config is freed and read.
  *
  * Design. A tb_config is written only while it is loaded (config_ini.c
- * from a file, config_env.c from the environment, both through the helpers
- * here) and is read-only afterwards, so every accessor below is pure and may
- * be called from any thread on a configuration that threads share. That is
- * why tb_dest_config_where() does not format anything: each key's
- * "FILE:LINE" is made once, when the key is added, and the accessor only
- * picks the right string.
+ * from a file, config_env.c from the environment, both through the
+ * builders of config_build.c) and is read-only afterwards, so every
+ * accessor below is pure and may be called from any thread on a
+ * configuration that threads share. That is why tb_dest_config_where()
+ * does not format anything: each key's "FILE:LINE" is made once, when the
+ * key is added, and the accessor only picks the right string.
  *
  * A destination keeps every `key = value` of its section in order (the
  * common keys too), after ${VAR} expansion, with the line it came from; the
  * common keys are also parsed into fields once they passed validation
  * (config_keys.c). Exporters read their own keys as strings through
  * tb_dest_config_get().
+ *
+ * This file is the floor of the config*.c files: it knows nothing of
+ * loading (no parser, no errors), and they all read the model through it.
  */
-#include "config_parse.h"
+#include "config_internal.h"
 
 #include <stdio.h>
 #include <string.h>
-
-void tb__cfg_defaults(tb_config *cfg)
-{
-    cfg->durability = TB_DURABILITY_FULL;
-    cfg->max_size = 0;
-    cfg->retention_ms = 0;
-    cfg->full_policy = TB_FULL_REFUSE;
-    cfg->queue_capacity = 0; /* the outbox's own default (8192) */
-    cfg->queue_policy = TB_QUEUE_BLOCK;
-    cfg->backoff_base_ms = 1000;
-    cfg->backoff_cap_ms = 300000;
-    cfg->auth_backoff_ms = 900000;
-    cfg->lease_ms = 60000;
-    cfg->poll_interval_ms = 1000;
-}
 
 static void dest_free_fields(tb_dest_config *d)
 {
@@ -62,99 +50,12 @@ void tb_config_free(tb_config *cfg)
     tb__free_mem(cfg);
 }
 
-/* "FILE:LINE", or NULL for line 0 (the environment). *ok is cleared when
- * memory runs out. */
-static char *where_of(const char *file, int line, int *ok)
-{
-    if (line <= 0)
-        return NULL;
-    size_t size = strlen(file) + 16;
-    char *w = tb__malloc(size);
-    if (!w) {
-        *ok = 0;
-        return NULL;
-    }
-    snprintf(w, size, "%s:%d", file, line);
-    return w;
-}
-
-size_t tb__cfg_add_dest(tb__cfg_parser *p, const char *name, const char *file, int line)
-{
-    tb_config *cfg = p->cfg;
-    tb_dest_config *grown = tb__realloc(cfg->dests, (cfg->n_dests + 1) * sizeof *grown);
-    if (!grown) {
-        tb__cfg_fail_nomem(p);
-        return (size_t)-1;
-    }
-    cfg->dests = grown;
-    tb_dest_config *d = &cfg->dests[cfg->n_dests];
-    memset(d, 0, sizeof *d);
-    d->batch_size = 512;
-    d->max_batch_bytes = 4 * 1024 * 1024;
-    d->timeout_ms = 30000;
-    d->max_age_ms = 0;
-    d->start_latest = 0;
-    d->line = line;
-    d->name = tb__strdup(name);
-    d->file = tb__strdup(file);
-    int ok = d->name && d->file;
-    if (ok)
-        d->where = where_of(file, line, &ok);
-    cfg->n_dests++; /* counted now so tb_config_free frees what is there */
-    if (!ok) {
-        tb__cfg_fail_nomem(p);
-        return (size_t)-1;
-    }
-    return cfg->n_dests - 1;
-}
-
-int tb__cfg_add_kv(tb__cfg_parser *p, tb_dest_config *d, const char *key, char *value, int line)
-{
-    int ok = 1;
-    char *k = NULL, *where = NULL;
-    tb__kv *grown = tb__realloc(d->kv, (d->n_kv + 1) * sizeof *grown);
-    if (!grown)
-        goto nomem;
-    d->kv = grown;
-    k = tb__strdup(key);
-    if (!k)
-        goto nomem;
-    where = where_of(d->file, line, &ok);
-    if (!ok)
-        goto nomem;
-    d->kv[d->n_kv].key = k;
-    d->kv[d->n_kv].value = value;
-    d->kv[d->n_kv].line = line;
-    d->kv[d->n_kv].hidden = 0;
-    d->kv[d->n_kv].where = where;
-    d->n_kv++;
-    return 1;
-nomem:
-    tb__free_mem(k);
-    tb__free_mem(value);
-    tb__cfg_fail_nomem(p);
-    return 0;
-}
-
 const tb__kv *tb__cfg_find_kv(const tb_dest_config *d, const char *key)
 {
     for (size_t i = 0; i < d->n_kv; i++)
         if (strcmp(d->kv[i].key, key) == 0)
             return &d->kv[i];
     return NULL;
-}
-
-tb_status tb__cfg_finish(tb__cfg_parser *p, tb_config **out)
-{
-    tb_status st = p->st;
-    if (st != TB_OK) {
-        tb_config_free(p->cfg);
-        p->cfg = NULL;
-    } else {
-        tb__clear_error();
-    }
-    *out = p->cfg;
-    return st;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -204,7 +105,8 @@ const char *tb_dest_config_get(const tb_dest_config *cfg, const char *key)
     return kv ? kv->value : NULL;
 }
 
-/* Pure: the strings were made at load time (tb__cfg_add_dest/_add_kv). A
+/* Pure: the strings were made at load time (tb__cfg_add_dest/_add_kv,
+ * config_build.c). A
  * tb_dest_config filled in by hand rather than loaded (white-box tests do
  * that) has none; it gets a per-thread buffer, valid until the calling
  * thread's next call, which still writes nothing shared. */

@@ -1,6 +1,6 @@
 /*
  * config_env.c — destinations from environment variables, when there is no
- * configuration file (DESIGN.md, "Configuration"; README "Configuration").
+ * configuration file (README "Configuration").
  *
  * Design. This file knows no platform and no variable: each type's key
  * table (its vtable's config_keys, in src/exporters/) says which variables

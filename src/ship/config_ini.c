@@ -1,5 +1,5 @@
 /*
- * config_ini.c — reading the INI text (DESIGN.md, "Configuration"):
+ * config_ini.c — reading the INI text (README "Configuration"):
  * the reader, ${VAR} expansion, the [outbox] and [shipper] settings, and
  * tb_config_parse() / tb_config_load().
  *

@@ -1,13 +1,16 @@
 /*
- * config_internal.h — the parsed configuration, as the shipper reads it.
- * The config*.c files fill it while loading (config_parse.h is their shared
- * workbench); once tb_config_load() returns, nothing writes it, so threads
- * may share it freely.
+ * config_internal.h — the parsed configuration, as the shipper reads it
+ * (config.c frees and reads it). The config*.c files fill it while loading
+ * (config_parse.h is their shared workbench); once tb_config_load()
+ * returns, nothing writes it, so threads may share it freely.
  */
 #ifndef TRACEBOX_CONFIG_INTERNAL_H
 #define TRACEBOX_CONFIG_INTERNAL_H
 
 #include "internal.h"
+
+/* WHERE of a value that came from the environment (env-only mode). */
+#define TB__CFG_ENV_WHERE "environment"
 
 typedef struct tb__kv {
     char *key;
@@ -55,5 +58,8 @@ struct tb_config {
     tb_dest_config *dests;
     size_t n_dests;
 };
+
+/* The first `key = value` of d named key, or NULL. */
+const tb__kv *tb__cfg_find_kv(const tb_dest_config *d, const char *key);
 
 #endif

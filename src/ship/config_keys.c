@@ -1,5 +1,5 @@
 /*
- * config_keys.c — the key tables and validation (DESIGN.md,
+ * config_keys.c — the key tables and validation (README
  * "Configuration").
  *
  * Design. Every key has a kind (tb_config_kind, include/tracebox/
@@ -20,15 +20,14 @@
  * value, then the required keys in table order. The parsed common keys land
  * in the tb_dest_config fields the shipper reads.
  *
- * Errors: see config_parse.h. Which values may be quoted is decided here
- * and only here (check_value's `shown`).
+ * Errors: see config_parse.h (recorded by config_build.c). Which values
+ * may be quoted is decided here and only here (check_value's `shown`).
  */
 #include "config_parse.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,57 +64,6 @@ static const tb_exporter_vtable *const k_builtin[] = {
 const tb_exporter_vtable *tb__cfg_builtin(size_t i)
 {
     return i < N_BUILTIN ? k_builtin[i] : NULL;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Errors                                                                    */
-/* ------------------------------------------------------------------------ */
-
-void tb__cfg_fail(tb__cfg_parser *p, int line, const char *var, const char *section,
-                  const char *key, const char *fmt, ...)
-{
-    if (p->st != TB_OK)
-        return;
-    p->st = TB_CONFIG;
-    p->err_line = line;
-    char where[300];
-    if (var)
-        snprintf(where, sizeof where, TB__CFG_ENV_WHERE " (%s)", var);
-    else if (line > 0)
-        snprintf(where, sizeof where, "%s:%d", p->file, line);
-    else
-        snprintf(where, sizeof where, "%s", p->file);
-    char what[700];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    char sec[TB__CFG_MAX_SECTION_NAME + 4] = "";
-    if (section && *section)
-        snprintf(sec, sizeof sec, "[%s]%s", section, key ? " " : "");
-    tb__set_error(TB_CONFIG, "%s: %s%s%s%s", where, sec, key ? key : "",
-                  (sec[0] || key) ? ": " : "", what);
-}
-
-void tb__cfg_fail_nomem(tb__cfg_parser *p)
-{
-    if (p->st != TB_OK)
-        return;
-    p->st = TB_NOMEM;
-    tb__set_error(TB_NOMEM, "%s: out of memory while reading the configuration", p->file);
-}
-
-void tb__cfg_quote(char *buf, size_t size, const char *v)
-{
-    size_t n = 0;
-    for (; *v && n + 4 < size && n < 48; v++)
-        buf[n++] = isprint((unsigned char)*v) ? *v : '?';
-    if (*v && n + 4 < size) {
-        buf[n++] = '.';
-        buf[n++] = '.';
-        buf[n++] = '.';
-    }
-    buf[n] = '\0';
 }
 
 /* ------------------------------------------------------------------------ */

@@ -11,7 +11,9 @@
  *                  .config_keys);
  *   config_env.c   destinations built from environment variables when there
  *                  is no file, from the same tables;
- *   config.c       the model: building, freeing and reading a tb_config.
+ *   config_build.c writing a tb_config: defaults, destinations, keys, the
+ *                  first error, and handing the result over;
+ *   config.c       the model (config_internal.h): freeing and reading it.
  *
  * One rule runs through all of them: the first error wins and is one line,
  *     WHERE: [section] key: what is wrong (what to do)
@@ -27,7 +29,6 @@
 
 #define TB__CFG_MAX_SECTION_NAME 64
 #define TB__CFG_MAX_SETTING_KEYS 8 /* >= keys of [outbox] / [shipper] */
-#define TB__CFG_ENV_WHERE "environment"
 
 typedef enum tb__cfg_section {
     TB__SEC_NONE,
@@ -56,7 +57,7 @@ typedef struct tb__cfg_parser {
     int backoff_cap_line;
 } tb__cfg_parser;
 
-/* ---- errors (config_keys.c) ---- */
+/* ---- errors (config_build.c) ---- */
 
 /* Record the first error: "WHERE: [section] key: message". WHERE is
  * "environment (VAR)" when var is set, else "FILE:LINE" (or FILE for line
@@ -100,14 +101,13 @@ const tb_exporter_vtable *tb__cfg_builtin(size_t i);
  * for built-in values). */
 void tb__cfg_check_dest(tb__cfg_parser *p, tb_dest_config *d, const char *const *vars);
 
-/* ---- the model (config.c) ---- */
+/* ---- building (config_build.c) ---- */
 
 void tb__cfg_defaults(tb_config *cfg);
 /* Append a destination; its index, or (size_t)-1 out of memory. */
 size_t tb__cfg_add_dest(tb__cfg_parser *p, const char *name, const char *file, int line);
 /* Append key = value; value is taken over (freed on failure). 0 on failure. */
 int tb__cfg_add_kv(tb__cfg_parser *p, tb_dest_config *d, const char *key, char *value, int line);
-const tb__kv *tb__cfg_find_kv(const tb_dest_config *d, const char *key);
 /* Hand the result over: *out is the config on success, NULL (and the config
  * freed) on failure; the error is cleared on success. */
 tb_status tb__cfg_finish(tb__cfg_parser *p, tb_config **out);

@@ -30,7 +30,6 @@
 #include "config_internal.h"
 #include "delivery.h"
 #include "export_host.h"
-#include "http.h"
 #include "outbox_internal.h"
 #include "store.h"
 #include "redact.h"

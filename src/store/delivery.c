@@ -15,6 +15,7 @@
 #include "delivery.h"
 
 #include "outbox_internal.h"
+#include "store.h"
 
 #include <stdarg.h>
 #include <string.h>

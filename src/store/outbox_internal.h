@@ -38,15 +38,6 @@ int64_t tb__db_used_bytes(sqlite3 *db);
 /* Add `delta` to counters.name (inside the caller's transaction). */
 tb_status tb__db_counter_add(sqlite3 *db, const char *name, int64_t delta);
 
-/* The columns of `records` that make a tb_record, in the order
- * tb__store_row_record() reads them; `t` prefixes each ("r." or ""). */
-#define TB__RECORD_COLS(t)                                                                         \
-    t "seq, " t "kind, " t "trace_id, " t "span_id, " t "parent_id, " t "type, " t "name, " t      \
-      "started_at, " t "ended_at, " t "body"
-/* A tb_record borrowing the current row of s (columns TB__RECORD_COLS from
- * column 0; valid until the next step). */
-void tb__store_row_record(sqlite3_stmt *s, tb_record *r);
-
 /* Store a record whose columns are already known (the outbox processor,
  * from a tb_span). Takes ownership of *rec (cleared) and of body (tb__malloc'd). */
 struct tb__record;

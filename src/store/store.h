@@ -28,6 +28,15 @@ tb_status tb__store_purge(sqlite3 *db, int64_t older_than_ms, bool keep_all, int
  * records that may be deleted; count them in counters.evicted_delivered. */
 tb_status tb__store_evict(sqlite3 *db, int limit, int64_t *evicted);
 
+/* The columns of `records` that make a tb_record, in the order
+ * tb__store_row_record() reads them; `t` prefixes each ("r." or ""). */
+#define TB__RECORD_COLS(t)                                                                         \
+    t "seq, " t "kind, " t "trace_id, " t "span_id, " t "parent_id, " t "type, " t "name, " t      \
+      "started_at, " t "ended_at, " t "body"
+/* A tb_record borrowing the current row of s (columns TB__RECORD_COLS from
+ * column 0; valid until the next step). */
+void tb__store_row_record(sqlite3_stmt *s, tb_record *r);
+
 tb_status tb__store_figures(sqlite3 *db, tb_admin_figures *out);
 tb_status tb__store_status(sqlite3 *db, tb_dest_status_fn fn, void *ctx);
 tb_status tb__store_pending(sqlite3 *db, const char *destination, int64_t limit, tb_pending_fn fn,
