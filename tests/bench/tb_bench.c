@@ -3,17 +3,18 @@
  *
  * One executable, one run, every figure printed next to its target:
  *
- *   ceiling  a plain SQLite loop inserting the same rows (same schema and
- *            indexes as `records`, WAL, same pragmas) in batches of 1000;
- *            one row per commit with synchronous=FULL and =NORMAL
+ *   ceiling  a plain SQLite loop inserting the same rows (in the outbox's own
+ *            schema, the migrations embedded from schema/, WAL, same
+ *            pragmas) in batches of 1000; one row per commit with
+ *            synchronous=FULL and =NORMAL
  *   ingest   tb_outbox_put_json() per durability mode, 1 and 4 producers,
  *            as a ratio of the batched ceiling
  *   latency  tb_span_end() p50/p99/p99.9 per mode, through the tracing API
  *            with the outbox processor registered, one thread
  *   ship     tb_ship_once() to the `file` exporter, to `webhook` and (when
- *            it is built) `otlp` http/protobuf against a small keep-alive
- *            HTTP server in this process, whose thread CPU time is shown
- *            apart
+ *            it is built) `otlp` http/protobuf against the tests' loopback
+ *            HTTP server (tests/helpers/testserver.py, keeping no request
+ *            log), whose process CPU time is shown apart
  *   drain    a backlog of 1 000 000 spans (100 000 with --quick) via
  *            tb_ship_once() to the fastest local destination
  *   rss      peak RSS of an app (a child ingesting in async mode with a
@@ -22,11 +23,14 @@
  *   disk     bytes on disk per span against the JSON body bytes, and what
  *            `tracebox purge` gives back once everything is delivered
  *
- * The workload is the one `tracebox demo` runs (a triage agent, a handoff,
- * a billing agent, two tools, two generations of 0.5–4 KB), captured once
- * through the tracing API into templates; each row is a template copy with
- * fresh ids patched in, so the raw loop and the library store exactly the
- * same bytes and id generation costs next to nothing.
+ * The workload is what `tracebox demo` writes (a triage agent, a guardrail,
+ * a handoff, a billing agent, two tools, two generations; one tool failing
+ * now and then, one prompt injection refused): the CLI's demo runs once
+ * into an outbox of its own and its records become templates; each row is
+ * a template copy with fresh ids patched in, so the raw loop and the
+ * library store exactly the same bytes and id generation costs next to
+ * nothing. The latency section replays the same conversations through the
+ * tracing API.
  *
  * Everything lives in one mkdtemp() folder that is removed at the end; the
  * only sockets are on 127.0.0.1. The table goes to stdout (Markdown, ready
@@ -38,21 +42,19 @@
 #define _GNU_SOURCE
 #include "tracebox.h"
 
+#include "schema.h"     /* the outbox's schema, embedded from schema/NNN_*.sql */
+#include "testserver.h" /* the tests' loopback HTTP server */
+
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -164,17 +166,6 @@ static void cleanup_dir(void)
     g_dir[0] = '\0';
 }
 
-static uint64_t rnd(uint64_t *s)
-{
-    /* xorshift64* */
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -239,7 +230,15 @@ static void print_table(void)
     fflush(stdout);
 }
 
-/* ---- the workload: `tracebox demo`'s conversation, captured as templates ---- */
+/* ---- the workload: the conversations `tracebox demo` writes, as templates ---- */
+
+/* The real demo (tools/cmd_demo.c) runs once, through the CLI, into its own
+ * outbox; its records become templates. Each row the benchmark writes is a
+ * template copy with fresh ids patched in, so the raw loop and the library
+ * store exactly the same bytes and id generation costs next to nothing.
+ * The latency section replays the same conversations through the tracing
+ * API (tb_span_start with each record's span_data, ended in the order the
+ * demo ended them). */
 
 #define MAX_RECS 16
 
@@ -256,7 +255,10 @@ typedef struct tmpl {
     bool is_trace;
     int k;        /* this span's index (-1 for the trace) */
     int parent_k; /* -1: parent is the trace */
-    char *type, *name, *started_at, *ended_at, *error;
+    char *type, *name, *started_at, *ended_at, *error, *parent_id;
+    /* for the replay: span_data without "type" (spans), group_id and
+     * metadata (the trace), the error's message and data */
+    char *data, *group, *metadata, *err_msg, *err_data;
 } tmpl;
 
 typedef struct variant {
@@ -268,185 +270,13 @@ typedef struct workload {
     variant *v;
     int nv;
     size_t max_len;
-    double mean_body;     /* bytes, over one conversation of each variant */
+    double mean_body;     /* bytes, over all the records */
     double mean_gen_body; /* generation spans only */
+    double recs_per_conv;
     size_t min_gen, max_gen;
 } workload;
 
 static workload g_wl;
-static char g_filler[16384];
-
-static void build_filler(void)
-{
-    static const char *words[] = {"invoice", "refund",       "customer", "billing", "charged",
-                                  "twice",   "card",         "ending",   "pending", "account",
-                                  "order",   "status",       "escalate", "policy",  "please",
-                                  "thanks",  "the",          "a",        "was",     "for",
-                                  "and",     "on",           "your",     "we",      "have",
-                                  "issued",  "March",        "payment",  "service", "timed",
-                                  "out",     "subscription", "address",  "update",  "agent",
-                                  "triage",  "route",        "tool",     "result",  "amount",
-                                  "49.00",   "inv_2291",     "inv_2292"};
-    uint64_t s = 0x5eed;
-    size_t n = 0;
-    while (n + 20 < sizeof g_filler) {
-        const char *w = words[rnd(&s) % (sizeof words / sizeof words[0])];
-        size_t l = strlen(w);
-        memcpy(g_filler + n, w, l);
-        n += l;
-        g_filler[n++] = (rnd(&s) % 11 == 0) ? '.' : ' ';
-    }
-    g_filler[n] = '\0';
-}
-
-/* generation input: system + user + earlier turns, `lo`..`hi` bytes of filler */
-static void gen_input(char *buf, size_t cap, const char *sys, const char *question, uint64_t *s,
-                      size_t lo, size_t hi)
-{
-    size_t len = lo + (size_t)(rnd(s) % (hi - lo + 1));
-    size_t off = (size_t)(rnd(s) % (strlen(g_filler) - len - 1));
-    snprintf(buf, cap,
-             "[{\"role\":\"system\",\"content\":\"%s\"},{\"role\":\"user\",\"content\":\"%s\"},"
-             "{\"role\":\"assistant\",\"content\":\"%.*s\"}]",
-             sys, question, (int)len, g_filler + off);
-}
-
-typedef tb_status (*ender_fn)(tb_span *span, void *ctx);
-
-static tb_status plain_end(tb_span *span, void *ctx)
-{
-    (void)ctx;
-    return tb_span_end(span);
-}
-
-/* One agent run, shaped like cmd_demo.c's run_conversation (non-injection
- * path): trace → task → triage agent → turn → guardrail → generation →
- * handoff → billing agent → turn → two functions → generation. 12 records. */
-static void conversation(uint64_t *s, int i, ender_fn end, void *ctx)
-{
-    static const char *customers[] = {"ana", "bo", "chen", "dara", "eli", "fatima"};
-    static const char *questions[] = {
-        "Why was I charged twice for my March invoice?",
-        "Can you refund order 8812? It arrived broken.", "What is the status of my refund?",
-        "Please update my billing address to 12 Rue de Rivoli, Paris.",
-        "I want to cancel my subscription — ¿pueden ayudarme? 谢谢"};
-    const char *customer = customers[i % 6];
-    const char *question = questions[i % 5];
-    char meta[128], group[64];
-    snprintf(meta, sizeof meta, "{\"customer\":\"%s\",\"channel\":\"chat\"}", customer);
-    snprintf(group, sizeof group, "thread_%s_%04d", customer, i);
-    tb_trace_options to = TB_TRACE_OPTIONS_INIT;
-    to.group_id = group;
-    to.metadata_json = meta;
-    tb_trace *t = NULL;
-    tb_trace_start(&t, "Customer support", &to);
-    if (!t)
-        die("tb_trace_start: %s", tb_last_error());
-    tb_span *task = NULL, *triage = NULL, *turn = NULL, *gen = NULL, *guard = NULL;
-    tb_span_start_task(&task, t, NULL, "Runner.run");
-    tb_span_start_agent(&triage, t, task, "Triage agent");
-    tb_span_set_data(triage, "handoffs", "[\"Billing agent\",\"Refunds agent\"]");
-    tb_span_set_data(triage, "tools", "[]");
-    tb_span_set_string(triage, "output_type", "str");
-    tb_span_start_turn(&turn, t, triage, 1, "Triage agent");
-    tb_span_start_guardrail(&guard, t, turn, "prompt_injection_check", 0);
-    end(guard, ctx);
-
-    char input[8192];
-    gen_input(input, sizeof input,
-              "You are the triage agent for Acme support. Route billing questions to the "
-              "Billing agent.",
-              question, s, 40, 1000);
-    tb_span_start_generation(&gen, t, turn, "gpt-4.1-mini", input);
-    tb_span_set_data(gen, "model_config",
-                     "{\"temperature\":0.2,\"base_url\":\"https://api.openai.com/v1/\"}");
-    tb_span_set_data(gen, "output",
-                     "[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"call_1\",\"type\":"
-                     "\"function\",\"function\":{\"name\":\"transfer_to_billing_agent\","
-                     "\"arguments\":\"{}\"}}]}]");
-    tb_span_set_usage(gen, 180 + i % 40, 22 + i % 9);
-    end(gen, ctx);
-    tb_span_free(gen);
-
-    tb_span *handoff = NULL, *billing = NULL, *turn2 = NULL, *lookup = NULL, *refund = NULL;
-    tb_span_start_handoff(&handoff, t, turn, "Triage agent", "Billing agent");
-    end(handoff, ctx);
-    tb_span_start_agent(&billing, t, task, "Billing agent");
-    tb_span_set_data(billing, "tools", "[\"lookup_invoice\",\"issue_refund\"]");
-    tb_span_start_turn(&turn2, t, billing, 2, "Billing agent");
-    char args[128];
-    snprintf(args, sizeof args, "{\"customer\":\"%s\",\"month\":\"2026-03\"}", customer);
-    tb_span_start_function(&lookup, t, turn2, "lookup_invoice", args);
-    tb_span_set_string(lookup, "output",
-                       "{\"invoices\":[{\"id\":\"inv_2291\",\"amount\":49.0},"
-                       "{\"id\":\"inv_2292\",\"amount\":49.0}]}");
-    end(lookup, ctx);
-    tb_span_start_function(&refund, t, turn2, "issue_refund",
-                           "{\"invoice\":\"inv_2292\",\"amount\":49.0}");
-    if (i % 4 == 1)
-        tb_span_set_error(refund, "Error running tool",
-                          "{\"tool_name\":\"issue_refund\",\"error\":\"payment service timed "
-                          "out after 10s\"}");
-    else
-        tb_span_set_string(refund, "output", "{\"refund_id\":\"re_5531\",\"status\":\"pending\"}");
-    end(refund, ctx);
-
-    gen_input(input, sizeof input,
-              "You are the billing agent. Be concise, cite invoice ids, never promise dates.",
-              question, s, 1000, 3300);
-    tb_span_start_generation(&gen, t, turn2, "gpt-4.1", input);
-    tb_span_set_data(gen, "output",
-                     "[{\"role\":\"assistant\",\"content\":\"You were charged twice (inv_2291, "
-                     "inv_2292). I issued refund re_5531 for 49.00; it is pending.\"}]");
-    tb_span_set_usage(gen, 640 + i % 100, 58 + i % 20);
-    end(gen, ctx);
-    tb_span_free(gen);
-    end(turn2, ctx);
-    end(billing, ctx);
-    end(turn, ctx);
-    end(triage, ctx);
-    end(task, ctx);
-    tb_trace_end(t);
-    tb_span_free(handoff);
-    tb_span_free(lookup);
-    tb_span_free(refund);
-    tb_span_free(turn2);
-    tb_span_free(billing);
-    tb_span_free(guard);
-    tb_span_free(turn);
-    tb_span_free(triage);
-    tb_span_free(task);
-    tb_trace_free(t);
-}
-
-typedef struct capture {
-    char *body[MAX_RECS];
-    char id[MAX_RECS][64];
-    bool is_trace[MAX_RECS];
-    int n;
-} capture;
-
-static tb_status cap_trace_start(void *self, const tb_trace *t)
-{
-    capture *c = self;
-    if (c->n >= MAX_RECS)
-        return TB_ERROR;
-    tb_status st = tb_trace_export_json(t, &c->body[c->n]);
-    snprintf(c->id[c->n], 64, "%s", tb_trace_id(t));
-    c->is_trace[c->n++] = true;
-    return st;
-}
-
-static tb_status cap_span_end(void *self, const tb_span *s)
-{
-    capture *c = self;
-    if (c->n >= MAX_RECS)
-        return TB_ERROR;
-    tb_status st = tb_span_export_json(s, &c->body[c->n]);
-    snprintf(c->id[c->n], 64, "%s", tb_span_id(s));
-    c->is_trace[c->n++] = false;
-    return st;
-}
 
 static char *xstrdup(const char *s)
 {
@@ -458,10 +288,21 @@ static char *xstrdup(const char *s)
     return d;
 }
 
-static const char *jstr(const cJSON *o, const char *k)
+static char *col_dup(sqlite3_stmt *s, int i)
+{
+    return xstrdup((const char *)sqlite3_column_text(s, i));
+}
+
+/* A JSON value of an object, printed (NULL when absent or null). */
+static char *json_dup(const cJSON *o, const char *k)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
+    if (!v || cJSON_IsNull(v))
+        return NULL;
+    char *p = cJSON_PrintUnformatted(v);
+    if (!p)
+        die("out of memory");
+    return p;
 }
 
 static void add_patches(tmpl *t, const char *prefix, const char *id, int k)
@@ -480,97 +321,190 @@ static void add_patches(tmpl *t, const char *prefix, const char *id, int k)
     }
 }
 
-static void workload_build(int nv)
+/* What the replay needs that the columns do not hold. */
+static void tmpl_replay_fields(tmpl *t)
 {
-    build_filler();
-    tb_set_tracing_disabled(0);
-    g_wl.nv = nv;
-    g_wl.v = calloc((size_t)nv, sizeof *g_wl.v);
-    if (!g_wl.v)
-        die("out of memory");
-    uint64_t s = 0x7b0c5;
-    double total = 0, gen_total = 0;
-    size_t count = 0, gens = 0;
-    g_wl.min_gen = SIZE_MAX;
-    for (int vi = 0; vi < nv; vi++) {
-        capture c;
-        memset(&c, 0, sizeof c);
-        tb_processor p = {
-            TB_PROCESSOR_VERSION, &c, cap_trace_start, NULL, NULL, cap_span_end, NULL, NULL, NULL};
-        tb_set_trace_processors(&p, 1);
-        conversation(&s, vi, plain_end, NULL);
-        tb_set_trace_processors(&p, 0);
-        variant *v = &g_wl.v[vi];
-        v->n = c.n;
-        /* span ids in capture order -> k */
-        int kof[MAX_RECS];
-        int nk = 0;
-        for (int j = 0; j < c.n; j++)
-            kof[j] = c.is_trace[j] ? -1 : nk++;
-        const char *trace_id = NULL;
-        for (int j = 0; j < c.n; j++)
-            if (c.is_trace[j])
-                trace_id = c.id[j];
-        if (!trace_id)
-            die("capture: no trace record");
-        for (int j = 0; j < c.n; j++) {
-            tmpl *t = &v->rec[j];
-            if (!c.body[j])
-                die("capture: export failed");
-            t->body = c.body[j];
-            t->len = strlen(t->body);
-            t->is_trace = c.is_trace[j];
-            t->k = kof[j];
-            add_patches(t, "trace_", trace_id, -1);
-            for (int m = 0; m < c.n; m++)
-                if (!c.is_trace[m])
-                    add_patches(t, "span_", c.id[m], kof[m]);
-            cJSON *o = cJSON_Parse(t->body);
-            if (!o)
-                die("capture: bad JSON");
-            t->parent_k = -1;
-            if (t->is_trace) {
-                t->type = xstrdup("trace");
-                t->name = xstrdup(jstr(o, "workflow_name"));
-            } else {
-                const char *pid = jstr(o, "parent_id");
-                for (int m = 0; pid && m < c.n; m++)
-                    if (!c.is_trace[m] && strcmp(c.id[m], pid) == 0)
-                        t->parent_k = kof[m];
-                const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "span_data");
-                t->type = xstrdup(jstr(d, "type"));
-                const char *nm = jstr(d, "name");
-                char hb[256];
-                if (t->type && strcmp(t->type, "handoff") == 0) {
-                    snprintf(hb, sizeof hb, "%s -> %s", jstr(d, "from_agent"), jstr(d, "to_agent"));
-                    nm = hb;
-                }
-                if (!nm)
-                    nm = jstr(d, "model");
-                t->name = xstrdup(nm ? nm : t->type);
-                t->started_at = xstrdup(jstr(o, "started_at"));
-                t->ended_at = xstrdup(jstr(o, "ended_at"));
-                const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "error");
-                if (e && !cJSON_IsNull(e))
-                    t->error = cJSON_PrintUnformatted(e);
-                if (t->type && strcmp(t->type, "generation") == 0) {
-                    gen_total += (double)t->len;
-                    gens++;
-                    if (t->len < g_wl.min_gen)
-                        g_wl.min_gen = t->len;
-                    if (t->len > g_wl.max_gen)
-                        g_wl.max_gen = t->len;
-                }
-            }
-            cJSON_Delete(o);
-            if (t->len > g_wl.max_len)
-                g_wl.max_len = t->len;
-            total += (double)t->len;
-            count++;
+    cJSON *o = cJSON_Parse(t->body);
+    if (!o)
+        die("workload: a record is not JSON");
+    if (t->is_trace) {
+        const cJSON *g = cJSON_GetObjectItemCaseSensitive(o, "group_id");
+        t->group = xstrdup(cJSON_IsString(g) ? g->valuestring : NULL);
+        t->metadata = json_dup(o, "metadata");
+    } else {
+        cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "span_data");
+        cJSON_DeleteItemFromObjectCaseSensitive(d, "type");
+        t->data = cJSON_PrintUnformatted(d);
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "error");
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
+        if (cJSON_IsString(m)) {
+            t->err_msg = xstrdup(m->valuestring);
+            t->err_data = json_dup(e, "data");
         }
     }
+    cJSON_Delete(o);
+}
+
+/* A conversation read: each span's parent (it ends after its children, so
+ * it comes later in the outbox), and its ids in the templates' bodies. */
+static void variant_patch(variant *v, char ids[MAX_RECS][64])
+{
+    for (int j = 0; j < v->n; j++) {
+        tmpl *t = &v->rec[j];
+        for (int m = 1; t->parent_id && m < v->n; m++)
+            if (strcmp(ids[m], t->parent_id) == 0)
+                t->parent_k = v->rec[m].k;
+        if (t->parent_id && t->parent_k < 0)
+            die("workload: the parent %s of a span is not in its conversation", t->parent_id);
+        add_patches(t, "trace_", ids[0], -1);
+        for (int m = 1; m < v->n; m++)
+            add_patches(t, "span_", ids[m], v->rec[m].k);
+    }
+}
+
+/* Run `tracebox demo` (the CLI's own workload) into dir/workload.db. */
+static void demo_run(const char *db)
+{
+    if (!g_cli[0])
+        die("the workload is what `tracebox demo` writes: the tracebox CLI is needed (--cli "
+            "PATH)");
+    char out[PATH_MAX];
+    path_in(out, "demo.out");
+    progress("workload: `tracebox demo` into %s...", db);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork: %s", strerror(errno));
+    if (pid == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (chdir(g_dir) != 0 || fd < 0 || dup2(fd, STDOUT_FILENO) < 0)
+            _exit(126);
+        unsetenv("TRACEBOX_CONFIG");
+        execl(g_cli, g_cli, "--db", db, "demo", (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        die("`tracebox demo` failed (status 0x%x; its output is in %s)", status, out);
+}
+
+/* The templates: one variant per conversation in the outbox at `db`. */
+static void workload_load(const char *db)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(h,
+                           "SELECT kind, trace_id, span_id, parent_id, type, name, started_at, "
+                           "ended_at, error, body FROM records ORDER BY seq",
+                           -1, &s, NULL) != SQLITE_OK)
+        die("workload: cannot read %s: %s", db, sqlite3_errmsg(h));
+    int cap = 0;
+    char ids[MAX_RECS][64];
+    variant *v = NULL;
+    double total = 0, gen_total = 0;
+    size_t count = 0, gens = 0;
+    memset(&g_wl, 0, sizeof g_wl);
+    g_wl.min_gen = SIZE_MAX;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        bool is_trace = strcmp((const char *)sqlite3_column_text(s, 0), "trace") == 0;
+        const char *tid = (const char *)sqlite3_column_text(s, 1);
+        if (is_trace) {
+            if (v)
+                variant_patch(v, ids);
+            if (g_wl.nv == cap) {
+                cap = cap ? cap * 2 : 32;
+                g_wl.v = realloc(g_wl.v, (size_t)cap * sizeof *g_wl.v);
+                if (!g_wl.v)
+                    die("out of memory");
+            }
+            v = &g_wl.v[g_wl.nv++];
+            memset(v, 0, sizeof *v);
+            if (strlen(tid) != 38)
+                die("workload: trace id %s is not trace_ + 32 hex digits", tid);
+            snprintf(ids[0], 64, "%s", tid);
+        } else if (!v || strcmp(tid, ids[0]) != 0 || v->n >= MAX_RECS) {
+            die("workload: the records of a conversation are not together");
+        }
+        tmpl *t = &v->rec[v->n];
+        t->is_trace = is_trace;
+        t->k = is_trace ? -1 : v->n - 1;
+        t->parent_k = -1;
+        if (!is_trace) {
+            const char *sid = (const char *)sqlite3_column_text(s, 2);
+            if (strlen(sid) != 29)
+                die("workload: span id %s is not span_ + 24 hex digits", sid);
+            snprintf(ids[v->n], 64, "%s", sid);
+            t->parent_id = col_dup(s, 3); /* resolved once the conversation is read */
+        }
+        t->type = col_dup(s, 4);
+        t->name = col_dup(s, 5);
+        t->started_at = col_dup(s, 6);
+        t->ended_at = col_dup(s, 7);
+        t->error = col_dup(s, 8);
+        t->body = col_dup(s, 9);
+        t->len = strlen(t->body);
+        v->n++;
+        tmpl_replay_fields(t);
+        if (t->type && strcmp(t->type, "generation") == 0) {
+            gen_total += (double)t->len;
+            gens++;
+            if (t->len < g_wl.min_gen)
+                g_wl.min_gen = t->len;
+            if (t->len > g_wl.max_gen)
+                g_wl.max_gen = t->len;
+        }
+        if (t->len > g_wl.max_len)
+            g_wl.max_len = t->len;
+        total += (double)t->len;
+        count++;
+    }
+    if (v)
+        variant_patch(v, ids);
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+    if (g_wl.nv == 0)
+        die("workload: `tracebox demo` wrote no conversation into %s", db);
     g_wl.mean_body = total / (double)count;
     g_wl.mean_gen_body = gens ? gen_total / (double)gens : 0;
+    g_wl.recs_per_conv = (double)count / (double)g_wl.nv;
+}
+
+typedef tb_status (*ender_fn)(tb_span *span, void *ctx);
+
+/* One conversation through the tracing API: the trace, every span started
+ * (parents first: a parent ends after its children, so the reverse of the
+ * end order) with its span_data and error, then ended with `end` in the
+ * order the demo ended them. */
+static void replay(const variant *v, ender_fn end, void *ctx)
+{
+    const tmpl *tr = &v->rec[0];
+    tb_trace_options to = TB_TRACE_OPTIONS_INIT;
+    to.group_id = tr->group;
+    to.metadata_json = tr->metadata;
+    tb_trace *t = NULL;
+    tb_trace_start(&t, tr->name, &to);
+    if (!t)
+        die("tb_trace_start: %s", tb_last_error());
+    tb_span *sp[MAX_RECS] = {NULL};
+    for (int j = v->n - 1; j >= 1; j--) {
+        const tmpl *x = &v->rec[j];
+        const tb_span *parent = x->parent_k >= 0 ? sp[x->parent_k] : NULL;
+        if (x->parent_k >= 0 && !parent)
+            die("replay: a span ended after its parent");
+        if (tb_span_start(&sp[x->k], t, parent, x->type, x->data) != TB_OK || !sp[x->k])
+            die("tb_span_start: %s", tb_last_error());
+        if (x->err_msg)
+            tb_span_set_error(sp[x->k], x->err_msg, x->err_data);
+    }
+    for (int j = 1; j < v->n; j++)
+        end(sp[v->rec[j].k], ctx);
+    tb_trace_end(t);
+    for (int j = 1; j < v->n; j++)
+        tb_span_free(sp[v->rec[j].k]);
+    tb_trace_free(t);
 }
 
 /* A stream of records: conversation c (unique per stream), record j. */
@@ -657,16 +591,6 @@ static const tmpl *gen_next(gen *g, rowbuf *rb)
 
 /* ---- raw SQLite: the ceiling ---- */
 
-static const char *RECORDS_DDL =
-    "CREATE TABLE records (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL CHECK "
-    "(kind IN ('trace','span')), trace_id TEXT NOT NULL, span_id TEXT, parent_id TEXT, type "
-    "TEXT, name TEXT, started_at TEXT, ended_at TEXT, error TEXT, body TEXT NOT NULL, "
-    "created_at TEXT NOT NULL);"
-    "CREATE UNIQUE INDEX records_span_uq ON records (span_id) WHERE kind = 'span';"
-    "CREATE UNIQUE INDEX records_trace_uq ON records (trace_id) WHERE kind = 'trace';"
-    "CREATE INDEX records_trace_id ON records (trace_id);"
-    "CREATE INDEX records_created_at ON records (created_at);";
-
 static const char *INSERT_SQL =
     "INSERT OR IGNORE INTO records (kind, trace_id, span_id, parent_id, type, name, started_at, "
     "ended_at, error, body, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)";
@@ -691,8 +615,9 @@ static sqlite3 *raw_open(const char *path, const char *sync, bool create)
     char sql[64];
     snprintf(sql, sizeof sql, "PRAGMA synchronous=%s", sync);
     xexec(db, sql);
-    if (create)
-        xexec(db, RECORDS_DDL);
+    /* the outbox's own schema (schema/NNN_*.sql, embedded in the library) */
+    for (size_t i = 0; create && i < tb__migration_count; i++)
+        xexec(db, tb__migrations[i].sql);
     return db;
 }
 
@@ -997,7 +922,7 @@ static void section_ingest(void)
 typedef struct lat_ctx {
     int64_t *s;
     size_t n, cap;
-    int64_t *g; /* generation spans only (the 0.8–4 KB ones) */
+    int64_t *g; /* generation spans only (the largest bodies) */
     size_t gn;
     int64_t failed;
     int64_t pace_ns; /* 0: as fast as possible */
@@ -1068,13 +993,12 @@ static void latency_run(tb_durability d, int64_t pace_ns, const char *label)
         if (!rl)
             die("out of memory");
     }
-    uint64_t s = 0xfeed + (uint64_t)d;
     int64_t start = now_ns(), lib_ns = 0;
     l.next_at = start;
     for (int i = 0; l.n < l.cap && now_ns() - start < dur; i++) {
         int64_t c0 = now_ns();
         size_t before = l.n;
-        conversation(&s, i, timed_end, &l);
+        replay(&g_wl.v[i % g_wl.nv], timed_end, &l);
         lib_ns += now_ns() - c0;
         for (size_t k = before; raw && k <= l.n && rn < l.cap * 2; k++)
             rl[rn++] = raw_commit_one(raw, ins, &g, &rb);
@@ -1111,8 +1035,9 @@ static void latency_run(tb_durability d, int64_t pace_ns, const char *label)
     if (d == TB_DURABILITY_ASYNC && l.gn) {
         qsort(l.g, l.gn, sizeof *l.g, cmp_i64);
         size_t others = l.n - l.gn;
-        row("3", "  … of which generation spans (0.8–4 KB bodies)", NULL, NULL,
-            "p50 %.1f µs, p99 %.1f µs (%zu spans; %.0f%% of all spans)",
+        snprintf(what, sizeof what, "  … of which generation spans (%zu–%zu B bodies)",
+                 g_wl.min_gen, g_wl.max_gen);
+        row("3", what, NULL, NULL, "p50 %.1f µs, p99 %.1f µs (%zu spans; %.0f%% of all spans)",
             (double)pct(l.g, l.gn, 0.5) / 1e3, (double)pct(l.g, l.gn, 0.99) / 1e3, l.gn,
             100.0 * (double)l.gn / (double)(l.gn + others));
     }
@@ -1143,219 +1068,43 @@ static void section_latency(void)
     }
 }
 
-/* ---- a minimal keep-alive HTTP/1.1 server on 127.0.0.1 ---- */
+/* ---- the loopback HTTP server: the tests' own (tests/helpers/testserver.py) ---- */
 
-#define SRV_MAX_CONN 32
-#define SRV_HDR_CAP 16384
+static tb_test_server g_srv;
+static bool g_srv_up;
 
-typedef struct srv_conn {
-    int fd;
-    bool in_body;
-    size_t left; /* body bytes still to read */
-    size_t hlen;
-    char hdr[SRV_HDR_CAP];
-} srv_conn;
-
-typedef struct server {
-    int lfd, port, wake[2];
-    pthread_t th;
-    bool running;
-    atomic_llong requests, body_bytes, cpu_ns;
-    srv_conn *conns[SRV_MAX_CONN];
-} server;
-
-static server g_srv;
-
-static bool write_all(int fd, const char *p, size_t n)
+/* Started once (early, while this process is small); here it keeps no
+ * request log, only the counts ({"record": false}). */
+static void server_start(void)
 {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
-static bool header_has(const char *h, size_t hlen, const char *name, char *val, size_t vcap)
-{
-    size_t nl = strlen(name);
-    for (const char *p = h; p < h + hlen;) {
-        const char *eol = memmem(p, (size_t)(h + hlen - p), "\r\n", 2);
-        if (!eol)
-            break;
-        if ((size_t)(eol - p) > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-            const char *v = p + nl + 1;
-            while (v < eol && *v == ' ')
-                v++;
-            size_t l = (size_t)(eol - v) < vcap - 1 ? (size_t)(eol - v) : vcap - 1;
-            memcpy(val, v, l);
-            val[l] = '\0';
-            return true;
-        }
-        p = eol + 2;
-    }
-    return false;
-}
-
-static const char RESPONSE_200[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-
-/* Feed bytes read from a connection; false: close it. */
-static bool conn_feed(server *sv, srv_conn *c, const char *data, size_t n)
-{
-    while (n > 0 || (c->in_body && c->left == 0)) {
-        if (c->in_body) {
-            size_t take = n < c->left ? n : c->left;
-            c->left -= take;
-            data += take;
-            n -= take;
-            atomic_fetch_add(&sv->body_bytes, (long long)take);
-            if (c->left == 0) {
-                atomic_fetch_add(&sv->requests, 1);
-                if (!write_all(c->fd, RESPONSE_200, sizeof RESPONSE_200 - 1))
-                    return false;
-                c->in_body = false;
-                c->hlen = 0;
-            }
-            continue;
-        }
-        size_t room = SRV_HDR_CAP - c->hlen, take = n < room ? n : room;
-        size_t old = c->hlen;
-        memcpy(c->hdr + old, data, take);
-        c->hlen += take;
-        size_t from = old > 3 ? old - 3 : 0;
-        char *end = memmem(c->hdr + from, c->hlen - from, "\r\n\r\n", 4);
-        if (!end) {
-            if (c->hlen == SRV_HDR_CAP)
-                return false;
-            data += take;
-            n -= take;
-            continue;
-        }
-        size_t hdr_len = (size_t)(end + 4 - c->hdr);
-        size_t used = hdr_len - old; /* bytes of this chunk that were header */
-        data += used;
-        n -= used;
-        char v[64];
-        size_t cl = 0;
-        if (header_has(c->hdr, hdr_len, "Content-Length", v, sizeof v))
-            cl = (size_t)strtoull(v, NULL, 10);
-        if (header_has(c->hdr, hdr_len, "Transfer-Encoding", v, sizeof v))
-            return false; /* chunked bodies are not used by tracebox */
-        if (header_has(c->hdr, hdr_len, "Expect", v, sizeof v) &&
-            strncasecmp(v, "100-continue", 12) == 0 &&
-            !write_all(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25))
-            return false;
-        c->in_body = true;
-        c->left = cl;
-    }
-    return true;
-}
-
-static void *server_main(void *arg)
-{
-    server *sv = arg;
-    static char buf[1 << 18];
-    struct pollfd pf[SRV_MAX_CONN + 2];
-    for (;;) {
-        int n = 0;
-        pf[n++] = (struct pollfd){sv->wake[0], POLLIN, 0};
-        pf[n++] = (struct pollfd){sv->lfd, POLLIN, 0};
-        int map[SRV_MAX_CONN];
-        for (int i = 0; i < SRV_MAX_CONN; i++)
-            if (sv->conns[i]) {
-                map[n - 2] = i;
-                pf[n++] = (struct pollfd){sv->conns[i]->fd, POLLIN, 0};
-            }
-        if (poll(pf, (nfds_t)n, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        if (pf[0].revents)
-            break;
-        if (pf[1].revents & POLLIN) {
-            int fd = accept4(sv->lfd, NULL, NULL, SOCK_CLOEXEC);
-            if (fd >= 0) {
-                int one = 1;
-                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-                int slot = -1;
-                for (int i = 0; i < SRV_MAX_CONN && slot < 0; i++)
-                    if (!sv->conns[i])
-                        slot = i;
-                srv_conn *c = slot >= 0 ? calloc(1, sizeof *c) : NULL;
-                if (!c) {
-                    close(fd);
-                } else {
-                    c->fd = fd;
-                    sv->conns[slot] = c;
-                }
-            }
-        }
-        for (int k = 2; k < n; k++) {
-            if (!pf[k].revents)
-                continue;
-            srv_conn *c = sv->conns[map[k - 2]];
-            ssize_t r = read(c->fd, buf, sizeof buf);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0 || !conn_feed(sv, c, buf, (size_t)r)) {
-                close(c->fd);
-                free(c);
-                sv->conns[map[k - 2]] = NULL;
-            }
-        }
-        atomic_store(&sv->cpu_ns, (long long)cpu_ns(CLOCK_THREAD_CPUTIME_ID));
-    }
-    for (int i = 0; i < SRV_MAX_CONN; i++)
-        if (sv->conns[i]) {
-            close(sv->conns[i]->fd);
-            free(sv->conns[i]);
-            sv->conns[i] = NULL;
-        }
-    atomic_store(&sv->cpu_ns, (long long)cpu_ns(CLOCK_THREAD_CPUTIME_ID));
-    return NULL;
-}
-
-static void server_start(server *sv)
-{
-    if (sv->running)
+    if (g_srv_up)
         return;
-    memset(sv, 0, sizeof *sv);
-    sv->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (sv->lfd < 0)
-        die("socket: %s", strerror(errno));
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    socklen_t al = sizeof a;
-    if (bind(sv->lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(sv->lfd, 64) != 0 ||
-        getsockname(sv->lfd, (struct sockaddr *)&a, &al) != 0)
-        die("bind/listen on 127.0.0.1: %s", strerror(errno));
-    sv->port = ntohs(a.sin_port);
-    if (pipe2(sv->wake, O_CLOEXEC) != 0)
-        die("pipe: %s", strerror(errno));
-    if (pthread_create(&sv->th, NULL, server_main, sv) != 0)
-        die("cannot start the server thread");
-    sv->running = true;
-    progress("http server: 127.0.0.1:%d", sv->port);
+    if (tb_test_server_start(&g_srv) != 0)
+        die("cannot start the loopback test server (tests/helpers/testserver.py, python3)");
+    g_srv_up = true;
+    if (tb_test_server_control(&g_srv, "{\"record\":false}") != 0)
+        die("the loopback test server does not answer");
+    progress("http server: %s (tests/helpers/testserver.py, pid %d)", g_srv.url, (int)g_srv.pid);
 }
 
-static void server_stop(server *sv)
+static void server_stop(void)
 {
-    if (!sv->running)
-        return;
-    (void)!write(sv->wake[1], "x", 1);
-    pthread_join(sv->th, NULL);
-    close(sv->lfd);
-    close(sv->wake[0]);
-    close(sv->wake[1]);
-    sv->running = false;
+    if (g_srv_up)
+        tb_test_server_stop(&g_srv);
+    g_srv_up = false;
+}
+
+typedef struct srv_stats {
+    long long requests, body_bytes, cpu_ns;
+} srv_stats;
+
+/* Requests and body bytes it served so far, and its process's CPU time. */
+static srv_stats server_stats(void)
+{
+    srv_stats st = {0, 0, 0};
+    if (g_srv_up && tb_test_server_stats(&g_srv, &st.requests, &st.body_bytes, &st.cpu_ns) != 0)
+        die("the loopback test server does not answer");
+    return st;
 }
 
 /* ---- shipping ---- */
@@ -1400,21 +1149,18 @@ static void ship_run(const char *db, const char *name, const char *type, ship_st
     }
     tb_ship_options so = TB_SHIP_OPTIONS_INIT;
     so.max_time_ms = 600000; /* a safety net: the benchmark always ends */
-    int64_t s_cpu = (int64_t)atomic_load(&g_srv.cpu_ns);
-    int64_t s_req = (int64_t)atomic_load(&g_srv.requests);
-    int64_t s_bytes = (int64_t)atomic_load(&g_srv.body_bytes);
+    srv_stats s0 = server_stats();
     int64_t c0 = proc_cpu_ns(), t0 = now_ns();
     out->st = tb_ship_once(db, cfg, &so, &out->rep);
     out->wall_ns = now_ns() - t0;
     out->proc_cpu_ns = proc_cpu_ns() - c0;
     if (out->st != TB_OK)
         snprintf(out->err, sizeof out->err, "%s", tb_last_error());
-    /* let the server thread publish its last CPU reading */
-    struct timespec ts = {0, 20000000};
-    nanosleep(&ts, NULL);
-    out->srv_cpu_ns = (int64_t)atomic_load(&g_srv.cpu_ns) - s_cpu;
-    out->srv_requests = (int64_t)atomic_load(&g_srv.requests) - s_req;
-    out->srv_bytes = (int64_t)atomic_load(&g_srv.body_bytes) - s_bytes;
+    /* every response was read, so the server has counted every request */
+    srv_stats s1 = server_stats();
+    out->srv_cpu_ns = s1.cpu_ns - s0.cpu_ns;
+    out->srv_requests = s1.requests - s0.requests;
+    out->srv_bytes = s1.body_bytes - s0.body_bytes;
     tb_config_free(cfg);
 }
 
@@ -1441,7 +1187,7 @@ static bool g_otlp_built = true;
 
 static void section_ship(void)
 {
-    server_start(&g_srv);
+    server_start();
     char path[PATH_MAX];
     path_in(path, "ship_backlog.db");
     int64_t n = g_quick ? 50000 : 200000;
@@ -1469,8 +1215,9 @@ static void section_ship(void)
         row("4", label, "≥ 50 000 spans/s", met(rate >= 50000), "%.0f spans/s (%.1f MB/s)", rate,
             (double)(i == 0 ? s.rep.delivered * (int64_t)g_wl.mean_body : s.srv_bytes) /
                 ((double)s.wall_ns / 1e9) / 1e6);
-        double shipper_cpu = (double)(s.proc_cpu_ns - (i ? s.srv_cpu_ns : 0)) / 1e9;
-        snprintf(what, sizeof what, "  … CPU: shipper side%s", i ? " / HTTP server thread" : "");
+        double shipper_cpu = (double)s.proc_cpu_ns / 1e9;
+        snprintf(what, sizeof what, "  … CPU: shipper side%s",
+                 i ? " / loopback HTTP server (python)" : "");
         if (i)
             row("4", what, NULL, NULL, "%.2f s (%.1f µs/span) / %.2f s (%.2f µs/span, %lld req)",
                 shipper_cpu, shipper_cpu * 1e6 / (double)s.rep.delivered,
@@ -1517,7 +1264,7 @@ static const char *drain_type(void)
 
 static void section_drain(void)
 {
-    server_start(&g_srv);
+    server_start();
     need_big();
     const char *type = drain_type();
     progress("drain: tb_ship_once to `%s` (%s), %lld records...", type,
@@ -1682,6 +1429,7 @@ static int run_child(char *const argv[], char *out, size_t outcap, long *maxrss_
 }
 
 static char g_self[PATH_MAX];
+static char g_wl_db[PATH_MAX]; /* the outbox `tracebox demo` wrote: the workload */
 
 /* child: ingest n spans in async mode with queue capacity q; print VmHWM */
 static long vm_kb(const char *key)
@@ -1698,9 +1446,9 @@ static long vm_kb(const char *key)
     return v;
 }
 
-static int child_app(size_t q, int64_t n, const char *path)
+static int child_app(size_t q, int64_t n, const char *path, const char *workload_db)
 {
-    workload_build(64);
+    workload_load(workload_db);
     long base = vm_kb("VmRSS");
     tb_outbox *ob = open_outbox(path, TB_DURABILITY_ASYNC, q);
     producer p;
@@ -1735,7 +1483,7 @@ static void section_rss(void)
             remove_db(path);
             snprintf(qs, sizeof qs, "%zu", queues[qi]);
             snprintf(nss, sizeof nss, "%lld", (long long)ns[m]);
-            char *argv[] = {g_self, "--child-app", qs, nss, path, NULL};
+            char *argv[] = {g_self, "--child-app", qs, nss, path, g_wl_db, NULL};
             char out[512];
             progress("rss: app child, async, queue_capacity=%zu, %lld spans...", queues[qi],
                      (long long)ns[m]);
@@ -1766,7 +1514,7 @@ static void section_rss(void)
             "skipped: tracebox CLI not found (--cli PATH)");
         return;
     }
-    server_start(&g_srv);
+    server_start();
     need_big();
     char ini_path[PATH_MAX], ini[1024];
     path_in(ini_path, "ship_rss.ini");
@@ -1796,7 +1544,7 @@ static void section_rss(void)
 
 static void section_disk(void)
 {
-    server_start(&g_srv);
+    server_start();
     need_big();
     /* on-disk footprint after a checkpoint */
     sqlite3 *db = raw_open(g_big, "NORMAL", false);
@@ -1923,7 +1671,7 @@ static void find_cli(const char *given)
         snprintf(g_cli, sizeof g_cli, "%s/../tracebox", dir);
     }
     if (access(g_cli, X_OK) != 0) {
-        progress("no tracebox CLI at %s: the CLI figures are skipped", g_cli);
+        progress("no tracebox CLI at %s (--cli PATH)", g_cli);
         g_cli[0] = '\0';
     } else {
         char *r = realpath(g_cli, NULL);
@@ -1941,7 +1689,8 @@ static void usage(void)
                     "  sections: ceiling ingest latency ship drain rss disk\n"
                     "  --mode    full, normal or async: only that mode in ingest and latency\n"
                     "  --quick   a short run (smaller counts and durations; 100 000-span backlog)\n"
-                    "  --cli     the tracebox binary (default: ../tracebox next to this program)\n"
+                    "  --cli     the tracebox binary (default: ../tracebox next to this program;\n"
+                    "            needed: the workload is what its `demo` writes)\n"
                     "  --keep    keep the temporary folder\n");
 }
 
@@ -1951,20 +1700,9 @@ int main(int argc, char **argv)
     if (sl <= 0)
         die("cannot read /proc/self/exe");
     g_self[sl] = '\0';
-    if (argc == 3 && strcmp(argv[1], "--serve") == 0) {
-        /* a debugging aid: the bench's HTTP sink alone, for SECONDS */
-        server_start(&g_srv);
-        printf("%d\n", g_srv.port);
-        fflush(stdout);
-        sleep((unsigned)strtoul(argv[2], NULL, 10));
-        server_stop(&g_srv);
-        progress("served %lld requests, %lld body bytes, %.2f s CPU",
-                 (long long)atomic_load(&g_srv.requests), (long long)atomic_load(&g_srv.body_bytes),
-                 (double)atomic_load(&g_srv.cpu_ns) / 1e9);
-        return 0;
-    }
-    if (argc == 5 && strcmp(argv[1], "--child-app") == 0)
-        return child_app((size_t)strtoull(argv[2], NULL, 10), strtoll(argv[3], NULL, 10), argv[4]);
+    if (argc == 6 && strcmp(argv[1], "--child-app") == 0)
+        return child_app((size_t)strtoull(argv[2], NULL, 10), strtoll(argv[3], NULL, 10), argv[4],
+                         argv[5]);
     const char *cli = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
@@ -2007,12 +1745,17 @@ int main(int argc, char **argv)
         die("mkdtemp: %s", strerror(errno));
     atexit(cleanup_dir);
     spawner_start(); /* while this process is still small */
+    if (want("ship") || want("drain") || want("rss") || want("disk"))
+        server_start();
     progress("%s run in %s (sqlite %s, tracebox %s, %ld CPUs)", g_quick ? "quick" : "full", g_dir,
              sqlite3_libversion(), tb_version(), sysconf(_SC_NPROCESSORS_ONLN));
-    workload_build(256);
-    progress("workload: mean body %.0f B; generations %zu–%zu B (mean %.0f B); 12 records per "
-             "conversation",
-             g_wl.mean_body, g_wl.min_gen, g_wl.max_gen, g_wl.mean_gen_body);
+    path_in(g_wl_db, "workload.db");
+    demo_run(g_wl_db);
+    workload_load(g_wl_db);
+    progress("workload: %d `tracebox demo` conversations, %.1f records each; mean body %.0f B; "
+             "generations %zu–%zu B (mean %.0f B)",
+             g_wl.nv, g_wl.recs_per_conv, g_wl.mean_body, g_wl.min_gen, g_wl.max_gen,
+             g_wl.mean_gen_body);
     char load0[64], load1[64];
     loadavg(load0, sizeof load0);
     int64_t t0 = now_ns();
@@ -2030,7 +1773,7 @@ int main(int argc, char **argv)
         section_rss();
     if (want("disk"))
         section_disk();
-    server_stop(&g_srv);
+    server_stop();
     spawner_stop();
     loadavg(load1, sizeof load1);
     printf("\ntracebox %s, sqlite %s, %ld CPUs, %s run, %.0f s (load average %s at the start, "

@@ -38,115 +38,16 @@
  * replays a run. TB_SOAK=1 makes every loop 10x longer (a soak run of a
  * few minutes): `TB_SOAK=1 build/dev/tests/test_crash_matrix`.
  */
-#include "shiptest.h"
+#include "fixture.h"
 
 #include "outbox_internal.h"
 
 #include <pthread.h>
 
-/* ---- common ---------------------------------------------------------- */
-
-static uint64_t g_rng;
-
-static uint64_t rnd(void)
-{
-    g_rng ^= g_rng >> 12;
-    g_rng ^= g_rng << 25;
-    g_rng ^= g_rng >> 27;
-    return g_rng * 2685821657736338717ULL;
-}
-
-static unsigned rnd_below(unsigned n)
-{
-    return n ? (unsigned)(rnd() % n) : 0;
-}
-
-static void seed_rng(const char *what)
-{
-    const char *s = getenv("TB_SEED");
-    uint64_t seed =
-        s && *s ? strtoull(s, NULL, 10) : (uint64_t)tb__now_us() ^ ((uint64_t)getpid() << 32);
-    if (seed == 0)
-        seed = 1;
-    g_rng = seed;
-    print_message("%s: seed %llu (replay with TB_SEED=%llu)\n", what, (unsigned long long)seed,
-                  (unsigned long long)seed);
-}
+typedef st_fx fx;
 
 /* 10 with TB_SOAK=1, else 1 */
-static int soak(void)
-{
-    const char *s = getenv("TB_SOAK");
-    return s && *s && strcmp(s, "0") != 0 ? 10 : 1;
-}
-
-static void nap_us(long us)
-{
-    struct timespec ts = {us / 1000000, (us % 1000000) * 1000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void assert_integrity(const char *db, const char *when)
-{
-    char ok[256];
-    assert_true(st_db_text(db, ok, sizeof ok, "PRAGMA integrity_check"));
-    if (strcmp(ok, "ok") != 0)
-        fail_msg("%s: integrity_check: %s", when, ok);
-}
-
-/* SIGKILL and reap; true when the signal is what ended it. */
-static bool kill_reap(pid_t pid)
-{
-    kill(pid, SIGKILL);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-}
-
-typedef struct fx {
-    char dir[256];
-    char db[320];
-    char ini[320];
-    char out[320], err[320];
-    st_recs recs;
-    tb_test_server srv;
-    bool srv_up;
-} fx;
-
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    st_dir_make(f->dir, sizeof f->dir);
-    snprintf(f->db, sizeof f->db, "%s/outbox.db", f->dir);
-    snprintf(f->ini, sizeof f->ini, "%s/tracebox.ini", f->dir);
-    snprintf(f->out, sizeof f->out, "%s/cli.out", f->dir);
-    snprintf(f->err, sizeof f->err, "%s/cli.err", f->dir);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    if (!f)
-        return 0;
-    if (f->srv_up)
-        tb_test_server_stop(&f->srv);
-    st_recs_free(&f->recs);
-    st_dir_remove(f->dir);
-    free(f);
-    return 0;
-}
+#define SOAK (st_soak() ? 10 : 1)
 
 /* ---- 1. SIGKILL during migration -------------------------------------- */
 
@@ -192,16 +93,10 @@ static void downgrade_to_v1(const char *db, char views[16][64], size_t n_views)
  * 'g' arrived; *fd is the pipe's read end (the caller closes it). */
 static pid_t spawn_opener(const char *db, int *fd)
 {
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
+    pid_t pid = st_fork_piped(fd);
     if (pid == 0) {
-        close(p[0]);
         char c = 'g';
-        if (write(p[1], &c, 1) != 1)
+        if (write(*fd, &c, 1) != 1)
             _exit(4);
         tb_outbox *ob = NULL;
         tb_status st = tb_outbox_open(&ob, db, NULL);
@@ -210,26 +105,24 @@ static pid_t spawn_opener(const char *db, int *fd)
             _exit(3);
         }
         c = 'd';
-        if (write(p[1], &c, 1) != 1)
+        if (write(*fd, &c, 1) != 1)
             _exit(4);
         tb_outbox_close(ob);
         _exit(0);
     }
-    close(p[1]);
     char c = 0;
     ssize_t r;
-    while ((r = read(p[0], &c, 1)) < 0 && errno == EINTR) {
+    while ((r = read(*fd, &c, 1)) < 0 && errno == EINTR) {
     }
     assert_int_equal(r, 1);
     assert_int_equal(c, 'g');
-    *fd = p[0];
     return pid;
 }
 
 static void test_kill_during_migration(void **state)
 {
     fx *f = *state;
-    seed_rng("migration kill");
+    st_rng_seed("migration kill");
     char views[16][64];
     size_t n_views = views_of_002(views);
     int current = tb__schema_version();
@@ -243,11 +136,11 @@ static void test_kill_during_migration(void **state)
         downgrade_to_v1(f->db, views, n_views);
         int fd = -1;
         pid_t pid = spawn_opener(f->db, &fd);
-        int64_t t0 = mono_us();
+        int64_t t0 = st_mono_us();
         char c = 0;
         while (read(fd, &c, 1) < 0 && errno == EINTR) {
         }
-        int64_t took = mono_us() - t0;
+        int64_t took = st_mono_us() - t0;
         close(fd);
         assert_int_equal(c, 'd');
         int status = st_wait(pid, 30000);
@@ -258,14 +151,14 @@ static void test_kill_during_migration(void **state)
         assert_int_equal(st_db_int(f->db, "PRAGMA user_version"), current);
     }
 
-    const int iterations = 80 * soak();
+    const int iterations = 80 * SOAK;
     int kills = 0, left_old = 0, left_new = 0, exited = 0;
     for (int it = 0; it < iterations; it++) {
         downgrade_to_v1(f->db, views, n_views);
         int fd = -1;
         pid_t pid = spawn_opener(f->db, &fd);
-        nap_us((long)rnd_below((unsigned)(open_us * 6 / 5) + 1));
-        bool reaped = kill_reap(pid);
+        st_nap_us((long)st_rnd_below((unsigned)(open_us * 6 / 5) + 1));
+        bool reaped = st_kill_reap(pid, NULL);
         close(fd);
         if (reaped)
             kills++;
@@ -274,7 +167,7 @@ static void test_kill_during_migration(void **state)
         /* the file as the kill left it */
         char when[64];
         snprintf(when, sizeof when, "migration kill %d", it);
-        assert_integrity(f->db, when);
+        st_db_integrity(f->db, when);
         int64_t v = st_db_int(f->db, "PRAGMA user_version");
         if (v == 1) {
             left_old++;
@@ -297,7 +190,7 @@ static void test_kill_during_migration(void **state)
                           "name = '%s'",
                           views[k]) != 1)
                 fail_msg("%s: view %s missing after the reopen", when, views[k]);
-        assert_integrity(f->db, when);
+        st_db_integrity(f->db, when);
     }
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM records"), (int64_t)f->recs.n);
     /* nothing was renamed aside: the directory holds only the outbox files */
@@ -333,7 +226,7 @@ static void bulk_filler(const char *db, int n, int64_t *id_base)
 static void test_kill_during_purge(void **state)
 {
     fx *f = *state;
-    seed_rng("purge kill");
+    st_rng_seed("purge kill");
     const char *args[] = {"--db", f->db, "purge", NULL};
     const int filler = 8000, pending_n = 100;
     int64_t id_base = 1;
@@ -341,7 +234,7 @@ static void test_kill_during_purge(void **state)
     st_db_exec(f->db, "INSERT INTO destinations (name, type, cursor, created_at) "
                       "VALUES ('hook', 'webhook', 0, '2020-01-01T00:00:00.000000+00:00')");
 
-    const int iterations = 25 * soak();
+    const int iterations = 25 * SOAK;
     int64_t purge_us = 0; /* the slowest complete purge seen */
     int kills = 0, finished = 0, deleted_none = 0, deleted_all = 0;
     size_t first_pending = 0;
@@ -364,20 +257,20 @@ static void test_kill_during_purge(void **state)
             st_db_int(f->db, "SELECT count(*) FROM records WHERE seq > %lld", (long long)cursor);
         assert_int_equal(above, pending_n);
 
-        int64_t t0 = mono_us();
+        int64_t t0 = st_mono_us();
         pid_t pid = st_spawn(f->dir, f->out, f->err, args);
         if (it == 0) {
             /* the first run completes: it measures how long a purge takes */
             int status = st_wait(pid, 60000);
             assert_true(status != -1 && WIFEXITED(status));
             assert_int_equal(WEXITSTATUS(status), 0);
-            purge_us = mono_us() - t0;
+            purge_us = st_mono_us() - t0;
         } else {
-            nap_us((long)rnd_below((unsigned)(purge_us * 8 / 5) + 1));
+            st_nap_us((long)st_rnd_below((unsigned)(purge_us * 8 / 5) + 1));
             int status = 0;
             if (waitpid(pid, &status, WNOHANG) == pid) {
                 finished++;
-            } else if (kill_reap(pid)) {
+            } else if (st_kill_reap(pid, NULL)) {
                 kills++;
             } else {
                 finished++;
@@ -385,7 +278,7 @@ static void test_kill_during_purge(void **state)
         }
         char when[64];
         snprintf(when, sizeof when, "purge kill %d", it);
-        assert_integrity(f->db, when);
+        st_db_integrity(f->db, when);
         /* nothing pending was touched */
         assert_int_equal(
             st_db_int(f->db, "SELECT count(*) FROM records WHERE seq > %lld", (long long)cursor),
@@ -408,7 +301,7 @@ static void test_kill_during_purge(void **state)
     int code = st_run_cli(f->dir, f->out, f->err, 60000, args);
     assert_int_equal(code, 0);
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM records"), pending_n);
-    assert_integrity(f->db, "after the final purge");
+    st_db_integrity(f->db, "after the final purge");
     tb_outbox *ob = NULL;
     assert_int_equal(tb_outbox_open(&ob, f->db, NULL), TB_OK);
     tb_outbox_close(ob);
@@ -445,9 +338,8 @@ static pid_t owner_pid(const char *owner)
 static void test_kill_during_lease_takeover(void **state)
 {
     fx *f = *state;
-    seed_rng("lease takeover kill");
-    assert_int_equal(tb_test_server_start(&f->srv), 0);
-    f->srv_up = true;
+    st_rng_seed("lease takeover kill");
+    st_fx_server(f);
     assert_int_equal(tb_test_server_control(&f->srv, "{\"mode\":\"stall\",\"seconds\":0.05}"), 0);
     char text[1024];
     snprintf(text, sizeof text,
@@ -461,7 +353,7 @@ static void test_kill_during_lease_takeover(void **state)
     pid_t sh[2];
     sh[0] = spawn_shipper(f, 0);
     sh[1] = spawn_shipper(f, 1);
-    const int want = 12 * soak();
+    const int want = 12 * SOAK;
     int kills = 0, takeovers = 0, respawns = 0, rounds = 0;
     int64_t t0 = st_mono_ms();
     while (kills < want && rounds < want * 4) {
@@ -482,8 +374,8 @@ static void test_kill_during_lease_takeover(void **state)
         if (slot < 0)
             fail_msg("round %d: lease owner %s is neither shipper (%d, %d)", rounds, owner,
                      (int)sh[0], (int)sh[1]);
-        nap_us((long)rnd_below(60000)); /* a random point inside the lease */
-        if (!kill_reap(holder))
+        st_nap_us((long)st_rnd_below(60000)); /* a random point inside the lease */
+        if (!st_kill_reap(holder, NULL))
             fail_msg("round %d: shipper %d was not running", rounds, (int)holder);
         kills++;
         /* the clock runs out the dead owner's lease (see the top comment) */
@@ -523,15 +415,9 @@ static void test_kill_during_lease_takeover(void **state)
     st_db_exec(f->db, "UPDATE destinations SET lease_owner = NULL, lease_until = NULL, "
                       "next_attempt_at = NULL");
     assert_int_equal(tb_test_server_control(&f->srv, "{\"mode\":\"ok\"}"), 0);
-    const char *args[] = {"--db", f->db, "--config", f->ini, "ship", "--once", NULL};
-    int code = st_run_cli(f->dir, f->out, f->err, 120000, args);
-    if (code != 0)
-        fail_msg("final ship --once exited %d: %s", code, st_read_file(f->err, NULL));
-
     st_arrivals a;
-    st_arrivals_get(&f->srv, NULL, &a);
     size_t distinct, dups, max_per;
-    st_count_arrivals(&a, &f->recs, &distinct, &dups, &max_per);
+    st_fx_final_ship(f, &a, &distinct, &dups, &max_per);
     print_message("lease takeover kill: %d SIGKILLs of the lease holder in %lld ms, %d "
                   "takeovers by the surviving shipper, %d respawns; %zu records, %zu arrivals "
                   "in %zu requests, %zu duplicates (bound %d), records lost %zu\n",
@@ -541,7 +427,7 @@ static void test_kill_during_lease_takeover(void **state)
     assert_int_equal(distinct, f->recs.n);
     assert_true(dups <= (size_t)LEASE_BATCH * (size_t)kills);
     assert_int_equal(takeovers, kills);
-    assert_integrity(f->db, "after the lease takeovers");
+    st_db_integrity(f->db, "after the lease takeovers");
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM pending"), 0);
 }
 
@@ -581,14 +467,8 @@ static void *gc_writer(void *p)
 
 static pid_t spawn_gc_child(const char *db, unsigned iteration, int *read_fd)
 {
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
+    pid_t pid = st_fork_piped(read_fd);
     if (pid == 0) {
-        close(p[0]);
         tb_outbox *ob = NULL;
         tb_outbox_options o = TB_OUTBOX_OPTIONS_INIT; /* full: fsync, group commit */
         if (tb_outbox_open(&ob, db, &o) != TB_OK)
@@ -596,7 +476,7 @@ static pid_t spawn_gc_child(const char *db, unsigned iteration, int *read_fd)
         pthread_t th[GC_THREADS];
         gc_arg args[GC_THREADS];
         for (unsigned t = 0; t < GC_THREADS; t++) {
-            args[t] = (gc_arg){ob, p[1], iteration, t};
+            args[t] = (gc_arg){ob, *read_fd, iteration, t}; /* the write end, here */
             if (pthread_create(&th[t], NULL, gc_writer, &args[t]) != 0)
                 _exit(5);
         }
@@ -604,66 +484,35 @@ static pid_t spawn_gc_child(const char *db, unsigned iteration, int *read_fd)
             pthread_join(th[t], NULL);
         _exit(0);
     }
-    close(p[1]);
-    *read_fd = p[0];
     return pid;
-}
-
-typedef struct line_reader {
-    int fd;
-    char buf[8192];
-    size_t len;
-} line_reader;
-
-/* Next line (without '\n') into out; false at EOF. */
-static bool read_line(line_reader *r, char out[64])
-{
-    for (;;) {
-        char *nl = memchr(r->buf, '\n', r->len);
-        if (nl) {
-            size_t l = (size_t)(nl - r->buf);
-            assert_true(l < 64);
-            memcpy(out, r->buf, l);
-            out[l] = '\0';
-            memmove(r->buf, nl + 1, r->len - l - 1);
-            r->len -= l + 1;
-            return true;
-        }
-        ssize_t n = read(r->fd, r->buf + r->len, sizeof r->buf - r->len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false; /* a partial line at EOF was never acknowledged */
-        r->len += (size_t)n;
-    }
 }
 
 static void test_kill_group_commit_writers(void **state)
 {
     fx *f = *state;
-    seed_rng("group commit kill");
-    const int iterations = 40 * soak();
+    st_rng_seed("group commit kill");
+    const int iterations = 40 * SOAK;
     int kills = 0;
     size_t total_acked = 0, max_acked = 0, in_pipe = 0;
     st_recs acked = {0};
     for (int it = 0; it < iterations; it++) {
         int fd = -1;
         pid_t pid = spawn_gc_child(f->db, (unsigned)it + 1, &fd);
-        line_reader lr = {.fd = fd};
-        unsigned want = 1 + rnd_below(300);
+        st_lines lr = {.fd = fd};
+        unsigned want = 1 + st_rnd_below(300);
         size_t first = acked.n;
         char id[64];
-        for (unsigned k = 0; k < want && read_line(&lr, id); k++) {
+        for (unsigned k = 0; k < want && st_read_line(&lr, id, sizeof id); k++) {
             if (id[0] == 'E')
                 fail_msg("iteration %d: a put failed in the child: %s", it, id);
             st_recs_push(&acked, id);
         }
-        if (!kill_reap(pid))
+        if (!st_kill_reap(pid, NULL))
             fail_msg("iteration %d: the writer child died before it was killed", it);
         kills++;
         /* acks printed before the death were promised too */
         size_t before = acked.n;
-        while (read_line(&lr, id))
+        while (st_read_line(&lr, id, sizeof id))
             if (id[0] != 'E')
                 st_recs_push(&acked, id);
         in_pipe += acked.n - before;
@@ -675,7 +524,7 @@ static void test_kill_group_commit_writers(void **state)
 
         char when[64];
         snprintf(when, sizeof when, "group commit kill %d", it);
-        assert_integrity(f->db, when);
+        st_db_integrity(f->db, when);
         sqlite3 *db = st_db_open(f->db);
         sqlite3_stmt *q = NULL;
         assert_int_equal(sqlite3_prepare_v2(db,
@@ -706,10 +555,14 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_kill_during_migration, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kill_during_purge, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kill_during_lease_takeover, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kill_group_commit_writers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kill_during_migration, st_fx_setup_offline,
+                                        st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_kill_during_purge, st_fx_setup_offline,
+                                        st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_kill_during_lease_takeover, st_fx_setup_offline,
+                                        st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_kill_group_commit_writers, st_fx_setup_offline,
+                                        st_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -67,7 +67,7 @@
  *   second per producer), TB_SEED (the producers' content; timing is not
  *   replayable).
  */
-#include "shiptest.h"
+#include "fixture.h"
 
 #define N_PRODUCERS 8
 #define BATCH 100
@@ -81,69 +81,32 @@
 #define DRAIN_MS 60000
 #define STOP_MS 30000
 
-/* ---- a tiny RNG (per process) ---- */
-
-static uint64_t g_rng;
-
-static uint64_t rnd(void)
-{
-    g_rng ^= g_rng >> 12;
-    g_rng ^= g_rng << 25;
-    g_rng ^= g_rng >> 27;
-    return g_rng * 2685821657736338717ULL;
-}
-
-static size_t rnd_range(size_t lo, size_t hi)
-{
-    return lo + (size_t)(rnd() % (uint64_t)(hi - lo + 1));
-}
-
 /* ---- the fixture ---- */
 
-typedef struct fx {
-    char dir[256];
-    char db[320];
-    char ini[320];
-    char jsonl[320];
-    tb_test_server srv;
-    pid_t children[N_PRODUCERS + 2]; /* producers, then shippers; 0 once reaped */
-} fx;
+typedef st_fx fx;
+
+static char g_jsonl[320];                 /* the file destination */
+static pid_t g_children[N_PRODUCERS + 2]; /* producers, then shippers; 0 once reaped */
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    st_dir_make(f->dir, sizeof f->dir);
-    snprintf(f->db, sizeof f->db, "%s/outbox.db", f->dir);
-    snprintf(f->ini, sizeof f->ini, "%s/tracebox.ini", f->dir);
-    snprintf(f->jsonl, sizeof f->jsonl, "%s/out.jsonl", f->dir);
-    if (tb_test_server_start(&f->srv) != 0) {
-        st_dir_remove(f->dir);
-        free(f);
+    memset(g_children, 0, sizeof g_children);
+    if (st_fx_setup(state) != 0)
         return -1;
-    }
-    *state = f;
+    fx *f = *state;
+    snprintf(g_jsonl, sizeof g_jsonl, "%s/out.jsonl", f->dir);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fx *f = *state;
-    if (!f)
-        return 0;
     /* a failed test leaves no process behind */
     for (int i = 0; i < N_PRODUCERS + 2; i++) {
-        if (f->children[i] > 0) {
-            int status;
-            kill(f->children[i], SIGKILL);
-            while (waitpid(f->children[i], &status, 0) < 0 && errno == EINTR) {
-            }
-        }
+        if (g_children[i] > 0)
+            st_kill_reap(g_children[i], NULL);
+        g_children[i] = 0;
     }
-    tb_test_server_stop(&f->srv);
-    st_dir_remove(f->dir);
-    free(f);
-    return 0;
+    return st_fx_teardown(state);
 }
 
 /* ---- producers (child processes: no cmocka calls in here) ---- */
@@ -159,7 +122,7 @@ static void words(char *buf, size_t *len, size_t n)
 {
     size_t end = *len + n;
     while (*len < end) {
-        const char *w = k_words[rnd() % (sizeof k_words / sizeof k_words[0])];
+        const char *w = k_words[st_rnd() % (sizeof k_words / sizeof k_words[0])];
         size_t wl = strlen(w);
         for (size_t i = 0; i < wl && *len < end; i++)
             buf[(*len)++] = w[i];
@@ -222,11 +185,11 @@ static size_t produce_trace(acked *a, int who, long n_trace)
     static char text[4096];
     char meta[1024], group[64], json[4400];
     size_t len = 0;
-    words(text, &len, rnd_range(100, 400));
+    words(text, &len, st_rnd_between(100, 400));
     snprintf(group, sizeof group, "conv_%d_%ld", who, n_trace / 3);
     snprintf(meta, sizeof meta,
              "{\"producer\":\"%d\",\"n\":\"%ld\",\"user\":\"user_%llu\",\"note\":\"%.400s\"}", who,
-             n_trace, (unsigned long long)(rnd() % 100000), text);
+             n_trace, (unsigned long long)(st_rnd() % 100000), text);
     tb_trace_options to = TB_TRACE_OPTIONS_INIT;
     to.group_id = group;
     to.metadata_json = meta;
@@ -249,12 +212,12 @@ static size_t produce_trace(acked *a, int who, long n_trace)
         tb_trace_free(t);
         return made;
     }
-    size_t children = rnd_range(2, 6);
+    size_t children = st_rnd_between(2, 6);
     for (size_t c = 0; c < children; c++) {
         tb_span *s = NULL;
         len = 0;
         if (c % 2 == 0) {
-            words(text, &len, rnd_range(150, 3300));
+            words(text, &len, st_rnd_between(150, 3300));
             snprintf(json, sizeof json,
                      "[{\"role\":\"system\",\"content\":\"You are a support agent.\"},"
                      "{\"role\":\"user\",\"content\":\"%s\"}]",
@@ -262,19 +225,20 @@ static size_t produce_trace(acked *a, int who, long n_trace)
             st = tb_span_start_generation(&s, t, agent, "gpt-4o-mini", json);
             if (st == TB_OK && s) {
                 len = 0;
-                words(text, &len, rnd_range(20, 300));
+                words(text, &len, st_rnd_between(20, 300));
                 snprintf(json, sizeof json, "[{\"role\":\"assistant\",\"content\":\"%s\"}]", text);
                 tb_span_set_data(s, "output", json);
-                tb_span_set_usage(s, (int64_t)rnd_range(50, 4000), (int64_t)rnd_range(5, 600));
+                tb_span_set_usage(s, (int64_t)st_rnd_between(50, 4000),
+                                  (int64_t)st_rnd_between(5, 600));
             }
         } else {
-            words(text, &len, rnd_range(100, 3000));
+            words(text, &len, st_rnd_between(100, 3000));
             st = tb_span_start_function(&s, t, agent, "lookup_order", text);
             if (st == TB_OK && s) {
                 len = 0;
-                words(text, &len, rnd_range(20, 500));
+                words(text, &len, st_rnd_between(20, 500));
                 tb_span_set_string(s, "output", text);
-                if (rnd() % 10 == 0)
+                if (st_rnd() % 10 == 0)
                     tb_span_set_error(s, "tool timed out", "{\"after_ms\":3000}");
             }
         }
@@ -298,9 +262,7 @@ static void producer_main(fx *f, int who, tb_durability dur, int64_t end_ms, dou
     /* the server's pipes belong to the parent */
     close(f->srv.stdin_fd);
     close(f->srv.stdout_fd);
-    g_rng = seed ^ (((uint64_t)(unsigned)who + 1) * 0x9E3779B97F4A7C15ULL);
-    if (g_rng == 0)
-        g_rng = 1;
+    st_rng_set(seed ^ (((uint64_t)(unsigned)who + 1) * 0x9E3779B97F4A7C15ULL));
     char path[400];
     snprintf(path, sizeof path, "%s/acked.%d", f->dir, who);
     FILE *out = fopen(path, "w");
@@ -489,16 +451,14 @@ static int64_t env_int(const char *name, int64_t dflt)
 static void test_load(void **state)
 {
     fx *f = *state;
-    bool soak = getenv("TB_SOAK") && strcmp(getenv("TB_SOAK"), "1") == 0;
+    bool soak = st_soak();
     int64_t produce_ms = env_int("TB_LOAD_SECONDS", 0) * 1000;
     if (produce_ms <= 0)
         produce_ms = soak ? PRODUCE_SOAK_MS : PRODUCE_SHORT_MS;
     double rate = (double)env_int("TB_LOAD_RATE", 0);
     if (rate <= 0)
         rate = soak ? RATE_SOAK : RATE_SHORT;
-    const char *seed_env = getenv("TB_SEED");
-    uint64_t seed = seed_env && *seed_env ? strtoull(seed_env, NULL, 10)
-                                          : (uint64_t)tb__now_us() ^ ((uint64_t)getpid() << 32);
+    uint64_t seed = st_rng_seed("load"); /* the producers' content */
     print_message("load: %s, %d producers for %lld s at %.0f records/s each, seed %llu "
                   "(TB_SEED=%llu)\n",
                   soak ? "soak" : "short", N_PRODUCERS, (long long)(produce_ms / 1000), rate,
@@ -509,13 +469,13 @@ static void test_load(void **state)
              "[shipper]\nbackoff_base = 50ms\nbackoff_cap = 500ms\npoll_interval = 100ms\n\n"
              "[hook]\ntype = webhook\nurl = %s/hook\nbatch_size = %d\ntimeout = 10s\n\n"
              "[jsonl]\ntype = file\npath = %s\nbatch_size = %d\nmax_bytes = 4GiB\n",
-             f->srv.url, BATCH, f->jsonl, BATCH);
+             f->srv.url, BATCH, g_jsonl, BATCH);
     st_write_file(f->ini, ini);
     const char *init_args[] = {"--db", f->db, "init", NULL};
     assert_int_equal(st_run_cli(f->dir, NULL, NULL, 60000, init_args), 0);
 
     /* the shippers first: they start from the oldest record either way */
-    pid_t *shippers = &f->children[N_PRODUCERS];
+    pid_t *shippers = &g_children[N_PRODUCERS];
     for (int i = 0; i < 2; i++)
         shippers[i] = spawn_shipper(f, i + 1);
 
@@ -524,7 +484,7 @@ static void test_load(void **state)
         TB_DURABILITY_NORMAL, TB_DURABILITY_NORMAL, TB_DURABILITY_ASYNC, TB_DURABILITY_ASYNC};
     int64_t t0 = st_mono_ms();
     int64_t end_ms = t0 + produce_ms;
-    pid_t *prod = f->children;
+    pid_t *prod = g_children;
     int prod_status[N_PRODUCERS];
     bool prod_done[N_PRODUCERS];
     fflush(stdout);
@@ -712,11 +672,11 @@ static void test_load(void **state)
 
     /* the file destination: exactly the records, once each, in seq order */
     size_t flen = 0;
-    char *ftext = st_read_file(f->jsonl, &flen);
+    char *ftext = st_read_file(g_jsonl, &flen);
     if (!ftext)
-        fail_msg("the file destination wrote nothing at %s", f->jsonl);
+        fail_msg("the file destination wrote nothing at %s", g_jsonl);
     char rotated[400];
-    snprintf(rotated, sizeof rotated, "%s.1", f->jsonl);
+    snprintf(rotated, sizeof rotated, "%s.1", g_jsonl);
     assert_int_equal(access(rotated, F_OK), -1); /* max_bytes 4GiB: no rotation */
     size_t lines = 0;
     for (char *line = ftext; line && *line;) {
@@ -792,9 +752,7 @@ static void test_load(void **state)
                      (int64_t)n);
     assert_int_equal(st_db_int(f->db, "SELECT delivered FROM destinations WHERE name = 'jsonl'"),
                      (int64_t)n);
-    char ok[64];
-    assert_true(st_db_text(f->db, ok, sizeof ok, "PRAGMA integrity_check"));
-    assert_string_equal(ok, "ok");
+    st_db_integrity(f->db, "after the load");
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM pending"), 0);
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM dead_letters"), 0);
     assert_int_equal(

@@ -24,34 +24,16 @@
  * server that stalls 200 ms per request: the lease keeps them from shipping
  * the same batch, so every record id arrives exactly once.
  */
-#include "shiptest.h"
-
-static uint64_t g_rng;
-
-static uint64_t rnd(void)
-{
-    /* xorshift64* */
-    g_rng ^= g_rng >> 12;
-    g_rng ^= g_rng << 25;
-    g_rng ^= g_rng >> 27;
-    return g_rng * 2685821657736338717ULL;
-}
-
-static unsigned rnd_below(unsigned n)
-{
-    return (unsigned)(rnd() % n);
-}
+#include "fixture.h"
 
 typedef st_fx fx;
 
 static void write_ini(fx *f, int batch_size)
 {
-    char text[1024];
-    snprintf(text, sizeof text,
-             "[shipper]\nlease = 1s\nbackoff_base = 10ms\nbackoff_cap = 50ms\n\n"
-             "[hook]\ntype = webhook\nurl = %s/hook\nbatch_size = %d\ntimeout = 1s\n",
-             f->srv.url, batch_size);
-    st_write_file(f->ini, text);
+    st_fx_write_ini(f,
+                    "[shipper]\nlease = 1s\nbackoff_base = 10ms\nbackoff_cap = 50ms\n\n"
+                    "[hook]\ntype = webhook\nurl = %s/hook\nbatch_size = %d\ntimeout = 1s\n",
+                    f->srv.url, batch_size);
 }
 
 /* A killed shipper's lease runs out (see the top comment). */
@@ -72,14 +54,7 @@ static pid_t spawn_ship(fx *f, const char *out, const char *err)
 static void test_sigkill_at_random_points(void **state)
 {
     fx *f = *state;
-    const char *seed_env = getenv("TB_SEED");
-    uint64_t seed = seed_env && *seed_env ? strtoull(seed_env, NULL, 10)
-                                          : (uint64_t)tb__now_us() ^ ((uint64_t)getpid() << 32);
-    if (seed == 0)
-        seed = 1;
-    g_rng = seed;
-    print_message("seed %llu (replay with TB_SEED=%llu)\n", (unsigned long long)seed,
-                  (unsigned long long)seed);
+    st_rng_seed("ship kill");
     write_ini(f, BATCH);
     st_populate(f->db, &f->recs, 2000, 40, TB_DURABILITY_NORMAL);
 
@@ -94,13 +69,13 @@ static void test_sigkill_at_random_points(void **state)
         pid_t pid = spawn_ship(f, f->out, f->err);
         bool exited = false;
         int status = 0;
-        if (rnd_below(3) == 0) {
+        if (st_rnd_below(3) == 0) {
             /* a random instant: startup, mid-request, mid-commit, … */
-            st_nap_ms((long)rnd_below(30));
+            st_nap_ms((long)st_rnd_below(30));
             by_delay++;
         } else {
             /* after 1..3 more requests reached the server */
-            long target = base + 1 + (long)rnd_below(3);
+            long target = base + 1 + (long)st_rnd_below(3);
             for (int tries = 0; tries < 5000; tries++) {
                 if (tb_test_server_count(&f->srv) >= target)
                     break;
@@ -115,10 +90,7 @@ static void test_sigkill_at_random_points(void **state)
         if (!exited && waitpid(pid, &status, WNOHANG) == pid)
             exited = true;
         if (!exited) {
-            kill(pid, SIGKILL);
-            while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-            }
-            if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+            if (st_kill_reap(pid, &status))
                 kills++;
             else
                 exited = true; /* it finished just before the signal */
@@ -137,15 +109,9 @@ static void test_sigkill_at_random_points(void **state)
     int64_t loop_ms = st_mono_ms() - t0;
 
     /* the last shipper runs to completion */
-    const char *args[] = {"--db", f->db, "--config", f->ini, "ship", "--once", NULL};
-    int code = st_run_cli(f->dir, f->out, f->err, 120000, args);
-    if (code != 0)
-        fail_msg("the final ship --once exited %d: %s", code, st_read_file(f->err, NULL));
-
     st_arrivals a;
-    st_arrivals_get(&f->srv, NULL, &a);
     size_t distinct, dups, max_per;
-    st_count_arrivals(&a, &f->recs, &distinct, &dups, &max_per);
+    st_fx_final_ship(f, &a, &distinct, &dups, &max_per);
     print_message("%d iterations in %lld ms: %d SIGKILLs (%d after arrivals, %d at random "
                   "delays; %d runs ended on their own); %zu records, %zu arrivals in %zu "
                   "requests, %zu duplicates (bound %d), at most %zu arrivals of one id\n",
@@ -156,9 +122,7 @@ static void test_sigkill_at_random_points(void **state)
     assert_int_equal(distinct, f->recs.n); /* every record arrived */
     assert_true(dups <= (size_t)BATCH * (size_t)kills);
 
-    char ok[64];
-    assert_true(st_db_text(f->db, ok, sizeof ok, "PRAGMA integrity_check"));
-    assert_string_equal(ok, "ok");
+    st_db_integrity(f->db, "after the kills");
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM pending"), 0);
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM dead_letters"), 0);
     assert_int_equal(st_db_int(f->db, "SELECT cursor FROM destinations WHERE name = 'hook'"),
@@ -169,7 +133,7 @@ static void test_sigkill_at_random_points(void **state)
 static void test_concurrent_ship_once(void **state)
 {
     fx *f = *state;
-    g_rng = (uint64_t)tb__now_us() | 1;
+    st_rng_set((uint64_t)tb__now_us() | 1);
     write_ini(f, 20);
     assert_int_equal(tb_test_server_control(&f->srv, "{\"mode\":\"stall\",\"seconds\":0.2}"), 0);
     char out2[400], err2[400];
@@ -179,7 +143,7 @@ static void test_concurrent_ship_once(void **state)
         st_populate(f->db, &f->recs, 100, 40, TB_DURABILITY_NORMAL);
         pid_t a = spawn_ship(f, f->out, f->err);
         if (round > 0) /* staggered starts: the second arrives mid-run */
-            st_nap_ms((long)rnd_below(150));
+            st_nap_ms((long)st_rnd_below(150));
         pid_t b = spawn_ship(f, out2, err2);
         int sa = st_wait(a, 60000), sb = st_wait(b, 60000);
         assert_true(sa != -1 && sb != -1);
@@ -197,9 +161,7 @@ static void test_concurrent_ship_once(void **state)
                   f->recs.n, arr.n, arr.requests, dups);
     st_assert_exact(&arr, &f->recs, NULL); /* every id exactly once, in order */
     st_arrivals_free(&arr);
-    char ok[64];
-    assert_true(st_db_text(f->db, ok, sizeof ok, "PRAGMA integrity_check"));
-    assert_string_equal(ok, "ok");
+    st_db_integrity(f->db, "after the concurrent runs");
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM destinations WHERE lease_owner IS "
                                       "NOT NULL"),
                      0);
@@ -208,8 +170,8 @@ static void test_concurrent_ship_once(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_sigkill_at_random_points, st_fx_setup, st_fx_teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_ship_once, st_fx_setup, st_fx_teardown),
+        ST_FX_TEST(test_sigkill_at_random_points),
+        ST_FX_TEST(test_concurrent_ship_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,10 @@
 #include <unistd.h>
 
 #define START_TIMEOUT_MS 15000
+
+#ifndef TB_TEST_SERVER_PY
+#error "TB_TEST_SERVER_PY (the path of tests/helpers/testserver.py) is set by tests/CMakeLists.txt"
+#endif
 
 typedef struct membuf {
     char *data;
@@ -148,14 +153,14 @@ static int start(tb_test_server *s, const char *cert, const char *key)
     memset(s, 0, sizeof *s);
     s->pid = -1;
     s->stdin_fd = s->stdout_fd = -1;
-    const char *src = getenv("TB_SOURCE_DIR");
-    if (!src || !src[0]) {
-        fprintf(stderr, "testserver: TB_SOURCE_DIR is not set (run the tests through ctest)\n");
-        return -1;
-    }
-    char script[1024];
-    snprintf(script, sizeof script, "%s/tests/helpers/testserver.py", src);
+    const char *script = TB_TEST_SERVER_PY;
+    /* loopback traffic must never go through a proxy from the environment
+     * (the library's, the CLI children's and our own control calls) */
+    setenv("no_proxy", "127.0.0.1,localhost", 1);
+    setenv("NO_PROXY", "127.0.0.1,localhost", 1);
     curl_global_init(CURL_GLOBAL_ALL);
+    fflush(stdout);
+    fflush(stderr);
 
     int in[2], out[2];
     if (cloexec_pipe(in) != 0)
@@ -227,21 +232,42 @@ char *tb_test_server_requests(tb_test_server *s)
     return body;
 }
 
+/* The integer after "key": in a flat JSON object; false when absent. */
+static bool json_int(const char *body, const char *key, long long *out)
+{
+    char pat[32];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = body ? strstr(body, pat) : NULL;
+    if (!p)
+        return false;
+    p += strlen(pat);
+    while (*p == ' ')
+        p++;
+    char *end = NULL;
+    *out = strtoll(p, &end, 10);
+    return end != p;
+}
+
 long tb_test_server_count(tb_test_server *s)
 {
     char *body = NULL;
-    long n = -1;
-    if (call(s, "/_count", NULL, &body) == 200 && body) {
-        const char *p = strstr(body, "\"count\":");
-        if (p) {
-            char *end = NULL;
-            n = strtol(p + 8, &end, 10);
-            if (end == p + 8)
-                n = -1;
-        }
-    }
+    long long n = -1;
+    if (call(s, "/_count", NULL, &body) != 200 || !json_int(body, "count", &n))
+        n = -1;
     free(body);
-    return n;
+    return (long)n;
+}
+
+int tb_test_server_stats(tb_test_server *s, long long *requests, long long *body_bytes,
+                         long long *cpu_ns)
+{
+    char *body = NULL;
+    int rc = call(s, "/_stats", NULL, &body) == 200 && json_int(body, "requests", requests) &&
+                     json_int(body, "body_bytes", body_bytes) && json_int(body, "cpu_ns", cpu_ns)
+                 ? 0
+                 : -1;
+    free(body);
+    return rc;
 }
 
 void tb_test_server_stop(tb_test_server *s)

@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""Loopback HTTP server for the tracebox tests (standard library only).
+"""The loopback HTTP server of the tracebox tests and benchmark (standard
+library only). It is the only one: tests/helpers/testserver.c starts and
+steers it from C (tb_test_server_*).
 
 Binds 127.0.0.1 on a port the kernel picks, prints "PORT <n>" as its first
-stdout line, then serves until killed or until its stdin closes (so it dies
-with the test that started it).
+stdout line, then serves (HTTP/1.1, keep-alive, one thread per connection)
+until killed or until its stdin closes (so it dies with the test that
+started it).
 
-Tests steer it at runtime with POST /_control and a JSON body:
+Tests steer it at runtime with POST /_control and a JSON body; the mode
+applies to every other request, whatever its path:
   {"mode": "ok"}                                  200 {}
   {"mode": "status", "code": 503, "body": "...",  that status; optional body,
    "retry_after": "5", "headers": {"K": "v"}}     Retry-After and headers
@@ -15,18 +19,39 @@ Tests steer it at runtime with POST /_control and a JSON body:
   {"mode": "max_bytes", "max": 1000}              413 when the body is bigger
   {"mode": "reset"}                               read the body, then close the
                                                   socket without answering (RST)
-  {"mode": "stall", "seconds": 3}                 sleep, then 200 {}
-  {"mode": "big_response", "bytes": N}            200 with N bytes
+  {"mode": "truncate"}                            status line and headers
+                                                  announcing 1000 body bytes,
+                                                  then FIN without a body byte
+  {"mode": "stall", "seconds": 3}                 wait that long (or until the
+                                                  client leaves), then 200 {}
+  {"mode": "trickle", "interval": 0.2}            a valid 200, one byte per
+                                                  interval, until done or the
+                                                  client leaves
+  {"mode": "hold", "seconds": 60}                 never answer; close when the
+                                                  client leaves (or after that)
+  {"mode": "big_response", "bytes": N}            200 with N bytes, streamed
+                                                  until done or the client
+                                                  leaves
   {"mode": "sequence", "steps": [{...}, ...]}     the next requests use these
                                                   in turn, then the current
                                                   default behaviour again
 Any mode but "sequence" becomes the default and clears a pending sequence.
+A control body may also say "record": false (keep no request log, only the
+counts: for a benchmark's millions of records) or true. The fault modes
+(reset, truncate, trickle, hold) close the connection afterwards. The waits
+are the faults themselves, never a synchronisation: a test learns what
+happened from the request log, not from the clock.
 
 GET /_requests  every recorded request as a JSON list: method, path,
-                headers (lower-case names; repeats joined by ", "), body_b64, body (text) and, when
-                Content-Encoding is gzip, gunzipped (text)
-GET /_count     {"count": n}
-POST /_reset    forget the requests and go back to mode "ok"
+                headers (lower-case names; repeats joined by ", "), body_b64,
+                body (text) and, when Content-Encoding is gzip, gunzipped
+                (text)
+GET /_count     {"count": n} (recorded requests)
+GET /_stats     {"requests": n, "body_bytes": n, "cpu_ns": n}: every request
+                served since the start or the last reset (recorded or not),
+                and the CPU time this server process has used
+POST /_reset    forget the requests and the counts, back to mode "ok",
+                recording on
 
 Optional: --tls CERT KEY serves HTTPS.
 """
@@ -34,6 +59,7 @@ import base64
 import gzip
 import json
 import os
+import select
 import socket
 import ssl
 import struct
@@ -43,7 +69,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
-STATE = {"default": {"mode": "ok"}, "sequence": [], "requests": []}
+STATE = {"default": {"mode": "ok"}, "sequence": [], "requests": [], "record": True,
+         "served": 0, "body_bytes": 0}
+BLOCK = b"x" * 65536
 
 
 def next_behaviour():
@@ -55,6 +83,7 @@ def next_behaviour():
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the client expects
+    disable_nagle_algorithm = True  # a response is two writes (headers, body)
 
     def log_message(self, fmt, *args):  # quiet: stdout carries the PORT line
         pass
@@ -74,6 +103,20 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 
+    def wait_gone(self, seconds):
+        """Wait until the client closes its end (True) or `seconds` pass."""
+        end = time.monotonic() + seconds
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                ready, _, _ = select.select([self.connection], [], [], left)
+                if ready and not self.connection.recv(4096):
+                    return True
+            except OSError:
+                return True
+
     def do_GET(self):
         if self.path == "/_requests":
             with LOCK:
@@ -82,6 +125,11 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/_count":
             with LOCK:
                 self.reply(200, json.dumps({"count": len(STATE["requests"])}))
+        elif self.path == "/_stats":
+            with LOCK:
+                stats = {"requests": STATE["served"], "body_bytes": STATE["body_bytes"],
+                         "cpu_ns": time.process_time_ns()}
+            self.reply(200, json.dumps(stats))
         else:
             self.reply(404, '{"message":"not found"}')
 
@@ -95,9 +143,11 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_control":
             cfg = json.loads(raw or b"{}")
             with LOCK:
+                if "record" in cfg:
+                    STATE["record"] = bool(cfg.pop("record"))
                 if cfg.get("mode") == "sequence":
                     STATE["sequence"] = list(cfg.get("steps", []))
-                else:
+                elif "mode" in cfg:
                     STATE["default"] = cfg
                     STATE["sequence"] = []
             return self.reply(200)
@@ -106,11 +156,19 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["requests"].clear()
                 STATE["default"] = {"mode": "ok"}
                 STATE["sequence"] = []
+                STATE["record"] = True
+                STATE["served"] = STATE["body_bytes"] = 0
             return self.reply(200)
         self.record(raw)
         self.behave(next_behaviour(), raw)
 
     def record(self, raw):
+        with LOCK:
+            STATE["served"] += 1
+            STATE["body_bytes"] += len(raw)
+            if not STATE["record"]:
+                self.text = ""
+                return
         headers = {}  # a repeated header shows as "v1, v2"
         for k, v in self.headers.items():
             k = k.lower()
@@ -148,19 +206,47 @@ class Handler(BaseHTTPRequestHandler):
             if len(raw) > int(b.get("max", 0)):
                 return self.reply(413, '{"message":"payload too large"}')
             return self.reply(200)
-        if mode == "reset":
-            # SO_LINGER 0: close() sends RST instead of FIN
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                       struct.pack("ii", 1, 0))
+        if mode in ("reset", "truncate", "trickle", "hold"):
             self.close_connection = True
-            self.connection.close()
-            return
+            return getattr(self, "fault_" + mode)(b)
         if mode == "stall":
-            time.sleep(float(b.get("seconds", 1)))
+            if self.wait_gone(float(b.get("seconds", 1))):
+                self.close_connection = True
+                return
             return self.reply(200)
         if mode == "big_response":
-            return self.reply(200, b"x" * int(b.get("bytes", 0)), ctype="text/plain")
+            n = int(b.get("bytes", 0))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(n))
+            self.end_headers()
+            while n > 0:  # a client that stops reading resets: handle_error
+                self.wfile.write(BLOCK[:n])
+                n -= min(n, len(BLOCK))
+            return
         return self.reply(200)
+
+    def fault_reset(self, b):
+        # SO_LINGER 0: close() sends RST instead of FIN
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+
+    def fault_truncate(self, b):
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 1000\r\n\r\n")
+        self.connection.shutdown(socket.SHUT_WR)
+        self.wait_gone(10)
+
+    def fault_trickle(self, b):
+        msg = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+               b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+        for i in range(len(msg)):
+            self.wfile.write(msg[i:i + 1])
+            if self.wait_gone(float(b.get("interval", 0.2))):
+                return
+
+    def fault_hold(self, b):
+        self.wait_gone(float(b.get("seconds", 60)))
 
 
 class Server(ThreadingHTTPServer):

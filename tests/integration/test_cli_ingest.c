@@ -9,92 +9,26 @@
  * unknown verb (exit 2), init (a 0600 file), pending on a fresh outbox.
  * Every run happens in a fresh folder, which is also the child's cwd.
  */
-#define _GNU_SOURCE 1
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "fixture.h"
 
-#include <cmocka.h>
-
-#include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cjson/cJSON.h>
-#include <sqlite3.h>
-
-#include "tracebox.h"
-
-static char g_dir[512];
-static const char *g_cli;
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
 
 static int setup(void **state)
 {
-    (void)state;
-    g_cli = getenv("TB_CLI");
-    if (!g_cli || access(g_cli, X_OK) != 0)
+    const char *cli = getenv("TB_CLI");
+    if (!cli || access(cli, X_OK) != 0)
         return -1;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/tb-cli-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    return 0;
+    return st_tmp_setup(state);
 }
 
 /* ---- running the CLI ----------------------------------------------------- */
 
-typedef struct run_result {
-    int status; /* exit status, or -signal */
-    char *out;
-    char *err;
-} run_result;
-
-static char *slurp(const char *path, size_t *len_out)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    buf[got] = '\0';
-    fclose(f);
-    if (len_out)
-        *len_out = got;
-    return buf;
-}
-
-/* Run `$TB_CLI args…` (NULL-terminated) in g_dir with stdin from `in_path`
+/* Run `$TB_CLI args…` (NULL-terminated) in the temp folder with stdin from `in_path`
  * (or /dev/null); stdout and stderr captured. */
-static run_result run(const char *in_path, ...)
+static st_capture run(const char *in_path, ...)
 {
     const char *argv[32];
     int argc = 0;
-    argv[argc++] = g_cli;
     va_list ap;
     va_start(ap, in_path);
     const char *a;
@@ -104,57 +38,7 @@ static run_result run(const char *in_path, ...)
     }
     va_end(ap);
     argv[argc] = NULL;
-
-    char outp[PATH_MAX], errp[PATH_MAX];
-    snprintf(outp, sizeof outp, "%s/.stdout", g_dir);
-    snprintf(errp, sizeof errp, "%s/.stderr", g_dir);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (chdir(g_dir) != 0)
-            _exit(126);
-        int in = open(in_path ? in_path : "/dev/null", O_RDONLY);
-        int out = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int err = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (in < 0 || out < 0 || err < 0)
-            _exit(126);
-        dup2(in, STDIN_FILENO);
-        dup2(out, STDOUT_FILENO);
-        dup2(err, STDERR_FILENO);
-        unsetenv("TRACEBOX_DB");
-        unsetenv("TRACEBOX_CONFIG");
-        execv(g_cli, (char *const *)argv);
-        _exit(127);
-    }
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    run_result r;
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
-    r.out = slurp(outp, NULL);
-    r.err = slurp(errp, NULL);
-    unlink(outp);
-    unlink(errp);
-    return r;
-}
-
-static void run_free(run_result *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
-static int64_t q_int(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("prepare %s: %s", sql, sqlite3_errmsg(db));
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
+    return st_cli_capture(st_tmp(), in_path, argv);
 }
 
 /* ---- the input ------------------------------------------------------------ */
@@ -311,11 +195,11 @@ static void test_ingest_file_with_bad_lines(void **state)
 {
     (void)state;
     char in[PATH_MAX], db[PATH_MAX];
-    snprintf(in, sizeof in, "%s/input.jsonl", g_dir);
-    snprintf(db, sizeof db, "%s/out.db", g_dir);
+    snprintf(in, sizeof in, "%s/input.jsonl", st_tmp());
+    snprintf(db, sizeof db, "%s/out.db", st_tmp());
     write_input(in);
 
-    run_result r = run(NULL, "--db", db, "ingest", in, NULL);
+    st_capture r = run(NULL, "--db", db, "ingest", in, NULL);
     if (r.status != 1)
         fail_msg("ingest exited %d (want 1); stderr:\n%s", r.status, r.err);
     /* each bad line is named FILE:LINE:, the skipped blank ones are not */
@@ -342,12 +226,13 @@ static void test_ingest_file_with_bad_lines(void **state)
     assert_non_null(strstr(r.err, "UTF-8"));
     /* the ack stream (stdout) is empty without --ack */
     assert_string_equal(r.out, "");
-    run_free(&r);
+    st_capture_free(&r);
 
-    assert_int_equal(q_int(db, "SELECT count(*) FROM records"), (int64_t)good);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM records WHERE kind='trace'"), 2);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM records WHERE type='custom'"), 2);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM records WHERE type='realtime_session'"), 1);
+    assert_int_equal(st_db_int(db, "SELECT count(*) FROM records"), (int64_t)good);
+    assert_int_equal(st_db_int(db, "SELECT count(*) FROM records WHERE kind='trace'"), 2);
+    assert_int_equal(st_db_int(db, "SELECT count(*) FROM records WHERE type='custom'"), 2);
+    assert_int_equal(st_db_int(db, "SELECT count(*) FROM records WHERE type='realtime_session'"),
+                     1);
     assert_int_equal(bad, 4);
 
     /* export reproduces the good lines' objects, in order */
@@ -373,7 +258,7 @@ static void test_ingest_file_with_bad_lines(void **state)
         ln = strtok_r(NULL, "\n", &save);
     }
     assert_null(ln);
-    run_free(&r);
+    st_capture_free(&r);
 
     /* export --trace narrows to one trace */
     r = run(NULL, "--db", db, "export", "--trace", T2, NULL);
@@ -384,30 +269,30 @@ static void test_ingest_file_with_bad_lines(void **state)
         n++;
     }
     assert_int_equal(n, 7);
-    run_free(&r);
+    st_capture_free(&r);
 
     /* ingesting the same file again adds nothing (ids are idempotent) */
     r = run(NULL, "--db", db, "ingest", in, NULL);
     assert_int_equal(r.status, 1);
-    run_free(&r);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM records"), (int64_t)good);
+    st_capture_free(&r);
+    assert_int_equal(st_db_int(db, "SELECT count(*) FROM records"), (int64_t)good);
 }
 
 static void test_ingest_stdin_ack(void **state)
 {
     (void)state;
     char in[PATH_MAX], db[PATH_MAX];
-    snprintf(in, sizeof in, "%s/stdin.jsonl", g_dir);
-    snprintf(db, sizeof db, "%s/ack.db", g_dir);
+    snprintf(in, sizeof in, "%s/stdin.jsonl", st_tmp());
+    snprintf(db, sizeof db, "%s/ack.db", st_tmp());
     FILE *f = fopen(in, "wb");
     assert_non_null(f);
     fprintf(f, "%s\n{bad\n%s\n", k_lines[0].text, k_lines[4].text);
     fclose(f);
-    run_result r = run(in, "--db", db, "ingest", "--ack", "-", NULL);
+    st_capture r = run(in, "--db", db, "ingest", "--ack", "-", NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "stdin:2:"));
     assert_string_equal(r.out, T1 "\n" S("03") "\n");
-    run_free(&r);
+    st_capture_free(&r);
 
     /* all good: exit 0 */
     f = fopen(in, "wb");
@@ -418,42 +303,43 @@ static void test_ingest_stdin_ack(void **state)
     if (r.status != 0)
         fail_msg("ingest exited %d: %s", r.status, r.err);
     assert_string_equal(r.out, S("01") "\n" S("02") "\n");
-    run_free(&r);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM records"), 4);
+    st_capture_free(&r);
+    assert_int_equal(st_db_int(db, "SELECT count(*) FROM records"), 4);
 }
 
 static void test_ingest_errors(void **state)
 {
     (void)state;
     char db[PATH_MAX], missing[PATH_MAX], txt[PATH_MAX];
-    snprintf(db, sizeof db, "%s/e.db", g_dir);
-    snprintf(missing, sizeof missing, "%s/nope.jsonl", g_dir);
-    snprintf(txt, sizeof txt, "%s/notes.txt", g_dir);
+    snprintf(db, sizeof db, "%s/e.db", st_tmp());
+    snprintf(missing, sizeof missing, "%s/nope.jsonl", st_tmp());
+    snprintf(txt, sizeof txt, "%s/notes.txt", st_tmp());
 
-    run_result r = run(NULL, "--db", db, "ingest", "--bogus", NULL);
+    st_capture r = run(NULL, "--db", db, "ingest", "--bogus", NULL);
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "--bogus"));
-    run_free(&r);
+    st_capture_free(&r);
 
     r = run(NULL, "--db", db, "ingest", missing, NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "nope.jsonl"));
-    run_free(&r);
+    st_capture_free(&r);
 
     /* a --db that is not an outbox: refused, left as it was */
     FILE *f = fopen(txt, "wb");
     fputs("my notes\n", f);
     fclose(f);
     char in[PATH_MAX];
-    snprintf(in, sizeof in, "%s/one.jsonl", g_dir);
+    snprintf(in, sizeof in, "%s/one.jsonl", st_tmp());
     f = fopen(in, "wb");
     fprintf(f, "%s\n", k_lines[0].text);
     fclose(f);
     r = run(NULL, "--db", txt, "ingest", in, NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "not a tracebox outbox"));
-    run_free(&r);
-    char *content = slurp(txt, NULL);
+    st_capture_free(&r);
+    char *content = st_read_file(txt, NULL);
+    assert_non_null(content);
     assert_string_equal(content, "my notes\n");
     free(content);
 }
@@ -462,8 +348,8 @@ static void test_ingest_huge_line_skipped(void **state)
 {
     (void)state;
     char in[PATH_MAX], db[PATH_MAX];
-    snprintf(in, sizeof in, "%s/huge.jsonl", g_dir);
-    snprintf(db, sizeof db, "%s/huge.db", g_dir);
+    snprintf(in, sizeof in, "%s/huge.jsonl", st_tmp());
+    snprintf(db, sizeof db, "%s/huge.db", st_tmp());
     /* line 1: a record over the 64 MiB limit; line 2: a good one */
     FILE *f = fopen(in, "wb");
     assert_non_null(f);
@@ -475,27 +361,27 @@ static void test_ingest_huge_line_skipped(void **state)
     fputs("\"}\n", f);
     fprintf(f, "%s\n", k_lines[3].text);
     assert_int_equal(fclose(f), 0);
-    run_result r = run(NULL, "--db", db, "ingest", "--ack", in, NULL);
+    st_capture r = run(NULL, "--db", db, "ingest", "--ack", in, NULL);
     assert_int_equal(r.status, 1);
     char tag[PATH_MAX + 16];
     snprintf(tag, sizeof tag, "%s:1:", in);
     if (!strstr(r.err, tag))
         fail_msg("huge line not reported as %s:\n%s", tag, r.err);
     assert_string_equal(r.out, T2 "\n");
-    run_free(&r);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM records"), 1);
+    st_capture_free(&r);
+    assert_int_equal(st_db_int(db, "SELECT count(*) FROM records"), 1);
     unlink(in);
 }
 
 static void test_version_and_help(void **state)
 {
     (void)state;
-    run_result r = run(NULL, "--version", NULL);
+    st_capture r = run(NULL, "--version", NULL);
     assert_int_equal(r.status, 0);
     assert_int_equal(strncmp(r.out, "tracebox " TB_VERSION_STRING,
                              strlen("tracebox ") + strlen(TB_VERSION_STRING)),
                      0);
-    run_free(&r);
+    st_capture_free(&r);
 
     r = run(NULL, "help", NULL);
     assert_int_equal(r.status, 0);
@@ -507,83 +393,83 @@ static void test_version_and_help(void **state)
         if (!strstr(r.out, needle))
             fail_msg("`tracebox help` does not list %s:\n%s", verbs[i], r.out);
     }
-    run_free(&r);
+    st_capture_free(&r);
 
     r = run(NULL, "help", "ingest", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "tracebox ingest [--ack] [FILE|-]"));
     assert_non_null(strstr(r.out, "--ack"));
-    run_free(&r);
+    st_capture_free(&r);
 
     r = run(NULL, "ingest", "--help", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "tracebox ingest"));
-    run_free(&r);
+    st_capture_free(&r);
 
     r = run(NULL, "frobnicate", NULL);
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "frobnicate"));
     assert_string_equal(r.out, "");
-    run_free(&r);
+    st_capture_free(&r);
 
     r = run(NULL, "help", "frobnicate", NULL);
     assert_int_equal(r.status, 2);
-    run_free(&r);
+    st_capture_free(&r);
 
     r = run(NULL, NULL);
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "usage"));
-    run_free(&r);
+    st_capture_free(&r);
 
     r = run(NULL, "--no-such-flag", "init", NULL);
     assert_int_equal(r.status, 2);
-    run_free(&r);
+    st_capture_free(&r);
 }
 
 static void test_init_and_pending(void **state)
 {
     (void)state;
     char db[PATH_MAX];
-    snprintf(db, sizeof db, "%s/fresh.db", g_dir);
-    run_result r = run(NULL, "--db", db, "init", NULL);
+    snprintf(db, sizeof db, "%s/fresh.db", st_tmp());
+    st_capture r = run(NULL, "--db", db, "init", NULL);
     if (r.status != 0)
         fail_msg("init exited %d: %s", r.status, r.err);
-    run_free(&r);
+    st_capture_free(&r);
     struct stat sb;
     assert_int_equal(stat(db, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0600);
-    assert_true(q_int(db, "PRAGMA user_version") >= 1);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_master WHERE name='records'"), 1);
+    assert_true(st_db_int(db, "PRAGMA user_version") >= 1);
+    assert_int_equal(st_db_int(db, "SELECT count(*) FROM sqlite_master WHERE name='records'"), 1);
 
     /* init again: a no-op, still fine */
     r = run(NULL, "--db", db, "init", NULL);
     assert_int_equal(r.status, 0);
-    run_free(&r);
+    st_capture_free(&r);
     r = run(NULL, "--db", db, "init", "extra", NULL);
     assert_int_equal(r.status, 2);
-    run_free(&r);
+    st_capture_free(&r);
 
     r = run(NULL, "--db", db, "pending", NULL);
     if (r.status != 0)
         fail_msg("pending exited %d: %s", r.status, r.err);
-    run_free(&r);
+    st_capture_free(&r);
 
     /* --db after the verb and $TRACEBOX_DB-less cwd default both work */
     r = run(NULL, "pending", "--db", db, NULL);
     assert_int_equal(r.status, 0);
-    run_free(&r);
+    st_capture_free(&r);
     r = run(NULL, "init", NULL);
     assert_int_equal(r.status, 0);
-    run_free(&r);
+    st_capture_free(&r);
     char dflt[PATH_MAX];
-    snprintf(dflt, sizeof dflt, "%s/tracebox.db", g_dir);
+    snprintf(dflt, sizeof dflt, "%s/tracebox.db", st_tmp());
     assert_int_equal(stat(dflt, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0600);
 }
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, st_tmp_teardown)
     const struct CMUnitTest tests[] = {
         T(test_ingest_file_with_bad_lines), T(test_ingest_stdin_ack), T(test_ingest_errors),
         T(test_ingest_huge_line_skipped),   T(test_version_and_help), T(test_init_and_pending),

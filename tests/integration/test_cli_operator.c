@@ -4,57 +4,21 @@
  * against the text exposition format rules, --check exit codes), show,
  * purge (never deletes what is pending; reclaims space).
  */
-#include "shiptest.h"
+#include "fixture.h"
 
-typedef struct fx {
-    char dir[512];
-    char db[600];
-    char out[600];
-    char err[600];
-} fx;
-
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    st_dir_make(f->dir, sizeof f->dir);
-    snprintf(f->db, sizeof f->db, "%s/tracebox.db", f->dir);
-    snprintf(f->out, sizeof f->out, "%s/out.txt", f->dir);
-    snprintf(f->err, sizeof f->err, "%s/err.txt", f->dir);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    st_dir_remove(f->dir);
-    free(f);
-    return 0;
-}
-
-static char *run(fx *f, int want_exit, const char *const *args)
-{
-    int rc = st_run_cli(f->dir, f->out, f->err, 60000, args);
-    char *out = st_read_file(f->out, NULL);
-    if (rc != want_exit) {
-        char *err = st_read_file(f->err, NULL);
-        fail_msg("tracebox %s exited %d, wanted %d\nstdout:\n%s\nstderr:\n%s", args[0], rc,
-                 want_exit, out, err);
-    }
-    return out;
-}
+typedef st_fx fx;
 
 static void demo(fx *f)
 {
     const char *args[] = {"demo", NULL};
-    free(run(f, 0, args));
+    free(st_fx_run(f, 0, args));
 }
 
 static void test_demo_ships_everything(void **state)
 {
     fx *f = *state;
     const char *args[] = {"demo", NULL};
-    char *out = run(f, 0, args);
+    char *out = st_fx_run(f, 0, args);
     assert_non_null(strstr(out, "== 4. tracebox show trace_"));
     assert_non_null(strstr(out, "0 still pending"));
     int64_t records = st_db_int(f->db, "SELECT count(*) FROM records");
@@ -82,7 +46,7 @@ static void test_demo_outage_drains(void **state)
 {
     fx *f = *state;
     const char *args[] = {"demo", "--outage", NULL};
-    char *out = run(f, 0, args);
+    char *out = st_fx_run(f, 0, args);
     long received = -1, left = -1;
     const char *p = strstr(out, "backlog drained: the collector received ");
     assert_non_null(p);
@@ -224,14 +188,14 @@ static void test_status_formats(void **state)
                       "VALUES ('we\"ird', 'webhook', 0, '2026-01-01T00:00:00.000000+00:00', "
                       "'HTTP 503: down')");
     const char *prom[] = {"status", "--prometheus", NULL};
-    char *out = run(f, 0, prom);
+    char *out = st_fx_run(f, 0, prom);
     int samples = check_prometheus(out);
     assert_true(samples >= 5 + 6 * 2);
     assert_non_null(strstr(out, "tracebox_destination_pending{destination=\"we\\\"ird\"} "));
     free(out);
 
     const char *json[] = {"status", "--json", NULL};
-    out = run(f, 0, json);
+    out = st_fx_run(f, 0, json);
     cJSON *j = cJSON_Parse(out);
     assert_non_null(j);
     const char *top[] = {"outbox",       "file_bytes",    "wal_bytes", "free_bytes",  "records",
@@ -260,7 +224,7 @@ static void test_status_formats(void **state)
     free(out);
 
     const char *human[] = {"status", NULL};
-    out = run(f, 0, human);
+    out = st_fx_run(f, 0, human);
     assert_non_null(strstr(out, "retrying: HTTP 503: down"));
     assert_non_null(strstr(out, "caught up"));
     free(out);
@@ -271,7 +235,7 @@ static void test_status_check(void **state)
     fx *f = *state;
     demo(f);
     const char *ok[] = {"status", "--check", "--no-dead", "--max-pending", "0", NULL};
-    char *out = run(f, 0, ok);
+    char *out = st_fx_run(f, 0, ok);
     assert_non_null(strstr(out, "OK: 1 destination(s), 0 pending"));
     free(out);
 
@@ -279,28 +243,28 @@ static void test_status_check(void **state)
                       "VALUES ('file', 1, 'HTTP 400: bad', 400, '2026-01-01T00:00:00Z')");
     /* CRITICAL is 2, as the monitoring-plugins convention has it */
     const char *nodead[] = {"status", "--check", "--no-dead", NULL};
-    out = run(f, 2, nodead);
+    out = st_fx_run(f, 2, nodead);
     assert_non_null(strstr(out, "CRITICAL: file: 1 dead letter(s)"));
     free(out);
     const char *plain[] = {"status", "--check", NULL};
-    free(run(f, 0, plain));
+    free(st_fx_run(f, 0, plain));
 
     st_db_exec(f->db, "UPDATE destinations SET cursor = cursor - 3");
     const char *maxp[] = {"status", "--check", "--max-pending", "2", NULL};
-    out = run(f, 2, maxp);
+    out = st_fx_run(f, 2, maxp);
     assert_non_null(strstr(out, "CRITICAL: file: 3 pending (max 2)"));
     free(out);
     st_db_exec(f->db, "UPDATE records SET created_at = '2000-01-01T00:00:00.000000+00:00'");
     const char *maxa[] = {"status", "--check", "--max-age", "1h", NULL};
-    out = run(f, 2, maxa);
+    out = st_fx_run(f, 2, maxa);
     assert_non_null(strstr(out, "oldest pending record is"));
     free(out);
     st_db_exec(f->db, "UPDATE destinations SET auth_failed = 1, last_error = 'HTTP 401: no'");
-    out = run(f, 2, plain);
+    out = st_fx_run(f, 2, plain);
     assert_non_null(strstr(out, "credentials refused (HTTP 401: no)"));
     free(out);
     const char *usage[] = {"status", "--no-dead", NULL};
-    free(run(f, 2, usage));
+    free(st_fx_run(f, 2, usage));
 }
 
 static void test_show(void **state)
@@ -311,7 +275,7 @@ static void test_show(void **state)
     assert_true(st_db_text(f->db, trace, sizeof trace,
                            "SELECT trace_id FROM records WHERE type = 'handoff' LIMIT 1"));
     const char *args[] = {"show", trace, NULL};
-    char *out = run(f, 0, args);
+    char *out = st_fx_run(f, 0, args);
     int64_t spans = st_db_int(f->db,
                               "SELECT count(*) FROM records WHERE kind = 'span' AND "
                               "trace_id = '%s'",
@@ -337,7 +301,7 @@ static void test_show(void **state)
     free(out);
 
     const char *json[] = {"show", trace, "--json", NULL};
-    out = run(f, 0, json);
+    out = st_fx_run(f, 0, json);
     int64_t n = 0;
     for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
         cJSON *o = cJSON_Parse(line);
@@ -349,7 +313,7 @@ static void test_show(void **state)
     free(out);
 
     const char *missing[] = {"show", "trace_00000000000000000000000000000000", NULL};
-    free(run(f, 1, missing));
+    free(st_fx_run(f, 1, missing));
 }
 
 static void test_purge(void **state)
@@ -362,14 +326,14 @@ static void test_purge(void **state)
     st_db_exec(f->db, "INSERT INTO destinations (name, type, cursor, created_at) VALUES "
                       "('late', 'webhook', 0, '2026-01-01T00:00:00Z')");
     const char *args[] = {"purge", NULL};
-    char *out = run(f, 0, args);
+    char *out = st_fx_run(f, 0, args);
     assert_non_null(strstr(out, "purged 0 delivered record(s)"));
     free(out);
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM records"), records);
     /* --older-than keeps what is younger */
     st_db_exec(f->db, "DELETE FROM destinations WHERE name = 'late'");
     const char *older[] = {"purge", "--older-than", "1h", NULL};
-    free(run(f, 0, older));
+    free(st_fx_run(f, 0, older));
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM records"), records);
     /* half of it pending again for file: only the delivered half goes */
     int64_t half = st_db_int(f->db, "SELECT seq FROM records ORDER BY seq LIMIT 1 OFFSET %lld",
@@ -377,7 +341,7 @@ static void test_purge(void **state)
     st_db_exec(f->db, "UPDATE destinations SET cursor = %lld", (long long)half);
     struct stat before;
     assert_int_equal(stat(f->db, &before), 0);
-    out = run(f, 0, args);
+    out = st_fx_run(f, 0, args);
     int64_t left = st_db_int(f->db, "SELECT count(*) FROM records");
     assert_int_equal(left, st_db_int(f->db, "SELECT count(*) FROM pending"));
     assert_true(left > 0 && left < records);
@@ -391,9 +355,7 @@ static void test_purge(void **state)
     assert_int_equal(st_db_int(f->db, "SELECT value FROM counters WHERE name = 'purged'"),
                      records - left);
     assert_string_equal("ok", "ok");
-    char ic[32];
-    assert_true(st_db_text(f->db, ic, sizeof ic, "PRAGMA integrity_check"));
-    assert_string_equal(ic, "ok");
+    st_db_integrity(f->db, "after the purges");
 }
 
 /* Read verbs never create or migrate: a mistyped path is an error, and
@@ -414,7 +376,7 @@ static void test_read_verbs_create_nothing(void **state)
         const char *args[8] = {"--db", typo};
         for (size_t k = 0; verbs[i][k]; k++)
             args[2 + k] = verbs[i][k];
-        free(run(f, 1, args));
+        free(st_fx_run(f, 1, args));
         char *err = st_read_file(f->err, NULL);
         if (!strstr(err, "no outbox at"))
             fail_msg("%s: stderr does not say \"no outbox at\":\n%s", verbs[i][0], err);
@@ -424,7 +386,7 @@ static void test_read_verbs_create_nothing(void **state)
             fail_msg("tracebox %s created %s", verbs[i][0], typo);
     }
     const char *check[] = {"--db", typo, "status", "--check", NULL};
-    char *out = run(f, 3, check);
+    char *out = st_fx_run(f, 3, check);
     assert_non_null(strstr(out, "UNKNOWN: no outbox at"));
     free(out);
     struct stat sb;
@@ -433,7 +395,7 @@ static void test_read_verbs_create_nothing(void **state)
     FILE *junk = fopen(typo, "w");
     fputs("not a database\n", junk);
     fclose(junk);
-    out = run(f, 3, check);
+    out = st_fx_run(f, 3, check);
     assert_non_null(strstr(out, "UNKNOWN: "));
     free(out);
 }
@@ -453,7 +415,7 @@ static void test_dead_letter_keeps_its_record(void **state)
                "('file', %lld, 'HTTP 400: bad', 400, '2026-01-01T00:00:00Z')",
                (long long)seq);
     const char *purge[] = {"purge", NULL};
-    char *out = run(f, 0, purge);
+    char *out = st_fx_run(f, 0, purge);
     char want[64];
     snprintf(want, sizeof want, "purged %lld delivered", (long long)(records - 1));
     assert_non_null(strstr(out, want));
@@ -463,28 +425,25 @@ static void test_dead_letter_keeps_its_record(void **state)
         st_db_int(f->db, "SELECT count(*) FROM records WHERE seq = %lld", (long long)seq), 1);
 
     const char *requeue[] = {"requeue", "--dead", NULL};
-    out = run(f, 0, requeue);
+    out = st_fx_run(f, 0, requeue);
     assert_non_null(strstr(out, "requeued 1 dead letter(s)"));
     free(out);
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM pending"), 1);
     /* nothing left to requeue: it says 0, not what it did last time */
-    out = run(f, 0, requeue);
+    out = st_fx_run(f, 0, requeue);
     assert_non_null(strstr(out, "requeued 0 dead letter(s)"));
     free(out);
 
     /* retention (the shipper's housekeeping) keeps it while it is pending,
      * and the ship delivers it */
-    char ini[700];
-    snprintf(ini, sizeof ini, "%s/tracebox.ini", f->dir);
-    FILE *cfg = fopen(ini, "w");
-    fputs("[outbox]\nretention = 1ms\n[file]\ntype = file\npath = tracebox-export.jsonl\n", cfg);
-    fclose(cfg);
+    st_write_file(f->ini, "[outbox]\nretention = 1ms\n[file]\ntype = file\npath = "
+                          "tracebox-export.jsonl\n");
     const char *ship[] = {"ship", "--once", NULL};
-    free(run(f, 0, ship));
+    free(st_fx_run(f, 0, ship));
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM pending"), 0);
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM requeued"), 0);
     /* delivered now: retention may take it */
-    free(run(f, 0, ship));
+    free(st_fx_run(f, 0, ship));
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM records"), 0);
 }
 
@@ -499,43 +458,39 @@ static void test_forget(void **state)
     st_db_exec(f->db, "INSERT INTO dead_letters (destination, seq, reason, http_status, time) "
                       "VALUES ('gone', 1, 'HTTP 400', 400, '2026-01-01T00:00:00Z')");
     const char *purge[] = {"purge", NULL};
-    char *out = run(f, 0, purge);
+    char *out = st_fx_run(f, 0, purge);
     assert_non_null(strstr(out, "purged 0 delivered"));
     free(out);
     const char *nobody[] = {"forget", "nobody", NULL};
-    free(run(f, 1, nobody));
+    free(st_fx_run(f, 1, nobody));
     const char *forget[] = {"forget", "gone", NULL};
-    out = run(f, 0, forget);
+    out = st_fx_run(f, 0, forget);
     assert_non_null(strstr(out, "forgot gone (and its 1 dead letter(s))"));
     free(out);
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM destinations WHERE name = 'gone'"), 0);
-    out = run(f, 0, purge);
+    out = st_fx_run(f, 0, purge);
     assert_null(strstr(out, "purged 0 delivered"));
     free(out);
     /* a configured destination: refused without --force */
-    char ini[700];
-    snprintf(ini, sizeof ini, "%s/tracebox.ini", f->dir);
-    FILE *cfg = fopen(ini, "w");
-    fputs("[file]\ntype = file\npath = tracebox-export.jsonl\n", cfg);
-    fclose(cfg);
+    st_write_file(f->ini, "[file]\ntype = file\npath = tracebox-export.jsonl\n");
     const char *file[] = {"forget", "file", NULL};
-    free(run(f, 1, file));
+    free(st_fx_run(f, 1, file));
     const char *forced[] = {"forget", "file", "--force", NULL};
-    free(run(f, 0, forced));
+    free(st_fx_run(f, 0, forced));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_demo_ships_everything, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_demo_outage_drains, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_status_formats, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_status_check, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_show, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_read_verbs_create_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dead_letter_keeps_its_record, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
+        ST_FX_OFFLINE_TEST(test_demo_ships_everything),
+        ST_FX_OFFLINE_TEST(test_demo_outage_drains),
+        ST_FX_OFFLINE_TEST(test_status_formats),
+        ST_FX_OFFLINE_TEST(test_status_check),
+        ST_FX_OFFLINE_TEST(test_show),
+        ST_FX_OFFLINE_TEST(test_purge),
+        ST_FX_OFFLINE_TEST(test_read_verbs_create_nothing),
+        ST_FX_OFFLINE_TEST(test_dead_letter_keeps_its_record),
+        ST_FX_OFFLINE_TEST(test_forget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,53 +5,18 @@
  * an earlier batch, reads the trace's other spans, and sees the shipper's
  * request to give up a send in flight. A version 1 exporter still works.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include "tracebox.h"
+#include "fixture.h"
 
 #include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #define TRACE "trace_my-app-1234"
-
-static char g_dir[256];
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/tb-host-XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static void put(tb_outbox *ob, const char *json)
-{
-    if (tb_outbox_put_json(ob, json, (size_t)-1, NULL) != TB_OK)
-        fail_msg("put: %s", tb_last_error());
-}
 
 static void fill(const char *db)
 {
     tb_outbox *ob = NULL;
     assert_int_equal(tb_outbox_open(&ob, db, NULL), TB_OK);
-    put(ob, "{\"object\":\"trace\",\"id\":\"" TRACE "\",\"workflow_name\":\"Support\","
-            "\"group_id\":null,\"metadata\":null}");
+    st_put_json(ob, "{\"object\":\"trace\",\"id\":\"" TRACE "\",\"workflow_name\":\"Support\","
+                    "\"group_id\":null,\"metadata\":null}");
     const char *types[] = {"handoff", "generation", "agent"};
     for (int i = 0; i < 3; i++) {
         char span[512];
@@ -60,7 +25,7 @@ static void fill(const char *db)
                  "\"parent_id\":null,\"started_at\":null,\"ended_at\":null,\"error\":null,"
                  "\"span_data\":{\"type\":\"%s\"}}",
                  i, types[i]);
-        put(ob, span);
+        st_put_json(ob, span);
     }
     tb_outbox_close(ob);
 }
@@ -135,7 +100,7 @@ static void test_host_lookups(void **state)
 {
     (void)state;
     char db[300];
-    snprintf(db, sizeof db, "%s/h.db", g_dir);
+    snprintf(db, sizeof db, "%s/h.db", st_tmp());
     fill(db);
     assert_int_equal(tb_exporter_register(&probe_vt), TB_OK);
     tb_config *cfg = NULL;
@@ -171,8 +136,7 @@ static tb_status stuck_send_with(void *self, const tb_export_host *host, const t
     atomic_store(&g_in_send, 1);
     /* a slow platform: wait (bounded) until the shipper says give up */
     for (int i = 0; i < 20000 && !tb_export_host_stopping(host); i++) {
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
+        st_nap_ms(1);
     }
     atomic_store(&g_saw_stop, tb_export_host_stopping(host));
     result->outcome = TB_EXPORT_RETRY;
@@ -193,7 +157,7 @@ static void test_host_stopping(void **state)
 {
     (void)state;
     char db[300];
-    snprintf(db, sizeof db, "%s/s.db", g_dir);
+    snprintf(db, sizeof db, "%s/s.db", st_tmp());
     fill(db);
     assert_int_equal(tb_exporter_register(&stuck_vt), TB_OK);
     tb_config *cfg = NULL;
@@ -203,8 +167,7 @@ static void test_host_stopping(void **state)
     atomic_store(&g_saw_stop, 0);
     assert_int_equal(tb_shipper_start(&sh, db, cfg, NULL), TB_OK);
     for (int i = 0; i < 20000 && !atomic_load(&g_in_send); i++) {
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
+        st_nap_ms(1);
     }
     assert_int_equal(atomic_load(&g_in_send), 1);
     /* half the allowance for the send to finish, then the host says stop */
@@ -241,7 +204,7 @@ static void test_version_1(void **state)
     } v1 = {1, "old", NULL, probe_create, v1_send, NULL, probe_destroy};
     assert_int_equal(tb_exporter_register((const tb_exporter_vtable *)(const void *)&v1), TB_OK);
     char db[300];
-    snprintf(db, sizeof db, "%s/v1.db", g_dir);
+    snprintf(db, sizeof db, "%s/v1.db", st_tmp());
     fill(db);
     tb_config *cfg = NULL;
     assert_int_equal(tb_config_parse(&cfg, "[o]\ntype = old\n", "test"), TB_OK);
@@ -259,9 +222,9 @@ static void test_version_1(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_host_lookups, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_host_stopping, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_version_1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_lookups, st_tmp_setup, st_tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_host_stopping, st_tmp_setup, st_tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_version_1, st_tmp_setup, st_tmp_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,69 +32,52 @@
  * Each test prints how many times its fault was injected.
  */
 #define _GNU_SOURCE 1
-#include "shiptest.h"
+#include "fixture.h"
 
 #include <grp.h>
 #include <sys/mount.h>
 
-typedef struct fx {
-    char dir[256];
-    char mnt[320];
-    char db[400];
-    bool mounted;
-    st_recs recs;
-    tb_test_server srv;
-    bool srv_up;
-    tb_config *cfg;
-} fx;
+typedef st_fx fx;
+
+/* The tmpfs of the test that mounted one (see mount_small_fs). */
+static char g_mnt[300];
+static bool g_mounted;
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    st_dir_make(f->dir, sizeof f->dir);
-    snprintf(f->db, sizeof f->db, "%s/outbox.db", f->dir);
-    *state = f;
-    return 0;
+    g_mounted = false;
+    return st_fx_setup_offline(state);
 }
 
 static int teardown(void **state)
 {
-    fx *f = *state;
-    if (!f)
-        return 0;
-    if (f->srv_up)
-        tb_test_server_stop(&f->srv);
-    tb_config_free(f->cfg);
-    if (f->mounted) {
-        st_dir_remove(f->mnt); /* tmpfs content goes with the mount anyway */
-        if (umount2(f->mnt, MNT_DETACH) != 0)
-            fprintf(stderr, "umount %s: %s\n", f->mnt, strerror(errno));
-        rmdir(f->mnt);
+    if (g_mounted) {
+        st_dir_remove(g_mnt); /* tmpfs content goes with the mount anyway */
+        if (umount2(g_mnt, MNT_DETACH) != 0)
+            fprintf(stderr, "umount %s: %s\n", g_mnt, strerror(errno));
+        rmdir(g_mnt);
+        g_mounted = false;
     }
-    st_recs_free(&f->recs);
-    st_dir_remove(f->dir);
-    free(f);
-    return 0;
+    return st_fx_teardown(state);
 }
 
 /* Mount a tmpfs of `size` on dir/mnt; the outbox goes there. Skips the
  * test (with a message) when mounting is not allowed. */
 static void mount_small_fs(fx *f, const char *size)
 {
-    snprintf(f->mnt, sizeof f->mnt, "%s/mnt", f->dir);
-    assert_int_equal(mkdir(f->mnt, 0700), 0);
+    snprintf(g_mnt, sizeof g_mnt, "%s/mnt", f->dir);
+    assert_int_equal(mkdir(g_mnt, 0700), 0);
     char opts[64];
     snprintf(opts, sizeof opts, "size=%s,mode=0700", size);
-    if (mount("tmpfs", f->mnt, "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0) {
+    if (mount("tmpfs", g_mnt, "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0) {
         print_message("SKIP: cannot mount a %s tmpfs (%s); run as root to test a full disk "
                       "and a read-only file system\n",
                       size, strerror(errno));
-        rmdir(f->mnt);
+        rmdir(g_mnt);
         skip();
     }
-    f->mounted = true;
-    snprintf(f->db, sizeof f->db, "%s/outbox.db", f->mnt);
+    g_mounted = true;
+    snprintf(f->db, sizeof f->db, "%s/outbox.db", g_mnt);
 }
 
 static bool has_word(const char *msg, const char *const *words)
@@ -117,7 +100,7 @@ static void test_disk_full(void **state)
 
     /* fill the disk but ~600 KiB */
     char filler[512];
-    snprintf(filler, sizeof filler, "%s/filler", f->mnt);
+    snprintf(filler, sizeof filler, "%s/filler", g_mnt);
     int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     assert_true(fd >= 0);
     char block[4096];
@@ -167,17 +150,14 @@ static void test_disk_full(void **state)
     assert_int_equal(first, TB_FULL);
 
     /* while full: the file is sound and holds every acknowledged record */
-    char ok[128];
-    assert_true(st_db_text(f->db, ok, sizeof ok, "PRAGMA integrity_check"));
-    assert_string_equal(ok, "ok");
+    st_db_integrity(f->db, "while the disk is full");
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM records"), (int64_t)f->recs.n);
 
     /* space comes back: writing resumes on the same handle */
     assert_int_equal(unlink(filler), 0);
     st_recs_put(ob, &f->recs, 20, 2000);
     tb_outbox_close(ob);
-    assert_true(st_db_text(f->db, ok, sizeof ok, "PRAGMA integrity_check"));
-    assert_string_equal(ok, "ok");
+    st_db_integrity(f->db, "once the space came back");
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM records"), (int64_t)f->recs.n);
     for (size_t i = 0; i < f->recs.n; i++)
         if (st_seq_of(f->db, f->recs.ids[i]) < 0)
@@ -197,7 +177,7 @@ static void test_read_only(void **state)
     st_populate(f->db, &f->recs, 10, 50, TB_DURABILITY_FULL);
     struct stat before;
     assert_int_equal(stat(f->db, &before), 0);
-    if (mount(NULL, f->mnt, NULL, MS_REMOUNT | MS_RDONLY, NULL) != 0) {
+    if (mount(NULL, g_mnt, NULL, MS_REMOUNT | MS_RDONLY, NULL) != 0) {
         print_message("SKIP: cannot remount read-only: %s\n", strerror(errno));
         skip();
     }
@@ -234,7 +214,7 @@ static void test_read_only(void **state)
     char *e = st_read_file(err, NULL);
     print_message("read-only fs: tracebox status exit %d; stderr: %s\n", code, e ? e : "");
     free(e);
-    if (mount(NULL, f->mnt, NULL, MS_REMOUNT, NULL) != 0)
+    if (mount(NULL, g_mnt, NULL, MS_REMOUNT, NULL) != 0)
         fail_msg("cannot remount read-write: %s", strerror(errno));
 
     /* (b) chmod 0400 and an unprivileged opener */
@@ -249,14 +229,9 @@ static void test_read_only(void **state)
         print_message("SKIP (b): cannot chown to uid %d: %s\n", (int)nobody, strerror(errno));
         return;
     }
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
+    int fd = -1;
+    pid_t pid = st_fork_piped(&fd);
     if (pid == 0) {
-        close(p[0]);
         if (setgroups(0, NULL) != 0 || setgid(nobody) != 0 || setuid(nobody) != 0)
             _exit(99);
         tb_outbox *o2 = NULL;
@@ -272,19 +247,18 @@ static void test_read_only(void **state)
             n = snprintf(line, sizeof line, "%d (open ok; first put: %s: %s)", (int)s2,
                          tb_status_str(s3), s3 == TB_OK ? "" : tb_outbox_errmsg(o2));
         }
-        if (write(p[1], line, (size_t)n) != n)
+        if (write(fd, line, (size_t)n) != n)
             _exit(98);
         tb_outbox_close(o2);
         _exit(0);
     }
-    close(p[1]);
     char line[700] = "";
     size_t len = 0;
     ssize_t n;
-    while (len < sizeof line - 1 && (n = read(p[0], line + len, sizeof line - 1 - len)) > 0)
+    while (len < sizeof line - 1 && (n = read(fd, line + len, sizeof line - 1 - len)) > 0)
         len += (size_t)n;
     line[len] = '\0';
-    close(p[0]);
+    close(fd);
     int status = st_wait(pid, 30000);
     assert_true(status != -1 && WIFEXITED(status));
     if (WEXITSTATUS(status) == 99) {
@@ -304,31 +278,13 @@ static void test_read_only(void **state)
     assert_int_equal(sb.st_mode & 0777, 0400);
 }
 
-/* ---- deleted / replaced under a running shipper -------------------------- */
-
-static void copy_file(const char *from, const char *to)
-{
-    size_t len = 0;
-    char *data = st_read_file(from, &len);
-    assert_non_null(data);
-    int fd = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, data, len), (ssize_t)len);
-    close(fd);
-    free(data);
-}
-
 static void shipper_config(fx *f)
 {
-    assert_int_equal(tb_test_server_start(&f->srv), 0);
-    f->srv_up = true;
-    char text[1024];
-    snprintf(text, sizeof text,
-             "[shipper]\npoll_interval = 20ms\nbackoff_base = 10ms\nbackoff_cap = 50ms\n\n"
-             "[hook]\ntype = webhook\nurl = %s/hook\nbatch_size = 10\ntimeout = 2s\n",
-             f->srv.url);
-    if (tb_config_parse(&f->cfg, text, "test.ini") != TB_OK)
-        fail_msg("config: %s", tb_last_error());
+    st_fx_server(f);
+    st_fx_parse(f,
+                "[shipper]\npoll_interval = 20ms\nbackoff_base = 10ms\nbackoff_cap = 50ms\n\n"
+                "[hook]\ntype = webhook\nurl = %s/hook\nbatch_size = 10\ntimeout = 2s\n",
+                f->srv.url);
 }
 
 /* Poll until `n` ids arrived on /hook (bounded: 10 s). */
@@ -342,23 +298,10 @@ static bool wait_arrived(fx *f, size_t n)
     return false;
 }
 
-static void unlink_outbox(const char *db)
-{
-    char p[512];
-    unlink(db);
-    snprintf(p, sizeof p, "%s-wal", db);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", db);
-    unlink(p);
-}
-
 /* After the fault: the file at the path is sound and its records ship. */
 static void fresh_shipper_delivers(fx *f, const st_recs *expected, const char *what)
 {
-    char ok[128];
-    assert_true(st_db_text(f->db, ok, sizeof ok, "PRAGMA integrity_check"));
-    if (strcmp(ok, "ok") != 0)
-        fail_msg("%s: integrity_check of the new file: %s", what, ok);
+    st_db_integrity(f->db, what);
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM records"), (int64_t)expected->n);
     assert_int_equal(tb_test_server_reset(&f->srv), 0);
     tb_ship_report r;
@@ -385,7 +328,7 @@ static void test_file_deleted_under_shipper(void **state)
     assert_int_equal(tb_shipper_start(&sh, f->db, f->cfg, NULL), TB_OK);
     assert_true(wait_arrived(f, 30));
 
-    unlink_outbox(f->db);
+    st_db_remove(f->db);
     /* the application carries on: a new outbox appears at the same path */
     st_recs fresh = {0};
     st_populate(f->db, &fresh, 25, 40, TB_DURABILITY_NORMAL);
@@ -452,8 +395,8 @@ static void test_file_replaced_under_shipper(void **state)
         char mix[512], mixwal[520];
         snprintf(mix, sizeof mix, "%s/mix.db", f->dir);
         snprintf(mixwal, sizeof mixwal, "%s-wal", mix);
-        copy_file(f->db, mix);
-        copy_file(wal, mixwal);
+        st_copy_file(f->db, mix, 0600);
+        st_copy_file(wal, mixwal, 0600);
         sqlite3 *db = NULL;
         char seen[300] = "cannot open";
         if (sqlite3_open_v2(mix, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK) {
@@ -495,14 +438,9 @@ static void test_wal_recovered_after_kill(void **state)
     snprintf(wal, sizeof wal, "%s-wal", f->db);
     snprintf(copy, sizeof copy, "%s/main-only.db", f->dir);
     for (int round = 0; round < rounds; round++) {
-        int p[2];
-        assert_int_equal(pipe(p), 0);
-        fflush(stdout);
-        fflush(stderr);
-        pid_t pid = fork();
-        assert_true(pid >= 0);
+        int fd = -1;
+        pid_t pid = st_fork_piped(&fd);
         if (pid == 0) {
-            close(p[0]);
             tb_outbox *ob = NULL;
             if (tb_outbox_open(&ob, f->db, NULL) != TB_OK)
                 _exit(3);
@@ -515,15 +453,14 @@ static void test_wal_recovered_after_kill(void **state)
                 free(json);
                 char line[80];
                 int n = snprintf(line, sizeof line, "%s\n", id);
-                if (write(p[1], line, (size_t)n) != n)
+                if (write(fd, line, (size_t)n) != n)
                     _exit(5);
             }
             /* committed, not checkpointed, not closed: wait for the kill */
             for (;;)
                 pause();
         }
-        close(p[1]);
-        FILE *in = fdopen(p[0], "r");
+        FILE *in = fdopen(fd, "r");
         assert_non_null(in);
         char line[80];
         int got = 0;
@@ -542,7 +479,7 @@ static void test_wal_recovered_after_kill(void **state)
         assert_int_equal(stat(wal, &sb), 0);
         assert_true(sb.st_size > 0);
         /* the main file alone lacks this round's records */
-        copy_file(f->db, copy);
+        st_copy_file(f->db, copy, 0600);
         int64_t in_main = 0;
         if (st_db_int(copy, "SELECT count(*) FROM sqlite_master WHERE name = 'records'") == 1)
             in_main = st_db_int(copy, "SELECT count(*) FROM records");
@@ -558,9 +495,7 @@ static void test_wal_recovered_after_kill(void **state)
         tb_outbox *ob = NULL;
         assert_int_equal(tb_outbox_open(&ob, f->db, NULL), TB_OK);
         tb_outbox_close(ob);
-        char ok[128];
-        assert_true(st_db_text(f->db, ok, sizeof ok, "PRAGMA integrity_check"));
-        assert_string_equal(ok, "ok");
+        st_db_integrity(f->db, "after the WAL recovery");
         assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM records"), (int64_t)f->recs.n);
         for (size_t i = 0; i < f->recs.n; i++)
             if (st_seq_of(f->db, f->recs.ids[i]) < 0)

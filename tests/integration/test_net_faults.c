@@ -2,142 +2,38 @@
  * test_net_faults.c — network faults test_ship_faults.c and test_http.c do
  * not reach, through the whole shipper (issue 7, item 3).
  *
- * The server is tests/helpers/faultserver.py (raw sockets, so it can send
- * half a response); the request path picks the fault:
- *   /close    status line + headers (Content-Length: 1000), then FIN: reset
- *             mid-response, after the body was received
- *   /trickle  a valid response, one byte per 200 ms, past `timeout = 1s`
- *   /hold     accepts, reads the request, never answers
- *   /big      a 64 MiB response body (the cap is 1 MiB)
+ * The server is the loopback test server (tests/helpers/testserver.py) in
+ * one of its fault modes, each on a path of its own so that the requests a
+ * fault received can be told from the recovery's:
+ *   /close    mode "truncate": status line + headers (Content-Length: 1000),
+ *             then FIN: reset mid-response, after the body was received
+ *   /trickle  mode "trickle": a valid response, one byte per 200 ms, past
+ *             `timeout = 1s`
+ *   /hold     mode "hold": reads the request, never answers
+ *   /big      mode "big_response": a 64 MiB response body (the cap is 1 MiB)
  * plus a name that cannot resolve (http://does-not-exist.invalid/, RFC 6761).
  *
  * For each fault: tb_ship_once() a few times against it (each pass is one
  * injection; printed) — the records stay pending, nothing is dead-lettered,
  * last_error says what happened in one line, the process does not crash —
- * then the destination's url is switched to /ok on the same server (same
- * destination name, so the same cursor) and one pass delivers everything,
- * once per record on /ok, in order. Duplicates a fault may cause (the body
- * reached the server before the failure) are counted in destinations.resent
- * and printed.
+ * then the server is put back in mode "ok", the destination's url is
+ * switched to /ok on it (same destination name, so the same cursor) and one
+ * pass delivers everything, once per record on /ok, in order. Duplicates a
+ * fault may cause (the body reached the server before the failure) are
+ * counted in destinations.resent and printed.
  */
-#define _GNU_SOURCE 1 /* pipe2 */
-#include "shiptest.h"
-
-#include <poll.h>
+#include "fixture.h"
 
 #define PASSES 3
 
-typedef struct fx {
-    char dir[256];
-    char db[320];
-    tb_test_server srv; /* the faultserver, driven by testserver.c's GETs */
-    st_recs recs;
-    tb_config *cfg;
-} fx;
-
-/* Start faultserver.py (testserver.c's start() is bound to testserver.py). */
-static int start_faultserver(tb_test_server *s)
-{
-    memset(s, 0, sizeof *s);
-    s->pid = -1;
-    s->stdin_fd = s->stdout_fd = -1;
-    const char *src = getenv("TB_SOURCE_DIR");
-    if (!src || !*src) {
-        fprintf(stderr, "TB_SOURCE_DIR is not set (run through ctest)\n");
-        return -1;
-    }
-    char script[1024];
-    snprintf(script, sizeof script, "%s/tests/helpers/faultserver.py", src);
-    int in[2], out[2];
-    if (pipe2(in, O_CLOEXEC) != 0)
-        return -1;
-    if (pipe2(out, O_CLOEXEC) != 0) {
-        close(in[0]);
-        close(in[1]);
-        return -1;
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0)
-            _exit(127);
-        execlp("python3", "python3", "-u", script, (char *)NULL);
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    s->pid = pid;
-    s->stdin_fd = in[1];
-    s->stdout_fd = out[0];
-    char line[64];
-    size_t len = 0;
-    while (len < sizeof line - 1) {
-        struct pollfd p = {.fd = s->stdout_fd, .events = POLLIN};
-        int r = poll(&p, 1, 15000);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        ssize_t n = read(s->stdout_fd, line + len, 1);
-        if (n <= 0)
-            break;
-        len++;
-        if (line[len - 1] == '\n')
-            break;
-    }
-    line[len] = '\0';
-    if (strncmp(line, "PORT ", 5) != 0) {
-        fprintf(stderr, "faultserver: no PORT line (%s)\n", line);
-        tb_test_server_stop(s);
-        return -1;
-    }
-    s->port = (int)strtol(line + 5, NULL, 10);
-    snprintf(s->url, sizeof s->url, "http://127.0.0.1:%d", s->port);
-    return 0;
-}
-
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    st_dir_make(f->dir, sizeof f->dir);
-    snprintf(f->db, sizeof f->db, "%s/outbox.db", f->dir);
-    if (start_faultserver(&f->srv) != 0) {
-        st_dir_remove(f->dir);
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    if (!f)
-        return 0;
-    tb_config_free(f->cfg);
-    tb_test_server_stop(&f->srv);
-    st_recs_free(&f->recs);
-    st_dir_remove(f->dir);
-    free(f);
-    return 0;
-}
+typedef st_fx fx;
 
 static void fx_config_url(fx *f, const char *url)
 {
-    char text[1024];
-    snprintf(text, sizeof text,
-             "[shipper]\nbackoff_base = 10ms\nbackoff_cap = 50ms\n\n"
-             "[hook]\ntype = webhook\nurl = %s\nbatch_size = 10\ntimeout = 1s\n",
-             url);
-    tb_config_free(f->cfg);
-    f->cfg = NULL;
-    if (tb_config_parse(&f->cfg, text, "test.ini") != TB_OK)
-        fail_msg("tb_config_parse: %s", tb_last_error());
+    st_fx_parse(f,
+                "[shipper]\nbackoff_base = 10ms\nbackoff_cap = 50ms\n\n"
+                "[hook]\ntype = webhook\nurl = %s\nbatch_size = 10\ntimeout = 1s\n",
+                url);
 }
 
 static void fx_config_path(fx *f, const char *path)
@@ -145,11 +41,6 @@ static void fx_config_path(fx *f, const char *path)
     char url[128];
     snprintf(url, sizeof url, "%s%s", f->srv.url, path);
     fx_config_url(f, url);
-}
-
-static int64_t hook_int(fx *f, const char *col)
-{
-    return st_db_int(f->db, "SELECT %s FROM destinations WHERE name = 'hook'", col);
 }
 
 /* `passes` passes against the fault: nothing delivered, nothing dead,
@@ -160,7 +51,7 @@ static int64_t inject(fx *f, int passes, const char *expect, char *err_out, size
 {
     int64_t slowest = 0;
     for (int i = 0; i < passes; i++) {
-        st_db_exec(f->db, "UPDATE destinations SET next_attempt_at = NULL");
+        st_fx_due_now(f);
         int64_t t0 = st_mono_ms();
         tb_ship_report r;
         tb_status st = tb_ship_once(f->db, f->cfg, NULL, &r);
@@ -174,10 +65,10 @@ static int64_t inject(fx *f, int passes, const char *expect, char *err_out, size
         assert_int_equal(r.pending, (int64_t)f->recs.n);
         assert_true(r.failures >= 1);
     }
-    assert_int_equal(hook_int(f, "cursor"), 0);
+    assert_int_equal(st_fx_dest_int(f, "hook", "cursor"), 0);
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM dead_letters"), 0);
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM pending"), (int64_t)f->recs.n);
-    assert_true(hook_int(f, "attempts") >= passes);
+    assert_true(st_fx_dest_int(f, "hook", "attempts") >= passes);
     assert_true(st_db_text(f->db, err_out, err_size,
                            "SELECT last_error FROM destinations WHERE name = 'hook'"));
     if (strchr(err_out, '\n'))
@@ -198,8 +89,9 @@ static int64_t inject(fx *f, int passes, const char *expect, char *err_out, size
 /* The server behaves again: everything is delivered on /ok, in order. */
 static void recover(fx *f, const char *fault)
 {
+    st_fx_control(f, "{\"mode\":\"ok\"}");
     fx_config_path(f, "/ok");
-    st_db_exec(f->db, "UPDATE destinations SET next_attempt_at = NULL");
+    st_fx_due_now(f);
     tb_ship_report r;
     assert_int_equal(tb_ship_once(f->db, f->cfg, NULL, &r), TB_OK);
     assert_int_equal(r.delivered, (int64_t)f->recs.n);
@@ -209,17 +101,20 @@ static void recover(fx *f, const char *fault)
     st_arrivals_get(&f->srv, &flt, &a);
     st_assert_exact(&a, &f->recs, NULL);
     st_arrivals_free(&a);
-    assert_int_equal(hook_int(f, "cursor"), st_db_int(f->db, "SELECT max(seq) FROM records"));
-    assert_int_equal(hook_int(f, "attempts"), 0);
+    assert_int_equal(st_fx_dest_int(f, "hook", "cursor"),
+                     st_db_int(f->db, "SELECT max(seq) FROM records"));
+    assert_int_equal(st_fx_dest_int(f, "hook", "attempts"), 0);
     char buf[64];
     assert_false(st_db_text(f->db, buf, sizeof buf,
                             "SELECT last_error FROM destinations WHERE name = 'hook'"));
     print_message("%s: recovered, %zu records delivered once each on /ok; resent counter %lld\n",
-                  fault, f->recs.n, (long long)hook_int(f, "resent"));
+                  fault, f->recs.n, (long long)st_fx_dest_int(f, "hook", "resent"));
 }
 
-static void run_fault(fx *f, const char *fault, const char *path, const char *expect)
+static void run_fault(fx *f, const char *fault, const char *path, const char *mode,
+                      const char *expect)
 {
+    st_fx_control(f, mode);
     fx_config_path(f, path);
     st_populate(f->db, &f->recs, 20, 60, TB_DURABILITY_NORMAL);
     char err[600];
@@ -236,19 +131,19 @@ static void run_fault(fx *f, const char *fault, const char *path, const char *ex
 
 static void test_headers_then_close(void **state)
 {
-    run_fault(*state, "reset mid-response", "/close",
+    run_fault(*state, "reset mid-response", "/close", "{\"mode\":\"truncate\"}",
               "partial|closed|transfer|receiv|connection|remaining");
 }
 
 static void test_slow_trickle(void **state)
 {
     fx *f = *state;
-    run_fault(f, "slow trickle", "/trickle", "time");
+    run_fault(f, "slow trickle", "/trickle", "{\"mode\":\"trickle\",\"interval\":0.2}", "time");
 }
 
 static void test_never_answers(void **state)
 {
-    run_fault(*state, "never answers", "/hold", "time");
+    run_fault(*state, "never answers", "/hold", "{\"mode\":\"hold\"}", "time");
 }
 
 /* A 2xx whose body is far over the response cap: the batch was accepted,
@@ -256,6 +151,7 @@ static void test_never_answers(void **state)
 static void test_response_too_large(void **state)
 {
     fx *f = *state;
+    st_fx_control(f, "{\"mode\":\"big_response\",\"bytes\":67108864}");
     fx_config_path(f, "/big");
     st_populate(f->db, &f->recs, 20, 60, TB_DURABILITY_NORMAL);
     tb_ship_report r;
@@ -287,11 +183,9 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_headers_then_close, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_slow_trickle, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_never_answers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_response_too_large, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dns_failure, setup, teardown),
+        ST_FX_TEST(test_headers_then_close), ST_FX_TEST(test_slow_trickle),
+        ST_FX_TEST(test_never_answers),      ST_FX_TEST(test_response_too_large),
+        ST_FX_TEST(test_dns_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

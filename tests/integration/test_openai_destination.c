@@ -19,135 +19,56 @@
  * `tracebox status`/`pending`/`dead`, not in the file), and a 400 for one
  * record that dead-letters exactly it.
  */
-#include "shiptest.h"
+#include "fixture.h"
 
 #include "exporters/openai_sanitize.h"
 
 #define KEY "sk-test-tracebox-0123456789abcdefSECRET"
 #define INGEST "/v1/traces/ingest"
 
-typedef struct fx {
-    char dir[256];
-    char db[320];
-    tb_test_server srv;
-    st_recs recs;
-    tb_config *cfg;
-    tb_outbox *ob;
-} fx;
+typedef st_fx fx;
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    st_dir_make(f->dir, sizeof f->dir);
-    snprintf(f->db, sizeof f->db, "%s/outbox.db", f->dir);
-    if (tb_test_server_start(&f->srv) != 0) {
-        st_dir_remove(f->dir);
-        free(f);
-        return -1;
-    }
     setenv("TEST_OPENAI_KEY", KEY, 1);
-    *state = f;
-    return 0;
+    return st_fx_setup(state);
 }
 
 static int teardown(void **state)
 {
-    fx *f = *state;
-    if (!f)
-        return 0;
-    tb_outbox_close(f->ob);
-    tb_config_free(f->cfg);
-    tb_test_server_stop(&f->srv);
-    st_recs_free(&f->recs);
-    st_dir_remove(f->dir);
-    free(f);
     unsetenv("TEST_OPENAI_KEY");
-    return 0;
+    return st_fx_teardown(state);
 }
 
 /* [shipper] with fast backoff, [oai] at the server (+ oai_extra lines),
  * then `more` (other sections). */
 static void fx_config(fx *f, const char *base_url, const char *oai_extra, const char *more)
 {
-    char text[4096];
-    snprintf(text, sizeof text,
-             "[shipper]\nbackoff_base = 10ms\nbackoff_cap = 50ms\n\n"
-             "[oai]\ntype = openai\nbase_url = %s\napi_key = ${TEST_OPENAI_KEY}\n%s\n%s",
-             base_url ? base_url : f->srv.url, oai_extra ? oai_extra : "", more ? more : "");
-    tb_config_free(f->cfg);
-    f->cfg = NULL;
-    if (tb_config_parse(&f->cfg, text, "test.ini") != TB_OK)
-        fail_msg("tb_config_parse: %s\n%s", tb_last_error(), text);
-}
-
-static void fx_open(fx *f)
-{
-    if (f->ob)
-        return;
-    tb_outbox_options o = TB_OUTBOX_OPTIONS_INIT;
-    o.durability = TB_DURABILITY_NORMAL;
-    assert_int_equal(tb_outbox_open(&f->ob, f->db, &o), TB_OK);
-}
-
-static void fx_put_json(fx *f, const char *json)
-{
-    fx_open(f);
-    tb_status st = tb_outbox_put_json(f->ob, json, (size_t)-1, NULL);
-    if (st != TB_OK)
-        fail_msg("tb_outbox_put_json: %s: %s", tb_status_str(st), tb_outbox_errmsg(f->ob));
-}
-
-static tb_ship_report fx_ship(fx *f)
-{
-    tb_ship_report r;
-    tb_status st = tb_ship_once(f->db, f->cfg, NULL, &r);
-    if (st != TB_OK)
-        fail_msg("tb_ship_once: %s: %s", tb_status_str(st), tb_last_error());
-    return r;
-}
-
-static void fx_control(fx *f, const char *json)
-{
-    assert_int_equal(tb_test_server_control(&f->srv, json), 0);
+    st_fx_parse(f,
+                "[shipper]\nbackoff_base = 10ms\nbackoff_cap = 50ms\n\n"
+                "[oai]\ntype = openai\nbase_url = %s\napi_key = ${TEST_OPENAI_KEY}\n%s\n%s",
+                base_url ? base_url : f->srv.url, oai_extra ? oai_extra : "", more ? more : "");
 }
 
 static int64_t dest_int(fx *f, const char *col)
 {
-    return st_db_int(f->db, "SELECT %s FROM destinations WHERE name = 'oai'", col);
-}
-
-/* Every request the server recorded, parsed. */
-static cJSON *requests(fx *f)
-{
-    char *text = tb_test_server_requests(&f->srv);
-    assert_non_null(text);
-    cJSON *list = cJSON_Parse(text);
-    free(text);
-    assert_true(cJSON_IsArray(list));
-    return list;
+    return st_fx_dest_int(f, "oai", col);
 }
 
 static const char *req_str(const cJSON *req, const char *key)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
-    assert_true(cJSON_IsString(v));
-    return v->valuestring;
+    const char *v = st_req_str(req, key);
+    assert_non_null(v);
+    return v;
 }
 
-/* A request header (lower-case name), or NULL. */
-static const char *req_header(const cJSON *req, const char *name)
+/* The record ids inside the accepted ingest requests, in arrival order:
+ * requests whose body names one of `reject` (refused by the server) are
+ * skipped. */
+static void ingest_arrivals(fx *f, const char *const *reject, st_arrivals *a)
 {
-    const cJSON *h = cJSON_GetObjectItemCaseSensitive(req, "headers");
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(h, name);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static void assert_header(const cJSON *req, const char *name, const char *want)
-{
-    const char *got = req_header(req, name);
-    if (!got || strcmp(got, want) != 0)
-        fail_msg("header %s: got '%s', want '%s'", name, got ? got : "(absent)", want);
+    st_filter flt = {.path = INGEST, .reject = reject, .array_key = "data"};
+    st_arrivals_get(&f->srv, &flt, a);
 }
 
 /* The stored bodies in seq order; *n_out of them. Free with free_bodies. */
@@ -183,48 +104,6 @@ static void free_bodies(char **v, size_t n)
     free(v);
 }
 
-/* The record ids inside the accepted ingest requests, in arrival order:
- * requests whose body names one of `reject` (refused by the server) are
- * skipped. */
-static void ingest_arrivals(fx *f, const char *const *reject, st_arrivals *a)
-{
-    memset(a, 0, sizeof *a);
-    cJSON *list = requests(f);
-    const cJSON *req;
-    cJSON_ArrayForEach(req, list)
-    {
-        if (strcmp(req_str(req, "path"), INGEST) != 0)
-            continue;
-        a->requests++;
-        const char *body = req_str(req, "body");
-        bool refused = false;
-        for (size_t k = 0; reject && reject[k]; k++)
-            if (strstr(body, reject[k]))
-                refused = true;
-        if (refused)
-            continue;
-        cJSON *root = cJSON_Parse(body);
-        const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
-        if (!cJSON_IsArray(data))
-            fail_msg("an ingest body is not {\"data\":[…]}: %.200s", body);
-        a->kept++;
-        const cJSON *rec;
-        cJSON_ArrayForEach(rec, data)
-        {
-            const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "id");
-            assert_true(cJSON_IsString(id));
-            if (a->n == a->cap) {
-                a->cap = a->cap ? a->cap * 2 : 64;
-                a->ids = realloc(a->ids, a->cap * sizeof *a->ids);
-                assert_non_null(a->ids);
-            }
-            snprintf(a->ids[a->n++], 64, "%s", id->valuestring);
-        }
-        cJSON_Delete(root);
-    }
-    cJSON_Delete(list);
-}
-
 /* ---- path, headers, body verbatim in seq order ------------------------------ */
 
 static void test_headers_and_body(void **state)
@@ -232,9 +111,8 @@ static void test_headers_and_body(void **state)
     fx *f = *state;
     fx_config(f, NULL, "organization = org-tracebox\nproject = proj_tracebox\nbatch_size = 4",
               NULL);
-    fx_open(f);
-    st_recs_put(f->ob, &f->recs, 10, 40);
-    tb_ship_report r = fx_ship(f);
+    st_fx_put(f, 10, 40);
+    tb_ship_report r = st_fx_ship(f);
     assert_int_equal(r.delivered, 10);
     assert_int_equal(r.dead, 0);
     assert_int_equal(r.pending, 0);
@@ -242,7 +120,7 @@ static void test_headers_and_body(void **state)
     size_t nb = 0;
     char **bodies = stored_bodies(f, &nb);
     assert_int_equal(nb, 10);
-    cJSON *list = requests(f);
+    cJSON *list = st_requests(&f->srv);
     assert_int_equal(cJSON_GetArraySize(list), 3); /* 4 + 4 + 2 */
     size_t next = 0;
     const cJSON *req;
@@ -250,12 +128,12 @@ static void test_headers_and_body(void **state)
     {
         assert_string_equal(req_str(req, "method"), "POST");
         assert_string_equal(req_str(req, "path"), INGEST);
-        assert_header(req, "authorization", "Bearer " KEY);
-        assert_header(req, "content-type", "application/json");
-        assert_header(req, "openai-beta", "traces=v1");
-        assert_header(req, "openai-organization", "org-tracebox");
-        assert_header(req, "openai-project", "proj_tracebox");
-        const char *ua = req_header(req, "user-agent");
+        st_assert_header(req, "authorization", "Bearer " KEY);
+        st_assert_header(req, "content-type", "application/json");
+        st_assert_header(req, "openai-beta", "traces=v1");
+        st_assert_header(req, "openai-organization", "org-tracebox");
+        st_assert_header(req, "openai-project", "proj_tracebox");
+        const char *ua = st_req_header(req, "user-agent");
         assert_non_null(ua);
         assert_int_equal(strncmp(ua, "tracebox/", 9), 0);
         /* {"data":[<stored body>,<stored body>,…]} byte for byte */
@@ -292,16 +170,15 @@ static void test_base_url_forms(void **state)
     char base[128];
     snprintf(base, sizeof base, "%s/v1/", f->srv.url);
     fx_config(f, base, NULL, NULL);
-    fx_open(f);
-    st_recs_put(f->ob, &f->recs, 3, 10);
-    assert_int_equal(fx_ship(f).delivered, 3);
-    cJSON *list = requests(f);
+    st_fx_put(f, 3, 10);
+    assert_int_equal(st_fx_ship(f).delivered, 3);
+    cJSON *list = st_requests(&f->srv);
     assert_int_equal(cJSON_GetArraySize(list), 1);
     const cJSON *req = cJSON_GetArrayItem(list, 0);
     assert_string_equal(req_str(req, "path"), INGEST);
-    assert_header(req, "openai-beta", "traces=v1");
-    assert_null(req_header(req, "openai-organization"));
-    assert_null(req_header(req, "openai-project"));
+    st_assert_header(req, "openai-beta", "traces=v1");
+    assert_null(st_req_header(req, "openai-organization"));
+    assert_null(st_req_header(req, "openai-project"));
     cJSON_Delete(list);
 
     /* a trailing slash on the plain base */
@@ -309,8 +186,8 @@ static void test_base_url_forms(void **state)
     snprintf(base, sizeof base, "%s/", f->srv.url);
     fx_config(f, base, NULL, NULL);
     st_recs_put(f->ob, &f->recs, 2, 10);
-    assert_int_equal(fx_ship(f).delivered, 2);
-    list = requests(f);
+    assert_int_equal(st_fx_ship(f).delivered, 2);
+    list = st_requests(&f->srv);
     assert_int_equal(cJSON_GetArraySize(list), 1);
     assert_string_equal(req_str(cJSON_GetArrayItem(list, 0), "path"), INGEST);
     cJSON_Delete(list);
@@ -325,7 +202,7 @@ static void test_big_generation_truncated(void **state)
     snprintf(more, sizeof more, "[archive]\ntype = file\npath = %s/full.jsonl\n", f->dir);
     fx_config(f, NULL, NULL, more);
     /* ingest would refuse it: anything over 150 000 bytes gets 413 here */
-    fx_control(f, "{\"mode\":\"max_bytes\",\"max\":150000}");
+    st_fx_control(f, "{\"mode\":\"max_bytes\",\"max\":150000}");
 
     const char *trace_id = "trace_0f8c3c1e9b6a4d2f8e7a1b2c3d4e5f60";
     char trace[512];
@@ -334,7 +211,7 @@ static void test_big_generation_truncated(void **state)
              "\"group_id\":\"thread_1\",\"metadata\":{\"user\":\"42\",\"tries\":3,"
              "\"tags\":[\"a\",\"b\"]}}",
              trace_id);
-    fx_put_json(f, trace);
+    st_fx_put_json(f, trace);
     size_t big = 200 * 1000;
     char *content = malloc(big + 1);
     assert_non_null(content);
@@ -356,16 +233,16 @@ static void test_big_generation_truncated(void **state)
                      "\"output_tokens\":5,\"total_tokens\":15}},\"error\":null}");
     tb__buf_append(&b, "", 1);
     assert_false(b.failed);
-    fx_put_json(f, b.data);
+    st_fx_put_json(f, b.data);
 
-    tb_ship_report r = fx_ship(f);
+    tb_ship_report r = st_fx_ship(f);
     assert_int_equal(r.dead, 0);
     assert_int_equal(r.pending, 0);
     assert_int_equal(dest_int(f, "delivered"), 2);
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM dead_letters"), 0);
 
     /* one request, no 413: it was small enough the first time */
-    cJSON *list = requests(f);
+    cJSON *list = st_requests(&f->srv);
     assert_int_equal(cJSON_GetArraySize(list), 1);
     const char *body = req_str(cJSON_GetArrayItem(list, 0), "body");
     assert_true(strlen(body) < 150000);
@@ -423,28 +300,20 @@ static void test_big_generation_truncated(void **state)
 
 static void assert_no_key_in_file(const char *path)
 {
-    size_t len = 0;
-    char *text = st_read_file(path, &len);
-    if (!text)
-        return;
-    size_t kl = strlen(KEY);
-    for (size_t i = 0; i + kl <= len; i++)
-        if (memcmp(text + i, KEY, kl) == 0)
-            fail_msg("the API key appears in %s at byte %zu", path, i);
-    free(text);
+    if (st_file_has(path, KEY))
+        fail_msg("the API key appears in %s", path);
 }
 
 static void test_401_key_never_shown(void **state)
 {
     fx *f = *state;
     fx_config(f, NULL, NULL, NULL);
-    fx_open(f);
-    st_recs_put(f->ob, &f->recs, 6, 20);
+    st_fx_put(f, 6, 20);
     /* the refusal echoes the key, as a careless server might */
-    fx_control(f, "{\"mode\":\"status\",\"code\":401,\"body\":\"{\\\"error\\\":{\\\"message\\\":"
-                  "\\\"Incorrect API key provided: " KEY "\\\",\\\"code\\\":"
-                  "\\\"invalid_api_key\\\"}}\"}");
-    tb_ship_report r = fx_ship(f);
+    st_fx_control(f, "{\"mode\":\"status\",\"code\":401,\"body\":\"{\\\"error\\\":{\\\"message\\\":"
+                     "\\\"Incorrect API key provided: " KEY "\\\",\\\"code\\\":"
+                     "\\\"invalid_api_key\\\"}}\"}");
+    tb_ship_report r = st_fx_ship(f);
     assert_int_equal(r.delivered, 0);
     assert_int_equal(r.dead, 0);
     assert_int_equal(r.pending, 6);
@@ -465,18 +334,15 @@ static void test_401_key_never_shown(void **state)
     /* what an operator sees */
     tb_outbox_close(f->ob);
     f->ob = NULL;
-    char out[400], errf[400];
-    snprintf(out, sizeof out, "%s/cli.out", f->dir);
-    snprintf(errf, sizeof errf, "%s/cli.err", f->dir);
     const char *verbs[][3] = {{"status", NULL, NULL},
                               {"status", "--json", NULL},
                               {"pending", NULL, NULL},
                               {"dead", NULL, NULL}};
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
         const char *args[] = {"--db", f->db, verbs[i][0], verbs[i][1], NULL};
-        int code = st_run_cli(f->dir, out, errf, 60000, args);
-        char *o = st_read_file(out, NULL);
-        char *e = st_read_file(errf, NULL);
+        int code = st_run_cli(f->dir, f->out, f->err, 60000, args);
+        char *o = st_read_file(f->out, NULL);
+        char *e = st_read_file(f->err, NULL);
         assert_non_null(o);
         assert_non_null(e);
         if (strstr(o, KEY) || strstr(e, KEY))
@@ -493,9 +359,9 @@ static void test_401_key_never_shown(void **state)
     assert_no_key_in_file(path);
 
     /* the key is fixed: everything ships */
-    fx_control(f, "{\"mode\":\"ok\"}");
-    st_db_exec(f->db, "UPDATE destinations SET next_attempt_at = NULL");
-    r = fx_ship(f);
+    st_fx_control(f, "{\"mode\":\"ok\"}");
+    st_fx_due_now(f);
+    r = st_fx_ship(f);
     assert_int_equal(r.delivered, 6);
     assert_int_equal(dest_int(f, "auth_failed"), 0);
     st_arrivals a;
@@ -512,13 +378,12 @@ static void test_400_one_record(void **state)
 {
     fx *f = *state;
     fx_config(f, NULL, "batch_size = 10", NULL);
-    fx_open(f);
-    st_recs_put(f->ob, &f->recs, 25, 30);
+    st_fx_put(f, 25, 30);
     const char *bad = f->recs.ids[7];
     char ctl[256];
     snprintf(ctl, sizeof ctl, "{\"mode\":\"reject_ids\",\"ids\":[\"%s\"]}", bad);
-    fx_control(f, ctl);
-    tb_ship_report r = fx_ship(f);
+    st_fx_control(f, ctl);
+    tb_ship_report r = st_fx_ship(f);
     assert_int_equal(r.delivered, 24);
     assert_int_equal(r.dead, 1);
     assert_int_equal(r.pending, 0);

@@ -15,7 +15,7 @@
  * connection failure never put a secret into destinations.last_error,
  * tb_last_error() or stderr.
  */
-#include "shiptest.h"
+#include "fixture.h"
 
 #include "otlp/encode.h"
 #include "trace.pb-c.h"
@@ -54,76 +54,18 @@ static const char *k_records[] = {
 #define SECRET1 "sk-SECRET-alpha-7781"
 #define SECRET2 "sk-SECRET-beta-9932"
 
-typedef struct fx {
-    char dir[256];
-    char db[320];
-    tb_test_server srv;
-    tb_config *cfg;
-} fx;
+typedef st_fx fx;
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    st_dir_make(f->dir, sizeof f->dir);
-    snprintf(f->db, sizeof f->db, "%s/outbox.db", f->dir);
-    if (tb_test_server_start(&f->srv) != 0) {
-        st_dir_remove(f->dir);
-        free(f);
+    if (st_fx_setup(state) != 0)
         return -1;
-    }
-    tb_outbox *ob = NULL;
-    tb_outbox_options o = TB_OUTBOX_OPTIONS_INIT;
-    o.durability = TB_DURABILITY_NORMAL;
-    assert_int_equal(tb_outbox_open(&ob, f->db, &o), TB_OK);
-    for (size_t i = 0; i < N_RECORDS; i++) {
-        tb_status st = tb_outbox_put_json(ob, k_records[i], (size_t)-1, NULL);
-        if (st != TB_OK)
-            fail_msg("tb_outbox_put_json: %s", tb_outbox_errmsg(ob));
-    }
-    tb_outbox_close(ob);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
     fx *f = *state;
-    if (!f)
-        return 0;
-    tb_config_free(f->cfg);
-    tb_test_server_stop(&f->srv);
-    st_dir_remove(f->dir);
-    free(f);
+    for (size_t i = 0; i < N_RECORDS; i++)
+        st_fx_put_json(f, k_records[i]);
+    tb_outbox_close(f->ob);
+    f->ob = NULL;
     return 0;
-}
-
-static void fx_parse(fx *f, const char *fmt, ...) TB__PRINTF(2, 3);
-static void fx_parse(fx *f, const char *fmt, ...)
-{
-    char text[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    tb_config_free(f->cfg);
-    f->cfg = NULL;
-    if (tb_config_parse(&f->cfg, text, "test.ini") != TB_OK)
-        fail_msg("tb_config_parse: %s\n%s", tb_last_error(), text);
-}
-
-static tb_ship_report fx_ship(fx *f)
-{
-    tb_ship_report r;
-    tb_status st = tb_ship_once(f->db, f->cfg, NULL, &r);
-    if (st != TB_OK)
-        fail_msg("tb_ship_once: %s: %s", tb_status_str(st), tb_last_error());
-    return r;
-}
-
-static int64_t dest_int(fx *f, const char *dest, const char *col)
-{
-    return st_db_int(f->db, "SELECT %s FROM destinations WHERE name = '%s'", col, dest);
 }
 
 /* ---- what the server got ------------------------------------------- */
@@ -190,16 +132,12 @@ static unsigned char *gunzip(const unsigned char *in, size_t len, size_t *out_le
 static void got_get(fx *f, const char *path, size_t index, got *g)
 {
     memset(g, 0, sizeof *g);
-    char *text = tb_test_server_requests(&f->srv);
-    assert_non_null(text);
-    g->list = cJSON_Parse(text);
-    free(text);
-    assert_non_null(g->list);
+    g->list = st_requests(&f->srv);
     size_t seen = 0;
     const cJSON *r;
     cJSON_ArrayForEach(r, g->list)
     {
-        if (strcmp(cJSON_GetObjectItem(r, "path")->valuestring, path) == 0 && seen++ == index) {
+        if (strcmp(st_req_str(r, "path"), path) == 0 && seen++ == index) {
             g->req = r;
             break;
         }
@@ -207,10 +145,9 @@ static void got_get(fx *f, const char *path, size_t index, got *g)
     if (!g->req)
         fail_msg("no request %zu to %s", index, path);
     size_t len;
-    unsigned char *raw = b64_decode(cJSON_GetObjectItem(g->req, "body_b64")->valuestring, &len);
-    const cJSON *ce =
-        cJSON_GetObjectItem(cJSON_GetObjectItem(g->req, "headers"), "content-encoding");
-    if (cJSON_IsString(ce) && strcmp(ce->valuestring, "gzip") == 0) {
+    unsigned char *raw = b64_decode(st_req_str(g->req, "body_b64"), &len);
+    const char *ce = st_req_header(g->req, "content-encoding");
+    if (ce && strcmp(ce, "gzip") == 0) {
         g->raw = gunzip(raw, len, &g->raw_len);
         free(raw);
     } else {
@@ -225,34 +162,14 @@ static void got_free(got *g)
     free(g->raw);
 }
 
-static const char *header(const got *g, const char *name)
-{
-    const cJSON *h = cJSON_GetObjectItem(cJSON_GetObjectItem(g->req, "headers"), name);
-    return cJSON_IsString(h) ? h->valuestring : NULL;
-}
-
-static void expect_header(const got *g, const char *name, const char *want)
-{
-    const char *v = header(g, name);
-    if (!v)
-        fail_msg("no %s header", name);
-    if (strcmp(v, want) != 0)
-        fail_msg("%s: \"%s\", want \"%s\"", name, v, want);
-}
-
 static size_t requests_to(fx *f, const char *path)
 {
-    got g;
-    memset(&g, 0, sizeof g);
-    char *text = tb_test_server_requests(&f->srv);
-    assert_non_null(text);
-    cJSON *list = cJSON_Parse(text);
-    free(text);
+    cJSON *list = st_requests(&f->srv);
     size_t n = 0;
     const cJSON *r;
     cJSON_ArrayForEach(r, list)
     {
-        if (strcmp(cJSON_GetObjectItem(r, "path")->valuestring, path) == 0)
+        if (strcmp(st_req_str(r, "path"), path) == 0)
             n++;
     }
     cJSON_Delete(list);
@@ -307,9 +224,10 @@ static void check_protobuf(const got *g, const char *span_key, const char *res_k
 
 static void assert_caught_up(fx *f, const char *dest)
 {
-    assert_int_equal(dest_int(f, dest, "cursor"), st_db_int(f->db, "SELECT max(seq) FROM records"));
-    assert_int_equal(dest_int(f, dest, "delivered"), (int64_t)N_RECORDS);
-    assert_int_equal(dest_int(f, dest, "attempts"), 0);
+    assert_int_equal(st_fx_dest_int(f, dest, "cursor"),
+                     st_db_int(f->db, "SELECT max(seq) FROM records"));
+    assert_int_equal(st_fx_dest_int(f, dest, "delivered"), (int64_t)N_RECORDS);
+    assert_int_equal(st_fx_dest_int(f, dest, "attempts"), 0);
 }
 
 /* ---- tests ------------------------------------------------------------ */
@@ -317,22 +235,22 @@ static void assert_caught_up(fx *f, const char *dest)
 static void test_otlp_protobuf(void **state)
 {
     fx *f = *state;
-    fx_parse(f,
-             "[col]\ntype = otlp\nendpoint = %s/\nheaders = x-team=blue,x-env=t%%20st\n"
-             "service_name = support-bot\n",
-             f->srv.url);
-    tb_ship_report r = fx_ship(f);
+    st_fx_parse(f,
+                "[col]\ntype = otlp\nendpoint = %s/\nheaders = x-team=blue,x-env=t%%20st\n"
+                "service_name = support-bot\n",
+                f->srv.url);
+    tb_ship_report r = st_fx_ship(f);
     assert_int_equal(r.delivered, (int64_t)N_RECORDS);
     assert_int_equal(r.pending, 0);
     assert_int_equal(requests_to(f, "/v1/traces"), 1);
     got g;
     got_get(f, "/v1/traces", 0, &g);
     assert_string_equal(cJSON_GetObjectItem(g.req, "method")->valuestring, "POST");
-    expect_header(&g, "content-type", "application/x-protobuf");
-    expect_header(&g, "x-team", "blue");
-    expect_header(&g, "x-env", "t st");
-    assert_null(header(&g, "content-encoding"));
-    assert_null(header(&g, "authorization"));
+    st_assert_header(g.req, "content-type", "application/x-protobuf");
+    st_assert_header(g.req, "x-team", "blue");
+    st_assert_header(g.req, "x-env", "t st");
+    assert_null(st_req_header(g.req, "content-encoding"));
+    assert_null(st_req_header(g.req, "authorization"));
     check_protobuf(&g, "gen_ai.conversation.id", "service.name", "support-bot");
     check_protobuf(&g, "openinference.span.kind", "telemetry.sdk.name", "tracebox");
     got_free(&g);
@@ -342,14 +260,14 @@ static void test_otlp_protobuf(void **state)
 static void test_otlp_json(void **state)
 {
     fx *f = *state;
-    fx_parse(f,
-             "[col]\ntype = otlp\ntraces_endpoint = %s/custom/traces\nprotocol = http/json\n"
-             "conventions = genai\n",
-             f->srv.url);
-    fx_ship(f);
+    st_fx_parse(f,
+                "[col]\ntype = otlp\ntraces_endpoint = %s/custom/traces\nprotocol = http/json\n"
+                "conventions = genai\n",
+                f->srv.url);
+    st_fx_ship(f);
     got g;
     got_get(f, "/custom/traces", 0, &g);
-    expect_header(&g, "content-type", "application/json");
+    st_assert_header(g.req, "content-type", "application/json");
     cJSON *root = cJSON_ParseWithLength((const char *)g.raw, g.raw_len);
     assert_non_null(root);
     const cJSON *rs = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "resourceSpans"), 0);
@@ -377,12 +295,12 @@ static void test_otlp_json(void **state)
 static void test_otlp_gzip(void **state)
 {
     fx *f = *state;
-    fx_parse(f, "[col]\ntype = otlp\nendpoint = %s\ncompression = gzip\n", f->srv.url);
-    fx_ship(f);
+    st_fx_parse(f, "[col]\ntype = otlp\nendpoint = %s\ncompression = gzip\n", f->srv.url);
+    st_fx_ship(f);
     got g;
     got_get(f, "/v1/traces", 0, &g);
-    expect_header(&g, "content-type", "application/x-protobuf");
-    expect_header(&g, "content-encoding", "gzip");
+    st_assert_header(g.req, "content-type", "application/x-protobuf");
+    st_assert_header(g.req, "content-encoding", "gzip");
     check_protobuf(&g, "tracebox.sdk_span_id", NULL, NULL);
     got_free(&g);
     assert_caught_up(f, "col");
@@ -391,19 +309,19 @@ static void test_otlp_gzip(void **state)
 static void test_langfuse(void **state)
 {
     fx *f = *state;
-    fx_parse(f,
-             "[lf]\ntype = langfuse\nhost = %s/\npublic_key = pk-lf-1234\n"
-             "secret_key = " SECRET1 "\n",
-             f->srv.url);
-    fx_ship(f);
+    st_fx_parse(f,
+                "[lf]\ntype = langfuse\nhost = %s/\npublic_key = pk-lf-1234\n"
+                "secret_key = " SECRET1 "\n",
+                f->srv.url);
+    st_fx_ship(f);
     got g;
     got_get(f, "/api/public/otel/v1/traces", 0, &g);
-    expect_header(&g, "content-type", "application/x-protobuf");
+    st_assert_header(g.req, "content-type", "application/x-protobuf");
     /* base64("pk-lf-1234:sk-SECRET-alpha-7781") */
-    expect_header(&g, "authorization", "Basic cGstbGYtMTIzNDpzay1TRUNSRVQtYWxwaGEtNzc4MQ==");
-    expect_header(&g, "x-langfuse-ingestion-version", "4");
-    expect_header(&g, "x-langfuse-sdk-name", "tracebox");
-    expect_header(&g, "x-langfuse-sdk-version", tb_version());
+    st_assert_header(g.req, "authorization", "Basic cGstbGYtMTIzNDpzay1TRUNSRVQtYWxwaGEtNzc4MQ==");
+    st_assert_header(g.req, "x-langfuse-ingestion-version", "4");
+    st_assert_header(g.req, "x-langfuse-sdk-name", "tracebox");
+    st_assert_header(g.req, "x-langfuse-sdk-version", tb_version());
     check_protobuf(&g, "langfuse.observation.type", "service.name", "tracebox");
     check_protobuf(&g, "langfuse.trace.name", NULL, NULL);
     check_protobuf(&g, "session.id", NULL, NULL);
@@ -414,20 +332,20 @@ static void test_langfuse(void **state)
 static void test_arize(void **state)
 {
     fx *f = *state;
-    fx_parse(f,
-             "[ax]\ntype = arize\nendpoint = %s\nspace_id = U3BhY2U6MTIz\napi_key = " SECRET1
-             "\nproject = agents\n",
-             f->srv.url);
-    fx_ship(f);
+    st_fx_parse(f,
+                "[ax]\ntype = arize\nendpoint = %s\nspace_id = U3BhY2U6MTIz\napi_key = " SECRET1
+                "\nproject = agents\n",
+                f->srv.url);
+    st_fx_ship(f);
     got g;
     got_get(f, "/v1/traces", 0, &g);
-    expect_header(&g, "content-type", "application/x-protobuf");
+    st_assert_header(g.req, "content-type", "application/x-protobuf");
     /* what Arize's own exporter sends; not the deprecated space_id / api_key */
-    expect_header(&g, "arize-space-id", "U3BhY2U6MTIz");
-    expect_header(&g, "authorization", SECRET1);
-    expect_header(&g, "arize-interface", "otel");
-    assert_null(header(&g, "space_id"));
-    assert_null(header(&g, "api_key"));
+    st_assert_header(g.req, "arize-space-id", "U3BhY2U6MTIz");
+    st_assert_header(g.req, "authorization", SECRET1);
+    st_assert_header(g.req, "arize-interface", "otel");
+    assert_null(st_req_header(g.req, "space_id"));
+    assert_null(st_req_header(g.req, "api_key"));
     check_protobuf(&g, "openinference.span.kind", "openinference.project.name", "agents");
     check_protobuf(&g, "arize.project.name", "model_id", "agents");
     got_free(&g);
@@ -437,14 +355,14 @@ static void test_arize(void **state)
 static void test_phoenix(void **state)
 {
     fx *f = *state;
-    fx_parse(f, "[px]\ntype = phoenix\nendpoint = %s\napi_key = " SECRET2 "\n", f->srv.url);
-    fx_ship(f);
+    st_fx_parse(f, "[px]\ntype = phoenix\nendpoint = %s\napi_key = " SECRET2 "\n", f->srv.url);
+    st_fx_ship(f);
     got g;
     got_get(f, "/v1/traces", 0, &g);
     /* Phoenix compares the content type exactly */
-    expect_header(&g, "content-type", "application/x-protobuf");
-    expect_header(&g, "authorization", "Bearer " SECRET2);
-    expect_header(&g, "x-project-name", "default");
+    st_assert_header(g.req, "content-type", "application/x-protobuf");
+    st_assert_header(g.req, "authorization", "Bearer " SECRET2);
+    st_assert_header(g.req, "x-project-name", "default");
     check_protobuf(&g, "openinference.span.kind", "openinference.project.name", "default");
     got_free(&g);
     assert_caught_up(f, "px");
@@ -453,14 +371,15 @@ static void test_phoenix(void **state)
 static void test_wandb(void **state)
 {
     fx *f = *state;
-    fx_parse(f, "[wb]\ntype = wandb\nendpoint = %s\napi_key = " SECRET2 "\nproject = acme/agents\n",
-             f->srv.url);
-    fx_ship(f);
+    st_fx_parse(f,
+                "[wb]\ntype = wandb\nendpoint = %s\napi_key = " SECRET2 "\nproject = acme/agents\n",
+                f->srv.url);
+    st_fx_ship(f);
     got g;
     got_get(f, "/otel/v1/traces", 0, &g);
-    expect_header(&g, "content-type", "application/x-protobuf");
-    expect_header(&g, "wandb-api-key", SECRET2);
-    expect_header(&g, "project_id", "acme/agents");
+    st_assert_header(g.req, "content-type", "application/x-protobuf");
+    st_assert_header(g.req, "wandb-api-key", SECRET2);
+    st_assert_header(g.req, "project_id", "acme/agents");
     check_protobuf(&g, "gen_ai.operation.name", "wandb.entity", "acme");
     check_protobuf(&g, "openinference.span.kind", "wandb.project", "agents");
     got_free(&g);
@@ -502,8 +421,8 @@ static void test_partial_success(void **state)
     assert_int_equal(tb_test_server_control(&f->srv, "{\"mode\":\"status\",\"code\":200,\"body\":"
                                                      "\"\\n\\f\\b\\u0003\\u0012\\bbad span\"}"),
                      0);
-    fx_parse(f, "[col]\ntype = otlp\nendpoint = %s\n", f->srv.url);
-    tb_ship_report r = fx_ship(f);
+    st_fx_parse(f, "[col]\ntype = otlp\nendpoint = %s\n", f->srv.url);
+    tb_ship_report r = st_fx_ship(f);
     assert_int_equal(r.delivered, (int64_t)N_RECORDS);
     assert_int_equal(r.dead, 0);
     assert_caught_up(f, "col");
@@ -517,8 +436,8 @@ static void test_partial_success(void **state)
                                             "\"{\\\"partialSuccess\\\":{\\\"rejectedSpans\\\":"
                                             "\\\"2\\\",\\\"errorMessage\\\":\\\"nope\\\"}}\"}"),
                      0);
-    fx_parse(f, "[col2]\ntype = otlp\nendpoint = %s\nprotocol = http/json\n", f->srv.url);
-    fx_ship(f);
+    st_fx_parse(f, "[col2]\ntype = otlp\nendpoint = %s\nprotocol = http/json\n", f->srv.url);
+    st_fx_ship(f);
     assert_caught_up(f, "col2");
     assert_int_equal(st_db_int(f->db, "SELECT value FROM counters WHERE name = 'rejected_unnamed'"),
                      5);
@@ -573,16 +492,16 @@ static void test_no_secret_in_errors(void **state)
         } else {
             snprintf(base, sizeof base, "http://127.0.0.1:%d", dead_port);
         }
-        fx_parse(f,
-                 "[shipper]\nauth_backoff = 10ms\nbackoff_base = 10ms\nbackoff_cap = 20ms\n"
-                 "[lf]\ntype = langfuse\nhost = %s\npublic_key = pk-1\nsecret_key = " SECRET1 "\n"
-                 "[ax]\ntype = arize\nendpoint = %s\nspace_id = s1\napi_key = " SECRET1 "\n"
-                 "[px]\ntype = phoenix\nendpoint = %s\napi_key = " SECRET2 "\n"
-                 "[wb]\ntype = wandb\nendpoint = %s\napi_key = " SECRET2 "\nproject = e/p\n"
-                 "[col]\ntype = otlp\nendpoint = %s\nheaders = authorization=Bearer%%20" SECRET1
-                 "\n",
-                 base, base, base, base, base);
-        st_db_exec(f->db, "UPDATE destinations SET next_attempt_at = NULL");
+        st_fx_parse(
+            f,
+            "[shipper]\nauth_backoff = 10ms\nbackoff_base = 10ms\nbackoff_cap = 20ms\n"
+            "[lf]\ntype = langfuse\nhost = %s\npublic_key = pk-1\nsecret_key = " SECRET1 "\n"
+            "[ax]\ntype = arize\nendpoint = %s\nspace_id = s1\napi_key = " SECRET1 "\n"
+            "[px]\ntype = phoenix\nendpoint = %s\napi_key = " SECRET2 "\n"
+            "[wb]\ntype = wandb\nendpoint = %s\napi_key = " SECRET2 "\nproject = e/p\n"
+            "[col]\ntype = otlp\nendpoint = %s\nheaders = authorization=Bearer%%20" SECRET1 "\n",
+            base, base, base, base, base);
+        st_fx_due_now(f);
         char *err = ship_capturing_stderr(f);
         assert_no_secret("all", "stderr", err);
         assert_no_secret("all", "tb_last_error", tb_last_error());
@@ -595,7 +514,7 @@ static void test_no_secret_in_errors(void **state)
             assert_no_secret(dests[i], "last_error", last);
             if (pass == 0 && !strstr(last, "401"))
                 fail_msg("[%s] last_error \"%s\" does not say 401", dests[i], last);
-            assert_int_equal(dest_int(f, dests[i], "delivered"), 0);
+            assert_int_equal(st_fx_dest_int(f, dests[i], "delivered"), 0);
         }
         free(err);
     }
@@ -640,14 +559,14 @@ static void test_env_only(void **state)
     unsetenv("PHOENIX_COLLECTOR_ENDPOINT");
     if (st != TB_OK)
         fail_msg("tb_config_load: %s", tb_last_error());
-    fx_ship(f);
+    st_fx_ship(f);
     got g;
     got_get(f, "/api/public/otel/v1/traces", 0, &g);
-    expect_header(&g, "authorization", "Basic cGstZW52OnNrLVNFQ1JFVC1hbHBoYS03Nzgx");
+    st_assert_header(g.req, "authorization", "Basic cGstZW52OnNrLVNFQ1JFVC1hbHBoYS03Nzgx");
     check_protobuf(&g, "langfuse.observation.type", NULL, NULL);
     got_free(&g);
     got_get(f, "/v1/traces", 0, &g);
-    assert_null(header(&g, "authorization"));
+    assert_null(st_req_header(g.req, "authorization"));
     check_protobuf(&g, "openinference.span.kind", "openinference.project.name", "default");
     got_free(&g);
     assert_caught_up(f, "langfuse");
@@ -660,8 +579,8 @@ static void test_env_only(void **state)
 static void test_trace_across_batches(void **state)
 {
     fx *f = *state;
-    fx_parse(f, "[col]\ntype = otlp\nendpoint = %s\nbatch_size = 1\n", f->srv.url);
-    fx_ship(f);
+    st_fx_parse(f, "[col]\ntype = otlp\nendpoint = %s\nbatch_size = 1\n", f->srv.url);
+    st_fx_ship(f);
     assert_caught_up(f, "col");
     /* one request per span; none for the trace record */
     assert_int_equal(requests_to(f, "/v1/traces"), N_SPANS);
@@ -686,7 +605,7 @@ static void test_trace_across_batches(void **state)
 static void test_trace_from_outbox(void **state)
 {
     fx *f = *state;
-    fx_parse(f, "[col]\ntype = otlp\nendpoint = %s\n", f->srv.url);
+    st_fx_parse(f, "[col]\ntype = otlp\nendpoint = %s\n", f->srv.url);
     int64_t trace_seq = st_db_int(f->db, "SELECT seq FROM records WHERE kind = 'trace'");
     assert_int_equal(
         st_db_int(f->db, "SELECT count(*) FROM records WHERE seq < %lld", (long long)trace_seq), 0);
@@ -694,7 +613,7 @@ static void test_trace_from_outbox(void **state)
                "INSERT INTO destinations (name, type, cursor, created_at) VALUES ('col', "
                "'otlp', %lld, '2026-01-01T00:00:00Z')",
                (long long)trace_seq);
-    fx_ship(f);
+    st_fx_ship(f);
     assert_int_equal(requests_to(f, "/v1/traces"), 1);
     got g;
     got_get(f, "/v1/traces", 0, &g);
@@ -716,19 +635,19 @@ static void test_trace_from_outbox(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_otlp_protobuf, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_otlp_json, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_otlp_gzip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_langfuse, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_arize, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_phoenix, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wandb, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_partial_success, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_secret_in_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_env_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_trace_across_batches, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_trace_from_outbox, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_otlp_protobuf, setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_otlp_json, setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_otlp_gzip, setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_langfuse, setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_arize, setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_phoenix, setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_wandb, setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_config_errors, setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_partial_success, setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_no_secret_in_errors, setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_env_only, setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_trace_across_batches, setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_trace_from_outbox, setup, st_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,7 +37,7 @@
  *   config error. KNOWN FAILURE at the time of writing: src/config.c
  *   check_value() quotes the expanded value (see the reliability notes).
  */
-#include "shiptest.h"
+#include "fixture.h"
 
 #include <grp.h>
 
@@ -47,44 +47,7 @@
 #define S_OPENAI "sk-TESTSECRET-openai-5d"
 #define P_LANGFUSE "pk-lf-TESTPUBLIC"
 
-typedef struct fx {
-    char dir[256];
-    char db[320];
-    char ini[320];
-    tb_test_server srv;
-    bool srv_up;
-    tb_config *cfg;
-    st_recs recs;
-} fx;
-
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    st_dir_make(f->dir, sizeof f->dir);
-    snprintf(f->db, sizeof f->db, "%s/outbox.db", f->dir);
-    snprintf(f->ini, sizeof f->ini, "%s/tracebox.ini", f->dir);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    if (f->srv_up)
-        tb_test_server_stop(&f->srv);
-    tb_config_free(f->cfg);
-    st_recs_free(&f->recs);
-    st_dir_remove(f->dir);
-    free(f);
-    return 0;
-}
-
-static void start_server(fx *f)
-{
-    assert_int_equal(tb_test_server_start(&f->srv), 0);
-    f->srv_up = true;
-}
+typedef st_fx fx;
 
 static void assert_mode_0600(const char *path)
 {
@@ -167,16 +130,6 @@ static void b64(const char *in, char *out, size_t size)
     out[o] = '\0';
 }
 
-/* Does [p, p+n) contain `needle`? (binary-safe) */
-static bool mem_has(const char *p, size_t n, const char *needle)
-{
-    size_t k = strlen(needle);
-    for (size_t i = 0; k && i + k <= n; i++)
-        if (memcmp(p + i, needle, k) == 0)
-            return true;
-    return false;
-}
-
 typedef struct scan {
     const char *needles[8];
     size_t n_needles;
@@ -196,7 +149,7 @@ static void scan_file(scan *s, const char *path, bool must_exist)
     s->files++;
     s->bytes += len;
     for (size_t i = 0; i < s->n_needles; i++)
-        if (mem_has(data, len, s->needles[i])) {
+        if (st_mem_has(data, len, s->needles[i])) {
             fprintf(stderr, "LEAK: %s contains %s\n", path, s->needles[i]);
             s->leaks++;
         }
@@ -214,7 +167,7 @@ static int run_verb(fx *f, int k, const char *const *args)
 static void test_secrets_never_leak(void **state)
 {
     fx *f = *state;
-    start_server(f);
+    st_fx_server(f);
     assert_int_equal(tb_test_server_control(&f->srv, "{\"mode\":\"status\",\"code\":401,\"body\":"
                                                      "\"{\\\"error\\\":{\\\"message\\\":"
                                                      "\\\"invalid key\\\"}}\"}"),
@@ -271,7 +224,7 @@ static void test_secrets_never_leak(void **state)
     assert_int_equal(tb_test_server_control(&f->srv, "{\"mode\":\"status\",\"code\":500,\"body\":"
                                                      "\"internal error\"}"),
                      0);
-    st_db_exec(f->db, "UPDATE destinations SET next_attempt_at = NULL");
+    st_fx_due_now(f);
     code = run_verb(f, k++, ship_v);
     assert_true(code == 75 || code == 1);
     const char *const verbs[][8] = {
@@ -363,14 +316,7 @@ static void test_setuid_refused(void **state)
     char bin[400], err[400];
     snprintf(bin, sizeof bin, "%s/tracebox-suid", f->dir);
     snprintf(err, sizeof err, "%s/suid.err", f->dir);
-    size_t len = 0;
-    char *data = st_read_file(cli, &len);
-    assert_non_null(data);
-    int fd = open(bin, O_WRONLY | O_CREAT | O_TRUNC, 0755);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, data, len), (ssize_t)len);
-    close(fd);
-    free(data);
+    st_copy_file(cli, bin, 0755);
     assert_int_equal(chmod(f->dir, 0755), 0);
     assert_int_equal(chmod(err, 0666) == 0 || errno == ENOENT, 1);
 
@@ -418,7 +364,7 @@ static int attempt(fx *f, const char *text)
 static void test_config_header_injection(void **state)
 {
     fx *f = *state;
-    start_server(f);
+    st_fx_server(f);
     const char *evil[] = {"a\r\nX-Injected: yes", "a\nX-Injected: yes", "a\rX-Injected: yes",
                           "a\r\n\r\nGET /x HTTP/1.1"};
     int outcome[3] = {0, 0, 0};
@@ -539,12 +485,12 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_file_modes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_secrets_never_leak, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_setuid_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_config_header_injection, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_endpoint_schemes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_expanded_secret_not_echoed, setup, teardown),
+        ST_FX_OFFLINE_TEST(test_file_modes),
+        ST_FX_OFFLINE_TEST(test_secrets_never_leak),
+        ST_FX_OFFLINE_TEST(test_setuid_refused),
+        ST_FX_OFFLINE_TEST(test_config_header_injection),
+        ST_FX_OFFLINE_TEST(test_endpoint_schemes),
+        ST_FX_OFFLINE_TEST(test_expanded_secret_not_echoed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,20 +15,9 @@
  *
  * Each test has its own temp dir, outbox, config and server.
  */
-#include "shiptest.h"
+#include "fixture.h"
 
 typedef st_fx fx;
-
-static void write_ini(fx *f, const char *fmt, ...) TB__PRINTF(2, 3);
-static void write_ini(fx *f, const char *fmt, ...)
-{
-    char text[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    st_write_file(f->ini, text);
-}
 
 /* `tracebox --db DB --config INI <verb args…>`; returns the exit code.
  * stdout/stderr are in f->out / f->err. */
@@ -61,20 +50,10 @@ static char *cli_stderr(fx *f)
     return t;
 }
 
-static void expect_exit(fx *f, int code, int want, const char *what)
-{
-    if (code != want) {
-        char *e = st_read_file(f->err, NULL);
-        char *o = st_read_file(f->out, NULL);
-        fail_msg("%s exited %d, expected %d\nstderr: %s\nstdout: %s", what, code, want, e ? e : "",
-                 o ? o : "");
-    }
-}
-
 /* `status --json`, parsed; the caller frees it. */
 static cJSON *status_json(fx *f)
 {
-    expect_exit(f, cli(f, "status", "--json", NULL, NULL), 0, "status --json");
+    st_fx_expect_exit(f, cli(f, "status", "--json", NULL, NULL), 0, "status --json");
     char *text = cli_stdout(f);
     cJSON *root = cJSON_Parse(text);
     if (!root)
@@ -143,12 +122,12 @@ static void check_file_line(const cJSON *obj, size_t i, void *arg)
 static void test_ship_once_ok(void **state)
 {
     fx *f = *state;
-    write_ini(f,
-              "[hook]\ntype = webhook\nurl = %s/hook\nbatch_size = 10\n\n"
-              "[jsonl]\ntype = file\npath = %s/out.jsonl\nbatch_size = 7\n",
-              f->srv.url, f->dir);
+    st_fx_write_ini(f,
+                    "[hook]\ntype = webhook\nurl = %s/hook\nbatch_size = 10\n\n"
+                    "[jsonl]\ntype = file\npath = %s/out.jsonl\nbatch_size = 7\n",
+                    f->srv.url, f->dir);
     st_populate(f->db, &f->recs, 37, 60, TB_DURABILITY_NORMAL);
-    expect_exit(f, cli(f, "ship", "--once", NULL, NULL), 0, "ship --once");
+    st_fx_expect_exit(f, cli(f, "ship", "--once", NULL, NULL), 0, "ship --once");
     char *err = cli_stderr(f);
     assert_non_null(strstr(err, "delivered 74")); /* 37 to each destination */
     free(err);
@@ -171,7 +150,7 @@ static void test_ship_once_ok(void **state)
     assert_int_equal(sb.st_mode & 0777, 0600);
 
     /* again: nothing pending, nothing sent */
-    expect_exit(f, cli(f, "ship", "--once", NULL, NULL), 0, "second ship --once");
+    st_fx_expect_exit(f, cli(f, "ship", "--once", NULL, NULL), 0, "second ship --once");
     st_arrivals_get(&f->srv, NULL, &a);
     assert_int_equal(a.n, f->recs.n);
     st_arrivals_free(&a);
@@ -204,13 +183,13 @@ static void check_pending_line(const cJSON *obj, size_t i, void *arg)
 static void test_503_then_operator_verbs(void **state)
 {
     fx *f = *state;
-    write_ini(f,
-              "[shipper]\nbackoff_base = 10ms\nbackoff_cap = 50ms\n\n"
-              "[hook]\ntype = webhook\nurl = %s/hook\nbatch_size = 10\n",
-              f->srv.url);
+    st_fx_write_ini(f,
+                    "[shipper]\nbackoff_base = 10ms\nbackoff_cap = 50ms\n\n"
+                    "[hook]\ntype = webhook\nurl = %s/hook\nbatch_size = 10\n",
+                    f->srv.url);
     st_populate(f->db, &f->recs, 24, 40, TB_DURABILITY_NORMAL);
     assert_int_equal(tb_test_server_control(&f->srv, "{\"mode\":\"status\",\"code\":503}"), 0);
-    expect_exit(f, cli(f, "ship", "--once", NULL, NULL), 75, "ship --once against 503");
+    st_fx_expect_exit(f, cli(f, "ship", "--once", NULL, NULL), 75, "ship --once against 503");
 
     cJSON *st = status_json(f);
     const cJSON *d = status_dest(st, "hook");
@@ -223,7 +202,7 @@ static void test_503_then_operator_verbs(void **state)
     assert_true(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(d, "next_attempt_at")));
     cJSON_Delete(st);
 
-    expect_exit(f, cli(f, "pending", "--json", "--limit", "1000"), 0, "pending --json");
+    st_fx_expect_exit(f, cli(f, "pending", "--json", "--limit", "1000"), 0, "pending --json");
     char *text = cli_stdout(f);
     pending_check pc = {&f->recs, 0};
     assert_int_equal(json_lines(text, check_pending_line, &pc), 24);
@@ -234,10 +213,10 @@ static void test_503_then_operator_verbs(void **state)
     char ctl[200];
     snprintf(ctl, sizeof ctl, "{\"mode\":\"reject_ids\",\"ids\":[\"%s\"]}", bad);
     assert_int_equal(tb_test_server_control(&f->srv, ctl), 0);
-    st_db_exec(f->db, "UPDATE destinations SET next_attempt_at = NULL");
-    expect_exit(f, cli(f, "ship", "--once", NULL, NULL), 0, "ship --once with a refusal");
+    st_fx_due_now(f);
+    st_fx_expect_exit(f, cli(f, "ship", "--once", NULL, NULL), 0, "ship --once with a refusal");
 
-    expect_exit(f, cli(f, "dead", "--json", NULL, NULL), 0, "dead --json");
+    st_fx_expect_exit(f, cli(f, "dead", "--json", NULL, NULL), 0, "dead --json");
     text = cli_stdout(f);
     cJSON *dl = cJSON_Parse(text);
     if (!dl)
@@ -249,7 +228,7 @@ static void test_503_then_operator_verbs(void **state)
     assert_true(cJSON_IsString(reason));
     assert_non_null(strstr(reason->valuestring, bad));
     cJSON_Delete(dl);
-    expect_exit(f, cli(f, "dead", NULL, NULL, NULL), 0, "dead");
+    st_fx_expect_exit(f, cli(f, "dead", NULL, NULL, NULL), 0, "dead");
     text = cli_stdout(f);
     assert_non_null(strstr(text, bad));
     free(text);
@@ -264,13 +243,14 @@ static void test_503_then_operator_verbs(void **state)
     /* fixed: requeue, it is pending again, the next ship delivers it */
     assert_int_equal(tb_test_server_control(&f->srv, "{\"mode\":\"ok\"}"), 0);
     size_t before = (size_t)tb_test_server_count(&f->srv);
-    expect_exit(f, cli(f, "requeue", "--dead", NULL, NULL), 0, "requeue --dead");
-    expect_exit(f, cli(f, "pending", "--json", NULL, NULL), 0, "pending --json after requeue");
+    st_fx_expect_exit(f, cli(f, "requeue", "--dead", NULL, NULL), 0, "requeue --dead");
+    st_fx_expect_exit(f, cli(f, "pending", "--json", NULL, NULL), 0,
+                      "pending --json after requeue");
     text = cli_stdout(f);
     assert_int_equal(json_lines(text, NULL, NULL), 1);
     assert_non_null(strstr(text, bad));
     free(text);
-    expect_exit(f, cli(f, "ship", "--once", NULL, NULL), 0, "ship --once after requeue");
+    st_fx_expect_exit(f, cli(f, "ship", "--once", NULL, NULL), 0, "ship --once after requeue");
     st_filter flt = {.skip = before};
     st_arrivals a;
     st_arrivals_get(&f->srv, &flt, &a);
@@ -291,12 +271,12 @@ static void test_503_then_operator_verbs(void **state)
 static void test_unknown_key_exit_78(void **state)
 {
     fx *f = *state;
-    write_ini(f,
-              "[shipper]\nbackoff_base = 10ms\n\n"
-              "[hook]\ntype = webhook\nurl = %s/hook\nbogus_key = 1\n",
-              f->srv.url);
+    st_fx_write_ini(f,
+                    "[shipper]\nbackoff_base = 10ms\n\n"
+                    "[hook]\ntype = webhook\nurl = %s/hook\nbogus_key = 1\n",
+                    f->srv.url);
     st_populate(f->db, &f->recs, 3, 10, TB_DURABILITY_NORMAL);
-    expect_exit(f, cli(f, "ship", "--once", NULL, NULL), 78, "ship --once with a bad key");
+    st_fx_expect_exit(f, cli(f, "ship", "--once", NULL, NULL), 78, "ship --once with a bad key");
     char *err = cli_stderr(f);
     char want[400];
     snprintf(want, sizeof want, "%s:7", f->ini);
@@ -311,10 +291,10 @@ static void test_unknown_key_exit_78(void **state)
 static void test_long_running_sigterm(void **state)
 {
     fx *f = *state;
-    write_ini(f,
-              "[shipper]\nbackoff_base = 10ms\nbackoff_cap = 50ms\npoll_interval = 50ms\n\n"
-              "[hook]\ntype = webhook\nurl = %s/hook\nbatch_size = 10\n",
-              f->srv.url);
+    st_fx_write_ini(f,
+                    "[shipper]\nbackoff_base = 10ms\nbackoff_cap = 50ms\npoll_interval = 50ms\n\n"
+                    "[hook]\ntype = webhook\nurl = %s/hook\nbatch_size = 10\n",
+                    f->srv.url);
     tb_outbox *ob = NULL;
     tb_outbox_options o = TB_OUTBOX_OPTIONS_INIT;
     assert_int_equal(tb_outbox_open(&ob, f->db, &o), TB_OK);
@@ -344,7 +324,7 @@ static void test_long_running_sigterm(void **state)
     if (status == -1)
         fail_msg("tracebox ship did not stop within 20 s of SIGTERM");
     assert_true(WIFEXITED(status));
-    expect_exit(f, WEXITSTATUS(status), 0, "ship after SIGTERM");
+    st_fx_expect_exit(f, WEXITSTATUS(status), 0, "ship after SIGTERM");
     print_message("ship stopped %lld ms after SIGTERM\n", (long long)took);
     char *err = cli_stderr(f);
     assert_non_null(strstr(err, "stopped cleanly"));
@@ -364,10 +344,10 @@ static void test_long_running_sigterm(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_ship_once_ok, st_fx_setup, st_fx_teardown),
-        cmocka_unit_test_setup_teardown(test_503_then_operator_verbs, st_fx_setup, st_fx_teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_key_exit_78, st_fx_setup, st_fx_teardown),
-        cmocka_unit_test_setup_teardown(test_long_running_sigterm, st_fx_setup, st_fx_teardown),
+        ST_FX_TEST(test_ship_once_ok),
+        ST_FX_TEST(test_503_then_operator_verbs),
+        ST_FX_TEST(test_unknown_key_exit_78),
+        ST_FX_TEST(test_long_running_sigterm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

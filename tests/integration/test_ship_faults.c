@@ -17,109 +17,18 @@
  * The last test runs the thread shape (tb_shipper_start / wake / stop);
  * it is the one to run under TSan.
  */
-#include "shiptest.h"
+#include "fixture.h"
 
-typedef struct fx {
-    char dir[256];
-    char db[320];
-    tb_test_server srv;
-    st_recs recs;
-    tb_config *cfg;
-    tb_outbox *ob;
-} fx;
-
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    st_dir_make(f->dir, sizeof f->dir);
-    snprintf(f->db, sizeof f->db, "%s/outbox.db", f->dir);
-    if (tb_test_server_start(&f->srv) != 0) {
-        st_dir_remove(f->dir);
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    if (!f)
-        return 0;
-    tb_outbox_close(f->ob);
-    tb_config_free(f->cfg);
-    tb_test_server_stop(&f->srv);
-    st_recs_free(&f->recs);
-    st_dir_remove(f->dir);
-    free(f);
-    return 0;
-}
-
-/* Replace the configuration with this INI text (printf format). */
-static void fx_parse(fx *f, const char *fmt, ...) TB__PRINTF(2, 3);
-static void fx_parse(fx *f, const char *fmt, ...)
-{
-    char text[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    tb_config_free(f->cfg);
-    f->cfg = NULL;
-    if (tb_config_parse(&f->cfg, text, "test.ini") != TB_OK)
-        fail_msg("tb_config_parse: %s\n%s", tb_last_error(), text);
-}
+typedef st_fx fx;
 
 /* The standard config: [shipper] fast backoff (+ extra lines), [hook] at
  * the server (+ extra lines). */
 static void fx_config(fx *f, const char *shipper_extra, const char *hook_extra)
 {
-    fx_parse(f,
-             "[shipper]\nbackoff_base = 10ms\nbackoff_cap = 50ms\n%s\n"
-             "[hook]\ntype = webhook\nurl = %s/hook\nbatch_size = 10\n%s\n",
-             shipper_extra ? shipper_extra : "", f->srv.url, hook_extra ? hook_extra : "");
-}
-
-static void fx_open(fx *f)
-{
-    if (f->ob)
-        return;
-    tb_outbox_options o = TB_OUTBOX_OPTIONS_INIT;
-    o.durability = TB_DURABILITY_NORMAL;
-    assert_int_equal(tb_outbox_open(&f->ob, f->db, &o), TB_OK);
-}
-
-static void fx_put(fx *f, size_t n, size_t pad)
-{
-    fx_open(f);
-    st_recs_put(f->ob, &f->recs, n, pad);
-}
-
-static tb_ship_report fx_ship(fx *f)
-{
-    tb_ship_report r;
-    tb_status st = tb_ship_once(f->db, f->cfg, NULL, &r);
-    if (st != TB_OK)
-        fail_msg("tb_ship_once: %s: %s", tb_status_str(st), tb_last_error());
-    return r;
-}
-
-/* Make every destination due now (instead of waiting out the backoff). */
-static void fx_due_now(fx *f)
-{
-    st_db_exec(f->db, "UPDATE destinations SET next_attempt_at = NULL");
-}
-
-static void fx_control(fx *f, const char *json)
-{
-    assert_int_equal(tb_test_server_control(&f->srv, json), 0);
-}
-
-static int64_t dest_int(fx *f, const char *dest, const char *col)
-{
-    return st_db_int(f->db, "SELECT %s FROM destinations WHERE name = '%s'", col, dest);
+    st_fx_parse(f,
+                "[shipper]\nbackoff_base = 10ms\nbackoff_cap = 50ms\n%s\n"
+                "[hook]\ntype = webhook\nurl = %s/hook\nbatch_size = 10\n%s\n",
+                shipper_extra ? shipper_extra : "", f->srv.url, hook_extra ? hook_extra : "");
 }
 
 static int64_t pending_of(fx *f, const char *dest)
@@ -135,10 +44,10 @@ static int64_t max_seq(fx *f)
 /* The destination is caught up and healthy. */
 static void assert_caught_up(fx *f, const char *dest, int64_t delivered)
 {
-    assert_int_equal(dest_int(f, dest, "cursor"), max_seq(f));
-    assert_int_equal(dest_int(f, dest, "delivered"), delivered);
-    assert_int_equal(dest_int(f, dest, "attempts"), 0);
-    assert_int_equal(dest_int(f, dest, "auth_failed"), 0);
+    assert_int_equal(st_fx_dest_int(f, dest, "cursor"), max_seq(f));
+    assert_int_equal(st_fx_dest_int(f, dest, "delivered"), delivered);
+    assert_int_equal(st_fx_dest_int(f, dest, "attempts"), 0);
+    assert_int_equal(st_fx_dest_int(f, dest, "auth_failed"), 0);
     assert_int_equal(pending_of(f, dest), 0);
     char buf[600];
     assert_false(st_db_text(f->db, buf, sizeof buf,
@@ -155,8 +64,8 @@ static void test_all_delivered_in_order(void **state)
 {
     fx *f = *state;
     fx_config(f, NULL, NULL);
-    fx_put(f, 53, 40);
-    tb_ship_report r = fx_ship(f);
+    st_fx_put(f, 53, 40);
+    tb_ship_report r = st_fx_ship(f);
     assert_int_equal(r.delivered, 53);
     assert_int_equal(r.pending, 0);
     assert_int_equal(r.dead, 0);
@@ -173,7 +82,7 @@ static void test_all_delivered_in_order(void **state)
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM dead_letters"), 0);
 
     /* a second pass has nothing to send */
-    r = fx_ship(f);
+    r = st_fx_ship(f);
     assert_int_equal(r.delivered, 0);
     assert_int_equal(tb_test_server_count(&f->srv), 6);
 }
@@ -184,18 +93,18 @@ static void test_5xx_then_ok(void **state)
 {
     fx *f = *state;
     fx_config(f, NULL, NULL);
-    fx_put(f, 25, 40);
-    fx_control(f, "{\"mode\":\"sequence\",\"steps\":[{\"mode\":\"status\",\"code\":500},"
-                  "{\"mode\":\"status\",\"code\":502},{\"mode\":\"status\",\"code\":503}]}");
+    st_fx_put(f, 25, 40);
+    st_fx_control(f, "{\"mode\":\"sequence\",\"steps\":[{\"mode\":\"status\",\"code\":500},"
+                     "{\"mode\":\"status\",\"code\":502},{\"mode\":\"status\",\"code\":503}]}");
     static const int codes[] = {500, 502, 503};
     for (int i = 0; i < 3; i++) {
-        tb_ship_report r = fx_ship(f);
+        tb_ship_report r = st_fx_ship(f);
         assert_int_equal(r.delivered, 0);
         assert_int_equal(r.failures, 1);
         assert_int_equal(r.pending, 25);
-        assert_int_equal(dest_int(f, "hook", "attempts"), i + 1);
-        assert_int_equal(dest_int(f, "hook", "last_status"), codes[i]);
-        assert_int_equal(dest_int(f, "hook", "cursor"), 0);
+        assert_int_equal(st_fx_dest_int(f, "hook", "attempts"), i + 1);
+        assert_int_equal(st_fx_dest_int(f, "hook", "last_status"), codes[i]);
+        assert_int_equal(st_fx_dest_int(f, "hook", "cursor"), 0);
         char err[600], want[16];
         assert_true(st_db_text(f->db, err, sizeof err,
                                "SELECT last_error FROM destinations WHERE name = 'hook'"));
@@ -205,9 +114,9 @@ static void test_5xx_then_ok(void **state)
         assert_true(st_next_attempt_us(f->db, "hook") > 0);
         /* exactly one request per failed pass: the failure stops the pass */
         assert_int_equal(tb_test_server_count(&f->srv), i + 1);
-        fx_due_now(f);
+        st_fx_due_now(f);
     }
-    tb_ship_report r = fx_ship(f);
+    tb_ship_report r = st_fx_ship(f);
     assert_int_equal(r.delivered, 25);
     assert_int_equal(r.failures, 0);
     st_filter flt = {.skip = 3};
@@ -225,11 +134,11 @@ static void test_429_retry_after(void **state)
 {
     fx *f = *state;
     fx_config(f, NULL, NULL);
-    fx_put(f, 15, 40);
-    fx_control(f, "{\"mode\":\"status\",\"code\":429,\"retry_after\":\"120\","
-                  "\"body\":\"{\\\"error\\\":{\\\"message\\\":\\\"slow down\\\"}}\"}");
+    st_fx_put(f, 15, 40);
+    st_fx_control(f, "{\"mode\":\"status\",\"code\":429,\"retry_after\":\"120\","
+                     "\"body\":\"{\\\"error\\\":{\\\"message\\\":\\\"slow down\\\"}}\"}");
     int64_t before = tb__now_us();
-    tb_ship_report r = fx_ship(f);
+    tb_ship_report r = st_fx_ship(f);
     int64_t after = tb__now_us();
     assert_int_equal(r.delivered, 0);
     assert_int_equal(r.pending, 15);
@@ -239,18 +148,18 @@ static void test_429_retry_after(void **state)
     if (next < before + 119 * 1000000LL || next > after + 121 * 1000000LL)
         fail_msg("next_attempt_at is %+.3f s from now, expected ~120 s (Retry-After)",
                  (double)(next - after) / 1e6);
-    assert_int_equal(dest_int(f, "hook", "last_status"), 429);
+    assert_int_equal(st_fx_dest_int(f, "hook", "last_status"), 429);
     char err[600];
     assert_true(st_db_text(f->db, err, sizeof err,
                            "SELECT last_error FROM destinations WHERE name = 'hook'"));
     assert_non_null(strstr(err, "429"));
 
     /* still backing off: another pass sends nothing */
-    r = fx_ship(f);
+    r = st_fx_ship(f);
     assert_int_equal(r.backing_off, 1);
     assert_int_equal(r.failures, 0);
     assert_int_equal(tb_test_server_count(&f->srv), 1);
-    assert_int_equal(dest_int(f, "hook", "attempts"), 1);
+    assert_int_equal(st_fx_dest_int(f, "hook", "attempts"), 1);
 }
 
 /* ---- exponential backoff: grows, capped, jittered ------------------------ */
@@ -259,8 +168,8 @@ static void test_backoff_grows_capped_jittered(void **state)
 {
     fx *f = *state;
     fx_config(f, NULL, NULL); /* base 10 ms, cap 50 ms */
-    fx_put(f, 5, 40);
-    fx_control(f, "{\"mode\":\"status\",\"code\":503}");
+    st_fx_put(f, 5, 40);
+    st_fx_control(f, "{\"mode\":\"status\",\"code\":503}");
     /* Force the attempt count, fail once, read next_attempt_at. The delay
      * the engine chose lies in [next - after, next - before]. */
     static const int64_t levels[] = {1, 2, 3, 4, 5, 8, 20, 62, 63, 64, 1000};
@@ -281,10 +190,10 @@ static void test_backoff_grows_capped_jittered(void **state)
                        "WHERE name = 'hook'",
                        (long long)(k - 1));
             int64_t before = tb__now_us();
-            tb_ship_report r = fx_ship(f);
+            tb_ship_report r = st_fx_ship(f);
             int64_t after = tb__now_us();
             assert_int_equal(r.failures, 1);
-            assert_int_equal(dest_int(f, "hook", "attempts"), k);
+            assert_int_equal(st_fx_dest_int(f, "hook", "attempts"), k);
             int64_t next = st_next_attempt_us(f->db, "hook");
             int64_t lo = next - after, hi = next - before;
             if (hi < 0)
@@ -325,19 +234,19 @@ static void test_401_auth(void **state)
 {
     fx *f = *state;
     fx_config(f, "auth_backoff = 10min", NULL);
-    fx_put(f, 12, 40);
-    fx_control(f, "{\"mode\":\"status\",\"code\":401,"
-                  "\"body\":\"{\\\"error\\\":{\\\"message\\\":\\\"invalid api key\\\"}}\"}");
+    st_fx_put(f, 12, 40);
+    st_fx_control(f, "{\"mode\":\"status\",\"code\":401,"
+                     "\"body\":\"{\\\"error\\\":{\\\"message\\\":\\\"invalid api key\\\"}}\"}");
     int64_t before = tb__now_us();
-    tb_ship_report r = fx_ship(f);
+    tb_ship_report r = st_fx_ship(f);
     int64_t after = tb__now_us();
     assert_int_equal(r.delivered, 0);
     assert_int_equal(r.dead, 0);
     assert_int_equal(r.pending, 12);
     assert_int_equal(tb_test_server_count(&f->srv), 1);
-    assert_int_equal(dest_int(f, "hook", "auth_failed"), 1);
-    assert_int_equal(dest_int(f, "hook", "cursor"), 0);
-    assert_int_equal(dest_int(f, "hook", "last_status"), 401);
+    assert_int_equal(st_fx_dest_int(f, "hook", "auth_failed"), 1);
+    assert_int_equal(st_fx_dest_int(f, "hook", "cursor"), 0);
+    assert_int_equal(st_fx_dest_int(f, "hook", "last_status"), 401);
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM dead_letters"), 0);
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM records"), 12);
     char buf[600];
@@ -351,13 +260,13 @@ static void test_401_auth(void **state)
         fail_msg("auth backoff is %+.3f s, expected auth_backoff = 600 s",
                  (double)(next - after) / 1e6);
     /* backing off: nothing more is sent */
-    r = fx_ship(f);
+    r = st_fx_ship(f);
     assert_int_equal(tb_test_server_count(&f->srv), 1);
 
     /* the key is fixed: everything ships, the alert clears */
-    fx_control(f, "{\"mode\":\"ok\"}");
-    fx_due_now(f);
-    r = fx_ship(f);
+    st_fx_control(f, "{\"mode\":\"ok\"}");
+    st_fx_due_now(f);
+    r = st_fx_ship(f);
     assert_int_equal(r.delivered, 12);
     st_filter flt = {.skip = 1};
     st_arrivals a;
@@ -375,12 +284,12 @@ static void test_413_split(void **state)
 {
     fx *f = *state;
     fx_config(f, NULL, NULL);
-    fx_put(f, 13, 200);
-    fx_put(f, 1, 3000); /* record 13: larger than the limit on its own */
-    fx_put(f, 16, 200);
+    st_fx_put(f, 13, 200);
+    st_fx_put(f, 1, 3000); /* record 13: larger than the limit on its own */
+    st_fx_put(f, 16, 200);
     const char *big = f->recs.ids[13];
-    fx_control(f, "{\"mode\":\"max_bytes\",\"max\":1500}");
-    tb_ship_report r = fx_ship(f);
+    st_fx_control(f, "{\"mode\":\"max_bytes\",\"max\":1500}");
+    tb_ship_report r = st_fx_ship(f);
     assert_int_equal(r.delivered, 29);
     assert_int_equal(r.dead, 1);
     assert_int_equal(r.pending, 0);
@@ -402,8 +311,8 @@ static void test_413_split(void **state)
     assert_true(st_db_text(f->db, reason, sizeof reason, "SELECT reason FROM dead_letters"));
     if (!st_contains_ci(reason, "too large"))
         fail_msg("dead letter reason '%s' does not say 'too large'", reason);
-    assert_int_equal(dest_int(f, "hook", "cursor"), max_seq(f));
-    assert_int_equal(dest_int(f, "hook", "delivered"), 29);
+    assert_int_equal(st_fx_dest_int(f, "hook", "cursor"), max_seq(f));
+    assert_int_equal(st_fx_dest_int(f, "hook", "delivered"), 29);
 }
 
 /* ---- 400 naming records: bisect, dead-letter exactly those ---------------- */
@@ -415,7 +324,7 @@ static void reject_two(fx *f, const char *ids[3])
     ids[2] = NULL;
     char ctl[256];
     snprintf(ctl, sizeof ctl, "{\"mode\":\"reject_ids\",\"ids\":[\"%s\",\"%s\"]}", ids[0], ids[1]);
-    fx_control(f, ctl);
+    st_fx_control(f, ctl);
 }
 
 static void assert_two_dead(fx *f, const char *const ids[3])
@@ -441,10 +350,10 @@ static void test_reject_ids(void **state)
 {
     fx *f = *state;
     fx_config(f, NULL, NULL);
-    fx_put(f, 40, 40);
+    st_fx_put(f, 40, 40);
     const char *ids[3];
     reject_two(f, ids);
-    tb_ship_report r = fx_ship(f);
+    tb_ship_report r = st_fx_ship(f);
     assert_int_equal(r.delivered, 38);
     assert_int_equal(r.dead, 2);
     assert_int_equal(r.pending, 0);
@@ -454,8 +363,8 @@ static void test_reject_ids(void **state)
     st_assert_exact(&a, &f->recs, ids);
     st_arrivals_free(&a);
     assert_two_dead(f, ids);
-    assert_int_equal(dest_int(f, "hook", "cursor"), max_seq(f));
-    assert_int_equal(dest_int(f, "hook", "attempts"), 0);
+    assert_int_equal(st_fx_dest_int(f, "hook", "cursor"), max_seq(f));
+    assert_int_equal(st_fx_dest_int(f, "hook", "attempts"), 0);
 }
 
 /* ---- the connection is reset: retry, then delivered ----------------------- */
@@ -464,19 +373,19 @@ static void test_reset_then_delivered(void **state)
 {
     fx *f = *state;
     fx_config(f, NULL, NULL);
-    fx_put(f, 20, 40);
-    fx_control(f, "{\"mode\":\"sequence\",\"steps\":[{\"mode\":\"reset\"}]}");
-    tb_ship_report r = fx_ship(f);
+    st_fx_put(f, 20, 40);
+    st_fx_control(f, "{\"mode\":\"sequence\",\"steps\":[{\"mode\":\"reset\"}]}");
+    tb_ship_report r = st_fx_ship(f);
     assert_int_equal(r.delivered, 0);
     assert_int_equal(r.failures, 1);
     assert_int_equal(r.pending, 20);
-    assert_int_equal(dest_int(f, "hook", "attempts"), 1);
+    assert_int_equal(st_fx_dest_int(f, "hook", "attempts"), 1);
     char err[600];
     assert_true(st_db_text(f->db, err, sizeof err,
                            "SELECT last_error FROM destinations WHERE name = 'hook'"));
     print_message("after a reset: last_error = %s\n", err);
-    fx_due_now(f);
-    r = fx_ship(f);
+    st_fx_due_now(f);
+    r = st_fx_ship(f);
     assert_int_equal(r.delivered, 20);
     st_filter flt = {.skip = 1};
     st_arrivals a;
@@ -492,24 +401,24 @@ static void test_stall_timeout(void **state)
 {
     fx *f = *state;
     fx_config(f, NULL, "timeout = 1s");
-    fx_put(f, 20, 40);
-    fx_control(f, "{\"mode\":\"sequence\",\"steps\":[{\"mode\":\"stall\",\"seconds\":2.5}]}");
+    st_fx_put(f, 20, 40);
+    st_fx_control(f, "{\"mode\":\"sequence\",\"steps\":[{\"mode\":\"stall\",\"seconds\":2.5}]}");
     int64_t t0 = st_mono_ms();
-    tb_ship_report r = fx_ship(f);
+    tb_ship_report r = st_fx_ship(f);
     int64_t took = st_mono_ms() - t0;
     assert_int_equal(r.delivered, 0);
     assert_int_equal(r.failures, 1);
     if (took > 2400)
         fail_msg("the pass took %lld ms: timeout = 1s was not applied", (long long)took);
-    assert_true(dest_int(f, "hook", "resent") > 0);
-    assert_true(dest_int(f, "hook", "resent") <= 10);
+    assert_true(st_fx_dest_int(f, "hook", "resent") > 0);
+    assert_true(st_fx_dest_int(f, "hook", "resent") <= 10);
     char err[600];
     assert_true(st_db_text(f->db, err, sizeof err,
                            "SELECT last_error FROM destinations WHERE name = 'hook'"));
     if (!st_contains_ci(err, "time"))
         fail_msg("last_error '%s' does not mention the timeout", err);
-    fx_due_now(f);
-    r = fx_ship(f);
+    st_fx_due_now(f);
+    r = st_fx_ship(f);
     assert_int_equal(r.delivered, 20);
     st_arrivals a;
     st_arrivals_get(&f->srv, NULL, &a);
@@ -519,7 +428,7 @@ static void test_stall_timeout(void **state)
     assert_true(dups <= 10); /* at most one batch */
     assert_true(max_per <= 2);
     print_message("stall: %zu arrivals, %zu duplicates (resent %lld)\n", a.n, dups,
-                  (long long)dest_int(f, "hook", "resent"));
+                  (long long)st_fx_dest_int(f, "hook", "resent"));
     st_arrivals_free(&a);
     assert_caught_up(f, "hook", 20);
 }
@@ -531,16 +440,16 @@ static void test_server_down_then_up(void **state)
     fx *f = *state;
     int port = tb_test_free_port();
     assert_true(port > 0);
-    fx_parse(f,
-             "[shipper]\nbackoff_base = 10ms\nbackoff_cap = 50ms\n"
-             "[hook]\ntype = webhook\nurl = http://127.0.0.1:%d/hook\nbatch_size = 10\n",
-             port);
-    fx_put(f, 15, 40);
-    tb_ship_report r = fx_ship(f);
+    st_fx_parse(f,
+                "[shipper]\nbackoff_base = 10ms\nbackoff_cap = 50ms\n"
+                "[hook]\ntype = webhook\nurl = http://127.0.0.1:%d/hook\nbatch_size = 10\n",
+                port);
+    st_fx_put(f, 15, 40);
+    tb_ship_report r = st_fx_ship(f);
     assert_int_equal(r.delivered, 0);
     assert_int_equal(r.pending, 15);
     assert_int_equal(pending_of(f, "hook"), 15);
-    assert_int_equal(dest_int(f, "hook", "cursor"), 0);
+    assert_int_equal(st_fx_dest_int(f, "hook", "cursor"), 0);
     char err[600];
     assert_true(st_db_text(f->db, err, sizeof err,
                            "SELECT last_error FROM destinations WHERE name = 'hook'"));
@@ -549,8 +458,8 @@ static void test_server_down_then_up(void **state)
     assert_int_equal(tb_test_server_count(&f->srv), 0);
     /* a server comes up on another port: the config follows it */
     fx_config(f, NULL, NULL);
-    fx_due_now(f);
-    r = fx_ship(f);
+    st_fx_due_now(f);
+    r = st_fx_ship(f);
     assert_int_equal(r.delivered, 15);
     st_arrivals a;
     st_arrivals_get(&f->srv, NULL, &a);
@@ -565,9 +474,9 @@ static void test_max_age_expired(void **state)
 {
     fx *f = *state;
     fx_config(f, NULL, "max_age = 1ms");
-    fx_put(f, 12, 40);
+    st_fx_put(f, 12, 40);
     st_db_exec(f->db, "UPDATE records SET created_at = '2000-01-01T00:00:00.000000+00:00'");
-    tb_ship_report r = fx_ship(f);
+    tb_ship_report r = st_fx_ship(f);
     assert_int_equal(r.dead, 12);
     assert_int_equal(r.delivered, 0);
     assert_int_equal(r.pending, 0);
@@ -578,14 +487,14 @@ static void test_max_age_expired(void **state)
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM dead_letters WHERE http_status IS "
                                       "NOT NULL"),
                      0);
-    assert_int_equal(dest_int(f, "hook", "cursor"), max_seq(f));
+    assert_int_equal(st_fx_dest_int(f, "hook", "cursor"), max_seq(f));
 
     /* fresh records under a realistic max_age still ship; the old stay dead */
     fx_config(f, NULL, "max_age = 1h");
     st_recs old = f->recs;
     memset(&f->recs, 0, sizeof f->recs);
-    fx_put(f, 5, 40);
-    r = fx_ship(f);
+    st_fx_put(f, 5, 40);
+    r = st_fx_ship(f);
     assert_int_equal(r.delivered, 5);
     assert_int_equal(r.dead, 0);
     st_arrivals a;
@@ -601,13 +510,13 @@ static void test_max_age_expired(void **state)
 static void test_start_latest(void **state)
 {
     fx *f = *state;
-    fx_put(f, 20, 40);
-    fx_parse(f,
-             "[shipper]\nbackoff_base = 10ms\nbackoff_cap = 50ms\n"
-             "[hook]\ntype = webhook\nurl = %s/hook\nbatch_size = 10\nstart = latest\n"
-             "[backfill]\ntype = webhook\nurl = %s/backfill\nbatch_size = 10\n",
-             f->srv.url, f->srv.url);
-    tb_ship_report r = fx_ship(f);
+    st_fx_put(f, 20, 40);
+    st_fx_parse(f,
+                "[shipper]\nbackoff_base = 10ms\nbackoff_cap = 50ms\n"
+                "[hook]\ntype = webhook\nurl = %s/hook\nbatch_size = 10\nstart = latest\n"
+                "[backfill]\ntype = webhook\nurl = %s/backfill\nbatch_size = 10\n",
+                f->srv.url, f->srv.url);
+    tb_ship_report r = st_fx_ship(f);
     assert_int_equal(r.delivered, 20); /* all of them to [backfill] */
     st_arrivals a;
     st_arrivals_get(&f->srv, NULL, &a);
@@ -617,13 +526,13 @@ static void test_start_latest(void **state)
     st_arrivals_get(&f->srv, &bf, &a);
     st_assert_exact(&a, &f->recs, NULL);
     st_arrivals_free(&a);
-    assert_int_equal(dest_int(f, "hook", "cursor"), max_seq(f));
+    assert_int_equal(st_fx_dest_int(f, "hook", "cursor"), max_seq(f));
     assert_int_equal(pending_of(f, "hook"), 0);
 
     st_recs old = f->recs;
     memset(&f->recs, 0, sizeof f->recs);
-    fx_put(f, 7, 40);
-    r = fx_ship(f);
+    st_fx_put(f, 7, 40);
+    r = st_fx_ship(f);
     assert_int_equal(r.delivered, 14);
     st_arrivals_get(&f->srv, NULL, &a);
     st_assert_exact(&a, &f->recs, NULL);
@@ -639,16 +548,16 @@ static void test_requeue_dead_cli(void **state)
 {
     fx *f = *state;
     fx_config(f, NULL, NULL);
-    fx_put(f, 30, 40);
+    st_fx_put(f, 30, 40);
     const char *ids[3];
     reject_two(f, ids);
-    tb_ship_report r = fx_ship(f);
+    tb_ship_report r = st_fx_ship(f);
     assert_int_equal(r.dead, 2);
     assert_two_dead(f, ids);
     size_t before = (size_t)tb_test_server_count(&f->srv);
 
     /* the destination is fixed; the operator requeues */
-    fx_control(f, "{\"mode\":\"ok\"}");
+    st_fx_control(f, "{\"mode\":\"ok\"}");
     tb_outbox_close(f->ob);
     f->ob = NULL;
     char out[400], err[400];
@@ -665,7 +574,7 @@ static void test_requeue_dead_cli(void **state)
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM dead_letters"), 0);
     assert_int_equal(pending_of(f, "hook"), 2);
 
-    r = fx_ship(f);
+    r = st_fx_ship(f);
     assert_int_equal(r.delivered, 2);
     assert_int_equal(r.pending, 0);
     st_filter flt = {.skip = before};
@@ -677,7 +586,7 @@ static void test_requeue_dead_cli(void **state)
     assert_string_equal(a.ids[1], ids[1]);
     st_arrivals_free(&a);
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM requeued"), 0);
-    assert_int_equal(dest_int(f, "hook", "delivered"), 30);
+    assert_int_equal(st_fx_dest_int(f, "hook", "delivered"), 30);
     assert_caught_up(f, "hook", 30);
 }
 
@@ -688,26 +597,26 @@ static void test_two_destinations_one_dead(void **state)
     fx *f = *state;
     int port = tb_test_free_port();
     assert_true(port > 0);
-    fx_parse(f,
-             "[shipper]\nbackoff_base = 10ms\nbackoff_cap = 50ms\n"
-             "[down]\ntype = webhook\nurl = http://127.0.0.1:%d/hook\nbatch_size = 10\n"
-             "[hook]\ntype = webhook\nurl = %s/hook\nbatch_size = 10\n",
-             port, f->srv.url);
-    fx_put(f, 30, 40);
+    st_fx_parse(f,
+                "[shipper]\nbackoff_base = 10ms\nbackoff_cap = 50ms\n"
+                "[down]\ntype = webhook\nurl = http://127.0.0.1:%d/hook\nbatch_size = 10\n"
+                "[hook]\ntype = webhook\nurl = %s/hook\nbatch_size = 10\n",
+                port, f->srv.url);
+    st_fx_put(f, 30, 40);
     for (int pass = 0; pass < 3; pass++) {
-        tb_ship_report r = fx_ship(f);
+        tb_ship_report r = st_fx_ship(f);
         assert_int_equal(r.pending, 30);
         assert_int_equal(r.delivered, pass == 0 ? 30 : 0);
-        fx_due_now(f);
+        st_fx_due_now(f);
     }
     st_arrivals a;
     st_arrivals_get(&f->srv, NULL, &a);
     st_assert_exact(&a, &f->recs, NULL);
     st_arrivals_free(&a);
     assert_caught_up(f, "hook", 30);
-    assert_int_equal(dest_int(f, "down", "cursor"), 0);
-    assert_int_equal(dest_int(f, "down", "delivered"), 0);
-    assert_int_equal(dest_int(f, "down", "attempts"), 3);
+    assert_int_equal(st_fx_dest_int(f, "down", "cursor"), 0);
+    assert_int_equal(st_fx_dest_int(f, "down", "delivered"), 0);
+    assert_int_equal(st_fx_dest_int(f, "down", "attempts"), 3);
     assert_int_equal(pending_of(f, "down"), 30);
     char err[600];
     assert_true(st_db_text(f->db, err, sizeof err,
@@ -746,7 +655,7 @@ static void test_max_size_refused_full(void **state)
     assert_int_equal(st_db_int(f->db, "SELECT value FROM counters WHERE name = 'refused_full'"),
                      refused);
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM records"), (int64_t)f->recs.n);
-    tb_ship_report r = fx_ship(f);
+    tb_ship_report r = st_fx_ship(f);
     assert_int_equal(r.delivered, (int64_t)f->recs.n);
     st_arrivals a;
     st_arrivals_get(&f->srv, NULL, &a);
@@ -762,12 +671,12 @@ static void test_thread_shape(void **state)
 {
     fx *f = *state;
     fx_config(f, "poll_interval = 200ms", NULL);
-    fx_put(f, 1, 40); /* the file exists before the shipper opens it */
+    st_fx_put(f, 1, 40); /* the file exists before the shipper opens it */
     tb_shipper *sh = NULL;
     assert_int_equal(tb_shipper_start(&sh, f->db, f->cfg, NULL), TB_OK);
     assert_non_null(sh);
     for (int round = 0; round < 4; round++) {
-        fx_put(f, 20, 40);
+        st_fx_put(f, 20, 40);
         tb_shipper_wake(sh);
     }
     size_t total = f->recs.n, got = 0;
@@ -882,14 +791,14 @@ static void test_lease_lost_during_bisection(void **state)
 {
     fx *f = *state;
     assert_int_equal(tb_exporter_register(&probe_vtable), TB_OK);
-    fx_parse(f, "[shipper]\nbackoff_base = 10ms\nbackoff_cap = 50ms\n"
-                "[hook]\ntype = probe\nbatch_size = 10\ntimeout = 1s\n");
-    fx_put(f, 10, 40);
+    st_fx_parse(f, "[shipper]\nbackoff_base = 10ms\nbackoff_cap = 50ms\n"
+                   "[hook]\ntype = probe\nbatch_size = 10\ntimeout = 1s\n");
+    st_fx_put(f, 10, 40);
     memset(&g_probe, 0, sizeof g_probe);
     g_probe.db = f->db;
     g_probe.cfg = f->cfg;
     g_probe.bad_id = f->recs.ids[3];
-    tb_ship_report r = fx_ship(f);
+    tb_ship_report r = st_fx_ship(f);
     (void)r;
     st_arrivals a;
     memset(&a, 0, sizeof a);
@@ -912,23 +821,23 @@ static void test_lease_lost_during_bisection(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_all_delivered_in_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_5xx_then_ok, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_429_retry_after, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_backoff_grows_capped_jittered, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_401_auth, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_413_split, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reject_ids, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reset_then_delivered, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stall_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_server_down_then_up, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_max_age_expired, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_start_latest, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_requeue_dead_cli, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_two_destinations_one_dead, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_max_size_refused_full, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_thread_shape, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lease_lost_during_bisection, setup, teardown),
+        ST_FX_TEST(test_all_delivered_in_order),
+        ST_FX_TEST(test_5xx_then_ok),
+        ST_FX_TEST(test_429_retry_after),
+        ST_FX_TEST(test_backoff_grows_capped_jittered),
+        ST_FX_TEST(test_401_auth),
+        ST_FX_TEST(test_413_split),
+        ST_FX_TEST(test_reject_ids),
+        ST_FX_TEST(test_reset_then_delivered),
+        ST_FX_TEST(test_stall_timeout),
+        ST_FX_TEST(test_server_down_then_up),
+        ST_FX_TEST(test_max_age_expired),
+        ST_FX_TEST(test_start_latest),
+        ST_FX_TEST(test_requeue_dead_cli),
+        ST_FX_TEST(test_two_destinations_one_dead),
+        ST_FX_TEST(test_max_size_refused_full),
+        ST_FX_TEST(test_thread_shape),
+        ST_FX_TEST(test_lease_lost_during_bisection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

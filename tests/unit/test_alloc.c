@@ -9,109 +9,34 @@
  * injected failure. Only tracebox's own allocations (and cJSON's, routed
  * through them) fail; SQLite and libcurl use their own malloc.
  */
-#define _GNU_SOURCE 1
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "fixture.h"
 
-#include <cmocka.h>
-
-#include <ftw.h>
 #include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cjson/cJSON.h>
 
 #include "outbox_internal.h"
 
 #define MAX_ITERATIONS 20000
 
-static char g_dir[512];
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/tb-alloc-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(g_dir))
-        return -1;
-    tb_set_tracing_disabled(0);
-    tb_set_trace_processors(NULL, 0);
-    return 0;
-}
-
 static int teardown(void **state)
 {
-    (void)state;
     tb__alloc_fail_after(-1);
-    tb_set_trace_processors(NULL, 0);
-    nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    return 0;
-}
-
-static void remove_db(const char *path)
-{
-    char p[PATH_MAX + 8];
-    unlink(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    unlink(p);
+    return st_tmp_teardown(state);
 }
 
 static int64_t count_where(const char *path, const char *id)
 {
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        sqlite3_close(db);
-        return -1;
-    }
-    sqlite3_stmt *st = NULL;
-    int64_t n = -1;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT count(*) FROM records WHERE span_id = ?1 OR "
-                           "(kind = 'trace' AND trace_id = ?1)",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            n = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
+    return st_db_int(path,
+                     "SELECT count(*) FROM records WHERE span_id = '%s' OR "
+                     "(kind = 'trace' AND trace_id = '%s')",
+                     id, id);
 }
 
 /* 1 when the stored trace has group_id "g" and metadata.k, else 0. */
 static int group_of(const char *path)
 {
-    sqlite3 *db = NULL;
-    int r = 0;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(db,
-                               "SELECT json_extract(body, '$.group_id') = 'g' AND "
-                               "json_type(body, '$.metadata.k') = 'array' FROM records "
-                               "WHERE kind = 'trace'",
-                               -1, &st, NULL) == SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW)
-            r = sqlite3_column_int(st, 0);
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-    return r;
+    return (int)st_db_int(path, "SELECT json_extract(body, '$.group_id') = 'g' AND "
+                                "json_type(body, '$.metadata.k') = 'array' FROM records "
+                                "WHERE kind = 'trace'");
 }
 
 static bool is_error_status(tb_status st)
@@ -169,8 +94,8 @@ static tb_durability g_durability;
 static bool outbox_scenario(long n, bool *injected)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/alloc.db", g_dir);
-    remove_db(path);
+    snprintf(path, sizeof path, "%s/alloc.db", st_tmp());
+    st_db_remove(path);
     tb_outbox_options o = TB_OUTBOX_OPTIONS_INIT;
     o.durability = g_durability;
     tb__alloc_fail_after(n);
@@ -234,8 +159,8 @@ static void test_outbox_async(void **state)
 static bool put_many_scenario(long n, bool *injected)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/many.db", g_dir);
-    remove_db(path);
+    snprintf(path, sizeof path, "%s/many.db", st_tmp());
+    st_db_remove(path);
     tb_outbox *ob = NULL;
     if (tb_outbox_open(&ob, path, NULL) != TB_OK)
         fail_msg("open without failures: %s", tb_last_error());
@@ -408,7 +333,7 @@ static void test_tracing_through_outbox_processor(void **state)
 {
     (void)state;
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/proc.db", g_dir);
+    snprintf(path, sizeof path, "%s/proc.db", st_tmp());
     assert_int_equal(tb_outbox_open(&g_ob, path, NULL), TB_OK);
     tb_processor p;
     assert_int_equal(tb_outbox_processor(g_ob, &p), TB_OK);
@@ -420,20 +345,8 @@ static void test_tracing_through_outbox_processor(void **state)
     g_ob = NULL;
     /* the last, uninjected iteration stored its trace and two spans; the
      * file is sound after all the failed ones */
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *s = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(s, 0), "ok");
-    sqlite3_finalize(s);
-    assert_int_equal(
-        sqlite3_prepare_v2(db, "SELECT count(*) FROM records WHERE json_valid(body)", -1, &s, NULL),
-        SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    assert_true(sqlite3_column_int(s, 0) >= 3);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
+    st_db_integrity(path, "after the tracing torture");
+    assert_true(st_db_int(path, "SELECT count(*) FROM records WHERE json_valid(body)") >= 3);
 }
 
 /* ---- scenario: processor registration ----------------------------------- */
@@ -478,7 +391,7 @@ static void test_processor_registration(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, st_tmp_setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_outbox_full),
         T(test_outbox_async),

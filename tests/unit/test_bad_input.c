@@ -22,58 +22,46 @@
  * its _free): that is undefined behaviour in C, as with sqlite3_close, and
  * cannot be detected without a handle registry.
  */
-#include "shiptest.h"
+#include "fixture.h"
 
 #include "record.h"
 
 #define HUGE (10u * 1024u * 1024u)
 
-typedef struct fx {
-    char dir[256];
-    char db[320];
-    tb_outbox *ob;
-    char *huge_text; /* HUGE 'a's */
-    char *huge_json; /* "\"aaaa…\"" */
-    char *huge_obj;  /* {"k":"aaaa…"} */
-} fx;
+typedef st_fx fx;
+
+static char *g_huge_text; /* HUGE 'a's */
+static char *g_huge_json; /* "\"aaaa…\"" */
+static char *g_huge_obj;  /* {"k":"aaaa…"} */
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    st_dir_make(f->dir, sizeof f->dir);
-    snprintf(f->db, sizeof f->db, "%s/outbox.db", f->dir);
-    tb_outbox_options o = TB_OUTBOX_OPTIONS_INIT;
-    o.durability = TB_DURABILITY_NORMAL;
-    assert_int_equal(tb_outbox_open(&f->ob, f->db, &o), TB_OK);
+    st_fx_setup_offline(state);
+    fx *f = *state;
+    st_fx_open(f);
     tb_processor p;
     assert_int_equal(tb_outbox_processor(f->ob, &p), TB_OK);
     assert_int_equal(tb_set_trace_processors(&p, 1), TB_OK);
-    f->huge_text = malloc(HUGE + 1);
-    f->huge_json = malloc(HUGE + 3);
-    f->huge_obj = malloc(HUGE + 16);
-    assert_non_null(f->huge_text);
-    assert_non_null(f->huge_json);
-    assert_non_null(f->huge_obj);
-    memset(f->huge_text, 'a', HUGE);
-    f->huge_text[HUGE] = '\0';
-    snprintf(f->huge_json, HUGE + 3, "\"%s\"", f->huge_text);
-    snprintf(f->huge_obj, HUGE + 16, "{\"k\":\"%s\"}", f->huge_text);
-    *state = f;
+    g_huge_text = malloc(HUGE + 1);
+    g_huge_json = malloc(HUGE + 3);
+    g_huge_obj = malloc(HUGE + 16);
+    assert_non_null(g_huge_text);
+    assert_non_null(g_huge_json);
+    assert_non_null(g_huge_obj);
+    memset(g_huge_text, 'a', HUGE);
+    g_huge_text[HUGE] = '\0';
+    snprintf(g_huge_json, HUGE + 3, "\"%s\"", g_huge_text);
+    snprintf(g_huge_obj, HUGE + 16, "{\"k\":\"%s\"}", g_huge_text);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fx *f = *state;
-    tb_set_trace_processors(NULL, 0);
-    tb_outbox_close(f->ob);
-    free(f->huge_text);
-    free(f->huge_json);
-    free(f->huge_obj);
-    st_dir_remove(f->dir);
-    free(f);
-    return 0;
+    free(g_huge_text);
+    free(g_huge_json);
+    free(g_huge_obj);
+    g_huge_text = g_huge_json = g_huge_obj = NULL;
+    return st_fx_teardown(state);
 }
 
 static int64_t rows(fx *f)
@@ -162,7 +150,7 @@ static void test_trace_start_strings(void **state)
         REFUSED(f, tb_trace_start(&t, "w", &o), "trace_id");
         assert_null(t);
     }
-    o.trace_id = f->huge_text;
+    o.trace_id = g_huge_text;
     REFUSED(f, tb_trace_start(&t, "w", &o), "trace_id");
     o.trace_id = NULL;
 
@@ -183,9 +171,9 @@ static void test_trace_start_strings(void **state)
     tb_trace_end(t);
     tb_trace_free(t);
 
-    o.group_id = f->huge_text;
-    o.metadata_json = f->huge_obj;
-    ACCEPTED(tb_trace_start(&t, f->huge_text, &o));
+    o.group_id = g_huge_text;
+    o.metadata_json = g_huge_obj;
+    ACCEPTED(tb_trace_start(&t, g_huge_text, &o));
     snprintf(id, sizeof id, "%s", tb_trace_id(t));
     int64_t len = stored_len(f, id);
     print_message("a trace with a 10 MiB workflow name, group id and metadata: %lld bytes "
@@ -232,11 +220,11 @@ static void test_span_setters(void **state)
     ACCEPTED(tb_span_set_metadata(s, NULL));
     ACCEPTED(tb_span_set_error(s, "", NULL));
     ACCEPTED(tb_span_set_usage(s, INT64_MAX, -1));
-    ACCEPTED(tb_span_set_string(s, "big", f->huge_text));
-    ACCEPTED(tb_span_set_data(s, "bigjson", f->huge_json));
-    ACCEPTED(tb_span_set_metadata(s, f->huge_obj));
-    ACCEPTED(tb_span_set_error(s, f->huge_text, f->huge_obj));
-    ACCEPTED(tb_span_set_string(s, f->huge_text, "huge key"));
+    ACCEPTED(tb_span_set_string(s, "big", g_huge_text));
+    ACCEPTED(tb_span_set_data(s, "bigjson", g_huge_json));
+    ACCEPTED(tb_span_set_metadata(s, g_huge_obj));
+    ACCEPTED(tb_span_set_error(s, g_huge_text, g_huge_obj));
+    ACCEPTED(tb_span_set_string(s, g_huge_text, "huge key"));
 
     /* nothing refused above reached the span: it ends and is stored */
     char id[64];
@@ -283,7 +271,7 @@ static void test_typed_starts(void **state)
             fail_msg("%s with non-UTF-8: %s", one[i].name, tb_status_str(st));
         assert_null(s);
         g_refusals++;
-        const char *ok[] = {"", f->huge_text};
+        const char *ok[] = {"", g_huge_text};
         for (size_t k = 0; k < 2; k++) {
             ACCEPTED(one[i].fn(&s, t, NULL, ok[k]));
             char id[64];
@@ -314,11 +302,11 @@ static void test_typed_starts(void **state)
     REFUSED(f, tb_span_start(&s, t, NULL, "custom", "{\"\xff\":1}"), "UTF-8");
     assert_null(s);
     /* huge where a huge value is plausible: a generation input, a function input */
-    ACCEPTED(tb_span_start_generation(&s, t, NULL, "m", f->huge_json));
+    ACCEPTED(tb_span_start_generation(&s, t, NULL, "m", g_huge_json));
     ACCEPTED(tb_span_end(s));
     ended++;
     tb_span_free(s);
-    ACCEPTED(tb_span_start_function(&s, t, NULL, "fn", f->huge_text));
+    ACCEPTED(tb_span_start_function(&s, t, NULL, "fn", g_huge_text));
     ACCEPTED(tb_span_end(s));
     ended++;
     tb_span_free(s);

@@ -8,87 +8,12 @@
  * the library with their own tb_outbox_open, all writing the same file at
  * once: no lost rows, no duplicates, PRAGMA integrity_check = ok.
  */
-#define _GNU_SOURCE 1
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "fixture.h"
 
-#include <cmocka.h>
-
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "outbox_internal.h"
-
-static char g_dir[512];
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/tb-conc-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(g_dir))
-        return -1;
-    tb_set_tracing_disabled(0);
-    tb_set_trace_processors(NULL, 0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tb_set_trace_processors(NULL, 0);
-    nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    return 0;
-}
-
-static int64_t q_int(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 10000);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("prepare %s: %s", sql, sqlite3_errmsg(db));
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
-
-static void assert_integrity_ok(const char *path)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    const char *r = (const char *)sqlite3_column_text(st, 0);
-    if (strcmp(r, "ok") != 0)
-        fail_msg("integrity_check: %s", r);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-}
 
 /* ---- threads ------------------------------------------------------------ */
 
@@ -138,7 +63,7 @@ static void test_threads_one_outbox(void **state)
 {
     (void)state;
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/threads.db", g_dir);
+    snprintf(path, sizeof path, "%s/threads.db", st_tmp());
     tb_outbox *ob = NULL;
     assert_int_equal(tb_outbox_open(&ob, path, NULL), TB_OK);
     tb_processor p;
@@ -157,19 +82,20 @@ static void test_threads_one_outbox(void **state)
 
     assert_int_equal(tb_shutdown(10000), TB_OK);
     tb_outbox_close(ob);
-    assert_int_equal(q_int(path, "SELECT count(*) FROM records WHERE kind='span'"),
+    assert_int_equal(st_db_int(path, "SELECT count(*) FROM records WHERE kind='span'"),
                      THREADS * SPANS_PER_THREAD);
-    assert_int_equal(q_int(path, "SELECT count(DISTINCT span_id) FROM records WHERE kind='span'"),
-                     THREADS * SPANS_PER_THREAD);
-    assert_int_equal(q_int(path, "SELECT count(*) FROM records WHERE kind='trace'"), THREADS);
+    assert_int_equal(
+        st_db_int(path, "SELECT count(DISTINCT span_id) FROM records WHERE kind='span'"),
+        THREADS * SPANS_PER_THREAD);
+    assert_int_equal(st_db_int(path, "SELECT count(*) FROM records WHERE kind='trace'"), THREADS);
     /* each span's trace is one of the stored traces */
-    assert_int_equal(q_int(path, "SELECT count(*) FROM records s WHERE kind='span' AND NOT "
-                                 "EXISTS (SELECT 1 FROM records t WHERE t.kind='trace' AND "
-                                 "t.trace_id = s.trace_id)"),
+    assert_int_equal(st_db_int(path, "SELECT count(*) FROM records s WHERE kind='span' AND NOT "
+                                     "EXISTS (SELECT 1 FROM records t WHERE t.kind='trace' AND "
+                                     "t.trace_id = s.trace_id)"),
                      0);
-    assert_int_equal(q_int(path, "SELECT count(DISTINCT seq) FROM records"),
+    assert_int_equal(st_db_int(path, "SELECT count(DISTINCT seq) FROM records"),
                      THREADS * SPANS_PER_THREAD + THREADS);
-    assert_integrity_ok(path);
+    st_db_integrity(path, "after the writers");
 }
 
 /* ---- processes ---------------------------------------------------------- */
@@ -197,13 +123,9 @@ static void make_trace(char *buf, size_t n, unsigned proc)
 static void test_processes_ingest_same_file(void **state)
 {
     (void)state;
-    const char *cli = getenv("TB_CLI");
-    if (!cli || access(cli, X_OK) != 0) {
-        print_message("TB_CLI not set; skipping\n");
-        skip();
-    }
+    st_cli_or_skip();
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/procs.db", g_dir);
+    snprintf(path, sizeof path, "%s/procs.db", st_tmp());
     /* the file exists before the race, as in production */
     tb_outbox *ob = NULL;
     assert_int_equal(tb_outbox_open(&ob, path, NULL), TB_OK);
@@ -212,24 +134,9 @@ static void test_processes_ingest_same_file(void **state)
     /* one pipe per child: they all start, then the parent feeds them in turn */
     pid_t pid[PROCS];
     int in[PROCS];
-    for (unsigned p = 0; p < PROCS; p++) {
-        int fds[2];
-        assert_int_equal(pipe(fds), 0);
-        pid[p] = fork();
-        assert_true(pid[p] >= 0);
-        if (pid[p] == 0) {
-            dup2(fds[0], STDIN_FILENO);
-            close(fds[0]);
-            close(fds[1]);
-            int devnull = open("/dev/null", O_WRONLY);
-            if (devnull >= 0)
-                dup2(devnull, STDOUT_FILENO);
-            execl(cli, cli, "--db", path, "ingest", "-", (char *)NULL);
-            _exit(127);
-        }
-        close(fds[0]);
-        in[p] = fds[1];
-    }
+    const char *args[] = {"--db", path, "ingest", "-", NULL};
+    for (unsigned p = 0; p < PROCS; p++)
+        pid[p] = st_spawn_piped(args, &in[p], NULL);
     char line[1024];
     for (unsigned i = 0; i < LINES_PER_PROC; i++) {
         for (unsigned p = 0; p < PROCS; p++) {
@@ -254,17 +161,15 @@ static void test_processes_ingest_same_file(void **state)
         if (WEXITSTATUS(status) != 0)
             fail_msg("ingest process %u exited %d", p, WEXITSTATUS(status));
     }
-    assert_int_equal(q_int(path, "SELECT count(*) FROM records WHERE kind='span'"),
+    assert_int_equal(st_db_int(path, "SELECT count(*) FROM records WHERE kind='span'"),
                      PROCS * LINES_PER_PROC);
-    assert_int_equal(q_int(path, "SELECT count(DISTINCT span_id) FROM records"),
+    assert_int_equal(st_db_int(path, "SELECT count(DISTINCT span_id) FROM records"),
                      PROCS * LINES_PER_PROC);
-    assert_int_equal(q_int(path, "SELECT count(*) FROM records WHERE kind='trace'"), PROCS);
-    for (unsigned p = 0; p < PROCS; p++) {
-        char sql[160];
-        snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE name='p%u'", p);
-        assert_int_equal(q_int(path, sql), LINES_PER_PROC);
-    }
-    assert_integrity_ok(path);
+    assert_int_equal(st_db_int(path, "SELECT count(*) FROM records WHERE kind='trace'"), PROCS);
+    for (unsigned p = 0; p < PROCS; p++)
+        assert_int_equal(st_db_int(path, "SELECT count(*) FROM records WHERE name='p%u'", p),
+                         LINES_PER_PROC);
+    st_db_integrity(path, "after the writers");
 }
 
 /* A forked child: its own outbox handle, one put per record (full
@@ -301,7 +206,7 @@ static void test_processes_library_same_file(void **state)
 {
     (void)state;
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/forked.db", g_dir);
+    snprintf(path, sizeof path, "%s/forked.db", st_tmp());
     /* no file yet: the children race to create and migrate it */
     int go[2];
     assert_int_equal(pipe(go), 0);
@@ -326,23 +231,25 @@ static void test_processes_library_same_file(void **state)
         if (WEXITSTATUS(status) != 0)
             fail_msg("child %u exited %d", p, WEXITSTATUS(status));
     }
-    assert_int_equal(q_int(path, "SELECT count(*) FROM records WHERE kind='span'"),
+    assert_int_equal(st_db_int(path, "SELECT count(*) FROM records WHERE kind='span'"),
                      PROCS * PUTS_PER_CHILD);
-    assert_int_equal(q_int(path, "SELECT count(*) FROM records WHERE kind='trace'"), PROCS);
-    assert_int_equal(q_int(path, "PRAGMA user_version"), tb__schema_version());
+    assert_int_equal(st_db_int(path, "SELECT count(*) FROM records WHERE kind='trace'"), PROCS);
+    assert_int_equal(st_db_int(path, "PRAGMA user_version"), tb__schema_version());
     struct stat sb;
     assert_int_equal(stat(path, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0600);
-    assert_integrity_ok(path);
+    st_db_integrity(path, "after the writers");
 }
 
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* a dead child shows as EPIPE, not a killed test */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_threads_one_outbox, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_processes_ingest_same_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_processes_library_same_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threads_one_outbox, st_tmp_setup, st_tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_processes_ingest_same_file, st_tmp_setup,
+                                        st_tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_processes_library_same_file, st_tmp_setup,
+                                        st_tmp_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,18 +10,10 @@
  */
 #include "config_internal.h"
 
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "fixture.h"
 
 #include <limits.h>
 #include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 static const char *const env_names[] = {"TRACEBOX_CONFIG",
                                         "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -733,9 +725,7 @@ static int setup_dir(void **state)
 {
     (void)state;
     clear_env();
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/tb_config_XXXXXX");
-    if (!mkdtemp(tmpdir))
-        return -1;
+    st_dir_make(tmpdir, sizeof tmpdir);
     if (!getcwd(oldcwd, sizeof oldcwd) || chdir(tmpdir) != 0)
         return -1;
     return 0;
@@ -744,27 +734,17 @@ static int setup_dir(void **state)
 static int teardown_dir(void **state)
 {
     (void)state;
-    unlink("tracebox.ini");
-    unlink("other.ini");
     if (chdir(oldcwd) != 0)
         return -1;
-    rmdir(tmpdir);
+    st_dir_remove(tmpdir);
     clear_env();
     return 0;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
 }
 
 static void test_load_file(void **state)
 {
     (void)state;
-    write_file("other.ini", full_ini);
+    st_write_file("other.ini", full_ini);
     tb_config *cfg = NULL;
     assert_int_equal(tb_config_load(&cfg, "other.ini"), TB_OK);
     assert_int_equal(tb_config_destination_count(cfg), 8);
@@ -789,13 +769,13 @@ static void test_load_file(void **state)
     unsetenv("TRACEBOX_CONFIG");
 
     /* ./tracebox.ini next. */
-    write_file("tracebox.ini", "[outbox]\npath = here.db\n[w]\ntype = webhook\nurl = http://x\n"
-                               "\nbatch_size = x\n");
+    st_write_file("tracebox.ini", "[outbox]\npath = here.db\n[w]\ntype = webhook\nurl = http://x\n"
+                                  "\nbatch_size = x\n");
     assert_int_equal(tb_config_load(&cfg, NULL), TB_CONFIG);
     assert_string_equal(tb_last_error(),
                         "tracebox.ini:7: [w] batch_size: `x` is not an integer (use digits "
                         "only, from 1 to 100000)");
-    write_file("tracebox.ini", "[outbox]\npath = here.db\n");
+    st_write_file("tracebox.ini", "[outbox]\npath = here.db\n");
     assert_int_equal(tb_config_load(&cfg, NULL), TB_OK);
     assert_string_equal(tb_config_outbox_path(cfg), "here.db");
     assert_string_equal(cfg->file, "tracebox.ini");
@@ -914,7 +894,7 @@ static void test_env_only_platforms(void **state)
     tb_config_free(cfg);
 
     /* A file wins over the environment. */
-    write_file("tracebox.ini", "[w]\ntype = webhook\nurl = http://x\n");
+    st_write_file("tracebox.ini", "[w]\ntype = webhook\nurl = http://x\n");
     assert_int_equal(tb_config_load(&cfg, NULL), TB_OK);
     assert_int_equal(tb_config_destination_count(cfg), 1);
     assert_string_equal(tb_dest_config_name(tb_config_destination(cfg, 0)), "w");

@@ -8,28 +8,9 @@
  * parser's own rules. Each test gets a fresh temporary folder; the webhook
  * tests share one loopback server, reset before each test.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include <dirent.h>
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cjson/cJSON.h>
+#include "fixture.h"
 
 #include "config_internal.h"
-#include "testserver.h"
-
-static tb_test_server g_server;
-static char g_dir[256];
 
 /* ---- a destination section built by hand ---------------------------- */
 
@@ -115,75 +96,14 @@ static void send_batch(const tb_exporter_vtable *vt, void *self, const tb_record
     assert_int_equal(vt->send(self, recs, n, res), TB_OK);
 }
 
-/* ---- fixtures ----------------------------------------------------- */
-
-static int make_dir(void **state)
-{
-    (void)state;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/tb_exporters_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-    (void)state;
-    DIR *d = opendir(g_dir);
-    if (d) {
-        struct dirent *e;
-        char p[512];
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(p, sizeof p, "%s/%s", g_dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(g_dir);
-    return 0;
-}
-
-static int reset_server(void **state)
-{
-    (void)state;
-    return tb_test_server_reset(&g_server);
-}
-
 static int setup_both(void **state)
 {
-    return make_dir(state) == 0 ? reset_server(state) : -1;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (len + n + 1 > cap) {
-            cap = (len + n + 1) * 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        memcpy(buf + len, chunk, n);
-        len += n;
-    }
-    fclose(f);
-    if (!buf)
-        buf = calloc(1, 1);
-    else
-        buf[len] = '\0';
-    return buf;
+    return st_tmp_setup(state) == 0 ? st_server_reset(state) : -1;
 }
 
 static void assert_file(const char *path, const char *content)
 {
-    char *got = slurp(path);
+    char *got = st_read_file(path, NULL);
     if (!got)
         fail_msg("%s: missing", path);
     if (strcmp(got, content) != 0)
@@ -200,7 +120,7 @@ static void test_file_writes_lines(void **state)
 {
     (void)state;
     char path[300], err[512];
-    snprintf(path, sizeof path, "%s/out.jsonl", g_dir);
+    snprintf(path, sizeof path, "%s/out.jsonl", st_tmp());
     const char *pairs[] = {"path", path, NULL};
     void *self = create(&tb__exporter_file, pairs, TB_OK, err, sizeof err);
     tb_record recs[] = {rec("{\"object\":\"trace\",\"id\":\"trace_1\"}"),
@@ -227,7 +147,7 @@ static void test_file_rotation(void **state)
 {
     (void)state;
     char path[300], p1[310], p2[310], p3[310], err[512];
-    snprintf(path, sizeof path, "%s/rot.jsonl", g_dir);
+    snprintf(path, sizeof path, "%s/rot.jsonl", st_tmp());
     snprintf(p1, sizeof p1, "%s.1", path);
     snprintf(p2, sizeof p2, "%s.2", path);
     snprintf(p3, sizeof p3, "%s.3", path);
@@ -266,7 +186,7 @@ static void test_file_big_record(void **state)
 {
     (void)state;
     char path[300], p1[310], err[512];
-    snprintf(path, sizeof path, "%s/big.jsonl", g_dir);
+    snprintf(path, sizeof path, "%s/big.jsonl", st_tmp());
     snprintf(p1, sizeof p1, "%s.1", path);
     const char *pairs[] = {"path", path, "max_bytes", "10", NULL};
     void *self = create(&tb__exporter_file, pairs, TB_OK, err, sizeof err);
@@ -300,7 +220,7 @@ static void test_file_write_failure(void **state)
 
     /* a folder that does not exist: retry, naming the path */
     char path[300];
-    snprintf(path, sizeof path, "%s/no/such/dir/out.jsonl", g_dir);
+    snprintf(path, sizeof path, "%s/no/such/dir/out.jsonl", st_tmp());
     const char *pairs2[] = {"path", path, NULL};
     self = create(&tb__exporter_file, pairs2, TB_OK, err, sizeof err);
     send_batch(&tb__exporter_file, self, &r, 1, &res);
@@ -326,30 +246,11 @@ static void test_file_config_errors(void **state)
     tb__exporter_file.destroy(create(&tb__exporter_file, ok, TB_OK, err, sizeof err));
 }
 
-/* ---- webhook ------------------------------------------------------ */
-
-static cJSON *requests(void)
-{
-    char *text = tb_test_server_requests(&g_server);
-    assert_non_null(text);
-    cJSON *arr = cJSON_Parse(text);
-    free(text);
-    assert_true(cJSON_IsArray(arr));
-    return arr;
-}
-
-static const char *req_field(const cJSON *req, const char *section, const char *key)
-{
-    const cJSON *o = section ? cJSON_GetObjectItemCaseSensitive(req, section) : req;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static void test_webhook_posts_array(void **state)
 {
     (void)state;
     char url[128], err[512];
-    snprintf(url, sizeof url, "%s/hook", g_server.url);
+    snprintf(url, sizeof url, "%s/hook", st_server()->url);
     const char *pairs[] = {"url", url, "headers", "x-team=blue, X-Token=a%2Cb%3Dc", NULL};
     void *self = create(&tb__exporter_webhook, pairs, TB_OK, err, sizeof err);
     tb_record recs[] = {rec("{\"object\":\"trace\",\"id\":\"trace_1\",\"metadata\":{}}"),
@@ -360,17 +261,17 @@ static void test_webhook_posts_array(void **state)
     assert_int_equal(res.http_status, 200);
     tb__exporter_webhook.destroy(self);
 
-    cJSON *reqs = requests();
+    cJSON *reqs = st_requests(st_server());
     assert_int_equal(cJSON_GetArraySize(reqs), 1);
     const cJSON *r0 = cJSON_GetArrayItem(reqs, 0);
-    assert_string_equal(req_field(r0, NULL, "method"), "POST");
-    assert_string_equal(req_field(r0, NULL, "path"), "/hook");
-    assert_string_equal(req_field(r0, NULL, "body"),
+    assert_string_equal(st_req_str(r0, "method"), "POST");
+    assert_string_equal(st_req_str(r0, "path"), "/hook");
+    assert_string_equal(st_req_str(r0, "body"),
                         "[{\"object\":\"trace\",\"id\":\"trace_1\",\"metadata\":{}},"
                         "{\"object\":\"trace.span\",\"id\":\"span_1\",\"x\":\"\\u00e9\"}]");
-    assert_string_equal(req_field(r0, "headers", "content-type"), "application/json");
-    assert_string_equal(req_field(r0, "headers", "x-team"), "blue");
-    assert_string_equal(req_field(r0, "headers", "x-token"), "a,b=c");
+    assert_string_equal(st_req_header(r0, "content-type"), "application/json");
+    assert_string_equal(st_req_header(r0, "x-team"), "blue");
+    assert_string_equal(st_req_header(r0, "x-token"), "a,b=c");
     cJSON_Delete(reqs);
 }
 
@@ -378,10 +279,10 @@ static void test_webhook_refused(void **state)
 {
     (void)state;
     char err[512];
-    const char *pairs[] = {"url", g_server.url, NULL};
+    const char *pairs[] = {"url", st_server()->url, NULL};
     void *self = create(&tb__exporter_webhook, pairs, TB_OK, err, sizeof err);
     assert_int_equal(
-        tb_test_server_control(&g_server, "{\"mode\":\"reject_ids\",\"ids\":[\"span_bad\"]}"), 0);
+        tb_test_server_control(st_server(), "{\"mode\":\"reject_ids\",\"ids\":[\"span_bad\"]}"), 0);
     tb_record recs[] = {rec("{\"id\":\"span_good\"}"), rec("{\"id\":\"span_bad\"}")};
     tb_export_result res;
     send_batch(&tb__exporter_webhook, self, recs, 2, &res);
@@ -394,7 +295,7 @@ static void test_webhook_refused(void **state)
 
     /* 503 + Retry-After: retry, with the delay */
     assert_int_equal(tb_test_server_control(
-                         &g_server, "{\"mode\":\"status\",\"code\":503,\"retry_after\":\"2\"}"),
+                         st_server(), "{\"mode\":\"status\",\"code\":503,\"retry_after\":\"2\"}"),
                      0);
     send_batch(&tb__exporter_webhook, self, recs, 1, &res);
     assert_int_equal(res.outcome, TB_EXPORT_RETRY);
@@ -406,17 +307,17 @@ static void test_webhook_gzip(void **state)
 {
     (void)state;
     char err[512];
-    const char *pairs[] = {"url", g_server.url, "compression", "gzip", NULL};
+    const char *pairs[] = {"url", st_server()->url, "compression", "gzip", NULL};
     void *self = create(&tb__exporter_webhook, pairs, TB_OK, err, sizeof err);
     tb_record r = rec("{\"id\":\"span_z\"}");
     tb_export_result res;
     send_batch(&tb__exporter_webhook, self, &r, 1, &res);
     assert_int_equal(res.outcome, TB_EXPORT_DELIVERED);
     tb__exporter_webhook.destroy(self);
-    cJSON *reqs = requests();
+    cJSON *reqs = st_requests(st_server());
     const cJSON *r0 = cJSON_GetArrayItem(reqs, 0);
-    assert_string_equal(req_field(r0, "headers", "content-encoding"), "gzip");
-    assert_string_equal(req_field(r0, NULL, "gunzipped"), "[{\"id\":\"span_z\"}]");
+    assert_string_equal(st_req_header(r0, "content-encoding"), "gzip");
+    assert_string_equal(st_req_str(r0, "gunzipped"), "[{\"id\":\"span_z\"}]");
     cJSON_Delete(reqs);
 }
 
@@ -464,11 +365,11 @@ static void test_from_ini(void **state)
 {
     (void)state;
     char ini[1024], path[300], err[512];
-    snprintf(path, sizeof path, "%s/ini.jsonl", g_dir);
+    snprintf(path, sizeof path, "%s/ini.jsonl", st_tmp());
     snprintf(ini, sizeof ini,
              "[hook]\ntype = webhook\nurl = %s/ini\nheaders = x-from=ini\ntimeout = 5s\n"
              "[local]\ntype = file\npath = %s\nmax_bytes = 1KiB\nmax_files = 2\n",
-             g_server.url, path);
+             st_server()->url, path);
     tb_config *cfg = NULL;
     tb_status st = tb_config_parse(&cfg, ini, "test.ini");
     if (st != TB_OK)
@@ -483,11 +384,11 @@ static void test_from_ini(void **state)
     send_batch(&tb__exporter_webhook, self, &r, 1, &res);
     assert_int_equal(res.outcome, TB_EXPORT_DELIVERED);
     tb__exporter_webhook.destroy(self);
-    cJSON *reqs = requests();
+    cJSON *reqs = st_requests(st_server());
     const cJSON *r0 = cJSON_GetArrayItem(reqs, 0);
-    assert_string_equal(req_field(r0, NULL, "path"), "/ini");
-    assert_string_equal(req_field(r0, "headers", "x-from"), "ini");
-    assert_string_equal(req_field(r0, NULL, "body"), "[{\"id\":\"span_ini\"}]");
+    assert_string_equal(st_req_str(r0, "path"), "/ini");
+    assert_string_equal(st_req_header(r0, "x-from"), "ini");
+    assert_string_equal(st_req_str(r0, "body"), "[{\"id\":\"span_ini\"}]");
     cJSON_Delete(reqs);
 
     const tb_dest_config *local = tb_config_find_destination(cfg, "local");
@@ -535,44 +436,29 @@ static void test_alloc_failures(void **state)
 {
     (void)state;
     char path[300];
-    snprintf(path, sizeof path, "%s/torture.jsonl", g_dir);
+    snprintf(path, sizeof path, "%s/torture.jsonl", st_tmp());
     const char *file_pairs[] = {"path", path, "max_bytes", "20", NULL};
     torture(&tb__exporter_file, file_pairs);
-    const char *hook_pairs[] = {"url",         g_server.url, "headers", "a=1,b=2",
-                                "compression", "gzip",       NULL};
+    const char *hook_pairs[] = {"url",         st_server()->url, "headers", "a=1,b=2",
+                                "compression", "gzip",           NULL};
     torture(&tb__exporter_webhook, hook_pairs);
-}
-
-static int group_setup(void **state)
-{
-    (void)state;
-    setenv("no_proxy", "127.0.0.1,localhost", 1);
-    setenv("NO_PROXY", "127.0.0.1,localhost", 1);
-    return tb_test_server_start(&g_server);
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    tb_test_server_stop(&g_server);
-    return 0;
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vtables),
-        cmocka_unit_test_setup_teardown(test_file_writes_lines, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_file_rotation, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_file_big_record, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_file_write_failure, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_file_writes_lines, st_tmp_setup, st_tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_file_rotation, st_tmp_setup, st_tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_file_big_record, st_tmp_setup, st_tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_file_write_failure, st_tmp_setup, st_tmp_teardown),
         cmocka_unit_test(test_file_config_errors),
-        cmocka_unit_test_setup(test_webhook_posts_array, reset_server),
-        cmocka_unit_test_setup(test_webhook_refused, reset_server),
-        cmocka_unit_test_setup(test_webhook_gzip, reset_server),
+        cmocka_unit_test_setup(test_webhook_posts_array, st_server_reset),
+        cmocka_unit_test_setup(test_webhook_refused, st_server_reset),
+        cmocka_unit_test_setup(test_webhook_gzip, st_server_reset),
         cmocka_unit_test(test_webhook_config_errors),
-        cmocka_unit_test_setup_teardown(test_alloc_failures, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_from_ini, setup_both, remove_dir),
+        cmocka_unit_test_setup_teardown(test_alloc_failures, st_tmp_setup, st_tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_from_ini, setup_both, st_tmp_teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, st_server_group_setup, st_server_group_teardown);
 }

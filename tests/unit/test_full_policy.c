@@ -5,7 +5,7 @@
  * records a dead letter points to, are never evicted, so once only they
  * remain, puts are refused with TB_FULL.
  */
-#include "shiptest.h"
+#include "fixture.h"
 
 static char *span_json(int i)
 {
@@ -26,10 +26,7 @@ static char *span_json(int i)
 
 static void test_purge_delivered_makes_room(void **state)
 {
-    (void)state;
-    char dir[512], db[600];
-    st_dir_make(dir, sizeof dir);
-    snprintf(db, sizeof db, "%s/f.db", dir);
+    const char *db = ((st_fx *)*state)->db;
     tb_outbox_options o = TB_OUTBOX_OPTIONS_INIT;
     o.max_size = 256 * 1024;
     o.full_policy = TB_FULL_PURGE_DELIVERED;
@@ -90,16 +87,13 @@ static void test_purge_delivered_makes_room(void **state)
                      st_db_int(db, "SELECT count(*) FROM pending"));
     assert_true(st_db_int(db, "SELECT value FROM counters WHERE name = 'refused_full'") >= 2);
     tb_outbox_close(ob);
-    char ic[16];
-    assert_true(st_db_text(db, ic, sizeof ic, "PRAGMA integrity_check"));
-    assert_string_equal(ic, "ok");
-    st_dir_remove(dir);
+    st_db_integrity(db, "at the end");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_purge_delivered_makes_room),
+        ST_FX_OFFLINE_TEST(test_purge_delivered_makes_room),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,50 +1,14 @@
 /*
- * test_http.c — the shared HTTP transport (src/http.c) against the loopback
- * test server (tests/helpers/testserver.py): response classes, Retry-After,
+ * test_http.c — the shared HTTP transport (src/net/) and the response classes
+ * (src/ship/classify.c) against the loopback test server
+ * (tests/helpers/testserver.py): response classes, Retry-After,
  * gzip, the response cap, header validation, connect failures, timeouts
  * after the body was sent, redirects, and that no credential ever reaches a
  * message. One server for the whole file; each test resets it.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <cjson/cJSON.h>
+#include "fixture.h"
 
 #include "http.h"
-#include "testserver.h"
-
-static tb_test_server g_server;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    /* loopback traffic must never go through a proxy from the environment */
-    setenv("no_proxy", "127.0.0.1,localhost", 1);
-    setenv("NO_PROXY", "127.0.0.1,localhost", 1);
-    return tb_test_server_start(&g_server);
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    tb_test_server_stop(&g_server);
-    return 0;
-}
-
-static int reset_server(void **state)
-{
-    (void)state;
-    return tb_test_server_reset(&g_server);
-}
 
 /* A connection to the test server's `path` with the defaults. */
 static tb__http *open_path(const char *path, tb__http_config *extra)
@@ -52,7 +16,7 @@ static tb__http *open_path(const char *path, tb__http_config *extra)
     tb__http_config c;
     tb__http_config_init(&c);
     char url[256], err[256];
-    snprintf(url, sizeof url, "%s%s", g_server.url, path);
+    snprintf(url, sizeof url, "%s%s", st_server()->url, path);
     if (extra)
         c = *extra; /* take over its allocations */
     assert_int_equal(tb__http_config_set_url(&c, url, err, sizeof err), TB_OK);
@@ -68,30 +32,6 @@ static void post(tb__http *h, const char *body, tb__http_response *resp, tb_expo
     assert_int_equal(tb__http_post(h, body, strlen(body), resp), TB_OK);
     memset(res, 0, sizeof *res);
     tb__http_classify(resp, res);
-}
-
-/* The recorded requests, parsed. */
-static cJSON *requests(void)
-{
-    char *text = tb_test_server_requests(&g_server);
-    assert_non_null(text);
-    cJSON *arr = cJSON_Parse(text);
-    free(text);
-    assert_true(cJSON_IsArray(arr));
-    return arr;
-}
-
-static const char *req_str(const cJSON *req, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static const char *req_header(const cJSON *req, const char *name)
-{
-    const cJSON *hs = cJSON_GetObjectItemCaseSensitive(req, "headers");
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(hs, name);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 /* ---- classification without a network ---------------------------- */
@@ -265,18 +205,18 @@ static void test_ok_and_headers(void **state)
     assert_int_equal(res.outcome, TB_EXPORT_DELIVERED);
     tb__http_close(h);
 
-    cJSON *reqs = requests();
+    cJSON *reqs = st_requests(st_server());
     assert_int_equal(cJSON_GetArraySize(reqs), 2);
     const cJSON *r0 = cJSON_GetArrayItem(reqs, 0);
-    assert_string_equal(req_str(r0, "method"), "POST");
-    assert_string_equal(req_str(r0, "path"), "/v1/traces");
-    assert_string_equal(req_str(r0, "body"), "{\"a\":1}");
-    assert_string_equal(req_header(r0, "x-team"), "blue");
-    assert_string_equal(req_header(r0, "x-list"), "a,b");
-    assert_string_equal(req_header(r0, "authorization"), "Bearer tok-123");
-    assert_string_equal(req_header(r0, "content-type"), "text/x-custom");
-    assert_null(req_header(r0, "expect"));
-    assert_string_equal(req_str(cJSON_GetArrayItem(reqs, 1), "body"), "{\"a\":2}");
+    assert_string_equal(st_req_str(r0, "method"), "POST");
+    assert_string_equal(st_req_str(r0, "path"), "/v1/traces");
+    assert_string_equal(st_req_str(r0, "body"), "{\"a\":1}");
+    assert_string_equal(st_req_header(r0, "x-team"), "blue");
+    assert_string_equal(st_req_header(r0, "x-list"), "a,b");
+    assert_string_equal(st_req_header(r0, "authorization"), "Bearer tok-123");
+    assert_string_equal(st_req_header(r0, "content-type"), "text/x-custom");
+    assert_null(st_req_header(r0, "expect"));
+    assert_string_equal(st_req_str(cJSON_GetArrayItem(reqs, 1), "body"), "{\"a\":2}");
     cJSON_Delete(reqs);
 }
 
@@ -292,9 +232,9 @@ static void test_basic_auth(void **state)
     post(h, "x", &resp, &res);
     assert_int_equal(res.outcome, TB_EXPORT_DELIVERED);
     tb__http_close(h);
-    cJSON *reqs = requests();
+    cJSON *reqs = st_requests(st_server());
     /* base64("pk-lf-1:sk-lf-2") */
-    assert_string_equal(req_header(cJSON_GetArrayItem(reqs, 0), "authorization"),
+    assert_string_equal(st_req_header(cJSON_GetArrayItem(reqs, 0), "authorization"),
                         "Basic cGstbGYtMTpzay1sZi0y");
     cJSON_Delete(reqs);
 }
@@ -302,7 +242,7 @@ static void test_basic_auth(void **state)
 static void expect_status(tb__http *h, const char *control, int status, tb_export_outcome outcome,
                           const char *message_part)
 {
-    assert_int_equal(tb_test_server_control(&g_server, control), 0);
+    assert_int_equal(tb_test_server_control(st_server(), control), 0);
     tb__http_response resp;
     tb_export_result res;
     post(h, "{}", &resp, &res);
@@ -335,11 +275,11 @@ static void test_status_classes_live(void **state)
                   TB_EXPORT_REFUSED, "plain text");
     expect_status(h, "{\"mode\":\"status\",\"code\":501}", 501, TB_EXPORT_RETRY, NULL);
     /* a sequence: 500 then 200 */
-    assert_int_equal(tb_test_server_control(&g_server, "{\"mode\":\"ok\"}"), 0);
-    assert_int_equal(
-        tb_test_server_control(&g_server, "{\"mode\":\"sequence\",\"steps\":[{\"mode\":\"status\","
-                                          "\"code\":500}]}"),
-        0);
+    assert_int_equal(tb_test_server_control(st_server(), "{\"mode\":\"ok\"}"), 0);
+    assert_int_equal(tb_test_server_control(
+                         st_server(), "{\"mode\":\"sequence\",\"steps\":[{\"mode\":\"status\","
+                                      "\"code\":500}]}"),
+                     0);
     tb__http_response resp;
     tb_export_result res;
     post(h, "{}", &resp, &res);
@@ -357,7 +297,7 @@ static void test_retry_after_live(void **state)
     tb__http_response resp;
     tb_export_result res;
     assert_int_equal(tb_test_server_control(
-                         &g_server, "{\"mode\":\"status\",\"code\":429,\"retry_after\":\"7\"}"),
+                         st_server(), "{\"mode\":\"status\",\"code\":429,\"retry_after\":\"7\"}"),
                      0);
     post(h, "{}", &resp, &res);
     assert_int_equal(res.outcome, TB_EXPORT_RETRY);
@@ -365,7 +305,7 @@ static void test_retry_after_live(void **state)
     assert_int_equal(res.retry_after_ms, 7000);
 
     /* HTTP-date form, far in the future: positive and large */
-    assert_int_equal(tb_test_server_control(&g_server,
+    assert_int_equal(tb_test_server_control(st_server(),
                                             "{\"mode\":\"status\",\"code\":503,\"retry_after\":"
                                             "\"Fri, 01 Jan 2100 00:00:00 GMT\"}"),
                      0);
@@ -374,7 +314,7 @@ static void test_retry_after_live(void **state)
     assert_true(res.retry_after_ms > (int64_t)365 * 24 * 3600 * 1000);
 
     /* absent on the next response: not carried over from the last */
-    assert_int_equal(tb_test_server_control(&g_server, "{\"mode\":\"status\",\"code\":503}"), 0);
+    assert_int_equal(tb_test_server_control(st_server(), "{\"mode\":\"status\",\"code\":503}"), 0);
     post(h, "{}", &resp, &res);
     assert_int_equal(res.retry_after_ms, -1);
     tb__http_close(h);
@@ -398,13 +338,13 @@ static void test_gzip(void **state)
     post(h, body, &resp, &res);
     assert_int_equal(res.outcome, TB_EXPORT_DELIVERED);
     tb__http_close(h);
-    cJSON *reqs = requests();
+    cJSON *reqs = st_requests(st_server());
     const cJSON *r0 = cJSON_GetArrayItem(reqs, 0);
-    assert_string_equal(req_header(r0, "content-encoding"), "gzip");
-    assert_non_null(req_str(r0, "gunzipped"));
-    assert_string_equal(req_str(r0, "gunzipped"), body);
+    assert_string_equal(st_req_header(r0, "content-encoding"), "gzip");
+    assert_non_null(st_req_str(r0, "gunzipped"));
+    assert_string_equal(st_req_str(r0, "gunzipped"), body);
     /* it was actually compressed */
-    assert_true(strtol(req_header(r0, "content-length"), NULL, 10) < (long)strlen(body));
+    assert_true(strtol(st_req_header(r0, "content-length"), NULL, 10) < (long)strlen(body));
     cJSON_Delete(reqs);
 }
 
@@ -418,13 +358,13 @@ static void test_response_cap(void **state)
     tb__http_response resp;
     tb_export_result res;
     assert_int_equal(
-        tb_test_server_control(&g_server, "{\"mode\":\"big_response\",\"bytes\":1000}"), 0);
+        tb_test_server_control(st_server(), "{\"mode\":\"big_response\",\"bytes\":1000}"), 0);
     post(h, "{}", &resp, &res);
     assert_int_equal(res.outcome, TB_EXPORT_DELIVERED);
     assert_int_equal(resp.body_len, 1000);
 
     assert_int_equal(
-        tb_test_server_control(&g_server, "{\"mode\":\"big_response\",\"bytes\":5000}"), 0);
+        tb_test_server_control(st_server(), "{\"mode\":\"big_response\",\"bytes\":5000}"), 0);
     post(h, "{}", &resp, &res);
     assert_true(resp.too_large);
     assert_non_null(strstr(resp.error, "larger than 1000 bytes"));
@@ -435,7 +375,7 @@ static void test_response_cap(void **state)
     assert_non_null(strstr(res.message, "over the size cap"));
 
     /* the handle still works afterwards */
-    assert_int_equal(tb_test_server_control(&g_server, "{\"mode\":\"ok\"}"), 0);
+    assert_int_equal(tb_test_server_control(st_server(), "{\"mode\":\"ok\"}"), 0);
     post(h, "{}", &resp, &res);
     assert_int_equal(res.outcome, TB_EXPORT_DELIVERED);
     tb__http_close(h);
@@ -443,13 +383,13 @@ static void test_response_cap(void **state)
     /* default cap: 1 MiB */
     h = open_path("/", NULL);
     assert_int_equal(
-        tb_test_server_control(&g_server, "{\"mode\":\"big_response\",\"bytes\":2097152}"), 0);
+        tb_test_server_control(st_server(), "{\"mode\":\"big_response\",\"bytes\":2097152}"), 0);
     post(h, "{}", &resp, &res);
     assert_true(resp.too_large);
     assert_non_null(strstr(resp.error, "larger than 1048576 bytes"));
     assert_int_equal(res.outcome, TB_EXPORT_DELIVERED);
     /* a refusal with an oversized body is still a refusal, read up to the cap */
-    assert_int_equal(tb_test_server_control(&g_server, "{\"mode\":\"status\",\"code\":503}"), 0);
+    assert_int_equal(tb_test_server_control(st_server(), "{\"mode\":\"status\",\"code\":503}"), 0);
     post(h, "{}", &resp, &res);
     assert_int_equal(res.outcome, TB_EXPORT_RETRY);
     tb__http_close(h);
@@ -488,7 +428,7 @@ static void test_timeout_after_body_sent(void **state)
     tb__http_config_init(&c);
     c.timeout_ms = 1000;
     tb__http *h = open_path("/", &c);
-    assert_int_equal(tb_test_server_control(&g_server, "{\"mode\":\"stall\",\"seconds\":3}"), 0);
+    assert_int_equal(tb_test_server_control(st_server(), "{\"mode\":\"stall\",\"seconds\":3}"), 0);
     tb__http_response resp;
     tb_export_result res;
     post(h, "{\"id\":\"span_1\"}", &resp, &res);
@@ -498,7 +438,7 @@ static void test_timeout_after_body_sent(void **state)
     assert_int_equal(res.http_status, 0);
     assert_int_equal(res.unknown_outcome, 1);
     /* the server did get it: a resend would be a duplicate */
-    assert_true(tb_test_server_count(&g_server) >= 1);
+    assert_true(tb_test_server_count(st_server()) >= 1);
     tb__http_close(h);
 }
 
@@ -506,7 +446,7 @@ static void test_reset_after_body(void **state)
 {
     (void)state;
     tb__http *h = open_path("/", NULL);
-    assert_int_equal(tb_test_server_control(&g_server, "{\"mode\":\"reset\"}"), 0);
+    assert_int_equal(tb_test_server_control(st_server(), "{\"mode\":\"reset\"}"), 0);
     tb__http_response resp;
     tb_export_result res;
     post(h, "{\"id\":\"span_1\"}", &resp, &res);
@@ -523,14 +463,14 @@ static void test_redirect_not_followed(void **state)
     char control[256];
     snprintf(control, sizeof control,
              "{\"mode\":\"status\",\"code\":302,\"headers\":{\"Location\":\"%s/elsewhere\"}}",
-             g_server.url);
-    assert_int_equal(tb_test_server_control(&g_server, control), 0);
+             st_server()->url);
+    assert_int_equal(tb_test_server_control(st_server(), control), 0);
     tb__http_response resp;
     tb_export_result res;
     post(h, "{}", &resp, &res);
     assert_int_equal(res.http_status, 302);
     assert_int_equal(res.outcome, TB_EXPORT_RETRY);
-    assert_int_equal(tb_test_server_count(&g_server), 1); /* /elsewhere never hit */
+    assert_int_equal(tb_test_server_count(st_server()), 1); /* /elsewhere never hit */
     tb__http_close(h);
 }
 
@@ -557,7 +497,7 @@ static void test_no_credentials_in_messages(void **state)
             TB_OK);
         assert_int_equal(tb__http_config_set_bearer(&c, "bearer-secret-2"), TB_OK);
         assert_int_equal(tb__http_config_set_basic(&c, "basic-user-3", "basic-pass-4"), TB_OK);
-        int port = round == 0 ? tb_test_free_port() : g_server.port;
+        int port = round == 0 ? tb_test_free_port() : st_server()->port;
         snprintf(url, sizeof url,
                  "http://url-user-5:url-pass-6@127.0.0.1:%d/p?api_key=query-secret-7", port);
         if (round == 2)
@@ -568,11 +508,11 @@ static void test_no_credentials_in_messages(void **state)
         tb__http_config_free(&c);
         if (round == 1)
             assert_int_equal(tb_test_server_control(
-                                 &g_server, "{\"mode\":\"status\",\"code\":401,\"body\":\"no\"}"),
+                                 st_server(), "{\"mode\":\"status\",\"code\":401,\"body\":\"no\"}"),
                              0);
         if (round == 2)
             assert_int_equal(
-                tb_test_server_control(&g_server, "{\"mode\":\"stall\",\"seconds\":2}"), 0);
+                tb_test_server_control(st_server(), "{\"mode\":\"stall\",\"seconds\":2}"), 0);
         tb__http_response resp;
         tb_export_result res;
         post(h, "{}", &resp, &res);
@@ -606,9 +546,7 @@ static void test_tls(void **state)
     if (system("openssl version > /dev/null 2>&1") != 0)
         skip();
     char dir[256], cmd[1024], cert[300], key[300];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/tb_tls_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    st_dir_make(dir, sizeof dir);
     snprintf(cert, sizeof cert, "%s/cert.pem", dir);
     snprintf(key, sizeof key, "%s/key.pem", dir);
     snprintf(cmd, sizeof cmd,
@@ -646,9 +584,7 @@ static void test_tls(void **state)
         tb__http_close(h);
     }
     tb_test_server_stop(&tls);
-    unlink(cert);
-    unlink(key);
-    rmdir(dir);
+    st_dir_remove(dir);
 }
 
 int main(void)
@@ -659,18 +595,18 @@ int main(void)
         cmocka_unit_test(test_retry_after_parse),
         cmocka_unit_test(test_header_validation),
         cmocka_unit_test(test_redact_url),
-        cmocka_unit_test_setup(test_ok_and_headers, reset_server),
-        cmocka_unit_test_setup(test_basic_auth, reset_server),
-        cmocka_unit_test_setup(test_status_classes_live, reset_server),
-        cmocka_unit_test_setup(test_retry_after_live, reset_server),
-        cmocka_unit_test_setup(test_gzip, reset_server),
-        cmocka_unit_test_setup(test_response_cap, reset_server),
-        cmocka_unit_test_setup(test_refused_port, reset_server),
-        cmocka_unit_test_setup(test_timeout_after_body_sent, reset_server),
-        cmocka_unit_test_setup(test_reset_after_body, reset_server),
-        cmocka_unit_test_setup(test_redirect_not_followed, reset_server),
-        cmocka_unit_test_setup(test_no_credentials_in_messages, reset_server),
+        cmocka_unit_test_setup(test_ok_and_headers, st_server_reset),
+        cmocka_unit_test_setup(test_basic_auth, st_server_reset),
+        cmocka_unit_test_setup(test_status_classes_live, st_server_reset),
+        cmocka_unit_test_setup(test_retry_after_live, st_server_reset),
+        cmocka_unit_test_setup(test_gzip, st_server_reset),
+        cmocka_unit_test_setup(test_response_cap, st_server_reset),
+        cmocka_unit_test_setup(test_refused_port, st_server_reset),
+        cmocka_unit_test_setup(test_timeout_after_body_sent, st_server_reset),
+        cmocka_unit_test_setup(test_reset_after_body, st_server_reset),
+        cmocka_unit_test_setup(test_redirect_not_followed, st_server_reset),
+        cmocka_unit_test_setup(test_no_credentials_in_messages, st_server_reset),
         cmocka_unit_test(test_tls),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, st_server_group_setup, st_server_group_teardown);
 }

@@ -10,33 +10,14 @@
  * end (visible to another connection when tb_span_end returns); max_size
  * refuses and counts; async mode commits on flush and counts its drops.
  */
-#define _GNU_SOURCE 1
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "fixture.h"
 
-#include <cmocka.h>
-
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cjson/cJSON.h>
 
 #include "outbox_internal.h"
 #include "record.h"
 
 /* ---- temp folder ------------------------------------------------------- */
-
-static char g_dir[512];
 
 /* Buffers the helpers hand out are remembered, so a failed assertion
  * (which longjmps out of the test) leaks nothing the sanitizers would blame
@@ -69,38 +50,15 @@ static void release_all(void)
     }
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/tb-outbox-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(g_dir))
-        return -1;
-    tb_set_tracing_disabled(0);
-    tb_set_trace_processors(NULL, 0);
-    return 0;
-}
-
 static int teardown(void **state)
 {
-    (void)state;
-    tb_set_trace_processors(NULL, 0);
     release_all();
-    nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    return 0;
+    return st_tmp_teardown(state);
 }
 
 static const char *in_dir(char *buf, size_t n, const char *name)
 {
-    snprintf(buf, n, "%s/%s", g_dir, name);
+    snprintf(buf, n, "%s/%s", st_tmp(), name);
     return buf;
 }
 
@@ -108,87 +66,20 @@ static const char *in_dir(char *buf, size_t n, const char *name)
 
 static unsigned char *read_all(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    size_t cap = 1 << 16, n = 0;
-    unsigned char *buf = malloc(cap);
+    char *buf = st_read_file(path, len);
     assert_non_null(buf);
-    size_t r;
-    while ((r = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-    }
-    fclose(f);
-    *len = n;
     return keep(buf);
-}
-
-static void write_all(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-}
-
-static bool file_exists(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0;
-}
-
-static sqlite3 *db_open(const char *path)
-{
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-    if (rc != SQLITE_OK)
-        fail_msg("sqlite3_open_v2(%s): %s", path, sqlite3_errstr(rc));
-    sqlite3_busy_timeout(db, 10000);
-    return db;
 }
 
 static int64_t q_int(const char *path, const char *sql)
 {
-    sqlite3 *db = db_open(path);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        fail_msg("prepare %s: %s", sql, sqlite3_errmsg(db));
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW)
-        fail_msg("step %s: %s", sql, sqlite3_errmsg(db));
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
+    return st_db_int(path, "%s", sql);
 }
 
 /* The text of the first column of the first row, malloc'd, or NULL. */
 static char *q_text(const char *path, const char *sql)
 {
-    sqlite3 *db = db_open(path);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("prepare %s: %s", sql, sqlite3_errmsg(db));
-    char *r = NULL;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        r = keep(strdup((const char *)sqlite3_column_text(st, 0)));
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return r;
-}
-
-static void db_exec(const char *path, const char *sql)
-{
-    sqlite3 *db = db_open(path);
-    char *err = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
-        fail_msg("exec %s: %s", sql, err);
-    sqlite3_close(db);
+    return keep(st_db_dup(path, "%s", sql));
 }
 
 /* ---- records ----------------------------------------------------------- */
@@ -388,7 +279,7 @@ static void test_too_new_refused_untouched(void **state)
     tb_outbox_close(ob);
     char sql[64];
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", tb__schema_version() + 7);
-    db_exec(path, sql);
+    st_db_exec(path, "%s", sql);
     size_t len;
     unsigned char *before = read_all(path, &len);
 
@@ -418,19 +309,19 @@ static void test_text_file_refused_untouched(void **state)
     char path[PATH_MAX], wal[PATH_MAX + 8];
     in_dir(path, sizeof path, "notes.txt");
     const char *text = "these are my notes\nnot a database\n";
-    write_all(path, text, strlen(text));
+    st_write_data(path, text, strlen(text));
     tb_outbox *ob = NULL;
     assert_int_equal(tb_outbox_open(&ob, path, NULL), TB_NOT_OUTBOX);
     assert_null(ob);
     assert_non_null(strstr(tb_last_error(), path));
     assert_unchanged(path, (const unsigned char *)text, strlen(text));
     snprintf(wal, sizeof wal, "%s-wal", path);
-    assert_false(file_exists(wal));
+    assert_false(st_file_exists(wal));
 
     /* a short binary file that is not SQLite either */
     in_dir(path, sizeof path, "blob.bin");
     const unsigned char blob[] = {0x7f, 'E', 'L', 'F', 2, 1, 1, 0};
-    write_all(path, blob, sizeof blob);
+    st_write_data(path, blob, sizeof blob);
     assert_int_equal(tb_outbox_open(&ob, path, NULL), TB_NOT_OUTBOX);
     assert_unchanged(path, blob, sizeof blob);
 }
@@ -441,8 +332,8 @@ static void test_other_sqlite_db_refused_untouched(void **state)
     char path[PATH_MAX];
     in_dir(path, sizeof path, "app.db");
     /* another application's database, in its own (default) journal mode */
-    db_exec(path, "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);"
-                  "INSERT INTO users (name) VALUES ('ada'), ('grace');");
+    st_db_exec(path, "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);"
+                     "INSERT INTO users (name) VALUES ('ada'), ('grace');");
     size_t len;
     unsigned char *before = read_all(path, &len);
     tb_outbox *ob = NULL;
@@ -457,8 +348,8 @@ static void test_other_sqlite_db_refused_untouched(void **state)
 
     /* the same with a WAL-mode application database */
     in_dir(path, sizeof path, "walapp.db");
-    db_exec(path, "PRAGMA journal_mode=WAL; CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT);"
-                  "INSERT INTO kv VALUES ('a','b');");
+    st_db_exec(path, "PRAGMA journal_mode=WAL; CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT);"
+                     "INSERT INTO kv VALUES ('a','b');");
     before = read_all(path, &len);
     assert_int_equal(tb_outbox_open(&ob, path, NULL), TB_NOT_OUTBOX);
     assert_null(ob);
@@ -473,7 +364,7 @@ static void find_aside(const char *path, char *out, size_t n)
     const char *base = strrchr(path, '/') + 1;
     char prefix[256];
     snprintf(prefix, sizeof prefix, "%s.corrupt-", base);
-    DIR *d = opendir(g_dir);
+    DIR *d = opendir(st_tmp());
     assert_non_null(d);
     int found = 0;
     struct dirent *e;
@@ -482,13 +373,13 @@ static void find_aside(const char *path, char *out, size_t n)
         if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 &&
             !(el > 4 && (strcmp(e->d_name + el - 4, "-wal") == 0 ||
                          strcmp(e->d_name + el - 4, "-shm") == 0))) {
-            snprintf(out, n, "%s/%s", g_dir, e->d_name);
+            snprintf(out, n, "%s/%s", st_tmp(), e->d_name);
             found++;
         }
     }
     closedir(d);
     if (found != 1)
-        fail_msg("expected one %s* file in %s, found %d", prefix, g_dir, found);
+        fail_msg("expected one %s* file in %s, found %d", prefix, st_tmp(), found);
 }
 
 static void check_fresh_outbox_works(tb_outbox *ob, const char *path)
@@ -533,7 +424,7 @@ static void test_corrupt_garbage_pages_renamed_aside(void **state)
         x = x * 1103515245u + 12345u;
         bytes[i] = (unsigned char)(x >> 16);
     }
-    write_all(path, bytes, len);
+    st_write_data(path, bytes, len);
 
     logged l;
     memset(&l, 0, sizeof l);
@@ -573,13 +464,13 @@ static void test_corrupt_truncated_outbox_renamed_aside(void **state)
         release(s);
     }
     tb_outbox_close(ob);
-    db_exec(path, "PRAGMA wal_checkpoint(TRUNCATE)");
+    st_db_exec(path, "PRAGMA wal_checkpoint(TRUNCATE)");
     size_t len;
     unsigned char *bytes = read_all(path, &len);
     assert_true(len > 40 * 4096);
     /* keep page 1 (schema) and a bit, lose the rest of the pages */
     size_t keep = 4096 * 3 + 100;
-    write_all(path, bytes, keep);
+    st_write_data(path, bytes, keep);
 
     assert_int_equal(tb_outbox_open(&ob, path, NULL), TB_OK);
     assert_non_null(ob);
@@ -634,7 +525,7 @@ static void test_put_columns(void **state)
     tb_outbox_close(ob);
 
     assert_int_equal(count_rows(path), 3);
-    sqlite3 *db = db_open(path);
+    sqlite3 *db = st_db_open(path);
     sqlite3_stmt *st = NULL;
     assert_int_equal(sqlite3_prepare_v2(db,
                                         "SELECT kind, trace_id, span_id, parent_id, type, name, "
@@ -701,7 +592,7 @@ static void test_put_bad_and_null(void **state)
     tb_outbox_options o = TB_OUTBOX_OPTIONS_INIT;
     o.version = 999;
     assert_int_equal(tb_outbox_open(&ob, path, &o), TB_INVALID);
-    assert_false(file_exists(path));
+    assert_false(st_file_exists(path));
     /* a folder that does not exist */
     char nodir[PATH_MAX];
     in_dir(nodir, sizeof nodir, "no/such/dir/x.db");
@@ -739,7 +630,7 @@ static void test_put_bad_and_null(void **state)
     char missing[PATH_MAX];
     in_dir(missing, sizeof missing, "missing.db");
     assert_int_equal(tb_outbox_open(&ob, missing, &o), TB_NOT_FOUND);
-    assert_false(file_exists(missing));
+    assert_false(st_file_exists(missing));
 }
 
 static void test_put_span_twice_one_row(void **state)
@@ -1079,7 +970,7 @@ static void test_put_tolerates_sdk_json(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, st_tmp_setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_create),
         T(test_reopen_is_noop),

@@ -1,5 +1,5 @@
 /*
- * test_processors.c — the processor fan-out (tracing.c).
+ * test_processors.c — the processor fan-out (src/model/processors.c).
  *
  * Recording processors write "<name>:<hook>" into one log so the order of
  * calls across processors is visible. Checked: registration order, a failing

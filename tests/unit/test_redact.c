@@ -3,7 +3,7 @@
  * completions, tool arguments/results and audio never reach the file (or
  * the destination), while ids, names, models and usage are kept.
  */
-#include "shiptest.h"
+#include "fixture.h"
 #include "redact.h"
 
 #define SECRET_PROMPT "my card is 4242-SECRET-PROMPT"
@@ -32,18 +32,6 @@ static const char *agent_json =
     "\"2026-01-01T00:00:00.000001+00:00\",\"ended_at\":\"2026-01-01T00:00:01.000001+00:00\","
     "\"span_data\":{\"type\":\"agent\",\"name\":\"Triage\",\"handoffs\":null,\"tools\":null,"
     "\"output_type\":null},\"error\":null}";
-
-static bool file_has(const char *path, const char *needle)
-{
-    size_t len = 0;
-    char *data = st_read_file(path, &len);
-    bool found = false;
-    size_t n = strlen(needle);
-    for (size_t i = 0; data && i + n <= len && !found; i++)
-        found = memcmp(data + i, needle, n) == 0;
-    free(data);
-    return found;
-}
 
 static void test_redact_record(void **state)
 {
@@ -104,10 +92,7 @@ static void test_redact_record(void **state)
 
 static void test_outbox_redact(void **state)
 {
-    (void)state;
-    char dir[512], db[600];
-    st_dir_make(dir, sizeof dir);
-    snprintf(db, sizeof db, "%s/r.db", dir);
+    const char *db = ((st_fx *)*state)->db;
     tb_outbox_options o = TB_OUTBOX_OPTIONS_INIT;
     o.redact = 1;
     tb_outbox *ob = NULL;
@@ -139,17 +124,14 @@ static void test_outbox_redact(void **state)
                      3);
     char wal[700];
     snprintf(wal, sizeof wal, "%s-wal", db);
-    assert_false(file_has(db, "SECRET"));
-    assert_false(file_has(wal, "SECRET"));
-    st_dir_remove(dir);
+    assert_false(st_file_has(db, "SECRET"));
+    assert_false(st_file_has(wal, "SECRET"));
 }
 
 static void test_destination_redact(void **state)
 {
-    (void)state;
-    char dir[512], db[600], ini[2000], red[700], full[700];
-    st_dir_make(dir, sizeof dir);
-    snprintf(db, sizeof db, "%s/r.db", dir);
+    const char *db = ((st_fx *)*state)->db, *dir = ((st_fx *)*state)->dir;
+    char ini[2000], red[700], full[700];
     snprintf(red, sizeof red, "%s/redacted.jsonl", dir);
     snprintf(full, sizeof full, "%s/full.jsonl", dir);
     tb_outbox *ob = NULL;
@@ -166,26 +148,26 @@ static void test_destination_redact(void **state)
     assert_int_equal(tb_ship_once(db, cfg, NULL, &r), TB_OK);
     assert_int_equal(r.pending, 0);
     assert_int_equal(r.delivered, 4);
-    assert_false(file_has(red, "SECRET"));
-    assert_true(file_has(red, "[redacted]"));
-    assert_true(file_has(red, "gpt-4.1"));
-    assert_true(file_has(full, SECRET_PROMPT)); /* the other destination gets it all */
-    assert_true(file_has(db, SECRET_PROMPT) || file_has(db, "SECRET")); /* outbox unredacted */
+    assert_false(st_file_has(red, "SECRET"));
+    assert_true(st_file_has(red, "[redacted]"));
+    assert_true(st_file_has(red, "gpt-4.1"));
+    assert_true(st_file_has(full, SECRET_PROMPT)); /* the other destination gets it all */
+    assert_true(st_file_has(db, SECRET_PROMPT) ||
+                st_file_has(db, "SECRET")); /* outbox unredacted */
     tb_config_free(cfg);
 
     /* a bad value is a config error naming the line */
     assert_int_equal(tb_config_parse(&cfg, "[v]\ntype = file\npath = x\nredact = some\n", "t.ini"),
                      TB_CONFIG);
     assert_non_null(strstr(tb_last_error(), "t.ini:4"));
-    st_dir_remove(dir);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_redact_record),
-        cmocka_unit_test(test_outbox_redact),
-        cmocka_unit_test(test_destination_redact),
+        ST_FX_OFFLINE_TEST(test_outbox_redact),
+        ST_FX_OFFLINE_TEST(test_destination_redact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
