@@ -30,7 +30,7 @@
 #include "config_internal.h"
 #include "delivery.h"
 #include "export_host.h"
-#include "outbox_internal.h"
+#include "db.h"
 #include "store.h"
 #include "redact.h"
 

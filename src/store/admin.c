@@ -3,7 +3,7 @@
  * one connection, argument checks, file sizes, and the store's statements
  * (store.c) behind each call. No SQL here.
  */
-#include "outbox_internal.h"
+#include "db.h"
 #include "store.h"
 
 #include <string.h>

@@ -11,7 +11,7 @@
  * embedded schema/NNN_*.sql files, applied in order inside one
  * BEGIN IMMEDIATE transaction, tracked by PRAGMA user_version.
  */
-#include "outbox_internal.h"
+#include "db.h"
 #include "schema.h"
 
 #include <errno.h>

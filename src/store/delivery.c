@@ -14,7 +14,7 @@
  */
 #include "delivery.h"
 
-#include "outbox_internal.h"
+#include "db.h"
 #include "store.h"
 
 #include <stdarg.h>

@@ -16,7 +16,7 @@
 #ifndef TRACEBOX_OUTBOX_HANDLE_H
 #define TRACEBOX_OUTBOX_HANDLE_H
 
-#include "outbox_internal.h"
+#include "db.h"
 #include "record.h"
 
 #include <pthread.h>
@@ -65,6 +65,11 @@ static inline void tb__outbox_enqueue_locked(tb_outbox *ob, tb__put_req *r)
     ob->tail = r;
     ob->queued++;
 }
+
+/* Store a record whose columns are already known (the outbox processor,
+ * from a tb_span). Takes ownership of *rec (cleared) and of body (tb__malloc'd). */
+struct tb__record;
+tb_status tb__outbox_put_record(tb_outbox *ob, struct tb__record *rec, char *body, size_t len);
 
 /* ---- outbox_writer.c ---- */
 

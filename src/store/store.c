@@ -18,7 +18,7 @@
  */
 #include "store.h"
 
-#include "outbox_internal.h"
+#include "db.h"
 
 #include <string.h>
 

@@ -40,7 +40,7 @@
  */
 #include "fixture.h"
 
-#include "outbox_internal.h"
+#include "db.h"
 
 #include <pthread.h>
 

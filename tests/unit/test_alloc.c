@@ -13,7 +13,7 @@
 
 #include <limits.h>
 
-#include "outbox_internal.h"
+#include "db.h"
 
 #define MAX_ITERATIONS 20000
 

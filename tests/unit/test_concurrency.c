@@ -13,7 +13,7 @@
 #include <limits.h>
 #include <pthread.h>
 
-#include "outbox_internal.h"
+#include "db.h"
 
 /* ---- threads ------------------------------------------------------------ */
 

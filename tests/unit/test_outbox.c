@@ -14,7 +14,7 @@
 
 #include <limits.h>
 
-#include "outbox_internal.h"
+#include "db.h"
 #include "record.h"
 
 /* ---- temp folder ------------------------------------------------------- */

@@ -1,10 +1,10 @@
 /*
- * outbox_internal.h — what other library files (the shipper, the CLI's
- * helpers) share about the outbox file: opening a connection with the
- * house pragmas and checking/migrating the schema.
+ * db.h — a connection to an outbox file (internal; implemented in db.c):
+ * opening it with the house pragmas, checking and migrating the schema,
+ * and the small helpers every statement of the store floor uses.
  */
-#ifndef TRACEBOX_OUTBOX_INTERNAL_H
-#define TRACEBOX_OUTBOX_INTERNAL_H
+#ifndef TRACEBOX_DB_H
+#define TRACEBOX_DB_H
 
 #include "internal.h"
 
@@ -37,10 +37,5 @@ int64_t tb__db_used_bytes(sqlite3 *db);
 
 /* Add `delta` to counters.name (inside the caller's transaction). */
 tb_status tb__db_counter_add(sqlite3 *db, const char *name, int64_t delta);
-
-/* Store a record whose columns are already known (the outbox processor,
- * from a tb_span). Takes ownership of *rec (cleared) and of body (tb__malloc'd). */
-struct tb__record;
-tb_status tb__outbox_put_record(tb_outbox *ob, struct tb__record *rec, char *body, size_t len);
 
 #endif
