@@ -27,7 +27,8 @@
  * - Credentials (auth headers, custom header values, userinfo and query of
  *   the URL) never reach a message: messages are built from the curl error
  *   and the URL with userinfo/query/fragment stripped, and as a second line
- *   of defence every known secret is masked out of curl's error text.
+ *   of defence every known secret is masked out of curl's error text, and
+ *   out of the response body (a server may echo the request's headers).
  *
  * This file reports what happened and stops there. What is sent, and its
  * checks, is http_config.c; what a response means for the batch
@@ -102,9 +103,6 @@ static int seek_body(void *userp, curl_off_t offset, int origin)
 }
 
 /* ------------------------------------------------------------------ */
-/* messages                                                            */
-
-/* ------------------------------------------------------------------ */
 /* the connection                                                      */
 
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
@@ -130,8 +128,33 @@ static bool add_secret(tb__http *h, const char *s, size_t n)
     return true;
 }
 
-/* Everything secret this connection knows: header values, auth, and the
- * URL's userinfo and query. */
+/* RFC 4648 base64 of s[0..n) (what curl sends for Basic auth), or NULL. */
+static char *base64(const char *s, size_t n)
+{
+    static const char k[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = tb__malloc((n + 2) / 3 * 4 + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)(unsigned char)s[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)(unsigned char)s[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)s[i + 2];
+        out[o++] = k[v >> 18 & 63];
+        out[o++] = k[v >> 12 & 63];
+        out[o++] = i + 1 < n ? k[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < n ? k[v & 63] : '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Everything secret this connection knows: header values (and the
+ * credential after an auth scheme, "Bearer <token>"), Bearer and Basic
+ * auth (also as the base64 the header carries), and the URL's userinfo and
+ * query. */
 static bool collect_secrets(tb__http *h)
 {
     const tb__http_config *c = &h->cfg;
@@ -143,6 +166,9 @@ static bool collect_secrets(tb__http *h)
                 v++;
             if (!add_secret(h, v, strlen(v)))
                 return false;
+            const char *sp = strchr(v, ' ');
+            if (sp && !add_secret(h, sp + 1, strlen(sp + 1)))
+                return false;
         }
     }
     if (c->bearer && !add_secret(h, c->bearer, strlen(c->bearer)))
@@ -151,6 +177,16 @@ static bool collect_secrets(tb__http *h)
         return false;
     if (c->basic_password && !add_secret(h, c->basic_password, strlen(c->basic_password)))
         return false;
+    if (c->basic_user) {
+        tb__buf up = {0};
+        tb__buf_printf(&up, "%s:%s", c->basic_user, c->basic_password ? c->basic_password : "");
+        char *b64 = up.failed ? NULL : base64(up.data, up.len);
+        bool ok = b64 && add_secret(h, b64, strlen(b64));
+        tb__free_mem(b64);
+        tb__buf_free(&up);
+        if (!ok)
+            return false;
+    }
     if (c->url) {
         const char *se = strstr(c->url, "://");
         const char *auth = se ? se + 3 : c->url;
@@ -161,6 +197,12 @@ static bool collect_secrets(tb__http *h)
                 at = q;
         if (at) {
             if (!add_secret(h, auth, (size_t)(at - auth)))
+                return false;
+            /* curl sends the userinfo as Basic auth */
+            char *b64 = base64(auth, (size_t)(at - auth));
+            bool ok = b64 && add_secret(h, b64, strlen(b64));
+            tb__free_mem(b64);
+            if (!ok)
                 return false;
             const char *colon = memchr(auth, ':', (size_t)(at - auth));
             if (colon && !add_secret(h, colon + 1, (size_t)(at - colon - 1)))
@@ -176,18 +218,30 @@ static bool collect_secrets(tb__http *h)
     return true;
 }
 
-/* Overwrite every known secret in s with '*'. */
-static void mask_secrets(const tb__http *h, char *s)
+/* Overwrite every known secret in s[0..len) with '*'. */
+static void mask_bytes(const tb__http *h, char *s, size_t len)
 {
     for (size_t i = 0; i < h->n_secrets; i++) {
         size_t n = strlen(h->secrets[i]);
-        char *from = s, *hit;
         /* move past each hit: a secret made of '*' must not loop forever */
-        while ((hit = strstr(from, h->secrets[i])) != NULL) {
-            memset(hit, '*', n);
-            from = hit + n;
+        for (size_t at = 0; n <= len && at <= len - n;) {
+            char *hit = memchr(s + at, h->secrets[i][0], len - n - at + 1);
+            if (!hit)
+                break;
+            at = (size_t)(hit - s);
+            if (memcmp(hit, h->secrets[i], n) == 0) {
+                memset(hit, '*', n);
+                at += n;
+            } else {
+                at++;
+            }
         }
     }
+}
+
+static void mask_secrets(const tb__http *h, char *s)
+{
+    mask_bytes(h, s, strlen(s));
 }
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -509,6 +563,10 @@ tb_status tb__http_post_with(tb__http *h, const tb_export_host *host, const void
     curl_easy_getinfo(h->curl, CURLINFO_SIZE_UPLOAD_T, &uploaded);
     curl_easy_getinfo(h->curl, CURLINFO_REQUEST_SIZE, &request_size);
     resp->status = status;
+    /* a server may echo the request's headers back (in an error page, say):
+     * nothing that reaches a message, the outbox or a log may hold them */
+    if (h->resp)
+        mask_bytes(h, h->resp, h->resp_len);
     resp->body = h->resp ? h->resp : "";
     resp->body_len = h->resp_len;
     resp->retry_after_ms = h->retry_after_ms;

@@ -13,6 +13,8 @@ applies to every other request, whatever its path:
   {"mode": "ok"}                                  200 {}
   {"mode": "status", "code": 503, "body": "...",  that status; optional body,
    "retry_after": "5", "headers": {"K": "v"}}     Retry-After and headers
+  {"mode": "echo_headers", "code": 400}           that status, its message naming
+                                                  every request header (auth too)
   {"mode": "reject_ids", "ids": ["span_1"]}       400 {"error":{"message":...}}
                                                   naming the first id found in
                                                   the (gunzipped) body, else 200
@@ -196,6 +198,11 @@ class Handler(BaseHTTPRequestHandler):
             if "retry_after" in b:
                 headers["Retry-After"] = b["retry_after"]
             return self.reply(int(b.get("code", 200)), b.get("body", ""), headers)
+        if mode == "echo_headers":
+            # a careless server: its error names every request header, auth included
+            echoed = "; ".join("%s: %s" % (k, v) for k, v in self.headers.items())
+            msg = {"error": {"message": "bad request, headers were " + echoed}}
+            return self.reply(int(b.get("code", 400)), json.dumps(msg))
         if mode == "reject_ids":
             for i in b.get("ids", []):
                 if i in self.text:

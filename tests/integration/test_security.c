@@ -16,7 +16,9 @@
  *   userinfo, OPENAI_API_KEY. The server must have received them (so the
  *   test proves they were in use); then every stdout and stderr, and the
  *   raw bytes of the outbox and its -wal (kept alive by an open reader), are
- *   searched for each secret and for its base64 Basic-auth form: none found.
+ *   searched for each secret and for its base64 Basic-auth form: none found,
+ *   also after a server that echoes the request's headers in its error
+ *   (kept as dead-letter reasons and last_error).
  *
  * test_setuid_refused: a setuid-root copy of the CLI run by uid 65534 exits
  *   1 with "refusing to run setuid"; the same copy without the bit runs
@@ -227,6 +229,23 @@ static void test_secrets_never_leak(void **state)
     st_fx_due_now(f);
     code = run_verb(f, k++, ship_v);
     assert_true(code == 75 || code == 1);
+    /* a server whose error echoes the request's headers: 400 (dead letters
+     * with the reason) and 401 (last_error) */
+    assert_int_equal(tb_test_server_control(&f->srv, "{\"mode\":\"echo_headers\",\"code\":400}"),
+                     0);
+    st_fx_due_now(f);
+    code = run_verb(f, k++, ship_v);
+    assert_true(code == 0 || code == 75 || code == 1);
+    assert_true(st_db_int(f->db, "SELECT count(*) FROM dead_letters WHERE reason LIKE "
+                                 "'%%headers were%%'") > 0);
+    assert_int_equal(tb_test_server_control(&f->srv, "{\"mode\":\"echo_headers\",\"code\":401}"),
+                     0);
+    st_db_exec(f->db, "DELETE FROM dead_letters; UPDATE destinations SET cursor = 0");
+    st_fx_due_now(f);
+    code = run_verb(f, k++, ship_v);
+    assert_true(code == 75 || code == 77 || code == 1);
+    assert_true(st_db_int(f->db, "SELECT count(*) FROM destinations WHERE last_error LIKE "
+                                 "'%%headers were%%'") > 0);
     const char *const verbs[][8] = {
         {"--db", f->db, "--config", f->ini, "status", NULL},
         {"--db", f->db, "--config", f->ini, "status", "--json", NULL},
