@@ -1,14 +1,17 @@
 /*
  * shipper.c — the delivery engine.
  *
- * Per destination, one pass is: take the lease (a row in `destinations`;
+ * Per destination, one batch is: take the lease (a row in `destinations`;
  * it expires, so a crashed shipper's lease is taken over, and while it is
  * held no other shipper — thread, process or overlapping cron run — ships
  * that destination); skip it while next_attempt_at is in the future; read
  * the next batch (requeued records first, then records after the cursor,
  * by count and by bytes); dead-letter what is older than max_age; export;
  * then, in one transaction, advance the cursor past the resolved prefix,
- * write dead letters, or record the failure with its backoff.
+ * write dead letters, or record the failure with its backoff. A pass gives
+ * each next batch to the busy destination that has had the least time so
+ * far (tb__engine_pass), so a slow or hanging destination never holds the
+ * others back, in the thread or in `ship --once --max-time`.
  *
  * Resolving a batch (resolve()): DELIVERED resolves it (records the
  * platform named as rejected become dead letters); 413 splits it in halves;
@@ -215,7 +218,7 @@ static tb_status take_lease(engine *e, dest_rt *d, bool *held);
  * per batch). False when it is lost. */
 static bool keep_lease(engine *e, dest_rt *d)
 {
-    if (tb__mono_ms() - e->lease_at_ms >= d->lease_ms / 3) {
+    if (tb__mono_ms() - d->lease_at_ms >= d->lease_ms / 3) {
         bool held = false;
         return take_lease(e, d, &held) == TB_OK && held;
     }
@@ -444,7 +447,7 @@ static tb_status take_lease(engine *e, dest_rt *d, bool *held)
     now_iso(until, d->lease_ms);
     tb_status st = tb__delivery_lease_take(e->db, d->cfg->name, e->owner, until, now, held);
     if (*held)
-        e->lease_at_ms = tb__mono_ms();
+        d->lease_at_ms = tb__mono_ms();
     return st;
 }
 
@@ -460,37 +463,27 @@ static bool backing_off(engine *e, dest_rt *d)
     return tb__delivery_backing_off(e->db, d->cfg->name, now);
 }
 
-/* Ship `d` until caught up, backing off, out of time, or the lease is held
- * elsewhere. */
-static tb_status ship_destination(engine *e, dest_rt *d)
+/* Send `d`'s next batch and record it; marks `d` idle when it is caught up,
+ * backing off, stopped, or its lease is held elsewhere. */
+static tb_status ship_batch(engine *e, dest_rt *d)
 {
-    batch b = {0};
     tb_status st = TB_OK;
-    bool held = false;
-    while (!out_of_time(e)) {
-        if (backing_off(e, d))
-            break;
-        if ((st = take_lease(e, d, &held)) != TB_OK || !held)
-            break;
-        if ((st = read_batch(e, d, &b)) != TB_OK)
-            break;
-        if (b.n == 0)
-            break;
-        outcome oc;
-        memset(&oc, 0, sizeof oc);
-        size_t resolved = resolve(e, d, &b, 0, b.n, &oc);
-        if ((st = commit(e, d, &b, resolved, &oc)) != TB_OK)
-            break;
-        if (oc.lease_lost) {
-            held = false; /* someone else's now: do not release it */
-            break;
-        }
-        if (oc.stopped)
-            break;
+    if (backing_off(e, d) || (st = take_lease(e, d, &d->held)) != TB_OK || !d->held ||
+        (st = read_batch(e, d, &d->b)) != TB_OK || d->b.n == 0) {
+        d->idle = true;
+        return st;
     }
-    if (held)
-        release_lease(e, d);
-    batch_free(&b);
+    outcome oc;
+    memset(&oc, 0, sizeof oc);
+    size_t resolved = resolve(e, d, &d->b, 0, d->b.n, &oc);
+    if ((st = commit(e, d, &d->b, resolved, &oc)) != TB_OK)
+        d->idle = true;
+    if (oc.lease_lost) {
+        d->held = false; /* someone else's now: do not release it */
+        d->idle = true;
+    }
+    if (oc.stopped)
+        d->idle = true;
     return st;
 }
 
@@ -582,10 +575,31 @@ fail:
 tb_status tb__engine_pass(engine *e, dest_rt *dests, size_t n)
 {
     tb_status first = TB_OK;
-    for (size_t i = 0; i < n && !out_of_time(e); i++) {
-        tb_status st = ship_destination(e, &dests[i]);
+    for (size_t i = 0; i < n; i++) {
+        dests[i].idle = false;
+        dests[i].used_ms = 0;
+    }
+    /* the next batch goes to the busy destination that has had the least
+     * time this pass: a destination that answers in 1 ms ships batch after
+     * batch while one that answers in 500 ms gets its turns too */
+    while (!out_of_time(e)) {
+        dest_rt *d = NULL;
+        for (size_t i = 0; i < n; i++)
+            if (!dests[i].idle && (!d || dests[i].used_ms < d->used_ms))
+                d = &dests[i];
+        if (!d)
+            break;
+        int64_t t0 = tb__mono_ms();
+        tb_status st = ship_batch(e, d);
+        d->used_ms += tb__mono_ms() - t0 + 1;
         if (st != TB_OK && first == TB_OK)
             first = st;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (dests[i].held)
+            release_lease(e, &dests[i]);
+        dests[i].held = false;
+        batch_free(&dests[i].b);
     }
     housekeeping(e);
     return first;

@@ -13,14 +13,6 @@
 #include <sqlite3.h>
 #include <stdatomic.h>
 
-typedef struct dest_rt {
-    const tb_dest_config *cfg;
-    const tb_exporter_vtable *vt;
-    void *inst;
-    int64_t lease_ms;
-    bool idle; /* caught up or backing off: nothing more this pass */
-} dest_rt;
-
 typedef struct batch {
     tb_record *rec;
     unsigned char *dead; /* per record: 1 = dead-letter */
@@ -30,6 +22,18 @@ typedef struct batch {
     bool requeued; /* records come from the requeued table */
 } batch;
 
+typedef struct dest_rt {
+    const tb_dest_config *cfg;
+    const tb_exporter_vtable *vt;
+    void *inst;
+    int64_t lease_ms;
+    int64_t lease_at_ms; /* monotonic time the lease was last taken/renewed */
+    bool held;           /* we hold its lease (during a pass) */
+    bool idle;           /* caught up, backing off or lease elsewhere: done this pass */
+    int64_t used_ms;     /* time spent on it this pass */
+    batch b;             /* the batch being sent (reused) */
+} dest_rt;
+
 typedef struct engine {
     sqlite3 *db;
     const tb_config *cfg;
@@ -38,7 +42,6 @@ typedef struct engine {
     atomic_int *stop;       /* thread shape: set to ask for a stop */
     atomic_int *abort;      /* thread shape: set to abort the send in flight */
     int64_t deadline_ms;    /* monotonic; 0: none */
-    int64_t lease_at_ms;    /* monotonic time the lease was last taken/renewed */
     int64_t progress_at_ms; /* verbose 2: last progress line */
     int verbose;
 } engine;
@@ -47,7 +50,9 @@ typedef struct engine {
  * only opts->destination); *out gets *out_n destinations. */
 tb_status tb__engine_open(engine *e, const char *db_path, const tb_config *cfg,
                           const tb_ship_options *opts, dest_rt **out, size_t *out_n);
-/* One pass over every destination until each is idle (or time is up). */
+/* One pass: batch after batch, each to the busy destination that has had
+ * the least time so far, until each is idle (or time is up) — so a slow
+ * destination gets its turns without holding the others back. */
 tb_status tb__engine_pass(engine *e, dest_rt *dests, size_t n);
 void tb__engine_close(engine *e, dest_rt *dests, size_t n);
 

@@ -9,6 +9,8 @@
  *     last_error; `pending --json` lists the backlog; a 400 naming one
  *     record makes a dead letter that `dead --json` shows and
  *     `requeue --dead` puts back in line; the next ship delivers it;
+ *   - a slow destination first in the config does not starve a file
+ *     destination within --max-time;
  *   - a config with an unknown key: exit 78, stderr names FILE:LINE;
  *   - long-running `ship` (no --once): records written while it runs all
  *     arrive; SIGTERM stops it with exit 0 and no lease left held.
@@ -268,6 +270,31 @@ static void test_503_then_operator_verbs(void **state)
 
 /* ---- a bad config: 78 and FILE:LINE ------------------------------------------ */
 
+/* A slow destination (every answer takes 1 s) first in the config must not
+ * hold the next one back: within --max-time the file destination gets
+ * everything while the slow one still makes progress. (Before the engine
+ * shared its time, the slow one kept the whole --max-time: the file got
+ * nothing.) The engine gives each batch to the destination that has had
+ * the least time, so the file gets as much time as the slow one: its 20
+ * batches fit unless each takes over 250 ms. */
+static void test_slow_destination_does_not_starve(void **state)
+{
+    fx *f = *state;
+    st_fx_write_ini(f,
+                    "[slow]\ntype = webhook\nurl = %s/slow\nbatch_size = 20\n\n"
+                    "[jsonl]\ntype = file\npath = %s/out.jsonl\nbatch_size = 20\n",
+                    f->srv.url, f->dir);
+    st_populate(f->db, &f->recs, 400, 60, TB_DURABILITY_NORMAL);
+    st_fx_control(f, "{\"mode\":\"stall\",\"seconds\":1.0}");
+    int code = cli(f, "ship", "--once", "--max-time", "10");
+    st_fx_expect_exit(f, code, 75, "ship --once with a slow destination");
+    assert_int_equal(st_fx_dest_int(f, "jsonl", "delivered"), 400);
+    int64_t slow = st_fx_dest_int(f, "slow", "delivered");
+    print_message("slow destination: %lld of 400 delivered in --max-time 10; file: 400\n",
+                  (long long)slow);
+    assert_true(slow > 0 && slow < 400);
+}
+
 static void test_unknown_key_exit_78(void **state)
 {
     fx *f = *state;
@@ -346,6 +373,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         ST_FX_TEST(test_ship_once_ok),
         ST_FX_TEST(test_503_then_operator_verbs),
+        ST_FX_TEST(test_slow_destination_does_not_starve),
         ST_FX_TEST(test_unknown_key_exit_78),
         ST_FX_TEST(test_long_running_sigterm),
     };
