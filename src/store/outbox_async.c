@@ -6,8 +6,17 @@
  * The queue is bounded by queue_capacity; a full queue blocks the producer
  * or drops the record (counted in counters.dropped_queue) per queue_policy.
  * A request queued by tb__outbox_submit_async is detached: nobody waits
- * for it, and the leader frees it, logging a write that failed
- * (tb_outbox_put_json_many waits for its own requests even here).
+ * for it, and the leader frees it once written (tb_outbox_put_json_many
+ * waits for its own requests even here). It was acknowledged, so a batch
+ * that meets a file another connection holds locked (an operator's sqlite3
+ * shell in a long transaction, past busy_timeout) is not dropped: it goes
+ * back to the front of the queue and the writer tries again after a pause
+ * (50 ms, doubling to 1 s), however long the lock lasts; producers meanwhile
+ * fill the bounded queue (and block or drop, counted, per queue_policy),
+ * and tb_outbox_flush() times out instead of claiming success. Only a
+ * close while the lock still holds gives up, after twice busy_timeout, and
+ * logs how many records it could not write. A record that fails for
+ * another reason is logged and counted in counters.dropped_queue.
  * tb_outbox_flush waits until the queue is empty and no batch is being
  * written.
  */
@@ -23,12 +32,59 @@
  * with nothing to do it sleeps until a producer signals it (`deep_sleep`),
  * so an idle application costs nothing. A queue half full is signalled at
  * once whatever the state. */
+/* Wait on work_cv for at most ms (ob->mu held). */
+static void timed_wait(tb_outbox *ob, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = ts.tv_nsec + ms * 1000000;
+    ts.tv_sec += (time_t)(ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    pthread_cond_timedwait(&ob->work_cv, &ob->mu, &ts);
+}
+
+/* Closing while the file stays locked: what is still queued cannot be
+ * written. Say so, loudly and with the count (it cannot reach the file's
+ * counters either), and free it (ob->mu held). */
+static void give_up_locked(tb_outbox *ob)
+{
+    size_t n = 0;
+    for (tb__put_req *r = ob->head, *next; r; r = next) {
+        next = r->next;
+        tb__put_req_free(r);
+        n++;
+    }
+    ob->head = ob->tail = NULL;
+    ob->queued = 0;
+    ob->retry_wait_ms = 0;
+    tb__log(TB_LOG_ERROR,
+            "%s stayed locked by another connection while closing: %zu acknowledged record(s) "
+            "could not be written",
+            ob->path, n);
+}
+
 static void *writer_main(void *arg)
 {
     tb_outbox *ob = arg;
     int64_t idle_ms = 0;
     pthread_mutex_lock(&ob->mu);
+    int64_t stop_at_ms = 0; /* closing: when to stop trying a locked file */
     for (;;) {
+        if (ob->head && ob->retry_wait_ms) {
+            /* the file was locked: wait before trying again (a close waits
+             * at most twice the busy timeout more) */
+            int64_t now = tb__mono_ms();
+            if (ob->stopping && !stop_at_ms)
+                stop_at_ms = now + 2 * (int64_t)ob->opts.busy_timeout_ms + 1000;
+            if (ob->stopping && now >= stop_at_ms) {
+                give_up_locked(ob);
+                continue;
+            }
+            if (now < ob->retry_at_ms) {
+                timed_wait(ob, ob->retry_at_ms - now);
+                continue;
+            }
+        }
         if (ob->head) {
             while (ob->leading)
                 pthread_cond_wait(&ob->done_cv, &ob->mu);
@@ -40,12 +96,7 @@ static void *writer_main(void *arg)
         if (ob->stopping)
             break;
         if (idle_ms < 1000) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            int64_t ns = ts.tv_nsec + (int64_t)ob->opts.flush_interval_ms * 1000000;
-            ts.tv_sec += (time_t)(ns / 1000000000);
-            ts.tv_nsec = (long)(ns % 1000000000);
-            pthread_cond_timedwait(&ob->work_cv, &ob->mu, &ts);
+            timed_wait(ob, ob->opts.flush_interval_ms);
             idle_ms += ob->opts.flush_interval_ms;
         } else {
             ob->deep_sleep = true;

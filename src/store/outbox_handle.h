@@ -52,7 +52,9 @@ struct tb_outbox {
     pthread_t writer;
     bool writer_running;
     bool stopping;
-    bool deep_sleep; /* the writer waits for a signal (idle for a second) */
+    bool deep_sleep;       /* the writer waits for a signal (idle for a second) */
+    int64_t retry_at_ms;   /* the file was locked: no batch before this (monotonic) */
+    int64_t retry_wait_ms; /* the current wait (doubles to 1 s); 0: not waiting */
 };
 
 /* Append r to the queue. Called with ob->mu held. */

@@ -207,6 +207,14 @@ static void lead(tb_outbox *ob, tb__put_req *head, int64_t *refused, int64_t *dr
         *refused = *dropped = 0;
         return;
     }
+    if (st == TB_BUSY) {
+        /* someone else holds the write lock (an operator's sqlite3 shell,
+         * say): no record is at fault, and trying them one by one would
+         * wait busy_timeout each */
+        for (tb__put_req *r = head; r; r = r->next)
+            set_req_error(r, st);
+        return;
+    }
     /* isolate: one request per transaction */
     for (tb__put_req *r = head; r; r = r->next) {
         tb__put_req *next = r->next;
@@ -243,14 +251,29 @@ void tb__outbox_lead_locked(tb_outbox *ob)
 
     lead(ob, batch, &refused, &dropped);
 
-    /* detached (async) requests are the leader's alone: free them before
-     * taking the lock, so producers do not wait behind the frees */
-    tb__put_req *waited = NULL;
+    /* detached (async) requests are the leader's alone: they were
+     * acknowledged, so one that met a locked file goes back to the front of
+     * the queue, in order, for the writer to try again after a pause; the
+     * others are freed before taking the lock, so producers do not wait
+     * behind the frees (one that failed for good is logged and counted) */
+    tb__put_req *waited = NULL, *again = NULL, *again_last = NULL;
+    size_t n_again = 0;
     for (tb__put_req *r = batch, *next; r; r = next) {
         next = r->next;
-        if (r->detached) {
-            if (r->st != TB_OK)
+        if (r->detached && r->st == TB_BUSY) {
+            r->next = NULL;
+            if (again_last)
+                again_last->next = r;
+            else
+                again = r;
+            again_last = r;
+            n_again++;
+        } else if (r->detached) {
+            if (r->st != TB_OK) {
                 tb__log(TB_LOG_ERROR, "async write failed: %s", r->err);
+                if (r->st != TB_FULL) /* TB_FULL is counted as refused */
+                    dropped++;
+            }
             tb__put_req_free(r);
         } else {
             r->next = waited;
@@ -258,6 +281,18 @@ void tb__outbox_lead_locked(tb_outbox *ob)
         }
     }
     pthread_mutex_lock(&ob->mu);
+    if (again) {
+        again_last->next = ob->head;
+        if (!ob->head)
+            ob->tail = again_last;
+        ob->head = again;
+        ob->queued += n_again;
+        ob->retry_wait_ms =
+            ob->retry_wait_ms ? (ob->retry_wait_ms * 2 > 1000 ? 1000 : ob->retry_wait_ms * 2) : 50;
+        ob->retry_at_ms = tb__mono_ms() + ob->retry_wait_ms;
+    } else {
+        ob->retry_wait_ms = 0;
+    }
     ob->refused += refused;
     ob->dropped += dropped;
     ob->leading = false;
