@@ -44,6 +44,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The longest Retry-After honoured: a longer one waits this long. */
+#define TB__MAX_RETRY_AFTER_MS (INT64_C(3600) * 1000)
+
 /* ---- small helpers ---- */
 
 static void now_iso(char buf[40], int64_t plus_ms)
@@ -402,8 +405,13 @@ static tb_status commit(engine *e, dest_rt *d, batch *b, size_t resolved, const 
             wait = e->cfg->auth_backoff_ms;
         else
             wait = backoff_ms(e, attempts);
-        if (oc->last.retry_after_ms > wait)
-            wait = oc->last.retry_after_ms;
+        /* Retry-After wins when longer, up to an hour (a server asking for
+         * a year must not park the destination for one) */
+        int64_t ra = oc->last.retry_after_ms;
+        if (ra > TB__MAX_RETRY_AFTER_MS)
+            ra = TB__MAX_RETRY_AFTER_MS;
+        if (ra > wait)
+            wait = ra;
         now_iso(next, wait);
         char msg[700];
         /* the HTTP exporters' messages already start with "HTTP <status>:" */
@@ -439,13 +447,17 @@ static tb_status ensure_row(engine *e, dest_rt *d)
     return tb__delivery_register(e->db, d->cfg->name, d->cfg->type, d->cfg->start_latest, now);
 }
 
-/* Take or renew the lease. Returns TB_OK with *held set. */
+/* Take or renew the lease. Returns TB_OK with *held set. The times are
+ * wall-clock text (operators read them): a lease that ends further ahead
+ * than any lease can was written under a clock that has since stepped
+ * back, and counts as expired. */
 static tb_status take_lease(engine *e, dest_rt *d, bool *held)
 {
-    char now[40], until[40];
+    char now[40], until[40], beyond[40];
     now_iso(now, 0);
     now_iso(until, d->lease_ms);
-    tb_status st = tb__delivery_lease_take(e->db, d->cfg->name, e->owner, until, now, held);
+    now_iso(beyond, d->lease_ms + 1000);
+    tb_status st = tb__delivery_lease_take(e->db, d->cfg->name, e->owner, until, now, beyond, held);
     if (*held)
         d->lease_at_ms = tb__mono_ms();
     return st;
@@ -456,11 +468,21 @@ static void release_lease(engine *e, dest_rt *d)
     tb__delivery_lease_release(e->db, d->cfg->name, e->owner);
 }
 
+/* Is `d` waiting for its next attempt? A next attempt further ahead than
+ * any backoff can set (the longest of backoff_cap, auth_backoff and the
+ * Retry-After cap) was written under a clock that has since stepped back:
+ * it is due now. */
 static bool backing_off(engine *e, dest_rt *d)
 {
-    char now[40];
+    char now[40], beyond[40];
+    int64_t longest = e->cfg->backoff_cap_ms;
+    if (e->cfg->auth_backoff_ms > longest)
+        longest = e->cfg->auth_backoff_ms;
+    if (TB__MAX_RETRY_AFTER_MS > longest)
+        longest = TB__MAX_RETRY_AFTER_MS;
     now_iso(now, 0);
-    return tb__delivery_backing_off(e->db, d->cfg->name, now);
+    now_iso(beyond, longest + 1000);
+    return tb__delivery_backing_off(e->db, d->cfg->name, now, beyond);
 }
 
 /* Send `d`'s next batch and record it; marks `d` idle when it is caught up,

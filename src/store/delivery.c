@@ -68,13 +68,14 @@ tb_status tb__delivery_register(sqlite3 *db, const char *name, const char *type,
 }
 
 tb_status tb__delivery_lease_take(sqlite3 *db, const char *name, const char *owner,
-                                  const char *until, const char *now, bool *held)
+                                  const char *until, const char *now, const char *beyond,
+                                  bool *held)
 {
     tb_status st = exec_bind(db,
                              "UPDATE destinations SET lease_owner = ?2, lease_until = ?3 "
                              "WHERE name = ?1 AND (lease_owner IS NULL OR lease_owner = ?2 OR "
-                             "lease_until IS NULL OR lease_until < ?4)",
-                             "taking the lease", "ssss", name, owner, until, now);
+                             "lease_until IS NULL OR lease_until < ?4 OR lease_until > ?5)",
+                             "taking the lease", "sssss", name, owner, until, now, beyond);
     *held = st == TB_OK && sqlite3_changes(db) == 1;
     return st;
 }
@@ -105,10 +106,12 @@ tb_status tb__delivery_lease_confirm(sqlite3 *db, const char *name, const char *
     return st;
 }
 
-bool tb__delivery_backing_off(sqlite3 *db, const char *name, const char *now)
+bool tb__delivery_backing_off(sqlite3 *db, const char *name, const char *now, const char *beyond)
 {
-    return exists(db, "SELECT 1 FROM destinations WHERE name = ?1 AND next_attempt_at > ?2", name,
-                  now, NULL);
+    return exists(db,
+                  "SELECT 1 FROM destinations WHERE name = ?1 AND next_attempt_at > ?2 AND "
+                  "next_attempt_at <= ?3",
+                  name, now, beyond);
 }
 
 /* The one integer `sql` (one text parameter) returns, or `fallback`. */

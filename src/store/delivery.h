@@ -20,10 +20,12 @@
 tb_status tb__delivery_register(sqlite3 *db, const char *name, const char *type, bool start_latest,
                                 const char *now);
 
-/* Take or renew the lease until `until` when it is free, ours, or expired
- * at `now`. *held: whether it is ours now. */
+/* Take or renew the lease until `until` when it is free, ours, expired at
+ * `now`, or ends after `beyond` (written under a clock that has stepped
+ * back since). *held: whether it is ours now. */
 tb_status tb__delivery_lease_take(sqlite3 *db, const char *name, const char *owner,
-                                  const char *until, const char *now, bool *held);
+                                  const char *until, const char *now, const char *beyond,
+                                  bool *held);
 /* Is the lease ours and unexpired at `now`? (false on error) */
 bool tb__delivery_lease_held(sqlite3 *db, const char *name, const char *owner, const char *now);
 void tb__delivery_lease_release(sqlite3 *db, const char *name, const char *owner);
@@ -32,8 +34,9 @@ void tb__delivery_lease_release(sqlite3 *db, const char *name, const char *owner
  * the new holder owns it). */
 tb_status tb__delivery_lease_confirm(sqlite3 *db, const char *name, const char *owner, bool *ours);
 
-/* Is the destination waiting for its next attempt at `now`? */
-bool tb__delivery_backing_off(sqlite3 *db, const char *name, const char *now);
+/* Is the destination waiting for its next attempt at `now`? A next attempt
+ * after `beyond` (a clock that has stepped back since) is not waited for. */
+bool tb__delivery_backing_off(sqlite3 *db, const char *name, const char *now, const char *beyond);
 /* Failed attempts in a row (0 when unknown). */
 int64_t tb__delivery_attempts(sqlite3 *db, const char *name);
 /* Records pending for the destination (the `pending` view; -1 on error). */
