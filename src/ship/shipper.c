@@ -183,6 +183,9 @@ static tb_status read_batch(engine *e, dest_rt *d, batch *b)
     int limit = d->cfg->batch_size;
     if (!batch_reserve(b, (size_t)limit))
         return tb__set_error(TB_NOMEM, "out of memory reading a batch");
+    /* read before the batch: a requeue --all between the two only makes
+     * the commit below leave the cursor alone (the records go again) */
+    b->from = tb__delivery_cursor(e->db, d->cfg->name);
     for (int pass = 0; pass < 2 && b->n == 0; pass++) {
         b->requeued = pass == 0;
         reading rd = {.d = d, .b = b, .now_us = tb__now_us(), .st = TB_OK};
@@ -391,7 +394,8 @@ static tb_status commit(engine *e, dest_rt *d, batch *b, size_t resolved, const 
             goto rollback;
     }
     if (resolved > 0) {
-        st = tb__delivery_advance(e->db, d->cfg->name, b->requeued, last_seq, delivered, now);
+        st = tb__delivery_advance(e->db, d->cfg->name, b->requeued, b->from, last_seq, delivered,
+                                  now);
         if (st != TB_OK)
             goto rollback;
     }

@@ -20,6 +20,7 @@ typedef struct batch {
     char **dead_reason;  /* owned reason strings */
     size_t n, cap;
     bool requeued; /* records come from the requeued table */
+    int64_t from;  /* the cursor the batch was read after */
 } batch;
 
 typedef struct dest_rt {

@@ -183,15 +183,22 @@ tb_status tb__delivery_unrequeue(sqlite3 *db, const char *name, int64_t seq)
                      "clearing a requeued record", "si", name, seq);
 }
 
-tb_status tb__delivery_advance(sqlite3 *db, const char *name, bool requeued, int64_t last_seq,
-                               int64_t delivered, const char *now)
+tb_status tb__delivery_advance(sqlite3 *db, const char *name, bool requeued, int64_t from,
+                               int64_t last_seq, int64_t delivered, const char *now)
 {
+    /* a cursor moved back below `from` while the batch was out (tracebox
+     * requeue --all) stays where the operator put it */
     return exec_bind(db,
-                     "UPDATE destinations SET cursor = CASE WHEN ?2 THEN cursor ELSE "
-                     "max(cursor, ?3) END, delivered = delivered + ?4, last_success_at = "
+                     "UPDATE destinations SET cursor = CASE WHEN ?2 OR cursor < ?6 THEN cursor "
+                     "ELSE max(cursor, ?3) END, delivered = delivered + ?4, last_success_at = "
                      "CASE WHEN ?4 > 0 THEN ?5 ELSE last_success_at END WHERE name = ?1",
-                     "advancing the cursor", "siiis", name, (int64_t)requeued, last_seq, delivered,
-                     now);
+                     "advancing the cursor", "siiisi", name, (int64_t)requeued, last_seq, delivered,
+                     now, from);
+}
+
+int64_t tb__delivery_cursor(sqlite3 *db, const char *name)
+{
+    return one_int(db, "SELECT cursor FROM destinations WHERE name = ?1", name, 0);
 }
 
 tb_status tb__delivery_succeeded(sqlite3 *db, const char *name, int64_t resent)

@@ -55,10 +55,14 @@ tb_status tb__delivery_read(sqlite3 *db, const char *name, bool requeued, int li
 tb_status tb__delivery_dead_letter(sqlite3 *db, const char *name, int64_t seq, const char *reason,
                                    int http_status, const char *now);
 tb_status tb__delivery_unrequeue(sqlite3 *db, const char *name, int64_t seq);
-/* Move the cursor to last_seq (unless the records were requeued ones) and
- * count `delivered`; last_success_at = now when delivered > 0. */
-tb_status tb__delivery_advance(sqlite3 *db, const char *name, bool requeued, int64_t last_seq,
-                               int64_t delivered, const char *now);
+/* Move the cursor to last_seq — unless the records were requeued ones, or
+ * the cursor was moved back below `from` (the cursor the batch was read
+ * after) meanwhile — and count `delivered`; last_success_at = now when
+ * delivered > 0. */
+tb_status tb__delivery_advance(sqlite3 *db, const char *name, bool requeued, int64_t from,
+                               int64_t last_seq, int64_t delivered, const char *now);
+/* The destination's cursor (0 when unknown). */
+int64_t tb__delivery_cursor(sqlite3 *db, const char *name);
 /* A send that went through: no backoff, no error; add `resent`. */
 tb_status tb__delivery_succeeded(sqlite3 *db, const char *name, int64_t resent);
 /* A send that did not: the backoff state and the one-line error. */

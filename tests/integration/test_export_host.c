@@ -3,7 +3,9 @@
  * side: an exporter registered in this file (public API only) gets with
  * each batch a host through which it looks up a trace record that came in
  * an earlier batch, reads the trace's other spans, and sees the shipper's
- * request to give up a send in flight. A version 1 exporter still works.
+ * request to give up a send in flight. A `requeue --all` made while a
+ * batch is out is not undone by that batch's commit. A version 1 exporter
+ * still works.
  */
 #include "fixture.h"
 
@@ -176,6 +178,72 @@ static void test_host_stopping(void **state)
     tb_config_free(cfg);
 }
 
+/* ---- requeue --all while a batch is out is not undone by its commit -------- */
+
+static char g_requeue_db[300];
+static int g_requeue_sends;
+
+static tb_status requeue_send_with(void *self, const tb_export_host *host, const tb_record *records,
+                                   size_t n, tb_export_result *result)
+{
+    (void)self;
+    (void)host;
+    (void)records;
+    (void)n;
+    if (++g_requeue_sends == 2) {
+        /* an operator runs `tracebox requeue --all` while this batch is out */
+        tb_admin *a = NULL;
+        assert_int_equal(tb_admin_open(&a, g_requeue_db, 0), TB_OK);
+        int64_t back = 0;
+        assert_int_equal(tb_admin_requeue(a, NULL, 1, &back, NULL), TB_OK);
+        tb_admin_close(a);
+    }
+    result->outcome = TB_EXPORT_DELIVERED;
+    return TB_OK;
+}
+
+static const tb_exporter_vtable requeue_vt = {
+    .version = TB_EXPORTER_VERSION,
+    .type = "requeuer",
+    .create = probe_create,
+    .send_with = requeue_send_with,
+    .destroy = probe_destroy,
+};
+
+static void test_requeue_during_flight(void **state)
+{
+    (void)state;
+    snprintf(g_requeue_db, sizeof g_requeue_db, "%s/r.db", st_tmp());
+    fill(g_requeue_db);
+    assert_int_equal(tb_exporter_register(&requeue_vt), TB_OK);
+    tb_config *cfg = NULL;
+    assert_int_equal(tb_config_parse(&cfg, "[r]\ntype = requeuer\n", "test"), TB_OK);
+    g_requeue_sends = 0;
+    tb_ship_report rep;
+    assert_int_equal(tb_ship_once(g_requeue_db, cfg, NULL, &rep), TB_OK);
+    assert_int_equal(rep.delivered, 4); /* caught up: the cursor is at 4 */
+    /* four new records; while their batch is out the operator puts every
+     * record back in line: that batch's commit must not move the cursor
+     * past what the operator put back, so all eight go out again */
+    tb_outbox *ob = NULL;
+    assert_int_equal(tb_outbox_open(&ob, g_requeue_db, NULL), TB_OK);
+    for (int i = 10; i < 14; i++) {
+        char span[512];
+        snprintf(span, sizeof span,
+                 "{\"object\":\"trace.span\",\"id\":\"span_%d\",\"trace_id\":\"" TRACE "\","
+                 "\"parent_id\":null,\"started_at\":null,\"ended_at\":null,\"error\":null,"
+                 "\"span_data\":{\"type\":\"custom\"}}",
+                 i);
+        st_put_json(ob, span);
+    }
+    tb_outbox_close(ob);
+    assert_int_equal(tb_ship_once(g_requeue_db, cfg, NULL, &rep), TB_OK);
+    assert_int_equal(g_requeue_sends, 3);
+    assert_int_equal(rep.delivered, 4 + 8);
+    assert_int_equal(rep.pending, 0);
+    tb_config_free(cfg);
+}
+
 /* ---- a version 1 exporter (send only, no host) still works ---------------- */
 
 static int g_v1_records;
@@ -224,6 +292,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_host_lookups, st_tmp_setup, st_tmp_teardown),
         cmocka_unit_test_setup_teardown(test_host_stopping, st_tmp_setup, st_tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_requeue_during_flight, st_tmp_setup, st_tmp_teardown),
         cmocka_unit_test_setup_teardown(test_version_1, st_tmp_setup, st_tmp_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
