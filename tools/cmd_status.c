@@ -222,6 +222,13 @@ int cmd_status(cli *c)
                     f.refused_full);
         prom_metric("dropped_total", "Records dropped by a full async queue.", "counter",
                     f.dropped_queue);
+        prom_metric("rejected_unnamed_total",
+                    "Spans a destination reported rejected without naming them.", "counter",
+                    f.rejected_unnamed);
+        prom_metric("purged_total", "Delivered records deleted by purge or retention.", "counter",
+                    f.purged);
+        prom_metric("evicted_total", "Delivered records deleted to stay under max_size.", "counter",
+                    f.evicted_delivered);
     } else {
         printf("outbox %s: %lld records, %.1f MiB (+%.1f MiB WAL), %.1f GiB free\n", path,
                (long long)f.records, (double)f.file_bytes / 1048576.0,
@@ -229,6 +236,9 @@ int cmd_status(cli *c)
         if (f.refused_full || f.dropped_queue)
             printf("  !! refused at max_size: %lld, dropped by a full queue: %lld\n",
                    (long long)f.refused_full, (long long)f.dropped_queue);
+        if (f.rejected_unnamed)
+            printf("  !! spans a destination rejected without naming them: %lld\n",
+                   (long long)f.rejected_unnamed);
         printf("\n%-14s %-8s %9s %9s %10s %6s %5s  %s\n", "DESTINATION", "TYPE", "PENDING",
                "OLDEST", "DELIVERED", "DEAD", "TRIES", "STATE");
     }

@@ -187,11 +187,18 @@ static void test_status_formats(void **state)
     st_db_exec(f->db, "INSERT INTO destinations (name, type, cursor, created_at, last_error) "
                       "VALUES ('we\"ird', 'webhook', 0, '2026-01-01T00:00:00.000000+00:00', "
                       "'HTTP 503: down')");
+    st_db_exec(f->db, "UPDATE counters SET value = 7 WHERE name = 'rejected_unnamed'");
     const char *prom[] = {"status", "--prometheus", NULL};
     char *out = st_fx_run(f, 0, prom);
     int samples = check_prometheus(out);
-    assert_true(samples >= 5 + 6 * 2);
+    assert_true(samples >= 8 + 6 * 2);
     assert_non_null(strstr(out, "tracebox_destination_pending{destination=\"we\\\"ird\"} "));
+    assert_non_null(strstr(out, "\ntracebox_rejected_unnamed_total 7\n"));
+    assert_non_null(strstr(out, "\ntracebox_purged_total 0\n"));
+    free(out);
+    const char *plain[] = {"status", NULL};
+    out = st_fx_run(f, 0, plain);
+    assert_non_null(strstr(out, "rejected without naming them: 7"));
     free(out);
 
     const char *json[] = {"status", "--json", NULL};
