@@ -27,7 +27,7 @@ static void prom_label(FILE *f, const char *v)
  * refused or a limit exceeded), 3 UNKNOWN (no outbox at the path, or it
  * cannot be read). */
 typedef struct check_ctx {
-    long long max_pending, max_age_s;
+    long long max_pending, max_age_s, max_wal;
     bool no_dead;
     char reason[1024];
     long long total;
@@ -65,6 +65,13 @@ static int check(cli *c, check_ctx *k)
         return EXIT_CHECK_UNKNOWN;
     }
     tb_status st = tb_admin_status(a, check_row, k);
+    tb_admin_figures fig;
+    if (st == TB_OK && k->max_wal >= 0 && !k->reason[0] &&
+        (st = tb_admin_figures_get(a, &fig)) == TB_OK && fig.wal_bytes > k->max_wal)
+        snprintf(k->reason, sizeof k->reason,
+                 "the WAL is %.1f MiB (max %.1f MiB): a long read transaction (a sqlite3 shell "
+                 "left open?) keeps it growing; it shrinks once the shipper is idle",
+                 (double)fig.wal_bytes / 1048576.0, (double)k->max_wal / 1048576.0);
     tb_admin_close(a);
     if (st != TB_OK) {
         printf("UNKNOWN: %s\n", tb_last_error());
@@ -167,6 +174,7 @@ int cmd_status(cli *c)
 {
     bool prom = false, do_check = false, no_dead = false;
     long long max_pending = -1, max_age_s = -1;
+    int64_t max_wal = -1;
     for (int i = 0; i < c->argc; i++) {
         const char *v = NULL;
         int64_t ms;
@@ -181,18 +189,23 @@ int cmd_status(cli *c)
             continue;
         else if (cli_flag(c, &i, "--max-age", &v) && v && tb_parse_duration(v, &ms) == 0)
             max_age_s = ms / 1000;
+        else if (cli_flag(c, &i, "--max-wal", &v) && v && tb_parse_size(v, &max_wal) == 0)
+            continue;
         else
             return cli_fail(EXIT_USAGE,
                             "status: bad argument '%s' (usage: tracebox status "
                             "[--json|--prometheus|--check [--max-pending N] [--max-age "
-                            "DURATION] [--no-dead]])",
+                            "DURATION] [--max-wal SIZE] [--no-dead]])",
                             c->argv[i]);
     }
-    if (!do_check && (no_dead || max_pending >= 0 || max_age_s >= 0))
-        return cli_fail(EXIT_USAGE, "status: --max-pending, --max-age and --no-dead go with "
-                                    "--check");
+    if (!do_check && (no_dead || max_pending >= 0 || max_age_s >= 0 || max_wal >= 0))
+        return cli_fail(EXIT_USAGE, "status: --max-pending, --max-age, --max-wal and --no-dead go "
+                                    "with --check");
     if (do_check) {
-        check_ctx k = {.max_pending = max_pending, .max_age_s = max_age_s, .no_dead = no_dead};
+        check_ctx k = {.max_pending = max_pending,
+                       .max_age_s = max_age_s,
+                       .max_wal = max_wal,
+                       .no_dead = no_dead};
         return check(c, &k);
     }
     tb_admin *a = cli_admin(c, false);

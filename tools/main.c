@@ -39,7 +39,7 @@ static const verb verbs[] = {
      "Example (cron): */5 * * * * tracebox --db /var/lib/app/traces.db ship --once"},
     {"status", cmd_status,
      "tracebox status [--json|--prometheus|--check [--max-pending N] [--max-age DURATION] "
-     "[--no-dead]]",
+     "[--max-wal SIZE] [--no-dead]]",
      "Per destination: pending, oldest pending age, delivered, dead, tries, last error, next\n"
      "attempt, lease holder; counters of refused and dropped records; file, WAL and free\n"
      "space. --json is a stable shape (see the README); --prometheus is the text exposition\n"

@@ -34,6 +34,10 @@ TB_EXTERN void tb_free(void *ptr);
  * it is not one. Any thread. */
 TB_EXTERN int tb_parse_duration(const char *text, int64_t *ms);
 
+/* A size as the configuration writes it ("512", "64KB", "100MiB", "1GiB")
+ * into bytes. 0 on success, -1 when it is not one. Any thread. */
+TB_EXTERN int tb_parse_size(const char *text, int64_t *bytes);
+
 /* An ISO-8601 time as the SDKs write it ("2025-06-01T12:34:56.789Z",
  * "…+00:00") into microseconds since the epoch. 0 on success, -1 when it is
  * not one. Any thread. */

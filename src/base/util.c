@@ -651,6 +651,11 @@ int tb_parse_duration(const char *text, int64_t *ms)
     return text && ms && tb__parse_duration_ms(text, ms) ? 0 : -1;
 }
 
+int tb_parse_size(const char *text, int64_t *bytes)
+{
+    return text && bytes && tb__parse_size(text, bytes) ? 0 : -1;
+}
+
 int tb_parse_time(const char *text, int64_t *us)
 {
     return text && us && tb__parse_iso8601(text, us) ? 0 : -1;

@@ -44,6 +44,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A WAL larger than this is truncated when a pass ships nothing. */
+#define WAL_TRUNCATE_BYTES (INT64_C(4) << 20)
+
 /* The longest Retry-After honoured: a longer one waits this long. */
 #define TB__MAX_RETRY_AFTER_MS (INT64_C(3600) * 1000)
 
@@ -514,11 +517,23 @@ static tb_status ship_batch(engine *e, dest_rt *d)
 }
 
 /* Retention and checkpoints: the shipper's housekeeping. */
-static void housekeeping(engine *e)
+static void housekeeping(engine *e, bool shipped)
 {
     int64_t purged;
     if (e->cfg->retention_ms > 0)
         tb__store_purge(e->db, e->cfg->retention_ms, false, &purged);
+    /* A pass that shipped nothing (caught up, or every destination backing
+     * off) also gives the WAL back: a long read transaction (an operator's
+     * sqlite3 shell) can grow it to hundreds of MiB, and SQLite keeps the
+     * file at its largest until a TRUNCATE checkpoint. The checkpoint does
+     * not wait: a reader still there makes it a passive one. */
+    if (!shipped && tb__db_wal_bytes(e->db) > WAL_TRUNCATE_BYTES) {
+        sqlite3_busy_timeout(e->db, 0);
+        int rc = sqlite3_wal_checkpoint_v2(e->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        sqlite3_busy_timeout(e->db, 10000);
+        if (rc == SQLITE_OK)
+            return;
+    }
     sqlite3_wal_checkpoint_v2(e->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 
@@ -601,6 +616,7 @@ fail:
 tb_status tb__engine_pass(engine *e, dest_rt *dests, size_t n)
 {
     tb_status first = TB_OK;
+    bool shipped = false;
     for (size_t i = 0; i < n; i++) {
         dests[i].idle = false;
         dests[i].used_ms = 0;
@@ -616,7 +632,9 @@ tb_status tb__engine_pass(engine *e, dest_rt *dests, size_t n)
         if (!d)
             break;
         int64_t t0 = tb__mono_ms();
+        int64_t before = e->report.batches + e->report.failures;
         tb_status st = ship_batch(e, d);
+        shipped = shipped || e->report.batches + e->report.failures != before;
         d->used_ms += tb__mono_ms() - t0 + 1;
         if (st != TB_OK && first == TB_OK)
             first = st;
@@ -627,7 +645,7 @@ tb_status tb__engine_pass(engine *e, dest_rt *dests, size_t n)
         dests[i].held = false;
         batch_free(&dests[i].b);
     }
-    housekeeping(e);
+    housekeeping(e, shipped);
     return first;
 }
 

@@ -68,6 +68,17 @@ tb_status tb__db_exec(sqlite3 *db, const char *sql, const char *what)
     return rc == SQLITE_OK ? TB_OK : tb__db_error(db, rc, what);
 }
 
+int64_t tb__db_wal_bytes(sqlite3 *db)
+{
+    const char *path = sqlite3_db_filename(db, "main");
+    if (!path || !*path)
+        return 0;
+    char wal[4200];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    struct stat st;
+    return stat(wal, &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
 int64_t tb__db_used_bytes(sqlite3 *db)
 {
     sqlite3_stmt *st = NULL;

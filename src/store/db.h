@@ -32,6 +32,9 @@ tb_status tb__db_error(sqlite3 *db, int rc, const char *what);
 /* The schema version this library writes. */
 int tb__schema_version(void);
 
+/* Bytes of the connection's -wal file (0 when there is none). */
+int64_t tb__db_wal_bytes(sqlite3 *db);
+
 /* Bytes used by live pages (page_count - freelist_count) * page_size. */
 int64_t tb__db_used_bytes(sqlite3 *db);
 

@@ -78,10 +78,96 @@ static void test_async_survives_a_held_lock(void **state)
     st_dir_remove(dir);
 }
 
+/* A read transaction left open in the shell grows the WAL (no checkpoint
+ * can pass it): status --check --max-wal says so (CRITICAL); once the
+ * reader is gone, a shipper pass that has nothing to ship truncates the
+ * WAL, and the check is OK again. */
+static pid_t hold_snapshot(const char *dir, const char *db)
+{
+    char script[2048];
+    snprintf(script, sizeof script,
+             "printf 'BEGIN;\nSELECT count(*) FROM records;\n.shell touch %s/reading\n"
+             ".shell sh -c \"while [ ! -e %s/done ]; do sleep 0.02; done\"\nCOMMIT;\n' | "
+             "sqlite3 %s > /dev/null",
+             dir, dir, db);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", script, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int check_wal(const char *dir, const char *db, const char *ini, char *out, size_t size)
+{
+    char o[700], e[700];
+    snprintf(o, sizeof o, "%s/check.out", dir);
+    snprintf(e, sizeof e, "%s/check.err", dir);
+    const char *args[] = {"--db",    db,          "--config", ini, "status",
+                          "--check", "--max-wal", "1MiB",     NULL};
+    int rc = st_run_cli(dir, o, e, 60000, args);
+    char *text = st_read_file(o, NULL);
+    snprintf(out, size, "%s", text ? text : "");
+    free(text);
+    return rc;
+}
+
+static void ship_once(const char *dir, const char *db, const char *ini)
+{
+    char o[700], e[700];
+    snprintf(o, sizeof o, "%s/ship.out", dir);
+    snprintf(e, sizeof e, "%s/ship.err", dir);
+    const char *args[] = {"--db", db, "--config", ini, "ship", "--once", NULL};
+    assert_int_equal(st_run_cli(dir, o, e, 60000, args), 0);
+}
+
+static void test_wal_under_a_long_reader(void **state)
+{
+    (void)state;
+    char dir[512], db[600], ini[600], path[700], out[1024];
+    st_dir_make(dir, sizeof dir);
+    snprintf(db, sizeof db, "%s/wal.db", dir);
+    snprintf(ini, sizeof ini, "%s/tracebox.ini", dir);
+    snprintf(path, sizeof path, "[jsonl]\ntype = file\npath = %s/out.jsonl\n", dir);
+    st_write_file(ini, path);
+    tb_outbox *ob = NULL;
+    tb_outbox_options o = TB_OUTBOX_OPTIONS_INIT;
+    o.durability = TB_DURABILITY_NORMAL;
+    assert_int_equal(tb_outbox_open(&ob, db, &o), TB_OK);
+    st_recs recs;
+    memset(&recs, 0, sizeof recs);
+    st_recs_put(ob, &recs, 10, 100);
+
+    pid_t reader = hold_snapshot(dir, db);
+    snprintf(path, sizeof path, "%s/reading", dir);
+    for (int i = 0; i < 2000 && !st_file_exists(path); i++)
+        st_nap_ms(5);
+    assert_true(st_file_exists(path));
+    st_recs_put(ob, &recs, 3000, 2000); /* about 6 MiB the reader holds in the WAL */
+    /* the application keeps its outbox open (so no process's close is the
+     * last one, which would checkpoint and delete the WAL by itself) */
+    assert_int_equal(check_wal(dir, db, ini, out, sizeof out), 2);
+    assert_non_null(strstr(out, "CRITICAL: the WAL is"));
+
+    snprintf(path, sizeof path, "%s/done", dir);
+    st_write_file(path, "");
+    int ws = 0;
+    assert_int_equal(waitpid(reader, &ws, 0), reader);
+    ship_once(dir, db, ini); /* delivers everything */
+    ship_once(dir, db, ini); /* nothing to ship: gives the WAL back */
+    assert_int_equal(check_wal(dir, db, ini, out, sizeof out), 0);
+    assert_non_null(strstr(out, "OK: "));
+    tb_outbox_close(ob);
+    st_recs_free(&recs);
+    st_dir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_async_survives_a_held_lock),
+        cmocka_unit_test(test_wal_under_a_long_reader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
