@@ -6,6 +6,7 @@
  */
 #include "cli.h"
 
+#include <stdlib.h>
 #include <sys/stat.h>
 
 static long long file_bytes(const char *path)
@@ -34,24 +35,26 @@ int cmd_purge(cli *c)
     }
     /* the configured destinations: one the file does not know yet will
      * backfill, so it holds everything back */
-    const char *names[257] = {NULL};
-    if (cli_config_in_play(c)) {
-        const tb_config *cfg = cli_config(c);
-        if (!cfg)
-            return EXIT_CONFIG;
-        size_t n = tb_config_destination_count(cfg);
-        if (n > 256)
-            return cli_fail(EXIT_CONFIG, "purge: more than 256 destinations configured");
-        for (size_t i = 0; i < n; i++)
-            names[i] = tb_dest_config_name(tb_config_destination(cfg, i));
-    }
+    const tb_config *cfg = NULL;
+    if (cli_config_in_play(c) && !(cfg = cli_config(c)))
+        return EXIT_CONFIG;
+    size_t n = cfg ? tb_config_destination_count(cfg) : 0;
+    const char **names = calloc(n + 1, sizeof *names);
+    if (!names)
+        return cli_fail(EXIT_ERR, "purge: out of memory");
+    for (size_t i = 0; i < n; i++)
+        names[i] = tb_dest_config_name(tb_config_destination(cfg, i));
     tb_admin *a = cli_admin(c, true);
-    if (!a)
+    if (!a) {
+        free(names);
         return EXIT_ERR;
+    }
     const char *path = tb_admin_path(a);
     long long before = file_bytes(path);
     int64_t deleted = 0;
-    if (tb_admin_purge(a, names, older_ms, &deleted) != TB_OK) {
+    tb_status st = tb_admin_purge(a, names, older_ms, &deleted);
+    free(names);
+    if (st != TB_OK) {
         cli_fail(EXIT_ERR, "purge: %s; nothing deleted", tb_last_error());
         tb_admin_close(a);
         return EXIT_ERR;

@@ -86,15 +86,17 @@ tb_status tb_admin_figures_get(tb_admin *a, tb_admin_figures *out)
     return tb__store_figures(a->db, out);
 }
 
-static tb_status need_fn(const void *fn, const char *name)
+static tb_status no_fn(const char *name)
 {
-    return fn ? TB_OK : tb__set_error(TB_INVALID, "%s: callback is NULL", name);
+    return tb__set_error(TB_INVALID, "%s: callback is NULL", name);
 }
 
 tb_status tb_admin_status(tb_admin *a, tb_dest_status_fn fn, void *ctx)
 {
     tb_status st = check(a, "tb_admin_status", false);
-    if (st == TB_OK && (st = need_fn((const void *)(uintptr_t)fn, "tb_admin_status")) == TB_OK)
+    if (st == TB_OK && !fn)
+        st = no_fn("tb_admin_status");
+    if (st == TB_OK)
         st = tb__store_status(a->db, fn, ctx);
     return st;
 }
@@ -103,7 +105,9 @@ tb_status tb_admin_pending(tb_admin *a, const char *destination, int64_t limit, 
                            void *ctx)
 {
     tb_status st = check(a, "tb_admin_pending", false);
-    if (st == TB_OK && (st = need_fn((const void *)(uintptr_t)fn, "tb_admin_pending")) == TB_OK)
+    if (st == TB_OK && !fn)
+        st = no_fn("tb_admin_pending");
+    if (st == TB_OK)
         st = tb__store_pending(a->db, destination, limit, fn, ctx);
     return st;
 }
@@ -111,7 +115,9 @@ tb_status tb_admin_pending(tb_admin *a, const char *destination, int64_t limit, 
 tb_status tb_admin_dead(tb_admin *a, const char *destination, tb_dead_fn fn, void *ctx)
 {
     tb_status st = check(a, "tb_admin_dead", false);
-    if (st == TB_OK && (st = need_fn((const void *)(uintptr_t)fn, "tb_admin_dead")) == TB_OK)
+    if (st == TB_OK && !fn)
+        st = no_fn("tb_admin_dead");
+    if (st == TB_OK)
         st = tb__store_dead(a->db, destination, fn, ctx);
     return st;
 }
@@ -119,7 +125,9 @@ tb_status tb_admin_dead(tb_admin *a, const char *destination, tb_dead_fn fn, voi
 tb_status tb_admin_records(tb_admin *a, const char *trace_id, tb_record_fn fn, void *ctx)
 {
     tb_status st = check(a, "tb_admin_records", false);
-    if (st == TB_OK && (st = need_fn((const void *)(uintptr_t)fn, "tb_admin_records")) == TB_OK)
+    if (st == TB_OK && !fn)
+        st = no_fn("tb_admin_records");
+    if (st == TB_OK)
         st = tb__store_records(a->db, trace_id, fn, ctx);
     return st;
 }
@@ -130,8 +138,9 @@ tb_status tb_admin_trace_delivery(tb_admin *a, const char *trace_id, tb_trace_de
     tb_status st = check(a, "tb_admin_trace_delivery", false);
     if (st == TB_OK && !trace_id)
         st = tb__set_error(TB_INVALID, "tb_admin_trace_delivery: trace_id is NULL");
-    if (st == TB_OK &&
-        (st = need_fn((const void *)(uintptr_t)fn, "tb_admin_trace_delivery")) == TB_OK)
+    if (st == TB_OK && !fn)
+        st = no_fn("tb_admin_trace_delivery");
+    if (st == TB_OK)
         st = tb__store_trace_delivery(a->db, trace_id, fn, ctx);
     return st;
 }
