@@ -48,6 +48,8 @@ tb_admin *cli_admin(cli *c, bool write);
 void cli_json_str(FILE *f, const char *s);
 /* A monotonic clock in milliseconds. */
 int64_t cli_mono_ms(void);
+/* Sleep ms milliseconds (a pause before trying a locked file again). */
+void cli_nap_ms(int64_t ms);
 /* Is argv[i] == name? If it takes a value, store it and advance *i. */
 bool cli_flag(cli *c, int *i, const char *name, const char **value);
 /* Strict integer parse; false on anything but a whole number. */

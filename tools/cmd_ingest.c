@@ -34,14 +34,46 @@ static int flush_batch(tb_outbox *ob, batch *b, bool ack, const char *src, long 
         return 0;
     if (tb_outbox_put_json_many(ob, b->line, b->len, b->n, b->res) != TB_OK)
         return cli_fail(EXIT_ERR, "ingest: %s", tb_last_error());
+    /* a file another connection holds locked (an operator's sqlite3 shell)
+     * is no fault of the lines: wait, and store them once it is free */
+    bool said = false;
+    for (int64_t wait_ms = 50;;) {
+        size_t busy = 0;
+        for (size_t i = 0; i < b->n; i++)
+            busy += b->res[i].status == TB_BUSY;
+        if (busy == 0)
+            break;
+        if (!said) {
+            fprintf(stderr,
+                    "tracebox: ingest: %s is locked by another connection; waiting to store "
+                    "%zu line(s)\n",
+                    tb_outbox_path(ob), busy);
+            said = true;
+        }
+        cli_nap_ms(wait_ms);
+        wait_ms = wait_ms * 2 > 1000 ? 1000 : wait_ms * 2;
+        for (size_t i = 0; i < b->n; i++) {
+            if (b->res[i].status != TB_BUSY)
+                continue;
+            if (tb_outbox_put_json_many(ob, &b->line[i], &b->len[i], 1, &b->res[i]) != TB_OK)
+                return cli_fail(EXIT_ERR, "ingest: %s", tb_last_error());
+        }
+    }
+    if (said)
+        fprintf(stderr, "tracebox: ingest: %s is free again; going on\n", tb_outbox_path(ob));
     for (size_t i = 0; i < b->n; i++) {
         if (b->res[i].status == TB_OK) {
             (*stored)++;
             if (ack)
                 printf("%s\n", b->res[i].id);
-        } else {
+        } else if (b->res[i].status == TB_BAD_RECORD || b->res[i].status == TB_INVALID) {
             (*bad)++;
             fprintf(stderr, "tracebox: ingest: %s:%lld: %s\n", src, b->lineno[i], b->res[i].error);
+        } else {
+            /* not the line's fault (the outbox is full, the disk failed):
+             * stop here, so the producer can send it again */
+            return cli_fail(EXIT_ERR, "ingest: %s:%lld: not stored: %s", src, b->lineno[i],
+                            b->res[i].error);
         }
     }
     if (ack)

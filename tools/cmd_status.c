@@ -95,6 +95,7 @@ typedef struct prom_row {
 
 typedef struct report {
     cli *c;
+    const tb_config *cfg; /* the config in play, if any: who is configured */
     bool prom;
     int n;
     prom_row *rows; /* prometheus wants each metric's samples together */
@@ -105,6 +106,9 @@ typedef struct report {
 static int report_row(void *ctx, const tb_dest_status *r)
 {
     report *rp = ctx;
+    /* a destination the file knows but the config no longer names holds
+     * purge and retention back until `tracebox forget` */
+    bool gone = rp->cfg && !tb_config_find_destination(rp->cfg, r->name);
     if (rp->c->json) {
         printf("%s{\"name\":", rp->n ? "," : "");
         cli_json_str(stdout, r->name);
@@ -122,7 +126,10 @@ static int report_row(void *ctx, const tb_dest_status *r)
         cli_json_str(stdout, r->last_success_at);
         printf(",\"lease_owner\":");
         cli_json_str(stdout, r->lease_owner);
-        printf(",\"auth_failed\":%s}", r->auth_failed ? "true" : "false");
+        printf(",\"auth_failed\":%s,\"configured\":%s}", r->auth_failed ? "true" : "false",
+               !rp->cfg ? "null"
+               : gone   ? "false"
+                        : "true");
     } else if (rp->prom) {
         if (rp->nrows == rp->cap) {
             size_t cap = rp->cap ? rp->cap * 2 : 16;
@@ -146,7 +153,11 @@ static int report_row(void *ctx, const tb_dest_status *r)
     } else {
         char agebuf[32], state[900];
         const char *next = r->next_attempt_at ? r->next_attempt_at : "now";
-        if (r->auth_failed)
+        if (gone)
+            snprintf(state, sizeof state,
+                     "not in the config: holds %s back until `tracebox forget %s`",
+                     r->pending ? "purge and retention" : "nothing", r->name);
+        else if (r->auth_failed)
             snprintf(state, sizeof state, "AUTH FAILED (%s) — fix the key; next try %s",
                      r->last_error ? r->last_error : "", next);
         else if (r->last_error)
@@ -256,6 +267,8 @@ int cmd_status(cli *c)
                "OLDEST", "DELIVERED", "DEAD", "TRIES", "STATE");
     }
     report rp = {.c = c, .prom = prom};
+    if (cli_config_in_play(c))
+        rp.cfg = cli_config(c); /* NULL (said on stderr) when it does not load */
     tb_status st = tb_admin_status(a, report_row, &rp);
     int result = EXIT_OK;
     if (st != TB_OK)

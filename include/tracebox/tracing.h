@@ -171,8 +171,13 @@ TB_EXTERN tb_status tb_span_set_metadata(tb_span *span, const char *metadata_jso
 TB_EXTERN tb_status tb_span_set_error(tb_span *span, const char *message, const char *data_json);
 
 /* Stamp ended_at and run on_span_end on every processor. With the outbox
- * processor in `full`/`normal` mode the record is durable when this returns.
- * Ending twice returns TB_MISUSE. */
+ * processor in `full`/`normal` mode the record is durable when this returns;
+ * it returns within about one busy_timeout. TB_BUSY means the outbox file
+ * stayed locked by another connection (an operator's sqlite3 shell in a
+ * long transaction) and nothing was stored: the span is not ended, and
+ * calling tb_span_end() again later stores it with its first ended_at (a
+ * processor that did take it sees it twice; the outbox keeps it once).
+ * Ending an ended span returns TB_MISUSE. */
 TB_EXTERN tb_status tb_span_end(tb_span *span);
 
 /* Release the span. NULL is a no-op. */

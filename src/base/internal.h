@@ -77,6 +77,31 @@ int tb__json_tolerate(const char *json, size_t len, char **out, size_t *out_len)
 /* Is [s, s+len) valid UTF-8? On failure *bad_at is the byte offset. */
 bool tb__utf8_valid(const char *s, size_t len, size_t *bad_at);
 
+/* ---- fork (fork.c) ---- */
+/* A part of the library that owns locks, threads or connections registers
+ * a hook: at fork(), every prepare runs in rank order in the forking thread
+ * (take your locks, reach a quiet point), then parent or child in reverse
+ * order. Ranks: */
+enum {
+    TB__FORK_RANK_PROCESSORS = 10, /* the processor registry */
+    TB__FORK_RANK_SHIPPER = 20,    /* shipper threads */
+    TB__FORK_RANK_OUTBOX = 30,     /* outboxes */
+    TB__FORK_RANK_LEAF = 90        /* SQLite's own mutexes (then the log) */
+};
+typedef struct tb__fork_hook {
+    struct tb__fork_hook *next, *prev;
+    int rank;
+    void (*prepare)(void *self);
+    void (*parent)(void *self);
+    void (*child)(void *self);
+    void *self;
+} tb__fork_hook;
+void tb__fork_register(tb__fork_hook *h);
+void tb__fork_unregister(tb__fork_hook *h);
+/* Take (true) or release the log's lock: fork.c holds it across fork(),
+ * after every hook's prepare (util.c). */
+void tb__log_hold(bool hold);
+
 /* ---- durations and sizes ("30s", "5m", "7d", "1GiB") ---- */
 bool tb__parse_duration_ms(const char *s, int64_t *ms);
 bool tb__parse_size(const char *s, int64_t *bytes);

@@ -155,6 +155,14 @@ void tb_set_log_callback(tb_log_fn fn, void *ctx)
     pthread_mutex_unlock(&log_mu);
 }
 
+void tb__log_hold(bool hold)
+{
+    if (hold)
+        pthread_mutex_lock(&log_mu);
+    else
+        pthread_mutex_unlock(&log_mu);
+}
+
 void tb__log(tb_log_level level, const char *fmt, ...)
 {
     char msg[1024];

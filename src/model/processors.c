@@ -23,6 +23,32 @@ static tb_processor *procs;
 static size_t n_procs;
 static atomic_int disabled = -1; /* -1: not read from the environment yet */
 
+/* fork (fork.c): a span end holds the read lock while its processors
+ * commit; fork() waits for those to finish, so the child never inherits
+ * the lock held */
+static void fork_lock(void *self)
+{
+    (void)self;
+    pthread_rwlock_wrlock(&proc_lock);
+}
+
+static void fork_unlock(void *self)
+{
+    (void)self;
+    pthread_rwlock_unlock(&proc_lock);
+}
+
+static tb__fork_hook fork_hook = {.rank = TB__FORK_RANK_PROCESSORS,
+                                  .prepare = fork_lock,
+                                  .parent = fork_unlock,
+                                  .child = fork_unlock};
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void register_fork_hook(void)
+{
+    tb__fork_register(&fork_hook);
+}
+
 int tb_tracing_disabled(void)
 {
     int d = atomic_load(&disabled);
@@ -49,6 +75,7 @@ tb_status tb_add_trace_processor(const tb_processor *p)
     if (p->version != TB_PROCESSOR_VERSION)
         return tb__set_error(TB_INVALID, "tb_add_trace_processor: version %u is not %u", p->version,
                              TB_PROCESSOR_VERSION);
+    pthread_once(&fork_once, register_fork_hook);
     pthread_rwlock_wrlock(&proc_lock);
     tb_processor *grown = tb__realloc(procs, (n_procs + 1) * sizeof *procs);
     if (!grown) {
@@ -125,7 +152,9 @@ tb_status tb__fan_out(enum tb__hook h, const tb_trace *t, const tb_span *s)
             st = p->force_flush ? p->force_flush(p->self) : TB_OK;
             break;
         }
-        if (st != TB_OK && first == TB_OK) {
+        /* the first failure is reported, except that a busy file wins: it
+         * is the one a caller can retry (tb_span_end) */
+        if (st != TB_OK && (first == TB_OK || (st == TB_BUSY && first != TB_BUSY))) {
             first = st;
             snprintf(first_msg, sizeof first_msg, "processor %zu %s: %s", i, hook_name[h],
                      tb_last_error()[0] ? tb_last_error() : tb_status_str(st));

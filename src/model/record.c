@@ -133,6 +133,48 @@ tb_status tb__record_compact(tb__record *rec)
     return TB_OK;
 }
 
+/* The first key of obj that appears twice, or NULL. JSON readers disagree
+ * on which one wins (cJSON the first, Python and JavaScript the last), so a
+ * record that has one is refused rather than stored under one id and read
+ * under another. */
+static const char *duplicate_key(const cJSON *obj)
+{
+    if (!cJSON_IsObject(obj))
+        return NULL;
+    for (const cJSON *a = obj->child; a; a = a->next)
+        for (const cJSON *b = a->next; b; b = b->next)
+            if (a->string && b->string && strcmp(a->string, b->string) == 0)
+                return a->string;
+    return NULL;
+}
+
+/* Did the id `got` (as decoded) end early at a \u0000 escape? cJSON's
+ * strings end at the first NUL, so "ab\u0000cd" would be stored as "ab".
+ * Looked for only when the text has such an escape at all. */
+static bool id_cut_at_nul(const char *json, size_t len, const char *got)
+{
+    static const char esc[] = "\\u0000";
+    const size_t e = sizeof esc - 1;
+    if (!got)
+        return false;
+    const char *first = NULL; /* the first \u0000 in the text */
+    for (const char *p = json; p && (size_t)(p - json) + e <= len;
+         p = memchr(p + 1, '\\', len - (size_t)(p - json) - 1)) {
+        if (*p == '\\' && memcmp(p, esc, e) == 0) {
+            first = p;
+            break;
+        }
+    }
+    if (!first)
+        return false;
+    size_t n = strlen(got);
+    for (size_t i = 0; i + 1 + n + e <= len; i++)
+        if (json[i] == '"' && memcmp(json + i + 1, got, n) == 0 &&
+            memcmp(json + i + 1 + n, esc, e) == 0)
+            return true;
+    return false;
+}
+
 tb_status tb__record_decode(tb__record *rec, const char *json, size_t len, char *err,
                             size_t err_size)
 {
@@ -167,6 +209,15 @@ tb_status tb__record_decode(tb__record *rec, const char *json, size_t len, char 
     if (!cJSON_IsObject(rec->root)) {
         excerpt(rec->root, ex, sizeof ex);
         st = fail(err, err_size, "record: expected a JSON object, got %s", ex);
+        goto fail;
+    }
+
+    const char *dup = duplicate_key(rec->root);
+    if (!dup)
+        dup = duplicate_key(cJSON_GetObjectItemCaseSensitive(rec->root, "span_data"));
+    if (dup) {
+        st = fail(err, err_size, "%s: the key appears twice (readers disagree on which one counts)",
+                  dup);
         goto fail;
     }
 
@@ -205,6 +256,10 @@ tb_status tb__record_decode(tb__record *rec, const char *json, size_t len, char 
             st = fail(err, err_size, "metadata: expected an object or null");
             goto fail;
         }
+        if (id_cut_at_nul(json, len, id)) {
+            st = fail(err, err_size, "id: contains a NUL character (\\u0000), which ids may not");
+            goto fail;
+        }
         rec->trace_id = id;
         rec->type = "trace";
         rec->name = tb__strdup(wf ? wf : "Agent workflow");
@@ -231,6 +286,15 @@ tb_status tb__record_decode(tb__record *rec, const char *json, size_t len, char 
         excerpt(cJSON_GetObjectItemCaseSensitive(rec->root, "parent_id"), ex, sizeof ex);
         st = fail(err, err_size, "parent_id: expected null or a span id, got %s", ex);
         goto fail;
+    }
+    const char *id_keys[] = {"id", "trace_id", "parent_id"};
+    const char *id_vals[] = {rec->span_id, rec->trace_id, rec->parent_id};
+    for (size_t i = 0; i < 3; i++) {
+        if (id_cut_at_nul(json, len, id_vals[i])) {
+            st = fail(err, err_size, "%s: contains a NUL character (\\u0000), which ids may not",
+                      id_keys[i]);
+            goto fail;
+        }
     }
     if (!opt_string(rec->root, "started_at", &rec->started_at) || !check_time(rec->started_at)) {
         excerpt(cJSON_GetObjectItemCaseSensitive(rec->root, "started_at"), ex, sizeof ex);

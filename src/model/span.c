@@ -297,8 +297,15 @@ tb_status tb_span_end(tb_span *s)
     s->ended = true;
     if (s->noop)
         return TB_OK;
-    s->ended_us = tb__now_us();
-    return tb__fan_out(TB__HOOK_SPAN_END, s->trace, s);
+    if (!s->ended_us) /* a second try keeps the time of the first */
+        s->ended_us = tb__now_us();
+    tb_status st = tb__fan_out(TB__HOOK_SPAN_END, s->trace, s);
+    /* the outbox found its file locked past busy_timeout: nothing is at
+     * fault and nothing was stored, so the span may be ended again (a
+     * processor that did take it sees it twice; the outbox stores it once) */
+    if (st == TB_BUSY)
+        s->ended = false;
+    return st;
 }
 
 const char *tb_span_id(const tb_span *s)

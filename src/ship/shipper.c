@@ -59,7 +59,8 @@ static void now_iso(char buf[40], int64_t plus_ms)
 
 static bool out_of_time(const engine *e)
 {
-    return (e->stop && atomic_load(e->stop)) || (e->deadline_ms && tb__mono_ms() >= e->deadline_ms);
+    return (e->stop && atomic_load(e->stop)) || (e->pause && atomic_load(e->pause)) ||
+           (e->deadline_ms && tb__mono_ms() >= e->deadline_ms);
 }
 
 static void batch_clear(batch *b)
@@ -547,6 +548,13 @@ void tb__engine_close(engine *e, dest_rt *dests, size_t n)
     tb__free_mem(dests);
     sqlite3_close(e->db);
     e->db = NULL;
+    tb__free_mem(e->path);
+    e->path = NULL;
+}
+
+tb_status tb__engine_reconnect(engine *e)
+{
+    return e->db ? TB_OK : tb__db_open(&e->db, e->path, 10000, 1, 0);
 }
 
 tb_status tb__engine_open(engine *e, const char *db_path, const tb_config *cfg,
@@ -598,6 +606,10 @@ tb_status tb__engine_open(engine *e, const char *db_path, const tb_config *cfg,
         d->lease_ms = cfg->lease_ms;
         if (d->lease_ms < 2 * dc->timeout_ms + 10000)
             d->lease_ms = 2 * dc->timeout_ms + 10000;
+    }
+    if (!(e->path = tb__strdup(db_path))) {
+        st = tb__set_error(TB_NOMEM, "out of memory opening %s", db_path);
+        goto fail;
     }
     if ((st = tb__db_open(&e->db, db_path, 10000, 1, 0)) != TB_OK)
         goto fail;

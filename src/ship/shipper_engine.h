@@ -36,12 +36,14 @@ typedef struct dest_rt {
 } dest_rt;
 
 typedef struct engine {
-    sqlite3 *db;
+    sqlite3 *db; /* NULL after a fork closed it: tb__engine_reconnect */
+    char *path;
     const tb_config *cfg;
     char owner[96];
     tb_ship_report report;
     atomic_int *stop;       /* thread shape: set to ask for a stop */
     atomic_int *abort;      /* thread shape: set to abort the send in flight */
+    atomic_int *pause;      /* thread shape: end the pass after this batch (fork) */
     int64_t deadline_ms;    /* monotonic; 0: none */
     int64_t progress_at_ms; /* verbose 2: last progress line */
     int verbose;
@@ -56,5 +58,7 @@ tb_status tb__engine_open(engine *e, const char *db_path, const tb_config *cfg,
  * destination gets its turns without holding the others back. */
 tb_status tb__engine_pass(engine *e, dest_rt *dests, size_t n);
 void tb__engine_close(engine *e, dest_rt *dests, size_t n);
+/* Open the connection again if a fork closed it (e->db NULL). */
+tb_status tb__engine_reconnect(engine *e);
 
 #endif

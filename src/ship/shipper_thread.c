@@ -8,10 +8,17 @@
  * (tb_export_host_stopping), so a slow server cannot hold the application
  * up; an aborted batch is sent again later. A thread that still does not
  * finish in time is detached and frees itself when it gets out.
+ *
+ * fork(): before it, the shipper finishes the batch in flight, ends its
+ * pass and closes its connection (the next pass opens it again), so the
+ * child inherits no connection in SQLite's per-process lock table. The
+ * child has no shipper thread: tb_shipper_stop() there returns at once and
+ * leaves the parent's exporters (their sockets are the parent's) alone.
  */
 #include "shipper_engine.h"
 
 #include "config_internal.h"
+#include "db.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -23,6 +30,10 @@ struct tb_shipper {
     pthread_cond_t cv;
     atomic_int stop;      /* finish the export in flight, then stop */
     atomic_int abort_now; /* abort the export in flight (stop's deadline is near) */
+    atomic_int pause;     /* a fork is waiting: end the pass after this batch */
+    bool in_pass;
+    bool forked; /* this is a child of the process that started the thread */
+    tb__fork_hook fork_hook;
     bool woken;
     bool finished;
     bool detached;
@@ -43,11 +54,21 @@ static void *shipper_main(void *arg)
 {
     tb_shipper *s = arg;
     for (;;) {
-        if (atomic_load(&s->stop))
+        pthread_mutex_lock(&s->mu);
+        if (atomic_load(&s->stop)) {
+            pthread_mutex_unlock(&s->mu);
             break;
-        tb__engine_pass(&s->e, s->dests, s->n);
+        }
+        s->in_pass = true;
+        pthread_mutex_unlock(&s->mu);
+        if (tb__engine_reconnect(&s->e) == TB_OK)
+            tb__engine_pass(&s->e, s->dests, s->n);
+        else
+            tb__log(TB_LOG_ERROR, "shipper: %s", tb_last_error());
         /* sleep until woken, stopped, or the poll interval passes */
         pthread_mutex_lock(&s->mu);
+        s->in_pass = false;
+        pthread_cond_broadcast(&s->cv);
         if (!atomic_load(&s->stop) && !s->woken) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -67,6 +88,32 @@ static void *shipper_main(void *arg)
     if (detached)
         shipper_free(s);
     return NULL;
+}
+
+static void fork_prepare(void *self)
+{
+    tb_shipper *s = self;
+    pthread_mutex_lock(&s->mu);
+    atomic_store(&s->pause, 1);
+    while (s->in_pass)
+        pthread_cond_wait(&s->cv, &s->mu);
+    tb__db_close_quietly(s->e.db);
+    s->e.db = NULL;
+}
+
+static void fork_parent(void *self)
+{
+    tb_shipper *s = self;
+    atomic_store(&s->pause, 0);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void fork_child(void *self)
+{
+    tb_shipper *s = self;
+    s->forked = true;
+    pthread_cond_init(&s->cv, NULL);
+    pthread_mutex_unlock(&s->mu);
 }
 
 tb_status tb_shipper_start(tb_shipper **out, const char *db_path, const tb_config *cfg,
@@ -95,7 +142,15 @@ tb_status tb_shipper_start(tb_shipper **out, const char *db_path, const tb_confi
     }
     s->e.stop = &s->stop;
     s->e.abort = &s->abort_now;
+    s->e.pause = &s->pause;
+    s->fork_hook = (tb__fork_hook){.rank = TB__FORK_RANK_SHIPPER,
+                                   .prepare = fork_prepare,
+                                   .parent = fork_parent,
+                                   .child = fork_child,
+                                   .self = s};
+    tb__fork_register(&s->fork_hook);
     if (pthread_create(&s->thread, NULL, shipper_main, s) != 0) {
+        tb__fork_unregister(&s->fork_hook);
         shipper_free(s);
         return tb__set_error(TB_ERROR, "cannot start the shipper thread");
     }
@@ -116,6 +171,9 @@ void tb_shipper_wake(tb_shipper *s)
 tb_status tb_shipper_stop(tb_shipper *s, int64_t timeout_ms)
 {
     if (!s)
+        return TB_OK;
+    tb__fork_unregister(&s->fork_hook);
+    if (s->forked) /* the thread and its sockets stayed with the parent */
         return TB_OK;
     int64_t start = tb__mono_ms();
     int64_t deadline = start + (timeout_ms < 0 ? 0 : timeout_ms);

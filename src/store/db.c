@@ -15,6 +15,7 @@
 #include "schema.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -253,7 +254,13 @@ static tb_status open_once(sqlite3 **out, const char *path, int busy_ms, int syn
                           "setting synchronous")) != TB_OK)
         goto fail;
     if (!readonly) {
-        if ((st = migrate(db, path)) != TB_OK)
+        /* a file already at the latest version needs no write lock to open
+         * (an operator's sqlite3 shell may hold it) */
+        int have = 0, tables = 0;
+        if ((st = check_header(db, path, &have, &tables)) != TB_OK)
+            goto fail;
+        if (have < tb__migrations[tb__migration_count - 1].version &&
+            (st = migrate(db, path)) != TB_OK)
             goto fail;
     } else {
         int have = 0, tables = 0;
@@ -272,10 +279,58 @@ fail:
     return st;
 }
 
+/* ---- fork ----
+ * A connection is never carried across fork(): its owner closes it in its
+ * prepare hook (tb__db_close_quietly) and opens a new one afterwards. What
+ * is left are SQLite's process-wide mutexes, which any thread of the
+ * application may hold (Python's sqlite3 module uses the same library):
+ * the unix VFS lock and the allocator's lock are taken last, before fork(),
+ * so the child never inherits them held. Both are leaves in SQLite's own
+ * lock order (the VFS lock is taken before the allocator's, never after). */
+static sqlite3_mutex *vfs_mu, *mem_mu;
+
+static void sqlite_prepare(void *self)
+{
+    (void)self;
+    sqlite3_mutex_enter(vfs_mu);
+    sqlite3_mutex_enter(mem_mu);
+}
+
+static void sqlite_release(void *self)
+{
+    (void)self;
+    sqlite3_mutex_leave(mem_mu);
+    sqlite3_mutex_leave(vfs_mu);
+}
+
+static tb__fork_hook sqlite_hook = {.rank = TB__FORK_RANK_LEAF,
+                                    .prepare = sqlite_prepare,
+                                    .parent = sqlite_release,
+                                    .child = sqlite_release};
+static pthread_once_t sqlite_hook_once = PTHREAD_ONCE_INIT;
+
+static void register_sqlite_hook(void)
+{
+    sqlite3_initialize();
+    vfs_mu = sqlite3_mutex_alloc(SQLITE_MUTEX_STATIC_VFS1);
+    mem_mu = sqlite3_mutex_alloc(SQLITE_MUTEX_STATIC_MEM);
+    tb__fork_register(&sqlite_hook);
+}
+
+void tb__db_close_quietly(sqlite3 *db)
+{
+    if (!db)
+        return;
+    /* before fork(): no checkpoint, the WAL stays as it is */
+    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    sqlite3_close(db);
+}
+
 tb_status tb__db_open(sqlite3 **out, const char *path, int busy_timeout_ms, int synchronous_full,
                       int readonly)
 {
     *out = NULL;
+    pthread_once(&sqlite_hook_once, register_sqlite_hook);
     if (!path || !*path)
         return tb__set_error(TB_INVALID, "outbox path is empty");
     switch (probe(path)) {

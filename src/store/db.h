@@ -21,6 +21,8 @@ tb_status tb__db_open(sqlite3 **out, const char *path, int busy_timeout_ms, int 
                       int readonly);
 
 /* Run `sql` (no rows expected); on failure set the last error naming `what`. */
+/* Close without a checkpoint (before fork(); see db.c). NULL is fine. */
+void tb__db_close_quietly(sqlite3 *db);
 tb_status tb__db_exec(sqlite3 *db, const char *sql, const char *what);
 
 /* Map an SQLite result code to a tb_status (SQLITE_FULL -> TB_FULL, …). */

@@ -33,6 +33,52 @@ const char *tb_outbox_path(const tb_outbox *outbox)
     return outbox ? outbox->path : NULL;
 }
 
+/* ---- fork (fork.c) ----
+ * Before fork() the outbox lets a commit in progress finish and closes its
+ * connection (SQLite's per-process lock table must not be inherited with a
+ * connection in it); the next leader opens it again, in the parent as in
+ * the child. The child keeps nothing else of the parent's: the records
+ * queued there are the parent's to write, the writer thread did not come
+ * along (the first put starts one), and locks and condition variables are
+ * made new. */
+static void fork_prepare(void *self)
+{
+    tb_outbox *ob = self;
+    pthread_mutex_lock(&ob->mu);
+    while (ob->leading)
+        pthread_cond_wait(&ob->done_cv, &ob->mu);
+    if (ob->db && !ob->opts.readonly) {
+        tb__outbox_disconnect(ob, true);
+        ob->reopen = true;
+    }
+}
+
+static void fork_parent(void *self)
+{
+    tb_outbox *ob = self;
+    pthread_mutex_unlock(&ob->mu);
+}
+
+static void fork_child(void *self)
+{
+    tb_outbox *ob = self;
+    for (tb__put_req *r = ob->head, *next; r; r = next) {
+        next = r->next;
+        tb__put_req_free(r);
+    }
+    ob->head = ob->tail = NULL;
+    ob->queued = 0;
+    ob->dropped = ob->refused = 0; /* the parent counts its own */
+    ob->writer_running = false;
+    ob->stopping = false;
+    ob->deep_sleep = false;
+    ob->retry_wait_ms = 0;
+    pthread_cond_init(&ob->done_cv, NULL);
+    pthread_cond_init(&ob->space_cv, NULL);
+    pthread_cond_init(&ob->work_cv, NULL);
+    pthread_mutex_unlock(&ob->mu);
+}
+
 tb_status tb_outbox_open(tb_outbox **out, const char *path, const tb_outbox_options *opts)
 {
     tb_outbox_options defaults = TB_OUTBOX_OPTIONS_INIT;
@@ -81,6 +127,12 @@ tb_status tb_outbox_open(tb_outbox **out, const char *path, const tb_outbox_opti
     if (ob->opts.durability == TB_DURABILITY_ASYNC && !ob->opts.readonly &&
         (st = tb__outbox_async_start(ob)) != TB_OK)
         goto fail;
+    ob->fork_hook = (tb__fork_hook){.rank = TB__FORK_RANK_OUTBOX,
+                                    .prepare = fork_prepare,
+                                    .parent = fork_parent,
+                                    .child = fork_child,
+                                    .self = ob};
+    tb__fork_register(&ob->fork_hook);
     *out = ob;
     return TB_OK;
 fail:
@@ -92,15 +144,9 @@ void tb_outbox_close(tb_outbox *ob)
 {
     if (!ob)
         return;
+    tb__fork_unregister(&ob->fork_hook);
     tb__outbox_async_stop(ob);
-    sqlite3_finalize(ob->ins);
-    sqlite3_finalize(ob->get_trace);
-    sqlite3_finalize(ob->upd_trace);
-    if (ob->db) {
-        /* a last passive checkpoint keeps the WAL from lingering */
-        sqlite3_wal_checkpoint_v2(ob->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        sqlite3_close(ob->db);
-    }
+    tb__outbox_disconnect(ob, false);
     pthread_mutex_destroy(&ob->mu);
     pthread_cond_destroy(&ob->done_cv);
     pthread_cond_destroy(&ob->space_cv);

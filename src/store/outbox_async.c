@@ -148,6 +148,12 @@ tb_status tb__outbox_submit_async(tb_outbox *ob, tb__put_req *r)
         return tb__set_error(TB_NOMEM, "out of memory storing a record");
     }
     pthread_mutex_lock(&ob->mu);
+    if (!ob->writer_running && !ob->stopping && tb__outbox_async_start(ob) != TB_OK) {
+        /* a forked child's first put starts its writer */
+        pthread_mutex_unlock(&ob->mu);
+        tb__put_req_free(r);
+        return TB_ERROR;
+    }
     while (ob->queued >= ob->opts.queue_capacity && ob->opts.queue_policy == TB_QUEUE_BLOCK)
         pthread_cond_wait(&ob->space_cv, &ob->mu);
     if (ob->queued >= ob->opts.queue_capacity) {

@@ -55,6 +55,10 @@ struct tb_outbox {
     bool deep_sleep;       /* the writer waits for a signal (idle for a second) */
     int64_t retry_at_ms;   /* the file was locked: no batch before this (monotonic) */
     int64_t retry_wait_ms; /* the current wait (doubles to 1 s); 0: not waiting */
+    /* fork (outbox.c): the connection is closed before fork() and opened
+     * again by the next leader, in the parent and in the child */
+    tb__fork_hook fork_hook;
+    bool reopen;
 };
 
 /* Append r to the queue. Called with ob->mu held. */
@@ -77,6 +81,10 @@ tb_status tb__outbox_put_record(tb_outbox *ob, struct tb__record *rec, char *bod
 
 /* Prepare the leader's statements (insert, read and update a stored trace). */
 tb_status tb__outbox_prepare(tb_outbox *ob);
+/* Leader: open the connection again when a fork closed it (ob->reopen). */
+tb_status tb__outbox_reopen(tb_outbox *ob);
+/* Finalize the statements and close the connection (NULL-safe). */
+void tb__outbox_disconnect(tb_outbox *ob, bool quietly);
 /* Take the queue and lead one batch. Called with ob->mu held and
  * ob->leading false; returns with ob->mu held. Every request taken ends
  * with st set: detached ones are freed, the others marked done (done_cv). */

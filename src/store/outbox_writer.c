@@ -41,6 +41,38 @@ tb_status tb__outbox_prepare(tb_outbox *ob)
     return TB_OK;
 }
 
+void tb__outbox_disconnect(tb_outbox *ob, bool quietly)
+{
+    sqlite3_finalize(ob->ins);
+    sqlite3_finalize(ob->get_trace);
+    sqlite3_finalize(ob->upd_trace);
+    ob->ins = ob->get_trace = ob->upd_trace = NULL;
+    if (ob->db && quietly) {
+        tb__db_close_quietly(ob->db);
+    } else if (ob->db) {
+        /* a last passive checkpoint keeps the WAL from lingering */
+        sqlite3_wal_checkpoint_v2(ob->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        sqlite3_close(ob->db);
+    }
+    ob->db = NULL;
+}
+
+tb_status tb__outbox_reopen(tb_outbox *ob)
+{
+    if (!ob->reopen)
+        return TB_OK;
+    tb_status st = tb__db_open(&ob->db, ob->path, ob->opts.busy_timeout_ms,
+                               ob->opts.durability == TB_DURABILITY_FULL, 0);
+    if (st == TB_OK)
+        st = tb__outbox_prepare(ob);
+    if (st != TB_OK) {
+        tb__outbox_disconnect(ob, true);
+        return st;
+    }
+    ob->reopen = false;
+    return TB_OK;
+}
+
 /* ---- writing one batch (leader only, without the mutex) ---- */
 
 static tb_status merge_trace(tb_outbox *ob, tb__put_req *r)
@@ -202,7 +234,15 @@ rollback:
  * *refused / *dropped for the next batch. */
 static void lead(tb_outbox *ob, tb__put_req *head, int64_t *refused, int64_t *dropped)
 {
-    tb_status st = write_batch(ob, head, NULL, *refused, *dropped);
+    tb_status st = tb__outbox_reopen(ob);
+    if (st != TB_OK) {
+        /* after a fork, the file could not be opened again: every record
+         * gets the reason (a busy file is retried like any other) */
+        for (tb__put_req *r = head; r; r = r->next)
+            set_req_error(r, st);
+        return;
+    }
+    st = write_batch(ob, head, NULL, *refused, *dropped);
     if (st == TB_OK) {
         *refused = *dropped = 0;
         return;

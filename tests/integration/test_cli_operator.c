@@ -464,8 +464,36 @@ static void test_forget(void **state)
                       "('gone', 'webhook', 0, '2026-01-01T00:00:00Z')");
     st_db_exec(f->db, "INSERT INTO dead_letters (destination, seq, reason, http_status, time) "
                       "VALUES ('gone', 1, 'HTTP 400', 400, '2026-01-01T00:00:00Z')");
+    /* status says which destinations the config no longer names */
+    st_write_file(f->ini, "[file]\ntype = file\npath = tracebox-export.jsonl\n");
+    const char *status[] = {"status", NULL};
+    char *out = st_fx_run(f, 0, status);
+    assert_non_null(strstr(out, "not in the config: holds purge and retention back until "
+                                "`tracebox forget gone`"));
+    free(out);
+    const char *json[] = {"status", "--json", NULL};
+    out = st_fx_run(f, 0, json);
+    cJSON *doc = cJSON_Parse(out);
+    assert_non_null(doc);
+    const cJSON *d;
+    int seen = 0;
+    cJSON_ArrayForEach(d, cJSON_GetObjectItem(doc, "destinations"))
+    {
+        if (strcmp(cJSON_GetObjectItem(d, "name")->valuestring, "gone") == 0) {
+            assert_true(cJSON_IsFalse(cJSON_GetObjectItem(d, "configured")));
+            seen++;
+        }
+    }
+    assert_int_equal(seen, 1);
+    cJSON_Delete(doc);
+    free(out);
+    unlink(f->ini);
+    out = st_fx_run(f, 0, json); /* no config in play: unknown */
+    assert_non_null(strstr(out, "\"configured\":null"));
+    free(out);
+
     const char *purge[] = {"purge", NULL};
-    char *out = st_fx_run(f, 0, purge);
+    out = st_fx_run(f, 0, purge);
     assert_non_null(strstr(out, "purged 0 delivered"));
     free(out);
     const char *nobody[] = {"forget", "nobody", NULL};

@@ -639,6 +639,26 @@ static void test_decode_bad_input(void **state)
                "\",\"span_data\":{\"type\":\"agent\"}}",
                "id");
 
+    /* an id cut short at \u0000 (cJSON strings end at NUL) is refused */
+    expect_bad("{\"object\":\"trace\",\"id\":\"trace_ab\\u0000cd\"}", "id: contains a NUL");
+    expect_bad("{\"object\":\"trace.span\",\"id\":\"" SID1 "\",\"trace_id\":\"" TID
+               "\\u0000x\",\"span_data\":{\"type\":\"agent\"}}",
+               "trace_id: contains a NUL");
+    expect_bad(SPAN_HEAD "\"parent_id\":\"span_1\\u0000\"," SPAN_TAIL, "parent_id: contains a NUL");
+    /* ... but a NUL in other text is fine */
+    {
+        tb__record ok;
+        decode_ok(&ok,
+                  "{\"object\":\"trace\",\"id\":\"trace_nul\",\"workflow_name\":\"a\\u0000b\"}");
+        assert_string_equal(ok.id, "trace_nul");
+        tb__record_clear(&ok);
+    }
+    /* a key twice: cJSON reads the first, Python and JavaScript the last */
+    expect_bad("{\"object\":\"trace\",\"id\":\"trace_a\",\"id\":\"trace_b\"}",
+               "id: the key appears twice");
+    expect_bad(SPAN_HEAD "\"span_data\":{\"type\":\"agent\",\"type\":\"function\"}}",
+               "type: the key appears twice");
+
     /* trace_id */
     expect_bad("{\"object\":\"trace.span\",\"id\":\"" SID1 "\","
                "\"span_data\":{\"type\":\"agent\"}}",

@@ -298,6 +298,74 @@ class TestProcessor(Base):
         self.assertGreater(n, 0)
 
 
+    @unittest.skipUnless(hasattr(os, "fork"), "needs os.fork")
+    def test_fork_while_threads_write(self):
+        """gunicorn --preload / multiprocessing's fork: a processor made in
+        the parent is used in children forked while parent threads write.
+        No child hangs, every record a child stored is in the file, and the
+        parent goes on writing."""
+        import signal
+
+        for durability in ("async", "full"):
+            db = os.path.join(self.tmp.name, "fork-%s.db" % durability)
+            p = tracebox.OutboxProcessor(db, durability)
+            stop = threading.Event()
+
+            def worker():
+                while not stop.is_set():
+                    sdk.run_fake_agent(p, n_tool_calls=1)
+
+            threads = [threading.Thread(target=worker) for _ in range(2)]
+            for t in threads:
+                t.start()
+            child_ids = set()
+            try:
+                for _ in range(6):
+                    r, w = os.pipe()
+                    pid = os.fork()
+                    if pid == 0:  # the child: no unittest from here on
+                        code = 1
+                        try:
+                            os.close(r)
+                            signal.alarm(60)  # a hang ends as SIGALRM
+                            trace, spans = sdk.run_fake_agent(p, n_tool_calls=1)
+                            ids = [stored_form(x)["id"] for x in [trace] + spans]
+                            p.shutdown(timeout=30)
+                            code = 0 if p.stats["failed"] == 0 else 3
+                            os.write(w, json.dumps(ids).encode())
+                        finally:
+                            os._exit(code)
+                    os.close(w)
+                    with os.fdopen(r, "rb") as fh:
+                        text = fh.read()
+                    deadline = time.monotonic() + 90
+                    while True:
+                        done, status = os.waitpid(pid, os.WNOHANG)
+                        if done:
+                            break
+                        if time.monotonic() > deadline:
+                            os.kill(pid, signal.SIGKILL)
+                            os.waitpid(pid, 0)
+                            self.fail("%s: a forked child did not finish" % durability)
+                        time.sleep(0.01)
+                    self.assertTrue(os.WIFEXITED(status), "%s: child killed by signal %s%s" % (
+                        durability, os.WTERMSIG(status) if os.WIFSIGNALED(status) else "?",
+                        " (it hung)" if os.WIFSIGNALED(status)
+                        and os.WTERMSIG(status) == signal.SIGALRM else ""))
+                    self.assertEqual(os.WEXITSTATUS(status), 0, durability)
+                    child_ids |= set(json.loads(text))
+            finally:
+                stop.set()
+                for t in threads:
+                    t.join()
+            p.shutdown()
+            self.assertEqual(len(child_ids), 6 * 14)  # a trace and 13 spans each
+            stored = {r["id"] for r in rows(
+                db, "SELECT coalesce(span_id, trace_id) AS id FROM records")}
+            self.assertEqual(child_ids - stored, set(), durability)
+            self.assertEqual(len(stored), p.stats["written"] + len(child_ids), durability)
+
+
 FILE_CONFIG = "[shipper]\npoll_interval = 100ms\n\n[files]\ntype = file\npath = {path}\n"
 
 

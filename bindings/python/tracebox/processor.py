@@ -8,6 +8,7 @@ import logging
 import math
 import os
 import threading
+import weakref
 import uuid
 from enum import Enum
 
@@ -294,6 +295,16 @@ class OutboxProcessor(_Base):
         self._active = 0
         self._closed = False
         self._stats = {"written": 0, "failed": 0, "skipped": 0}
+        _processors.add(self)
+
+    def _after_fork_in_child(self):
+        # Only the forking thread came along: calls another thread had in
+        # flight will never leave, and the condition may have been held. The
+        # C outbox re-arms itself (a fresh connection and writer); the
+        # counters start again for this process.
+        self._cv = threading.Condition()
+        self._active = 0
+        self._stats = {"written": 0, "failed": 0, "skipped": 0}
 
     # ---- the TracingProcessor protocol ----
     def on_trace_start(self, trace):
@@ -461,6 +472,18 @@ class OutboxProcessor(_Base):
             _lib.status_name(st),
         )
         return False
+
+
+_processors = weakref.WeakSet()
+
+
+def _rearm_after_fork():
+    for p in list(_processors):
+        p._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_rearm_after_fork)
 
 
 def _record_id(record):

@@ -27,6 +27,21 @@ def _stop_all_at_exit():
 atexit.register(_stop_all_at_exit)
 
 
+def _forget_parents_shippers():
+    # A forked child has none of the parent's shipper threads: its copies
+    # stop at once (the C library knows) and are not stopped again at exit;
+    # the locks another thread may have held are made new.
+    global _live, _live_lock
+    for s in list(_live):
+        s._lock = threading.Lock()
+    _live = weakref.WeakSet()
+    _live_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parents_shippers)
+
+
 class _Config:
     """An owned tb_config*."""
 
