@@ -229,8 +229,20 @@ static tb_status take_lease(engine *e, dest_rt *d, bool *held);
 static bool keep_lease(engine *e, dest_rt *d)
 {
     if (tb__mono_ms() - d->lease_at_ms >= d->lease_ms / 3) {
+        /* renewing: if the lease ran out meanwhile (this process was
+         * stopped past it), another shipper may have sent this batch; take
+         * it again only if the cursor has not moved (never for requeued
+         * records, which do not move it) */
+        char now[40], until[40], beyond[40];
+        now_iso(now, 0);
+        now_iso(until, d->lease_ms);
+        now_iso(beyond, d->lease_ms + 1000);
         bool held = false;
-        return take_lease(e, d, &held) == TB_OK && held;
+        tb_status st = tb__delivery_lease_renew(e->db, d->cfg->name, e->owner, until, now, beyond,
+                                                d->b.requeued ? -1 : d->b.from, &held);
+        if (st == TB_OK && held)
+            d->lease_at_ms = tb__mono_ms();
+        return st == TB_OK && held;
     }
     char now[40];
     now_iso(now, 0);

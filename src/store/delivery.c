@@ -80,6 +80,21 @@ tb_status tb__delivery_lease_take(sqlite3 *db, const char *name, const char *own
     return st;
 }
 
+tb_status tb__delivery_lease_renew(sqlite3 *db, const char *name, const char *owner,
+                                   const char *until, const char *now, const char *beyond,
+                                   int64_t batch_from, bool *held)
+{
+    tb_status st =
+        exec_bind(db,
+                  "UPDATE destinations SET lease_owner = ?2, lease_until = ?3 "
+                  "WHERE name = ?1 AND ((lease_owner = ?2 AND lease_until >= ?4 AND "
+                  "lease_until <= ?5) OR ((lease_owner IS NULL OR lease_until IS NULL "
+                  "OR lease_until < ?4 OR lease_until > ?5) AND cursor = ?6))",
+                  "renewing the lease", "sssssi", name, owner, until, now, beyond, batch_from);
+    *held = st == TB_OK && sqlite3_changes(db) == 1;
+    return st;
+}
+
 bool tb__delivery_lease_held(sqlite3 *db, const char *name, const char *owner, const char *now)
 {
     return exists(db,

@@ -26,6 +26,13 @@ tb_status tb__delivery_register(sqlite3 *db, const char *name, const char *type,
 tb_status tb__delivery_lease_take(sqlite3 *db, const char *name, const char *owner,
                                   const char *until, const char *now, const char *beyond,
                                   bool *held);
+/* Mid-batch: keep the lease while it is ours and unexpired; take it again
+ * after it ran out (this process was stopped, say) only when the cursor is
+ * still `batch_from` — otherwise another shipper has taken it meanwhile
+ * and may have delivered this very batch (batch_from < 0: never again). */
+tb_status tb__delivery_lease_renew(sqlite3 *db, const char *name, const char *owner,
+                                   const char *until, const char *now, const char *beyond,
+                                   int64_t batch_from, bool *held);
 /* Is the lease ours and unexpired at `now`? (false on error) */
 bool tb__delivery_lease_held(sqlite3 *db, const char *name, const char *owner, const char *now);
 void tb__delivery_lease_release(sqlite3 *db, const char *name, const char *owner);

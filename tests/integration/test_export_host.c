@@ -244,6 +244,68 @@ static void test_requeue_during_flight(void **state)
     tb_config_free(cfg);
 }
 
+/* ---- a lease that ran out mid-batch is not taken again for a stale batch --- */
+
+static char g_stale_db[300];
+static int g_stale_sends;
+
+static tb_status stale_send_with(void *self, const tb_export_host *host, const tb_record *records,
+                                 size_t n, tb_export_result *result)
+{
+    (void)self;
+    (void)host;
+    (void)records;
+    if (++g_stale_sends == 1) {
+        /* a server slow enough that a third of the lease passes (the point
+         * at which a shipper renews it) ... */
+        st_nap_ms(3600);
+        /* ... and meanwhile this process was stopped past its lease: another
+         * shipper took it over, delivered this very batch and let go */
+        st_db_exec(g_stale_db,
+                   "UPDATE destinations SET lease_owner = NULL, lease_until = NULL, cursor = "
+                   "(SELECT max(seq) FROM records), delivered = delivered + %zu",
+                   n);
+        /* a 400: the shipper bisects, and before each half it checks its lease */
+        result->outcome = TB_EXPORT_REFUSED;
+        result->http_status = 400;
+        return TB_OK;
+    }
+    result->outcome = TB_EXPORT_DELIVERED;
+    return TB_OK;
+}
+
+static const tb_exporter_vtable stale_vt = {
+    .version = TB_EXPORTER_VERSION,
+    .type = "staler",
+    .create = probe_create,
+    .send_with = stale_send_with,
+    .destroy = probe_destroy,
+};
+
+static void test_lease_ran_out_mid_batch(void **state)
+{
+    (void)state;
+    snprintf(g_stale_db, sizeof g_stale_db, "%s/s.db", st_tmp());
+    fill(g_stale_db);
+    assert_int_equal(tb_exporter_register(&stale_vt), TB_OK);
+    tb_config *cfg = NULL;
+    /* lease = 2 x timeout + 10 s at the least: 10.2 s, renewed after 3.4 s */
+    assert_int_equal(
+        tb_config_parse(&cfg, "[shipper]\nlease = 1ms\n[s]\ntype = staler\ntimeout = 100ms\n",
+                        "test"),
+        TB_OK);
+    g_stale_sends = 0;
+    tb_ship_report rep;
+    assert_int_equal(tb_ship_once(g_stale_db, cfg, NULL, &rep), TB_OK);
+    /* the other shipper delivered the batch: no half of it goes out again
+     * (before: the lease was simply taken again and the halves re-sent),
+     * nothing is dead-lettered for a refusal of a batch that was not ours */
+    assert_int_equal(g_stale_sends, 1);
+    assert_int_equal(st_db_int(g_stale_db, "SELECT count(*) FROM dead_letters"), 0);
+    assert_int_equal(st_db_int(g_stale_db, "SELECT count(*) FROM pending"), 0);
+    tb_config_free(cfg);
+}
+
 /* ---- a version 1 exporter (send only, no host) still works ---------------- */
 
 static int g_v1_records;
@@ -290,6 +352,8 @@ static void test_version_1(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_lease_ran_out_mid_batch, st_tmp_setup,
+                                        st_tmp_teardown),
         cmocka_unit_test_setup_teardown(test_host_lookups, st_tmp_setup, st_tmp_teardown),
         cmocka_unit_test_setup_teardown(test_host_stopping, st_tmp_setup, st_tmp_teardown),
         cmocka_unit_test_setup_teardown(test_requeue_during_flight, st_tmp_setup, st_tmp_teardown),

@@ -125,6 +125,12 @@ static int64_t count_records(const char *db)
 static void test_async_outbox_in_children(void **state)
 {
     st_fx *f = *state;
+#if defined(__SANITIZE_THREAD__)
+    /* ThreadSanitizer cannot follow a thread started in the child of a
+     * threaded parent ("dup thread with used id"): the asan and plain
+     * builds run this one */
+    skip();
+#endif
     tb_outbox_options o = TB_OUTBOX_OPTIONS_INIT;
     o.durability = TB_DURABILITY_ASYNC;
     assert_int_equal(tb_outbox_open(&f->ob, f->db, &o), TB_OK);
