@@ -76,5 +76,6 @@ int cmd_show(cli *c);
 int cmd_purge(cli *c);
 int cmd_forget(cli *c);
 int cmd_demo(cli *c);
+int cmd_check(cli *c);
 
 #endif

@@ -60,7 +60,12 @@ static int check_row(void *ctx, const tb_dest_status *r)
 static int check(cli *c, check_ctx *k)
 {
     tb_admin *a = NULL;
-    if (tb_admin_open(&a, cli_db_path(c), TB_ADMIN_READONLY) != TB_OK) {
+    const char *path = cli_db_path(c);
+    if (!path) {
+        printf("UNKNOWN: the configuration does not load (see `tracebox check`)\n");
+        return EXIT_CHECK_UNKNOWN;
+    }
+    if (tb_admin_open(&a, path, TB_ADMIN_READONLY) != TB_OK) {
         printf("UNKNOWN: %s\n", tb_last_error());
         return EXIT_CHECK_UNKNOWN;
     }

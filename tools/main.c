@@ -37,6 +37,14 @@ static const verb verbs[] = {
      "(something still pending), 78 (bad config). Without --once it runs until\n"
      "SIGTERM/SIGINT.\n"
      "Example (cron): */5 * * * * tracebox --db /var/lib/app/traces.db ship --once"},
+    {"check", cmd_check, "tracebox check [--connect] [--config FILE]",
+     "Validate the configuration without shipping: every error (FILE:LINE: [section] key:\n"
+     "what is wrong), then each destination with its keys as they may be shown (secrets as\n"
+     "their length, URLs with credentials masked, headers as names) and the environment\n"
+     "variables behind them. --connect sends each destination one empty batch. Exits 0 OK,\n"
+     "78 configuration error (an unset ${VAR} included), 77 credentials refused, 69 a\n"
+     "destination unreachable.\n"
+     "Example: tracebox --config /etc/tracebox.ini check --connect"},
     {"status", cmd_status,
      "tracebox status [--json|--prometheus|--check [--max-pending N] [--max-age DURATION] "
      "[--max-wal SIZE] [--no-dead]]",
@@ -175,10 +183,13 @@ const char *cli_db_path(cli *c)
     const char *env = getenv("TRACEBOX_DB");
     if (env && *env)
         return env;
-    /* only consult the config file when one is there */
+    /* only consult the config file when one is there; one that does not
+     * load never sends a verb to another file (the error is printed) */
     if (cli_config_in_play(c)) {
         tb_config *cfg = cli_config(c);
-        if (cfg && tb_config_outbox_path(cfg))
+        if (!cfg)
+            return NULL;
+        if (tb_config_outbox_path(cfg))
             return tb_config_outbox_path(cfg);
     }
     return "tracebox.db";
@@ -194,7 +205,10 @@ tb_outbox *cli_open(cli *c)
         if (!cfg || tb_config_outbox_options(cfg, &o) != TB_OK)
             return NULL;
     }
-    if (tb_outbox_open(&ob, cli_db_path(c), &o) != TB_OK) {
+    const char *path = cli_db_path(c);
+    if (!path)
+        return NULL;
+    if (tb_outbox_open(&ob, path, &o) != TB_OK) {
         cli_fail(EXIT_ERR, "%s", tb_last_error());
         return NULL;
     }
@@ -204,7 +218,10 @@ tb_outbox *cli_open(cli *c)
 tb_admin *cli_admin(cli *c, bool write)
 {
     tb_admin *a = NULL;
-    if (tb_admin_open(&a, cli_db_path(c), write ? 0 : TB_ADMIN_READONLY) != TB_OK) {
+    const char *path = cli_db_path(c);
+    if (!path)
+        return NULL;
+    if (tb_admin_open(&a, path, write ? 0 : TB_ADMIN_READONLY) != TB_OK) {
         cli_fail(EXIT_ERR, "%s", tb_last_error());
         return NULL;
     }
@@ -336,6 +353,15 @@ int main(int argc, char **argv)
         }
     }
     c.argc = kept;
+    /* a configuration in play that does not load stops every verb (and
+     * never sends one to another outbox path), except `check`, whose job is
+     * to list its errors, and `status --check`, which says UNKNOWN */
+    bool status_check = false;
+    for (int k = 0; k < c.argc; k++)
+        status_check = status_check || strcmp(c.argv[k], "--check") == 0;
+    if (strcmp(v->name, "check") != 0 && !(strcmp(v->name, "status") == 0 && status_check) &&
+        cli_config_in_play(&c) && !cli_config(&c))
+        return EXIT_CONFIG;
     int rc = v->fn(&c);
     tb_config_free(loaded_config);
     return rc;

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config python3 sqlite3
-          libsqlite3-dev libcurl4-openssl-dev libcjson-dev libcmocka-dev libinih-dev
+          libsqlite3-dev libcurl4-openssl-dev libcjson-dev libcmocka-dev
           zlib1g-dev libprotobuf-c-dev protobuf-c-compiler)
 
 install_packages() {

@@ -25,6 +25,12 @@ typedef struct tb_config tb_config;
  * holds one line "FILE:LINE: [section] key: what is wrong". Any thread. */
 TB_EXTERN tb_status tb_config_load(tb_config **out, const char *path);
 
+/* tb_config_load, and every error found: on failure *errors (free with
+ * tb_free) holds each one on a line of its own, in file order (the first is
+ * tb_last_error()). `errors` may be NULL. A `${VAR}` that is not set in a
+ * destination's key is not a load error: see tb_dest_config_unresolved(). */
+TB_EXTERN tb_status tb_config_load_report(tb_config **out, const char *path, char **errors);
+
 /* Parse INI text; `name` is used as the file name in errors. */
 TB_EXTERN tb_status tb_config_parse(tb_config **out, const char *text, const char *name);
 

@@ -108,6 +108,21 @@ TB_EXTERN const char *tb_dest_config_get(const tb_dest_config *cfg, const char *
 TB_EXTERN const char *tb_dest_config_where(const tb_dest_config *cfg, const char *key);
 /* The common settings, parsed. */
 TB_EXTERN int64_t tb_dest_config_timeout_ms(const tb_dest_config *cfg);
+/* Secrets are resolved when a destination is built: the message of the
+ * first key whose ${VAR} is not set ("FILE:LINE: [name] key: ${VAR} is not
+ * set (…)"), or NULL when every key is resolved. Shipping to it fails with
+ * TB_CONFIG and this message. */
+TB_EXTERN const char *tb_dest_config_unresolved(const tb_dest_config *cfg);
+/* The keys of the section, in file order (for listing). */
+TB_EXTERN size_t tb_dest_config_key_count(const tb_dest_config *cfg);
+TB_EXTERN const char *tb_dest_config_key_name(const tb_dest_config *cfg, size_t index);
+/* The environment variables a key's value came from ("A,B"), or NULL. */
+TB_EXTERN const char *tb_dest_config_key_vars(const tb_dest_config *cfg, const char *key);
+/* What may be shown of a key's value: a secret as its length, a URL with
+ * user, password and query masked, headers as their names, anything else
+ * as it is. Never a credential. */
+TB_EXTERN void tb_dest_config_show(const tb_dest_config *cfg, const char *key, char *buf,
+                                   size_t size);
 
 /* ---- The keys a destination type accepts (its config map) ----------------
  *

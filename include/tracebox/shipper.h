@@ -50,6 +50,21 @@ typedef struct tb_ship_report {
 TB_EXTERN tb_status tb_ship_once(const char *db_path, const tb_config *cfg,
                                  const tb_ship_options *opts, tb_ship_report *report);
 
+/* What a destination answered to an empty batch (tb_destination_probe). */
+typedef struct tb_probe_result {
+    tb_export_outcome outcome; /* TB_EXPORT_DELIVERED: reached and accepted */
+    int http_status;           /* 0: no HTTP answer (unreachable, or not HTTP) */
+    char message[512];         /* one line, no credentials */
+} tb_probe_result;
+
+/* Build the destination `name` of cfg and send it one empty batch (an empty
+ * ExportTraceServiceRequest, `{"data":[]}`, `[]`; a file destination opens
+ * its file): reachability and credentials without shipping anything.
+ * TB_NOT_FOUND when cfg has no such destination, TB_CONFIG when it cannot
+ * be built (an unset ${VAR}, a bad key). Any thread. */
+TB_EXTERN tb_status tb_destination_probe(const tb_config *cfg, const char *name,
+                                         tb_probe_result *out);
+
 /* Start a shipper thread. cfg is copied by reference: it must outlive the
  * shipper. On failure *out is NULL. */
 TB_EXTERN tb_status tb_shipper_start(tb_shipper **out, const char *db_path, const tb_config *cfg,

@@ -241,8 +241,9 @@ tb_status tb__otlp_sender_send_with(void *self, const tb_export_host *host,
         for (size_t i = 0; i < n; i++)
             if (s->bad[i])
                 result->rejected[i] = 1;
-    if (stats.spans == 0) {
-        /* trace records (or undecodable records) only: nothing to send */
+    if (stats.spans == 0 && n > 0) {
+        /* trace records (or undecodable records) only: nothing to send (an
+         * empty batch is a probe, tb_destination_probe: it is sent) */
         result->outcome = TB_EXPORT_DELIVERED;
         result->http_status = 0;
         result->message[0] = '\0';

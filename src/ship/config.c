@@ -34,6 +34,8 @@ static void dest_free_fields(tb_dest_config *d)
         tb__free_mem(d->kv[i].key);
         tb__free_mem(d->kv[i].value);
         tb__free_mem(d->kv[i].where);
+        tb__free_mem(d->kv[i].vars);
+        tb__free_mem(d->kv[i].unset);
     }
     tb__free_mem(d->kv);
 }

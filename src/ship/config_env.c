@@ -232,7 +232,7 @@ tb_status tb__cfg_env_only(tb_config **out)
     p.cfg = tb__calloc(1, sizeof *p.cfg);
     if (!p.cfg) {
         tb__cfg_fail_nomem(&p);
-        return tb__cfg_finish(&p, out);
+        return tb__cfg_finish(&p, out, NULL);
     }
     tb__cfg_defaults(p.cfg);
     /* pass 0: the plain types; 1: those behind a switch; 2: the fallback */
@@ -253,5 +253,5 @@ tb_status tb__cfg_env_only(tb_config **out)
                 break; /* one embedded default */
         }
     }
-    return tb__cfg_finish(&p, out);
+    return tb__cfg_finish(&p, out, NULL);
 }

@@ -3,31 +3,32 @@
  * the reader, ${VAR} expansion, the [outbox] and [shipper] settings, and
  * tb_config_parse() / tb_config_load().
  *
- * Design. inih does the INI syntax; this file does everything else. We feed
- * inih through ini_parse_stream() with our own reader (read_line) over the
- * whole file held in memory, because the Debian build of inih does not pass
- * line numbers to the handler. inih calls the reader once per line, so the
- * reader's count is the current line for the handler. The reader also:
- *   - strips leading blanks, so an indented `key = value` is an ordinary
- *     line (inih would read it as a continuation of the previous value; we
- *     do not support multi-line values);
- *   - opens sections itself (inih's Debian build does not report section
- *     headers, so an empty section or a repeated `[a]` would go unseen);
- *   - refuses lines longer than inih's fixed line buffer instead of letting
- *     inih split them silently (long values belong in ${VAR}).
+ * The reader is ours (no line-length limit, real line numbers, `#` and `;`
+ * comments). A line is, after its leading and trailing blanks:
+ *   - empty, or a comment: it starts with `#` or `;`;
+ *   - `[name]`, optionally followed by a comment;
+ *   - `key = value`: the key is what comes before the first `=`, the value
+ *     what comes after it, blanks trimmed; a `#` or `;` that follows a
+ *     blank starts a comment (so `abc#def` is a value, `abc #def` is `abc`).
+ * A UTF-8 byte order mark at the start is skipped. Anything else is a
+ * malformed line. The load goes on after an error, so every error is
+ * reported (tb_config_load_report); the keys of a section whose header is
+ * bad are skipped, so one mistake makes one message.
  *
  * `[outbox]` and `[shipper]` keys are checked as they arrive, against the
  * two small tables below. A destination section is only collected here (its
  * `type` may come last); config_keys.c checks it against its type's table
  * when the section ends. Values are expanded as they arrive, and a value
  * that came from ${VAR} is marked hidden so no message ever quotes it.
+ * Secrets are resolved when a destination is built: an unset ${VAR} in a
+ * destination's key is not a load error; the key is marked unresolved,
+ * and building that destination (shipping to it, `tracebox check`) fails
+ * with the message. Verbs that ship nothing work without the secrets.
  *
  * With no file (none named, no $TRACEBOX_CONFIG, no ./tracebox.ini),
  * tb_config_load() hands over to config_env.c.
  */
 #include "config_parse.h"
-
-#include <ini.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -76,7 +77,7 @@ static int is_var_char(char c)
  * empty) variable without a default is an error that names the variable;
  * values never appear in messages. */
 static void expand(parser *p, const char *in, char **out, int line, const char *var,
-                   const char *section, const char *key)
+                   const char *section, const char *key, char **unset)
 {
     tb__buf b = {0};
     *out = NULL;
@@ -131,6 +132,18 @@ static void expand(parser *p, const char *in, char **out, int line, const char *
                 tb__buf_append(&b, def, (size_t)(close - def));
                 val = NULL;
             }
+        } else if (!val && unset) {
+            /* a destination's key: resolved when the destination is built */
+            if (!*unset) {
+                char msg[1000];
+                tb__cfg_format(p, msg, sizeof msg, line, var, section, key,
+                               "${%s} is not set (export %s, or write ${%s:-default})", vname,
+                               vname, vname);
+                if (!(*unset = tb__strdup(msg))) {
+                    tb__cfg_fail_nomem(p);
+                    goto cleanup;
+                }
+            }
         } else if (!val) {
             tb__cfg_fail(p, line, var, section, key,
                          "${%s} is not set (export %s, or write ${%s:-default})", vname, vname,
@@ -159,7 +172,7 @@ cleanup:
 
 static void close_section(parser *p)
 {
-    if (p->cur == TB__SEC_DEST && p->st == TB_OK)
+    if (p->cur == TB__SEC_DEST && p->st != TB_NOMEM)
         tb__cfg_check_dest(p, &p->cfg->dests[p->cur_dest], NULL);
     p->cur = TB__SEC_NONE;
 }
@@ -174,26 +187,36 @@ static int valid_section_name(const char *s)
 }
 
 /* `line` starts with '['. If it is a well-formed header, end the current
- * section and open the new one; otherwise leave the complaint to inih. */
+ * section and open the new one; otherwise say what is wrong and skip the
+ * section's keys. */
 static void open_section(parser *p, const char *line)
 {
     const char *close = strchr(line, ']');
-    if (!close)
+    const char *after = close ? close + 1 : NULL;
+    while (after && (*after == ' ' || *after == '\t'))
+        after++;
+    if (!close || (*after && *after != '#' && *after != ';')) {
+        close_section(p);
+        p->cur = TB__SEC_SKIP;
+        tb__cfg_fail(p, p->line, NULL, NULL, NULL,
+                     "malformed section header (expected `[name]`, optionally followed by a "
+                     "comment)");
         return;
+    }
     size_t n = (size_t)(close - line - 1);
     char name[TB__CFG_MAX_SECTION_NAME + 1];
     snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), line + 1);
     if (n > TB__CFG_MAX_SECTION_NAME || !valid_section_name(name)) {
         char shown[64];
         tb__cfg_quote(shown, sizeof shown, name);
+        close_section(p);
+        p->cur = TB__SEC_SKIP;
         tb__cfg_fail(p, p->line, NULL, NULL, NULL,
                      "bad section name [%s] (use 1 to %d letters, digits, _ - or .)", shown,
                      TB__CFG_MAX_SECTION_NAME);
         return;
     }
     close_section(p);
-    if (p->st != TB_OK)
-        return;
     memset(p->seen_key, 0, sizeof p->seen_key);
     snprintf(p->cur_name, sizeof p->cur_name, "%s", name);
 
@@ -204,6 +227,7 @@ static void open_section(parser *p, const char *line)
         seen = &p->shipper_line;
     if (seen) {
         if (*seen) {
+            p->cur = TB__SEC_SKIP;
             tb__cfg_fail(p, p->line, NULL, name, NULL,
                          "section appears twice (first at line %d; merge the two)", *seen);
             return;
@@ -214,6 +238,7 @@ static void open_section(parser *p, const char *line)
     }
     for (size_t i = 0; i < p->cfg->n_dests; i++) {
         if (strcmp(p->cfg->dests[i].name, name) == 0) {
+            p->cur = TB__SEC_SKIP;
             tb__cfg_fail(p, p->line, NULL, name, NULL,
                          "section appears twice (first at line %d; merge the two or rename one)",
                          p->cfg->dests[i].line);
@@ -221,46 +246,12 @@ static void open_section(parser *p, const char *line)
         }
     }
     size_t idx = tb__cfg_add_dest(p, name, p->file, p->line);
-    if (idx == (size_t)-1)
+    if (idx == (size_t)-1) {
+        p->cur = TB__SEC_SKIP;
         return;
+    }
     p->cur = TB__SEC_DEST;
     p->cur_dest = idx;
-}
-
-/* inih's reader: hand over the next line (fgets-like), counting lines. See
- * the comment at the top for what it does besides. */
-static char *read_line(char *str, int num, void *stream)
-{
-    parser *p = stream;
-    if (p->st != TB_OK || p->pos >= p->len || num < 2)
-        return NULL;
-    const char *s = p->text + p->pos;
-    const char *nl = memchr(s, '\n', p->len - p->pos);
-    size_t n = nl ? (size_t)(nl - s) : p->len - p->pos;
-    p->pos += n + (nl ? 1 : 0);
-    p->line++;
-    if (p->line == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
-        s += 3;
-        n -= 3;
-    }
-    while (n > 0 && (*s == ' ' || *s == '\t'))
-        s++, n--;
-    while (n > 0 && isspace((unsigned char)s[n - 1]))
-        n--;
-    if (n > 0 && (*s == ';' || *s == '#'))
-        n = 0; /* a comment; its length does not matter */
-    if (n > (size_t)num - 1) {
-        tb__cfg_fail(p, p->line, NULL, p->cur != TB__SEC_NONE ? p->cur_name : NULL, NULL,
-                     "line longer than %d characters (move a long value into an environment "
-                     "variable and write ${NAME})",
-                     num - 1);
-        return NULL;
-    }
-    memcpy(str, s, n);
-    str[n] = '\0';
-    if (n > 0 && str[0] == '[')
-        open_section(p, str);
-    return p->st == TB_OK ? str : NULL;
 }
 
 static void set_setting(parser *p, const tb_config_key *table, const char *key, int64_t num,
@@ -302,14 +293,12 @@ static void set_setting(parser *p, const tb_config_key *table, const char *key, 
     tb__free_mem(value);
 }
 
-/* inih's handler: one `key = value` of the current section. */
-static int on_key(void *user, const char *section, const char *name, const char *value)
+/* One `key = value` of the current section. */
+static void on_key(parser *p, const char *name, const char *value)
 {
-    parser *p = user;
-    (void)section; /* we track sections ourselves (read_line) */
-    char *v = NULL;
-    if (p->st != TB_OK)
-        return 0;
+    char *v = NULL, *unset = NULL;
+    if (p->cur == TB__SEC_SKIP)
+        return;
     if (p->cur == TB__SEC_NONE) {
         tb__cfg_fail(p, p->line, NULL, NULL, name,
                      "key outside a section (put it under [outbox], [shipper] or a destination)");
@@ -323,18 +312,29 @@ static int on_key(void *user, const char *section, const char *name, const char 
                          prev->line);
             goto cleanup;
         }
-        expand(p, value, &v, p->line, NULL, d->name, name);
-        if (v && tb__cfg_add_kv(p, d, name, v, p->line) && strstr(value, "${"))
-            d->kv[d->n_kv - 1].hidden = 1;
+        expand(p, value, &v, p->line, NULL, d->name, name, &unset);
+        if (v && tb__cfg_add_kv(p, d, name, v, p->line)) {
+            tb__kv *kv = &d->kv[d->n_kv - 1];
+            if (strstr(value, "${")) {
+                kv->hidden = 1;
+                kv->vars = tb__cfg_var_names(value);
+            }
+            kv->unset = unset;
+            unset = NULL;
+            if (kv->unset && !d->unresolved)
+                d->unresolved = kv->unset;
+        }
         v = NULL;
         goto cleanup;
     }
     const tb_config_key *table = p->cur == TB__SEC_OUTBOX ? k_outbox : k_shipper;
     const tb_config_key *k = tb__cfg_find_key(table, name);
     if (!k) {
-        char keys[400];
+        char keys[400], hint[120];
         tb__cfg_key_names(keys, sizeof keys, table);
-        tb__cfg_fail(p, p->line, NULL, p->cur_name, name, "unknown key (use one of: %s)", keys);
+        tb__cfg_did_you_mean(hint, sizeof hint, name, table);
+        tb__cfg_fail(p, p->line, NULL, p->cur_name, name, "unknown key (%suse one of: %s)", hint,
+                     keys);
         goto cleanup;
     }
     size_t ki = (size_t)(k - table);
@@ -344,7 +344,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
         goto cleanup;
     }
     p->seen_key[ki] = p->line;
-    expand(p, value, &v, p->line, NULL, p->cur_name, name);
+    expand(p, value, &v, p->line, NULL, p->cur_name, name, NULL);
     if (!v)
         goto cleanup;
     int64_t num;
@@ -362,21 +362,95 @@ static int on_key(void *user, const char *section, const char *name, const char 
     v = NULL;
 cleanup:
     tb__free_mem(v);
-    return p->st == TB_OK;
+    tb__free_mem(unset);
 }
 
 /* Checks that need the whole file. */
 static void check_settings(parser *p)
 {
     tb_config *cfg = p->cfg;
-    if (p->st == TB_OK && cfg->backoff_cap_ms < cfg->backoff_base_ms) {
+    if (cfg->backoff_cap_ms < cfg->backoff_base_ms) {
         int line = p->backoff_cap_line ? p->backoff_cap_line : p->shipper_line;
         tb__cfg_fail(p, line, NULL, "shipper", "backoff_cap",
                      "smaller than backoff_base (make backoff_cap at least backoff_base)");
     }
 }
 
-static tb_status parse_text(tb_config **out, const char *text, size_t len, const char *name)
+/* The next line of the text, blanks trimmed (a byte order mark skipped on
+ * the first); NULL at the end. */
+static const char *next_line(parser *p, size_t *n_out)
+{
+    if (p->pos >= p->len)
+        return NULL;
+    const char *s = p->text + p->pos;
+    const char *nl = memchr(s, '\n', p->len - p->pos);
+    size_t n = nl ? (size_t)(nl - s) : p->len - p->pos;
+    p->pos += n + (nl ? 1 : 0);
+    p->line++;
+    if (p->line == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
+        s += 3;
+        n -= 3;
+    }
+    while (n > 0 && (*s == ' ' || *s == '\t'))
+        s++, n--;
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        n--;
+    *n_out = n;
+    return s;
+}
+
+/* Cut a comment off a value: a `#` or `;` after a blank. */
+static void cut_comment(char *v)
+{
+    for (char *c = v; *c; c++) {
+        if ((*c == '#' || *c == ';') && c > v && (c[-1] == ' ' || c[-1] == '\t')) {
+            *c = '\0';
+            break;
+        }
+    }
+    size_t n = strlen(v);
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        v[--n] = '\0';
+}
+
+static void parse_lines(parser *p)
+{
+    size_t n;
+    const char *s;
+    while ((s = next_line(p, &n)) != NULL && p->st != TB_NOMEM) {
+        if (n == 0 || *s == '#' || *s == ';')
+            continue;
+        char *line = tb__strndup(s, n);
+        if (!line) {
+            tb__cfg_fail_nomem(p);
+            return;
+        }
+        if (line[0] == '[') {
+            open_section(p, line);
+        } else {
+            char *eq = strchr(line, '=');
+            char *key_end = eq;
+            while (key_end && key_end > line && (key_end[-1] == ' ' || key_end[-1] == '\t'))
+                key_end--;
+            if (!eq || key_end == line) {
+                tb__cfg_fail(p, p->line, NULL, NULL, NULL,
+                             "malformed line (expected `key = value`, `[section]` or a `#` or "
+                             "`;` comment)");
+            } else {
+                *key_end = '\0';
+                char *value = eq + 1;
+                while (*value == ' ' || *value == '\t')
+                    value++;
+                cut_comment(value);
+                on_key(p, line, value);
+            }
+        }
+        tb__free_mem(line);
+    }
+}
+
+static tb_status parse_text(tb_config **out, const char *text, size_t len, const char *name,
+                            char **all)
 {
     parser p;
     memset(&p, 0, sizeof p);
@@ -395,20 +469,13 @@ static tb_status parse_text(tb_config **out, const char *text, size_t len, const
         tb__cfg_fail_nomem(&p);
         goto cleanup;
     }
-    int bad_line = ini_parse_stream(read_line, &p, on_key, &p);
-    if (p.st == TB_OK)
+    parse_lines(&p);
+    if (p.st != TB_NOMEM) {
         close_section(&p);
-    if (p.st == TB_OK)
         check_settings(&p);
-    /* inih reports the first line it could not read, which may come before
-     * an error we found (in a destination, checked at its end). */
-    if (bad_line > 0 && (p.st == TB_OK || (p.err_line > 0 && bad_line < p.err_line))) {
-        p.st = TB_OK; /* inih's error came first: it replaces ours */
-        tb__cfg_fail(&p, bad_line, NULL, NULL, NULL,
-                     "malformed line (expected `key = value`, `[section]` or a `;` comment)");
     }
 cleanup:
-    return tb__cfg_finish(&p, out);
+    return tb__cfg_finish(&p, out, all);
 }
 
 tb_status tb_config_parse(tb_config **out, const char *text, const char *name)
@@ -418,7 +485,7 @@ tb_status tb_config_parse(tb_config **out, const char *text, const char *name)
     *out = NULL;
     if (!text)
         return tb__set_error(TB_INVALID, "tb_config_parse: text is NULL");
-    return parse_text(out, text, strlen(text), name ? name : "config");
+    return parse_text(out, text, strlen(text), name ? name : "config", NULL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -427,7 +494,7 @@ tb_status tb_config_parse(tb_config **out, const char *text, const char *name)
 
 /* Read and parse `path`. `named`: the user named it, so absence is an error
  * (otherwise absence returns TB_NOT_FOUND quietly). */
-static tb_status load_file(tb_config **out, const char *path, int named)
+static tb_status load_file(tb_config **out, const char *path, int named, char **all)
 {
     tb__buf b = {0};
     tb_status st;
@@ -466,7 +533,7 @@ static tb_status load_file(tb_config **out, const char *path, int named)
         st = tb__set_error(TB_CONFIG, "%s: contains a NUL byte; not a text file", path);
         goto cleanup;
     }
-    st = parse_text(out, b.data ? b.data : "", b.len, path);
+    st = parse_text(out, b.data ? b.data : "", b.len, path, all);
 cleanup:
     if (f)
         fclose(f);
@@ -474,17 +541,33 @@ cleanup:
     return st;
 }
 
-tb_status tb_config_load(tb_config **out, const char *path)
+tb_status tb_config_load_report(tb_config **out, const char *path, char **errors)
 {
+    if (errors)
+        *errors = NULL;
     if (!out)
         return tb__set_error(TB_INVALID, "tb_config_load: out is NULL");
     *out = NULL;
+    tb_status st;
     if (path)
-        return load_file(out, path, 1);
-    if (tb__cfg_env("TRACEBOX_CONFIG"))
-        return load_file(out, tb__cfg_env("TRACEBOX_CONFIG"), 1);
-    tb_status st = load_file(out, "tracebox.ini", 0);
-    if (st != TB_NOT_FOUND)
-        return st;
-    return tb__cfg_env_only(out);
+        st = load_file(out, path, 1, errors);
+    else if (tb__cfg_env("TRACEBOX_CONFIG"))
+        st = load_file(out, tb__cfg_env("TRACEBOX_CONFIG"), 1, errors);
+    else if ((st = load_file(out, "tracebox.ini", 0, errors)) == TB_NOT_FOUND)
+        st = tb__cfg_env_only(out);
+    /* a failure found before any line was read (no file, unreadable, env
+     * mode) is the one error */
+    if (st != TB_OK && errors && !*errors) {
+        size_t n = strlen(tb_last_error());
+        if ((*errors = tb__malloc(n + 2)) != NULL) {
+            memcpy(*errors, tb_last_error(), n);
+            memcpy(*errors + n, "\n", 2);
+        }
+    }
+    return st;
+}
+
+tb_status tb_config_load(tb_config **out, const char *path)
+{
+    return tb_config_load_report(out, path, NULL);
 }

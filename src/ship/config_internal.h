@@ -18,6 +18,8 @@ typedef struct tb__kv {
     int line;    /* 0 for values from the environment */
     int hidden;  /* the value came from ${VAR} or the environment: never echo it */
     char *where; /* "FILE:LINE", made at load time; NULL for line 0 */
+    char *vars;  /* the variables the value names ("A,B"), or NULL */
+    char *unset; /* a ${VAR} it names is not set: the message; NULL when resolved */
 } tb__kv;
 
 struct tb_dest_config {
@@ -36,6 +38,9 @@ struct tb_dest_config {
     tb__kv *kv;
     size_t n_kv;
     char *where; /* "FILE:LINE" of the header, made at load time; NULL for line 0 */
+    /* the first key whose ${VAR} is not set (its kv's message, borrowed):
+     * the destination cannot be built until it is */
+    const char *unresolved;
 };
 
 struct tb_config {

@@ -25,6 +25,8 @@
  */
 #include "config_parse.h"
 
+#include <curl/curl.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -105,6 +107,60 @@ static int is_secret(const tb_config_key *k)
     return (k->flags & TB_KEY_SECRET) || (n >= 3 && strcmp(k->name + n - 3, "key") == 0) ||
            strstr(k->name, "secret") != NULL || strstr(k->name, "token") != NULL ||
            strstr(k->name, "password") != NULL;
+}
+
+int tb__cfg_url_ok(const char *v, char *why, size_t size)
+{
+    if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
+        snprintf(why, size, "it does not start with http:// or https://");
+        return 0;
+    }
+    /* the authority: between // and the first / ? or # */
+    const char *auth = strstr(v, "//") + 2;
+    size_t an = strcspn(auth, "/?#");
+    if (an > 0 && auth[an - 1] == ':') {
+        snprintf(why, size, "a `:` with no port after it");
+        return 0;
+    }
+    CURLU *u = curl_url();
+    if (!u) {
+        snprintf(why, size, "out of memory");
+        return 0;
+    }
+    CURLUcode rc = curl_url_set(u, CURLUPART_URL, v, 0);
+    char *host = NULL;
+    int ok =
+        rc == CURLUE_OK && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host && *host;
+    if (!ok)
+        snprintf(why, size, "%s",
+                 rc == CURLUE_BAD_PORT_NUMBER ? "the port is not a number from 1 to 65535"
+                 : rc != CURLUE_OK            ? curl_url_strerror(rc)
+                                              : "no host name");
+    curl_free(host);
+    curl_url_cleanup(u);
+    return ok;
+}
+
+/* The URL with its user and password replaced by *** and its query by
+ * "(query hidden)": what may be shown of it. */
+static void url_masked(const char *v, char *buf, size_t size)
+{
+    CURLU *u = curl_url();
+    char *out = NULL, *user = NULL, *query = NULL;
+    if (u && curl_url_set(u, CURLUPART_URL, v, 0) == CURLUE_OK) {
+        if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK && user) {
+            curl_url_set(u, CURLUPART_USER, "***", 0);
+            curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+        }
+        if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK && query)
+            curl_url_set(u, CURLUPART_QUERY, "(query-hidden)", 0);
+        curl_url_get(u, CURLUPART_URL, &out, 0);
+    }
+    snprintf(buf, size, "%s", out ? out : "(not a URL)");
+    curl_free(out);
+    curl_free(user);
+    curl_free(query);
+    curl_url_cleanup(u);
 }
 
 /* Is `v` (of length n) one of "a|b|c"? Sets *index. */
@@ -196,14 +252,21 @@ int tb__cfg_check_value(tb__cfg_parser *p, const tb_config_key *k, const char *v
     switch (k->kind) {
     case TB_KEY_STRING:
         return 1;
-    case TB_KEY_URL:
+    case TB_KEY_URL: {
+        char why[160];
         if (*v && strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
             tb__cfg_fail(p, line, var, section, k->name,
                          "not an http:// or https:// URL (write the full URL, e.g. "
                          "https://host:port)");
             return 0;
         }
+        if (*v && !tb__cfg_url_ok(v, why, sizeof why)) {
+            tb__cfg_fail(p, line, var, section, k->name,
+                         "not a usable URL: %s (write the full URL, e.g. https://host:port)", why);
+            return 0;
+        }
         return 1;
+    }
     case TB_KEY_DURATION:
         if (!tb__parse_duration_ms(v, num)) {
             tb__cfg_fail(p, line, var, section, k->name,
@@ -362,11 +425,84 @@ static void accepted_keys(char *buf, size_t size, const tb__cfg_type *t)
             return;
 }
 
-/* Is `key` set, non-empty, in d? */
+/* Edit distance between a and b (insert, delete, replace, swap of two
+ * neighbours), for a did-you-mean; stops counting at 9. */
+static int distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 40 || lb > 40)
+        return 9;
+    int d[41][41];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            int cost = a[i - 1] != b[j - 1];
+            int best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < best)
+                best = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    }
+    return d[la][lb];
+}
+
+static void consider(const char *key, const char *name, const char **best, int *best_d)
+{
+    int dist = distance(key, name);
+    if (dist < *best_d) {
+        *best_d = dist;
+        *best = name;
+    }
+}
+
+/* "did you mean `x`? " when one name is close to key, else "". */
+static void suggest(char *buf, size_t size, const char *key, const char *best, int best_d)
+{
+    size_t len = strlen(key);
+    int limit = len <= 4 ? 1 : len <= 8 ? 2 : 3;
+    if (best && best_d <= limit)
+        snprintf(buf, size, "did you mean `%s`? ", best);
+    else if (size)
+        buf[0] = '\0';
+}
+
+void tb__cfg_did_you_mean(char *buf, size_t size, const char *key, const tb_config_key *keys)
+{
+    const char *best = NULL;
+    int best_d = 99;
+    for (; keys && keys->name; keys++)
+        consider(key, keys->name, &best, &best_d);
+    suggest(buf, size, key, best, best_d);
+}
+
+static void did_you_mean(char *buf, size_t size, const char *key, const tb__cfg_type *t)
+{
+    const char *best = NULL;
+    int best_d = 99;
+    const tb_config_key *lists[3] = {k_common, (t->flags & TB_EXPORTER_HTTP) ? k_http : NULL,
+                                     t->keys};
+    for (size_t l = 0; l < 3; l++)
+        for (const tb_config_key *k = lists[l]; k && k->name; k++)
+            consider(key, k->name, &best, &best_d);
+    for (const char *const *k = t->keys ? NULL : t->names; k && *k; k++)
+        consider(key, *k, &best, &best_d);
+    suggest(buf, size, key, best, best_d);
+}
+
+/* Is `key` set, non-empty, in d? (A ${VAR} not set yet counts: it is
+ * reported when the destination is built.) */
 static int is_set(const tb_dest_config *d, const char *key)
 {
     const tb__kv *kv = key ? tb__cfg_find_kv(d, key) : NULL;
-    return kv && kv->value[0];
+    return kv && (kv->value[0] || kv->unset);
 }
 
 void tb__cfg_check_dest(tb__cfg_parser *p, tb_dest_config *d, const char *const *vars)
@@ -377,7 +513,7 @@ void tb__cfg_check_dest(tb__cfg_parser *p, tb_dest_config *d, const char *const 
         type_names(names, sizeof names);
         tb__cfg_fail(p, d->line, NULL, d->name, "type",
                      "missing (add type = one of %s, or a registered exporter type)", names);
-        p->err_line = INT_MAX; /* known only at the section's end */
+        tb__cfg_mark_end(p); /* known only at the section's end */
         return;
     }
     tb__cfg_type t;
@@ -405,15 +541,18 @@ void tb__cfg_check_dest(tb__cfg_parser *p, tb_dest_config *d, const char *const 
         tb_config_key scratch;
         const tb_config_key *k = dest_key(&t, kv->key, &scratch);
         if (!k) {
-            char keys[600];
+            char keys[600], hint[120] = "";
             accepted_keys(keys, sizeof keys, &t);
+            did_you_mean(hint, sizeof hint, kv->key, &t);
             tb__cfg_fail(p, kv->line, var, d->name, kv->key,
-                         "unknown key for type %s (use one of: %s)", d->type, keys);
-            return;
+                         "unknown key for type %s (%suse one of: %s)", d->type, hint, keys);
+            continue;
         }
+        if (kv->unset)
+            continue; /* checked when it is resolved, as the destination is built */
         int64_t num;
         if (!tb__cfg_check_value(p, k, kv->value, &num, kv->line, var, d->name, kv->hidden || var))
-            return;
+            continue;
         if (strcmp(k->name, "batch_size") == 0)
             d->batch_size = (int)num;
         else if (strcmp(k->name, "max_batch_bytes") == 0)
@@ -439,7 +578,86 @@ void tb__cfg_check_dest(tb__cfg_parser *p, tb_dest_config *d, const char *const 
         else
             tb__cfg_fail(p, d->line, NULL, d->name, k->name, "missing (type %s needs %s; set it)",
                          d->type, k->name);
-        p->err_line = INT_MAX; /* known only at the section's end */
+        tb__cfg_mark_end(p); /* known only at the section's end */
+    }
+}
+
+/* ---- what `tracebox check` shows of a destination ---- */
+
+size_t tb_dest_config_key_count(const tb_dest_config *cfg)
+{
+    return cfg ? cfg->n_kv : 0;
+}
+
+const char *tb_dest_config_key_name(const tb_dest_config *cfg, size_t i)
+{
+    return cfg && i < cfg->n_kv ? cfg->kv[i].key : NULL;
+}
+
+const char *tb_dest_config_key_vars(const tb_dest_config *cfg, const char *key)
+{
+    const tb__kv *kv = cfg && key ? tb__cfg_find_kv(cfg, key) : NULL;
+    return kv ? kv->vars : NULL;
+}
+
+const char *tb_dest_config_unresolved(const tb_dest_config *cfg)
+{
+    return cfg ? cfg->unresolved : NULL;
+}
+
+void tb_dest_config_show(const tb_dest_config *cfg, const char *key, char *buf, size_t size)
+{
+    if (!buf || !size)
+        return;
+    buf[0] = '\0';
+    const tb__kv *kv = cfg && key ? tb__cfg_find_kv(cfg, key) : NULL;
+    if (!kv)
+        return;
+    if (kv->unset) {
+        snprintf(buf, size, "(not set: a variable it names is missing)");
+        return;
+    }
+    tb__cfg_type t;
+    tb_config_key scratch;
+    const tb_config_key *k =
+        cfg->type && tb__cfg_type_find(cfg->type, &t) ? dest_key(&t, kv->key, &scratch) : NULL;
+    if (k && k->kind == TB_KEY_HEADERS)
+        goto headers; /* their names are not secret, their values are */
+    if (!k || is_secret(k)) {
+        /* a secret (or a key no table describes): its length, never a byte */
+        snprintf(buf, size, "(secret, %zu characters)", strlen(kv->value));
+        return;
+    }
+    switch (k->kind) {
+    case TB_KEY_URL:
+        if (*kv->value)
+            url_masked(kv->value, buf, size);
+        return;
+    case TB_KEY_HEADERS:
+    headers : {
+        /* the names only */
+        size_t n = 0;
+        buf[0] = '\0';
+        const char *h = kv->value;
+        while (*h) {
+            size_t item = strcspn(h, ",");
+            size_t name = strcspn(h, "=");
+            if (name > item)
+                name = item;
+            while (name > 0 && h[0] == ' ')
+                h++, name--, item--;
+            int w = snprintf(buf + n, size - n, "%s%.*s=…", n ? ", " : "", (int)name, h);
+            if (w < 0 || (size_t)w >= size - n)
+                break;
+            n += (size_t)w;
+            h += item;
+            if (*h == ',')
+                h++;
+        }
+        return;
+    }
+    default:
+        snprintf(buf, size, "%s", kv->value);
         return;
     }
 }

@@ -15,7 +15,7 @@
  *                  first error, and handing the result over;
  *   config.c       the model (config_internal.h): freeing and reading it.
  *
- * One rule runs through all of them: the first error wins and is one line,
+ * One rule runs through all of them: every error is one line,
  *     WHERE: [section] key: what is wrong (what to do)
  * with WHERE "FILE:LINE", or "environment (VAR)" in env-only mode. Secrets
  * never reach a message: only values of typed keys (durations, sizes,
@@ -34,8 +34,16 @@ typedef enum tb__cfg_section {
     TB__SEC_NONE,
     TB__SEC_OUTBOX,
     TB__SEC_SHIPPER,
-    TB__SEC_DEST
+    TB__SEC_DEST,
+    TB__SEC_SKIP /* after a bad header: its keys are not checked */
 } tb__cfg_section;
+
+/* One error found while loading. */
+typedef struct tb__cfg_err {
+    int line; /* for ordering; INT_MAX-ish for "end of section" */
+    char *msg;
+} tb__cfg_err;
+#define TB__CFG_MAX_ERRORS 100
 
 /* The state of one load, from a file or from the environment. */
 typedef struct tb__cfg_parser {
@@ -51,26 +59,40 @@ typedef struct tb__cfg_parser {
     size_t cur_dest;                        /* TB__SEC_DEST: index into cfg->dests */
     int seen_key[TB__CFG_MAX_SETTING_KEYS]; /* [outbox]/[shipper]: line of each key */
     int outbox_line, shipper_line;          /* where those sections were opened */
-    /* the first error */
+    /* the errors: the load goes on after one, to report them all */
     tb_status st; /* TB_OK until something fails */
-    int err_line; /* its line, to order it against inih's; 0: none */
+    int err_line; /* the line of the error being recorded (0: none) */
+    tb__cfg_err *errs;
+    size_t n_errs;
     int backoff_cap_line;
 } tb__cfg_parser;
 
 /* ---- errors (config_build.c) ---- */
 
-/* Record the first error: "WHERE: [section] key: message". WHERE is
+/* Record an error: "WHERE: [section] key: message". WHERE is
  * "environment (VAR)" when var is set, else "FILE:LINE" (or FILE for line
- * 0). section and key may be NULL. Later errors are ignored. */
+ * 0). section and key may be NULL. Every error is kept (up to
+ * TB__CFG_MAX_ERRORS); the earliest by line becomes tb_last_error(). */
 void tb__cfg_fail(tb__cfg_parser *p, int line, const char *var, const char *section,
                   const char *key, const char *fmt, ...) TB__PRINTF(6, 7);
+/* The same message, into buf, without recording it. */
+void tb__cfg_format(const tb__cfg_parser *p, char *buf, size_t size, int line, const char *var,
+                    const char *section, const char *key, const char *fmt, ...) TB__PRINTF(8, 9);
 void tb__cfg_fail_nomem(tb__cfg_parser *p);
+/* The error just recorded is known only at its section's end (a missing
+ * key): list it after the errors of the section's lines. */
+void tb__cfg_mark_end(tb__cfg_parser *p);
 /* A value made safe to quote in a message: at most 48 bytes, printable. */
 void tb__cfg_quote(char *buf, size_t size, const char *v);
 
 /* ---- keys and values (config_keys.c) ---- */
 
 const tb_config_key *tb__cfg_find_key(const tb_config_key *keys, const char *name);
+/* Is v a URL tracebox can send to (http/https, a host, a port in range)?
+ * On failure `why` says what is wrong, without quoting v. */
+int tb__cfg_url_ok(const char *v, char *why, size_t size);
+/* "did you mean `x`? " when a name of the table is close to key, else "". */
+void tb__cfg_did_you_mean(char *buf, size_t size, const char *key, const tb_config_key *keys);
 /* "a, b, c": the names of a table, for an unknown-key hint. */
 void tb__cfg_key_names(char *buf, size_t size, const tb_config_key *keys);
 /* Check `v` against `k`; on success *num holds the parsed number (duration
@@ -106,11 +128,16 @@ void tb__cfg_check_dest(tb__cfg_parser *p, tb_dest_config *d, const char *const 
 void tb__cfg_defaults(tb_config *cfg);
 /* Append a destination; its index, or (size_t)-1 out of memory. */
 size_t tb__cfg_add_dest(tb__cfg_parser *p, const char *name, const char *file, int line);
+/* "A,B": the names of the ${A} ${B} a raw value refers to (tb__malloc'd;
+ * NULL when none or out of memory). */
+char *tb__cfg_var_names(const char *raw);
 /* Append key = value; value is taken over (freed on failure). 0 on failure. */
 int tb__cfg_add_kv(tb__cfg_parser *p, tb_dest_config *d, const char *key, char *value, int line);
 /* Hand the result over: *out is the config on success, NULL (and the config
- * freed) on failure; the error is cleared on success. */
-tb_status tb__cfg_finish(tb__cfg_parser *p, tb_config **out);
+ * freed) on failure; the error is cleared on success. When `all` is not
+ * NULL it gets every error, one per line, ordered by line (tb__malloc'd;
+ * NULL when there were none). */
+tb_status tb__cfg_finish(tb__cfg_parser *p, tb_config **out, char **all);
 
 /* ---- env-only mode (config_env.c) ---- */
 

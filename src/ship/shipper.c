@@ -600,6 +600,11 @@ tb_status tb__engine_open(engine *e, const char *db_path, const tb_config *cfg,
         const tb_dest_config *dc = &cfg->dests[i];
         if (only && strcmp(dc->name, only) != 0)
             continue;
+        if (dc->unresolved) {
+            /* its secrets were left for now: they are needed now */
+            st = tb__set_error(TB_CONFIG, "%s", dc->unresolved);
+            goto fail;
+        }
         dest_rt *d = &dests[n];
         d->cfg = dc;
         d->vt = tb__exporter_find(dc->type);
@@ -686,6 +691,47 @@ static void fill_report(engine *e, dest_rt *dests, size_t n, tb_ship_report *rep
     }
     if (report)
         *report = e->report;
+}
+
+tb_status tb_destination_probe(const tb_config *cfg, const char *name, tb_probe_result *out)
+{
+    if (!cfg || !name || !out)
+        return tb__set_error(TB_INVALID, "tb_destination_probe: NULL argument");
+    memset(out, 0, sizeof *out);
+    const tb_dest_config *dc = tb_config_find_destination(cfg, name);
+    if (!dc)
+        return tb__set_error(TB_NOT_FOUND, "no destination [%s] in the configuration", name);
+    if (dc->unresolved)
+        return tb__set_error(TB_CONFIG, "%s", dc->unresolved);
+    const tb_exporter_vtable *vt = tb__exporter_find(dc->type);
+    if (!vt)
+        return tb__set_error(TB_CONFIG, "%s: [%s] type = %s is not available in this build",
+                             tb_dest_config_where(dc, "type"), dc->name, dc->type);
+    void *inst = NULL;
+    char err[512] = "";
+    if (vt->create(&inst, dc, err, sizeof err) != TB_OK)
+        return tb__set_error(TB_CONFIG, "%s", err[0] ? err : tb_last_error());
+    tb_export_result res;
+    memset(&res, 0, sizeof res);
+    res.retry_after_ms = -1;
+    unsigned char rejected[1] = {0};
+    res.rejected = rejected;
+    tb_record none;
+    memset(&none, 0, sizeof none);
+    atomic_int never = 0;
+    tb_export_host host = {.db = NULL, .abort = &never};
+    tb_status st =
+        vt->send_with ? vt->send_with(inst, &host, &none, 0, &res) : vt->send(inst, &none, 0, &res);
+    vt->destroy(inst);
+    if (st != TB_OK) {
+        res.outcome = TB_EXPORT_RETRY;
+        if (!res.message[0])
+            snprintf(res.message, sizeof res.message, "%s", tb_last_error());
+    }
+    out->outcome = res.outcome;
+    out->http_status = res.http_status;
+    snprintf(out->message, sizeof out->message, "%s", res.message);
+    return TB_OK;
 }
 
 tb_status tb_ship_once(const char *db_path, const tb_config *cfg, const tb_ship_options *opts,

@@ -26,7 +26,7 @@ san="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-fram
 cmake -S "$root" -B "$out" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER="$CC" \
   -DTB_BUILD_TESTS=OFF -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link $san" >/dev/null
 cmake --build "$out" --target tracebox_static -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
-libs="$(pkg-config --libs libcjson inih libprotobuf-c) -lsqlite3 -lcurl -lz -lpthread -lm"
+libs="$(pkg-config --libs libcjson libprotobuf-c) -lsqlite3 -lcurl -lz -lpthread -lm"
 status=0
 for t in $targets; do
   [ -f "$root/tests/fuzz/fuzz_$t.c" ] || { echo "no target $t" >&2; exit 2; }

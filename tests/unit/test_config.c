@@ -421,9 +421,11 @@ static void test_missing_required(void **state)
 static void test_malformed_line(void **state)
 {
     (void)state;
-    expect_error("[outbox]\npath = a\nthis is not a key\n",
-                 "t.ini:3: malformed line (expected `key = value`, `[section]` or a `;` comment)");
-    expect_error("[outbox\npath = a\n", "t.ini:1: malformed line");
+    expect_error(
+        "[outbox]\npath = a\nthis is not a key\n",
+        "t.ini:3: malformed line (expected `key = value`, `[section]` or a `#` or `;` comment)");
+    expect_error("[outbox\npath = a\n", "t.ini:1: malformed section header");
+    expect_error("[outbox] path = a\n", "t.ini:1: malformed section header");
     /* A malformed line before a destination error found at section end. */
     expect_error("[w]\ntype = webhook\nurl = http://x\nnonsense\nbatch_size = 0\n",
                  "t.ini:4: malformed line");
@@ -433,23 +435,49 @@ static void test_malformed_line(void **state)
     /* A malformed line beats a missing key, which is known only at the end. */
     expect_error("[w]\ntype = webhook\nbogus line\n", "t.ini:3: malformed line");
     expect_error("[w]\nbogus line\n", "t.ini:2: malformed line");
-    /* Lines longer than inih's buffer are refused, not split. */
-    char text[600];
-    int n = snprintf(text, sizeof text, "[w]\ntype = webhook\nurl = http://x/");
-    for (int i = 0; i < 300; i++)
+    /* No line-length limit: a 5000-character URL is read whole. */
+    size_t cap = 6000;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    int n = snprintf(text, cap, "[w]\ntype = webhook\nurl = http://x/");
+    for (int i = 0; i < 5000; i++)
         text[n++] = 'a';
     text[n] = '\0';
-    expect_error(text, "t.ini:3: [w]: line longer than 199 characters (move a long value into "
-                       "an environment variable and write ${NAME})");
-    /* A long comment is fine. */
-    n = snprintf(text, sizeof text, "[w]\ntype = webhook\n; ");
-    for (int i = 0; i < 300; i++)
-        text[n++] = 'c';
-    snprintf(text + n, sizeof text - (size_t)n, "\nurl = http://x\n");
     tb_config *cfg = parse_ok(text);
     const tb_dest_config *d = tb_config_destination(cfg, 0);
+    assert_int_equal(strlen(tb_dest_config_get(d, "url")), strlen("http://x/") + 5000);
+    tb_config_free(cfg);
+    /* A long comment is fine. */
+    n = snprintf(text, cap, "[w]\ntype = webhook\n; ");
+    for (int i = 0; i < 300; i++)
+        text[n++] = 'c';
+    snprintf(text + n, cap - (size_t)n, "\nurl = http://x\n");
+    cfg = parse_ok(text);
+    d = tb_config_destination(cfg, 0);
     assert_string_equal(tb_dest_config_get(d, "url"), "http://x");
     assert_string_equal(tb_dest_config_where(d, "url"), "t.ini:4");
+    tb_config_free(cfg);
+    free(text);
+}
+
+/* `#` and `;` comments, on their own line and after a value (after a
+ * blank); a `#` inside a value stays. */
+static void test_comments(void **state)
+{
+    (void)state;
+    tb_config *cfg = parse_ok("# a comment\n"
+                              "; another\n"
+                              "[outbox]   # the outbox\n"
+                              "path = /tmp/x.db   # where\n"
+                              "retention = 7d ; a week\n"
+                              "[w] ; a webhook\n"
+                              "type = webhook\n"
+                              "url = http://h/p#frag\n"
+                              "headers = X-Token=abc#def\n");
+    assert_string_equal(tb_config_outbox_path(cfg), "/tmp/x.db");
+    const tb_dest_config *d = tb_config_destination(cfg, 0);
+    assert_string_equal(tb_dest_config_get(d, "url"), "http://h/p#frag");
+    assert_string_equal(tb_dest_config_get(d, "headers"), "X-Token=abc#def");
     tb_config_free(cfg);
 }
 
@@ -479,8 +507,17 @@ static void test_expansion(void **state)
     expect_error("[outbox]\n\npath = ${TBT_UNSET}/x\n",
                  "t.ini:3: [outbox] path: ${TBT_UNSET} is not set (export TBT_UNSET, or write "
                  "${TBT_UNSET:-default})");
-    expect_error("[w]\ntype = webhook\nurl = http://x\nheaders = A=${TBT_UNSET}\n",
-                 "t.ini:4: [w] headers: ${TBT_UNSET} is not set");
+    /* in a destination's key an unset variable is left until the
+     * destination is built: the file loads, the destination says why it
+     * cannot be built */
+    cfg = parse_ok("[w]\ntype = webhook\nurl = http://x\nheaders = A=${TBT_UNSET}\n");
+    d = tb_config_destination(cfg, 0);
+    assert_non_null(tb_dest_config_unresolved(d));
+    assert_string_equal(tb_dest_config_unresolved(d),
+                        "t.ini:4: [w] headers: ${TBT_UNSET} is not set (export TBT_UNSET, or "
+                        "write ${TBT_UNSET:-default})");
+    assert_string_equal(tb_dest_config_key_vars(d, "headers"), "TBT_UNSET");
+    tb_config_free(cfg);
     expect_error("[outbox]\npath = ${TBT_SET\n", "t.ini:2: [outbox] path: unterminated ${");
     expect_error("[outbox]\npath = ${}\n", "t.ini:2: [outbox] path: bad variable reference");
     expect_error("[outbox]\npath = ${A B}\n", "t.ini:2: [outbox] path: bad variable reference");
@@ -504,14 +541,12 @@ static void test_secrets_not_echoed(void **state)
         "[oa]\ntype = openai\napi_key sk-SECRET-1234\n",
         /* bad headers holding a secret */
         "[w]\ntype = webhook\nurl = http://x\nheaders = Authorization: Bearer sk-SECRET-1234\n",
-        /* a secret next to an unset variable */
-        "[oa]\ntype = openai\napi_key = sk-SECRET-1234${TBT_UNSET}\n",
         /* a secret from the environment in a bad URL */
         "[lf]\ntype = langfuse\nhost = ${TBT_SECRET}\npublic_key = p\nsecret_key = s\n",
         /* a secret in an unknown section's key */
         "[lf]\ntype = langfuse\npublic_key = sk-SECRET-1234\nsecret_key = s\ncolour = red\n",
-        /* a secret in an over-long line */
-        "[oa]\ntype = openai\napi_key = sk-SECRET-1234xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        /* a secret in a line without `=` */
+        "[oa]\ntype = openai\napi_key sk-SECRET-1234xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
     };
@@ -520,6 +555,24 @@ static void test_secrets_not_echoed(void **state)
         assert_int_equal(tb_config_parse(&cfg, bad[i], "t.ini"), TB_CONFIG);
         assert_lacks(tb_last_error(), "SECRET");
         assert_contains(tb_last_error(), "t.ini:");
+    }
+    /* a secret next to an unset variable: the file loads; the message that
+     * stops the destination from being built does not quote it either, nor
+     * does what `check` shows of it */
+    {
+        tb_config *cfg = NULL;
+        assert_int_equal(tb_config_parse(&cfg,
+                                         "[oa]\ntype = openai\napi_key = sk-SECRET-1234${TBT_"
+                                         "UNSET}\n",
+                                         "t.ini"),
+                         TB_OK);
+        const tb_dest_config *d = tb_config_destination(cfg, 0);
+        assert_lacks(tb_dest_config_unresolved(d), "SECRET");
+        assert_contains(tb_dest_config_unresolved(d), "t.ini:3: [oa] api_key: ${TBT_UNSET}");
+        char shown[200];
+        tb_dest_config_show(d, "api_key", shown, sizeof shown);
+        assert_lacks(shown, "SECRET");
+        tb_config_free(cfg);
     }
     /* The messages still say where. */
     tb_config *cfg = NULL;
@@ -530,7 +583,7 @@ static void test_secrets_not_echoed(void **state)
                         "compression, ca_file, insecure, url)");
     tb_config_parse(&cfg, bad[2], "t.ini");
     assert_string_equal(tb_last_error(), "t.ini:3: malformed line (expected `key = value`, "
-                                         "`[section]` or a `;` comment)");
+                                         "`[section]` or a `#` or `;` comment)");
 }
 
 /* ---- registered exporter types ---- */
@@ -720,6 +773,61 @@ static void test_where_is_pure(void **state)
 
 static char tmpdir[PATH_MAX];
 static char oldcwd[PATH_MAX];
+
+/* Every error is reported, in file order, with a did-you-mean for a key
+ * that is close to a real one; the first is tb_last_error(). */
+static void test_all_errors(void **state)
+{
+    (void)state;
+    const char *path = "all.ini"; /* in the test's folder (setup_dir) */
+    st_write_file(path, "[outbox]\n"
+                        "retension = 7d\n"
+                        "durability = fast\n"
+                        "[collector]\n"
+                        "type = otlp\n"
+                        "endpont = http://127.0.0.1:4318\n"
+                        "this is not a line\n"
+                        "[w]\n"
+                        "type = webhook\n"
+                        "url = http://127.0.0.1:\n"
+                        "[x\n"
+                        "key = skipped\n"
+                        "[v]\n"
+                        "type = webhook\n"
+                        "url = http://[::1\n");
+    tb_config *cfg = (tb_config *)1;
+    char *errors = NULL;
+    assert_int_equal(tb_config_load_report(&cfg, path, &errors), TB_CONFIG);
+    assert_null(cfg);
+    assert_non_null(errors);
+    char want[8][300];
+    snprintf(want[0], 300, "%s:2: [outbox] retension: unknown key (did you mean `retention`? ",
+             path);
+    snprintf(want[1], 300, "%s:3: [outbox] durability: `fast` is not allowed", path);
+    snprintf(want[2], 300,
+             "%s:6: [collector] endpont: unknown key for type otlp (did you mean "
+             "`endpoint`? ",
+             path);
+    snprintf(want[3], 300, "%s:7: malformed line", path);
+    snprintf(want[7], 300, "%s:4: [collector] endpoint: missing", path);
+    snprintf(want[4], 300, "%s:10: [w] url: not a usable URL: a `:` with no port after it", path);
+    snprintf(want[5], 300, "%s:11: malformed section header", path);
+    snprintf(want[6], 300, "%s:15: [v] url: not a usable URL", path);
+    const char *at = errors;
+    /* the missing key is known when its section ends (at line 8) */
+    int order[] = {0, 1, 2, 3, 7, 4, 5, 6};
+    for (int k = 0; k < 8; k++) {
+        int i = order[k];
+        const char *nl = strchr(at, '\n');
+        assert_non_null(nl);
+        if (strncmp(at, want[i], strlen(want[i])) != 0)
+            fail_msg("error %d is\n  %.*s\nwanted\n  %s", i, (int)(nl - at), at, want[i]);
+        at = nl + 1;
+    }
+    assert_string_equal(at, ""); /* nothing more: `key = skipped` made no error */
+    assert_int_equal(strncmp(tb_last_error(), want[0], strlen(want[0])), 0);
+    tb_free(errors);
+}
 
 static int setup_dir(void **state)
 {
@@ -983,6 +1091,8 @@ int main(void)
         cmocka_unit_test_setup(test_missing_required, setup),
         cmocka_unit_test_setup(test_malformed_line, setup),
         cmocka_unit_test_setup(test_expansion, setup),
+        cmocka_unit_test_setup(test_comments, setup),
+        cmocka_unit_test_setup_teardown(test_all_errors, setup_dir, teardown_dir),
         cmocka_unit_test_setup(test_secrets_not_echoed, setup),
         cmocka_unit_test_setup(test_registered_type, setup),
         cmocka_unit_test_setup(test_registered_table, setup),
