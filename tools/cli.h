@@ -19,8 +19,10 @@ enum {
     EXIT_CHECK_WARNING = 1,  /* status --check: the monitoring-plugins convention */
     EXIT_CHECK_CRITICAL = 2, /* (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN) */
     EXIT_CHECK_UNKNOWN = 3,
-    EXIT_PENDING = 75, /* ship --once: something still pending (EX_TEMPFAIL) */
-    EXIT_CONFIG = 78   /* bad configuration (EX_CONFIG) */
+    EXIT_UNAVAILABLE = 69, /* check --connect: a destination unreachable (EX_UNAVAILABLE) */
+    EXIT_PENDING = 75,     /* ship --once: something still pending (EX_TEMPFAIL) */
+    EXIT_NOPERM = 77,      /* credentials refused (EX_NOPERM) */
+    EXIT_CONFIG = 78       /* bad configuration (EX_CONFIG) */
 };
 
 typedef struct cli {
@@ -52,6 +54,8 @@ int64_t cli_mono_ms(void);
 void cli_nap_ms(int64_t ms);
 /* Is argv[i] == name? If it takes a value, store it and advance *i. */
 bool cli_flag(cli *c, int *i, const char *name, const char **value);
+/* A duration ("90s", "5m", "1h"); a bare number is seconds. */
+bool cli_duration(const char *s, int64_t *ms);
 /* Strict integer parse; false on anything but a whole number. */
 bool cli_int(const char *s, long long *out);
 /* Load the config (--config, $TRACEBOX_CONFIG, ./tracebox.ini, env).

@@ -19,9 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EXIT_NOPERM 77      /* credentials refused */
-#define EXIT_UNAVAILABLE 69 /* a destination cannot be reached */
-
 static void list_destination(const tb_dest_config *d)
 {
     printf("[%s] %s\n", tb_dest_config_name(d), tb_dest_config_type(d));

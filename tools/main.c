@@ -255,6 +255,18 @@ int64_t cli_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+bool cli_duration(const char *s, int64_t *ms)
+{
+    long long secs;
+    if (cli_int(s, &secs)) {
+        if (secs < 0 || secs > INT64_MAX / 1000)
+            return false;
+        *ms = secs * 1000;
+        return true;
+    }
+    return tb_parse_duration(s, ms) == 0;
+}
+
 void cli_nap_ms(int64_t ms)
 {
     struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};

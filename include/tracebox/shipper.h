@@ -21,17 +21,22 @@ extern "C" {
 
 typedef struct tb_shipper tb_shipper;
 
-#define TB_SHIP_OPTIONS_VERSION 1
+#define TB_SHIP_OPTIONS_VERSION 2 /* version 1 (without the last two fields) is accepted */
 typedef struct tb_ship_options {
     unsigned version;        /* TB_SHIP_OPTIONS_VERSION */
     const char *destination; /* ship only this one; NULL: all */
     int64_t max_time_ms;     /* stop after this long; 0: no limit */
     int verbose;             /* 1: a line per batch on stderr; 2: a progress
                                 line each second */
+    /* version 2 */
+    int retry_now; /* first clear every backoff and credentials parking of
+                      the destinations shipped (after fixing a key) */
+    int wait;      /* tb_ship_once with max_time_ms: sleep through backoffs
+                      that end before the deadline, and go on */
 } tb_ship_options;
 #define TB_SHIP_OPTIONS_INIT                                                                       \
     {                                                                                              \
-        TB_SHIP_OPTIONS_VERSION, NULL, 0, 0                                                        \
+        TB_SHIP_OPTIONS_VERSION, NULL, 0, 0, 0, 0                                                  \
     }
 
 typedef struct tb_ship_report {
@@ -44,7 +49,10 @@ typedef struct tb_ship_report {
 } tb_ship_report;
 
 /* Drain: ship every destination in `cfg` until it is caught up or backing
- * off (or max_time passes). report may be NULL. Returns TB_OK when the run
+ * off (or max_time passes). With opts->wait and a max_time, a destination
+ * backing off until before the deadline is waited for and shipped again;
+ * the run ends when everything is delivered, when what is left waits past
+ * the deadline, or at the deadline. report may be NULL. Returns TB_OK when the run
  * worked (check report->pending), TB_CONFIG for a destination that cannot
  * be created, another status for an outbox failure. Any thread. */
 TB_EXTERN tb_status tb_ship_once(const char *db_path, const tb_config *cfg,

@@ -37,6 +37,7 @@
 #include "store.h"
 #include "redact.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -415,8 +416,16 @@ static tb_status commit(engine *e, dest_rt *d, batch *b, size_t resolved, const 
         if (st != TB_OK)
             goto rollback;
     }
+    int64_t failed_before = 0;
+    char state_line[900] = "";
+    tb_log_level state_level = TB_LOG_INFO;
     if (!oc->stopped) {
+        failed_before = tb__delivery_attempts(e->db, d->cfg->name);
         st = tb__delivery_succeeded(e->db, d->cfg->name, oc->duplicates_possible);
+        if (failed_before > 0)
+            snprintf(state_line, sizeof state_line,
+                     "[%s] recovered after %lld failed attempt(s); shipping the backlog",
+                     d->cfg->name, (long long)failed_before);
     } else {
         int64_t attempts = tb__delivery_attempts(e->db, d->cfg->name) + 1;
         int64_t wait;
@@ -442,6 +451,20 @@ static tb_status commit(engine *e, dest_rt *d, batch *b, size_t resolved, const 
         st = tb__delivery_failed(e->db, d->cfg->name, attempts, next, msg, oc->last.http_status,
                                  auth, oc->duplicates_possible);
         e->report.failures++;
+        /* a state change is worth a line without --verbose: the first
+         * failure, and every refusal of the credentials (one per
+         * auth_backoff) */
+        if (auth) {
+            state_level = TB_LOG_ERROR;
+            snprintf(state_line, sizeof state_line,
+                     "[%s] credentials refused (%s); parked for %lld min: fix the key, then "
+                     "`tracebox ship --once --retry-now`",
+                     d->cfg->name, msg, (long long)(wait / 60000));
+        } else if (attempts == 1) {
+            state_level = TB_LOG_WARN;
+            snprintf(state_line, sizeof state_line, "[%s] failing: %s; next try in %lld s",
+                     d->cfg->name, msg, (long long)((wait + 999) / 1000));
+        }
     }
     if (st == TB_OK && oc->rejected_unnamed > 0)
         st = tb__db_counter_add(e->db, "rejected_unnamed", oc->rejected_unnamed);
@@ -452,6 +475,16 @@ static tb_status commit(engine *e, dest_rt *d, batch *b, size_t resolved, const 
     e->report.delivered += delivered;
     e->report.dead += dead;
     e->report.batches += oc->batches;
+    if (dead > 0) {
+        const char *why = "";
+        for (size_t i = 0; i < resolved && !why[0]; i++)
+            if (b->dead[i] && b->dead_reason[i])
+                why = b->dead_reason[i];
+        tb__log(TB_LOG_WARN, "[%s] dead-lettered %lld record(s): %s (see `tracebox dead`)",
+                d->cfg->name, (long long)dead, why);
+    }
+    if (state_line[0])
+        tb__log(state_level, "%s", state_line);
     return TB_OK;
 rollback:
     sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
@@ -693,6 +726,49 @@ static void fill_report(engine *e, dest_rt *dests, size_t n, tb_ship_report *rep
         *report = e->report;
 }
 
+tb_status tb__ship_options_read(tb_ship_options *dst, const tb_ship_options *src)
+{
+    tb_ship_options d = TB_SHIP_OPTIONS_INIT;
+    if (src->version != 1 && src->version != TB_SHIP_OPTIONS_VERSION)
+        return tb__set_error(TB_INVALID, "ship options version %u is not 1 or %u", src->version,
+                             TB_SHIP_OPTIONS_VERSION);
+    d.destination = src->destination;
+    d.max_time_ms = src->max_time_ms;
+    d.verbose = src->verbose;
+    if (src->version >= 2) { /* a version 1 struct is shorter: never read past it */
+        d.retry_now = src->retry_now;
+        d.wait = src->wait;
+    }
+    *dst = d;
+    return TB_OK;
+}
+
+/* After a pass with something still pending: how long until a destination
+ * with pending records may be tried again (0: now, e.g. its lease is held
+ * by another shipper for a moment; then a short pause); -1 when nothing is
+ * pending. A next attempt further ahead than any backoff can set (a clock
+ * step) counts as now. */
+static int64_t time_to_next_try(engine *e, dest_rt *dests, size_t n)
+{
+    int64_t best = -1, now_us = tb__now_us();
+    for (size_t i = 0; i < n; i++) {
+        if (tb__delivery_pending(e->db, dests[i].cfg->name) <= 0)
+            continue;
+        int64_t at = tb__delivery_next_attempt_us(e->db, dests[i].cfg->name);
+        int64_t ms = at > now_us ? (at - now_us) / 1000 + 1 : 200;
+        if (best < 0 || ms < best)
+            best = ms;
+    }
+    return best;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
 tb_status tb_destination_probe(const tb_config *cfg, const char *name, tb_probe_result *out)
 {
     if (!cfg || !name || !out)
@@ -741,16 +817,28 @@ tb_status tb_ship_once(const char *db_path, const tb_config *cfg, const tb_ship_
         memset(report, 0, sizeof *report);
     if (!db_path || !cfg)
         return tb__set_error(TB_INVALID, "tb_ship_once: db_path and cfg are required");
-    if (opts && opts->version != TB_SHIP_OPTIONS_VERSION)
-        return tb__set_error(TB_INVALID, "tb_ship_once: options version %u is not %u",
-                             opts->version, TB_SHIP_OPTIONS_VERSION);
+    tb_ship_options o;
+    if ((opts && (tb__ship_options_read(&o, opts)) != TB_OK))
+        return TB_INVALID;
+    if (!opts)
+        o = (tb_ship_options)TB_SHIP_OPTIONS_INIT;
     engine e;
     dest_rt *dests;
     size_t n;
-    tb_status st = tb__engine_open(&e, db_path, cfg, opts, &dests, &n);
+    tb_status st = tb__engine_open(&e, db_path, cfg, &o, &dests, &n);
     if (st != TB_OK)
         return st;
-    st = tb__engine_pass(&e, dests, n);
+    for (size_t i = 0; o.retry_now && i < n && st == TB_OK; i++)
+        st = tb__delivery_retry_now(e.db, dests[i].cfg->name);
+    if (st == TB_OK) {
+        for (;;) {
+            st = tb__engine_pass(&e, dests, n);
+            int64_t wait_ms = o.wait && e.deadline_ms ? time_to_next_try(&e, dests, n) : -1;
+            if (wait_ms < 0 || tb__mono_ms() + wait_ms >= e.deadline_ms)
+                break; /* nothing to wait for, or it waits past the deadline */
+            sleep_ms(wait_ms);
+        }
+    }
     fill_report(&e, dests, n, report);
     tb__engine_close(&e, dests, n);
     return st;

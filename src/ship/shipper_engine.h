@@ -58,6 +58,9 @@ tb_status tb__engine_open(engine *e, const char *db_path, const tb_config *cfg,
  * destination gets its turns without holding the others back. */
 tb_status tb__engine_pass(engine *e, dest_rt *dests, size_t n);
 void tb__engine_close(engine *e, dest_rt *dests, size_t n);
+/* Copy options of version 1 or 2 into the current struct (defaults for
+ * what an older version lacks). TB_INVALID for another version. */
+tb_status tb__ship_options_read(tb_ship_options *dst, const tb_ship_options *src);
 /* Open the connection again if a fork closed it (e->db NULL). */
 tb_status tb__engine_reconnect(engine *e);
 

@@ -19,6 +19,7 @@
 
 #include "config_internal.h"
 #include "db.h"
+#include "delivery.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -130,8 +131,12 @@ tb_status tb_shipper_start(tb_shipper **out, const char *db_path, const tb_confi
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     tb_ship_options o = TB_SHIP_OPTIONS_INIT;
-    if (opts)
-        o = *opts;
+    if (opts && tb__ship_options_read(&o, opts) != TB_OK) {
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->cv);
+        tb__free_mem(s);
+        return TB_INVALID;
+    }
     o.max_time_ms = 0;
     tb_status st = tb__engine_open(&s->e, db_path, cfg, &o, &s->dests, &s->n);
     if (st != TB_OK) {
@@ -140,6 +145,8 @@ tb_status tb_shipper_start(tb_shipper **out, const char *db_path, const tb_confi
         tb__free_mem(s);
         return st;
     }
+    for (size_t i = 0; o.retry_now && i < s->n; i++)
+        tb__delivery_retry_now(s->e.db, s->dests[i].cfg->name);
     s->e.stop = &s->stop;
     s->e.abort = &s->abort_now;
     s->e.pause = &s->pause;

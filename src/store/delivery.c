@@ -216,6 +216,29 @@ int64_t tb__delivery_cursor(sqlite3 *db, const char *name)
     return one_int(db, "SELECT cursor FROM destinations WHERE name = ?1", name, 0);
 }
 
+tb_status tb__delivery_retry_now(sqlite3 *db, const char *name)
+{
+    return exec_bind(db,
+                     "UPDATE destinations SET next_attempt_at = NULL, auth_failed = 0 "
+                     "WHERE name = ?1",
+                     "clearing the backoff", "s", name);
+}
+
+int64_t tb__delivery_next_attempt_us(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t us = 0;
+    if (sqlite3_prepare_v2(db, "SELECT next_attempt_at FROM destinations WHERE name = ?1", -1, &s,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0) &&
+            !tb__parse_iso8601((const char *)sqlite3_column_text(s, 0), &us))
+            us = 0;
+    }
+    sqlite3_finalize(s);
+    return us;
+}
+
 tb_status tb__delivery_succeeded(sqlite3 *db, const char *name, int64_t resent)
 {
     return exec_bind(db,

@@ -33,6 +33,10 @@ tb_status tb__delivery_lease_take(sqlite3 *db, const char *name, const char *own
 tb_status tb__delivery_lease_renew(sqlite3 *db, const char *name, const char *owner,
                                    const char *until, const char *now, const char *beyond,
                                    int64_t batch_from, bool *held);
+/* Clear backoff and credentials parking (after an operator fixed a key). */
+tb_status tb__delivery_retry_now(sqlite3 *db, const char *name);
+/* next_attempt_at of `name` in µs since the epoch; 0 when none (or NULL). */
+int64_t tb__delivery_next_attempt_us(sqlite3 *db, const char *name);
 /* Is the lease ours and unexpired at `now`? (false on error) */
 bool tb__delivery_lease_held(sqlite3 *db, const char *name, const char *owner, const char *now);
 void tb__delivery_lease_release(sqlite3 *db, const char *name, const char *owner);

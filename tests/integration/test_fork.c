@@ -122,15 +122,24 @@ static int64_t count_records(const char *db)
     return st_db_int(db, "SELECT count(*) FROM records");
 }
 
+/* The sanitizers cannot be forked with threads running: ThreadSanitizer
+ * cannot follow a thread started in the child of a threaded parent ("dup
+ * thread with used id"), and GCC 12's libasan does not lock its allocator
+ * around fork(), so a child can hang in malloc for ASan's own reason (seen:
+ * 2 in 40 runs under load, the child blocked in ASan's size-class mutex).
+ * Those builds skip the cases with busy parent threads; the README's test
+ * command runs this file again in the release build, without sanitizers. */
+static void skip_under_sanitizers(void)
+{
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+    skip();
+#endif
+}
+
 static void test_async_outbox_in_children(void **state)
 {
     st_fx *f = *state;
-#if defined(__SANITIZE_THREAD__)
-    /* ThreadSanitizer cannot follow a thread started in the child of a
-     * threaded parent ("dup thread with used id"): the asan and plain
-     * builds run this one */
-    skip();
-#endif
+    skip_under_sanitizers();
     tb_outbox_options o = TB_OUTBOX_OPTIONS_INIT;
     o.durability = TB_DURABILITY_ASYNC;
     assert_int_equal(tb_outbox_open(&f->ob, f->db, &o), TB_OK);
@@ -182,6 +191,7 @@ static void *keep_writing(void *p)
 static void test_full_fork_during_commits(void **state)
 {
     st_fx *f = *state;
+    skip_under_sanitizers();
     tb_outbox_options o = TB_OUTBOX_OPTIONS_INIT;
     o.durability = TB_DURABILITY_FULL;
     assert_int_equal(tb_outbox_open(&f->ob, f->db, &o), TB_OK);
@@ -280,6 +290,7 @@ static void test_parent_closes_while_child_writes(void **state)
 static void test_shipper_thread_and_children(void **state)
 {
     st_fx *f = *state;
+    skip_under_sanitizers();
     char out[400];
     snprintf(out, sizeof out, "%s/out.jsonl", f->dir);
     st_fx_parse(f, "[shipper]\npoll_interval = 50ms\n[jsonl]\ntype = file\npath = %s\n", out);

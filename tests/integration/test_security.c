@@ -222,20 +222,20 @@ static void test_secrets_never_leak(void **state)
     const char *ship[] = {"--db", f->db, "--config", f->ini, "ship", "--once", NULL};
     const char *ship_v[] = {"--db", f->db, "--config", f->ini, "ship", "--once", "--verbose", NULL};
     int code = run_verb(f, k++, ship);
-    assert_true(code == 75 || code == 1);
+    assert_true(code == 75 || code == 77 || code == 1);
     assert_int_equal(tb_test_server_control(&f->srv, "{\"mode\":\"status\",\"code\":500,\"body\":"
                                                      "\"internal error\"}"),
                      0);
     st_fx_due_now(f);
     code = run_verb(f, k++, ship_v);
-    assert_true(code == 75 || code == 1);
+    assert_true(code == 75 || code == 77 || code == 1);
     /* a server whose error echoes the request's headers: 400 (dead letters
      * with the reason) and 401 (last_error) */
     assert_int_equal(tb_test_server_control(&f->srv, "{\"mode\":\"echo_headers\",\"code\":400}"),
                      0);
     st_fx_due_now(f);
     code = run_verb(f, k++, ship_v);
-    assert_true(code == 0 || code == 75 || code == 1);
+    assert_true(code == 0 || code == 75 || code == 77 || code == 1);
     assert_true(st_db_int(f->db, "SELECT count(*) FROM dead_letters WHERE reason LIKE "
                                  "'%%headers were%%'") > 0);
     assert_int_equal(tb_test_server_control(&f->srv, "{\"mode\":\"echo_headers\",\"code\":401}"),

@@ -23,7 +23,8 @@ typedef st_fx fx;
 
 /* `tracebox --db DB --config INI <verb args…>`; returns the exit code.
  * stdout/stderr are in f->out / f->err. */
-static int cli(fx *f, const char *a1, const char *a2, const char *a3, const char *a4)
+static int cli5(fx *f, const char *a1, const char *a2, const char *a3, const char *a4,
+                const char *a5)
 {
     const char *args[12];
     size_t n = 0;
@@ -31,11 +32,16 @@ static int cli(fx *f, const char *a1, const char *a2, const char *a3, const char
     args[n++] = f->db;
     args[n++] = "--config";
     args[n++] = f->ini;
-    const char *extra[] = {a1, a2, a3, a4};
-    for (size_t i = 0; i < 4 && extra[i]; i++)
+    const char *extra[] = {a1, a2, a3, a4, a5};
+    for (size_t i = 0; i < 5 && extra[i]; i++)
         args[n++] = extra[i];
     args[n] = NULL;
     return st_run_cli(f->dir, f->out, f->err, 60000, args);
+}
+
+static int cli(fx *f, const char *a1, const char *a2, const char *a3, const char *a4)
+{
+    return cli5(f, a1, a2, a3, a4, NULL);
 }
 
 static char *cli_stdout(fx *f)
@@ -368,10 +374,93 @@ static void test_long_running_sigterm(void **state)
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM pending"), 0);
 }
 
+/* ship --once with --max-time finishes its job: two 503s and then 200s
+ * are waited through (before: exit 75 after the first failure); with -q a
+ * successful run prints nothing (the failure and recovery lines it logged
+ * are kept back); the duration takes units. */
+static void test_once_waits_through_backoffs(void **state)
+{
+    fx *f = *state;
+    st_fx_write_ini(f, "[shipper]\nbackoff_base = 200ms\n[hook]\ntype = webhook\nurl = %s/hook\n",
+                    f->srv.url);
+    st_fx_put(f, 20, 10);
+    assert_int_equal(tb_test_server_control(&f->srv, "{\"mode\":\"sequence\",\"steps\":["
+                                                     "{\"mode\":\"status\",\"code\":503},"
+                                                     "{\"mode\":\"status\",\"code\":503}]}"),
+                     0);
+    int code = cli(f, "ship", "--once", "--max-time", "30s");
+    st_fx_expect_exit(f, code, 0, "ship --once --max-time 30s");
+    assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM pending"), 0);
+    /* a run that waited: the failure and the recovery were said */
+    assert_true(st_file_has(f->err, "[hook] failing: HTTP 503"));
+    assert_true(st_file_has(f->err, "[hook] recovered after 2 failed attempt(s)"));
+
+    /* -q: nothing at all on success, even after failures */
+    st_fx_put(f, 5, 10);
+    assert_int_equal(tb_test_server_control(&f->srv, "{\"mode\":\"sequence\",\"steps\":["
+                                                     "{\"mode\":\"status\",\"code\":503}]}"),
+                     0);
+    code = cli5(f, "ship", "--once", "--max-time", "30", "-q");
+    st_fx_expect_exit(f, code, 0, "ship --once --max-time 30 -q");
+    size_t n = 0;
+    char *err = st_read_file(f->err, &n);
+    assert_int_equal(n, 0);
+    free(err);
+    char *out = st_read_file(f->out, &n);
+    assert_int_equal(n, 0);
+    free(out);
+    assert_int_equal(cli(f, "ship", "--once", "--max-time", "soon"), 2);
+}
+
+/* A destination that keeps failing: the run ends at the deadline (it tried
+ * more than once meanwhile) with 75 and says so even with -q. */
+static void test_once_ends_at_the_deadline(void **state)
+{
+    fx *f = *state;
+    st_fx_write_ini(f,
+                    "[shipper]\nbackoff_base = 200ms\nbackoff_cap = 500ms\n"
+                    "[hook]\ntype = webhook\nurl = %s/hook\n",
+                    f->srv.url);
+    st_fx_put(f, 3, 10);
+    assert_int_equal(tb_test_server_control(&f->srv, "{\"mode\":\"status\",\"code\":503}"), 0);
+    int64_t t0 = st_mono_ms();
+    int code = cli5(f, "ship", "--once", "--max-time", "3s", "-q");
+    int64_t took = st_mono_ms() - t0;
+    st_fx_expect_exit(f, code, 75, "ship --once --max-time 3s");
+    assert_true(took >= 2500); /* it kept trying until its deadline */
+    assert_true(tb_test_server_count(&f->srv) >= 2);
+    assert_true(st_file_has(f->err, "still pending 3"));
+}
+
+/* 401: exit 77 and the destination is parked; after the key is fixed,
+ * --retry-now ships at once (without it the parking holds). */
+static void test_auth_77_and_retry_now(void **state)
+{
+    fx *f = *state;
+    st_fx_write_ini(f, "[hook]\ntype = webhook\nurl = %s/hook\n", f->srv.url);
+    st_fx_put(f, 4, 10);
+    assert_int_equal(tb_test_server_control(&f->srv, "{\"mode\":\"status\",\"code\":401}"), 0);
+    int code = cli(f, "ship", "--once", "--max-time", "5s");
+    st_fx_expect_exit(f, code, 77, "ship --once against a 401");
+    assert_true(st_file_has(f->err, "credentials refused"));
+    assert_true(st_file_has(f->err, "--retry-now"));
+    /* the key is fixed (the server accepts now): still parked for 15 min */
+    assert_int_equal(tb_test_server_reset(&f->srv), 0);
+    code = cli(f, "ship", "--once", NULL, NULL);
+    st_fx_expect_exit(f, code, 77, "ship --once while parked");
+    assert_int_equal(tb_test_server_count(&f->srv), 0);
+    code = cli(f, "ship", "--once", "--retry-now", NULL);
+    st_fx_expect_exit(f, code, 0, "ship --once --retry-now");
+    assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM pending"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         ST_FX_TEST(test_ship_once_ok),
+        ST_FX_TEST(test_once_waits_through_backoffs),
+        ST_FX_TEST(test_once_ends_at_the_deadline),
+        ST_FX_TEST(test_auth_77_and_retry_now),
         ST_FX_TEST(test_503_then_operator_verbs),
         ST_FX_TEST(test_slow_destination_does_not_starve),
         ST_FX_TEST(test_unknown_key_exit_78),
