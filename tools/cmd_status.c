@@ -23,37 +23,47 @@ static void prom_label(FILE *f, const char *v)
 }
 
 /* ---- status --check -------------------------------------------------------
- * One line, the monitoring-plugins convention: 0 OK, 2 CRITICAL (credentials
- * refused or a limit exceeded), 3 UNKNOWN (no outbox at the path, or it
- * cannot be read). */
+ * One line, the monitoring-plugins convention: 0 OK, 1 WARNING (a --warn-*
+ * limit exceeded), 2 CRITICAL (credentials refused, or a --crit-* / --max-*
+ * limit exceeded), 3 UNKNOWN (no outbox at the path, it cannot be read, or
+ * the configuration does not load). A limit of -1 is not set. */
+enum { WARN, CRIT };
 typedef struct check_ctx {
-    long long max_pending, max_age_s, max_wal;
-    bool no_dead;
-    char reason[1024];
+    long long pending[2], age_s[2], dead[2], wal[2];
+    char reason[2][1024]; /* the first reason at each level */
     long long total;
     int n;
 } check_ctx;
+
+static void check_level(check_ctx *k, int lv, const tb_dest_status *r)
+{
+    char a[32];
+    const char *err = r->last_error ? r->last_error : "";
+    char *out = k->reason[lv];
+    size_t size = sizeof k->reason[lv];
+    if (out[0])
+        return;
+    if (k->pending[lv] >= 0 && r->pending > k->pending[lv])
+        snprintf(out, size, "%s: %lld pending (limit %lld)%s%s", r->name, (long long)r->pending,
+                 k->pending[lv], r->last_error ? "; last error: " : "", err);
+    else if (k->age_s[lv] >= 0 && r->pending > 0 && r->oldest_pending_age_s > k->age_s[lv])
+        snprintf(out, size, "%s: oldest pending record is %s old (limit %llds)", r->name,
+                 cli_age(r->oldest_pending_age_s, a), k->age_s[lv]);
+    else if (k->dead[lv] >= 0 && r->dead > k->dead[lv])
+        snprintf(out, size, "%s: %lld dead letter(s) (limit %lld; see `tracebox dead`)", r->name,
+                 (long long)r->dead, k->dead[lv]);
+}
 
 static int check_row(void *ctx, const tb_dest_status *r)
 {
     check_ctx *k = ctx;
     k->total += r->pending;
     k->n++;
-    if (k->reason[0])
-        return 0;
-    char a[32];
-    const char *err = r->last_error ? r->last_error : "";
-    if (r->auth_failed)
-        snprintf(k->reason, sizeof k->reason, "%s: credentials refused (%s)", r->name, err);
-    else if (k->max_pending >= 0 && r->pending > k->max_pending)
-        snprintf(k->reason, sizeof k->reason, "%s: %lld pending (max %lld)%s%s", r->name,
-                 (long long)r->pending, k->max_pending, r->last_error ? "; last error: " : "", err);
-    else if (k->max_age_s >= 0 && r->pending > 0 && r->oldest_pending_age_s > k->max_age_s)
-        snprintf(k->reason, sizeof k->reason, "%s: oldest pending record is %s old (max %llds)",
-                 r->name, cli_age(r->oldest_pending_age_s, a), k->max_age_s);
-    else if (k->no_dead && r->dead > 0)
-        snprintf(k->reason, sizeof k->reason, "%s: %lld dead letter(s) (see `tracebox dead`)",
-                 r->name, (long long)r->dead);
+    if (r->auth_failed && !k->reason[CRIT][0])
+        snprintf(k->reason[CRIT], sizeof k->reason[CRIT], "%s: credentials refused (%s)", r->name,
+                 r->last_error ? r->last_error : "");
+    check_level(k, CRIT, r);
+    check_level(k, WARN, r);
     return 0;
 }
 
@@ -71,28 +81,78 @@ static int check(cli *c, check_ctx *k)
     }
     tb_status st = tb_admin_status(a, check_row, k);
     tb_admin_figures fig;
-    if (st == TB_OK && k->max_wal >= 0 && !k->reason[0] &&
-        (st = tb_admin_figures_get(a, &fig)) == TB_OK && fig.wal_bytes > k->max_wal)
-        snprintf(k->reason, sizeof k->reason,
-                 "the WAL is %.1f MiB (max %.1f MiB): a long read transaction (a sqlite3 shell "
-                 "left open?) keeps it growing; it shrinks once the shipper is idle",
-                 (double)fig.wal_bytes / 1048576.0, (double)k->max_wal / 1048576.0);
+    if (st == TB_OK && (k->wal[WARN] >= 0 || k->wal[CRIT] >= 0) &&
+        (st = tb_admin_figures_get(a, &fig)) == TB_OK) {
+        for (int lv = CRIT; lv >= WARN; lv--)
+            if (k->wal[lv] >= 0 && fig.wal_bytes > k->wal[lv] && !k->reason[lv][0])
+                snprintf(k->reason[lv], sizeof k->reason[lv],
+                         "the WAL is %.1f MiB (limit %.1f MiB): a long read transaction (a "
+                         "sqlite3 shell left open?) keeps it growing; it shrinks once the "
+                         "shipper is idle",
+                         (double)fig.wal_bytes / 1048576.0, (double)k->wal[lv] / 1048576.0);
+    }
     tb_admin_close(a);
     if (st != TB_OK) {
         printf("UNKNOWN: %s\n", tb_last_error());
         return EXIT_CHECK_UNKNOWN;
     }
-    if (k->reason[0]) {
-        printf("CRITICAL: %s\n", k->reason);
+    if (k->reason[CRIT][0]) {
+        printf("CRITICAL: %s | pending=%lld\n", k->reason[CRIT], k->total);
         return EXIT_CHECK_CRITICAL;
     }
-    printf("OK: %d destination(s), %lld pending\n", k->n, k->total);
+    if (k->reason[WARN][0]) {
+        printf("WARNING: %s | pending=%lld\n", k->reason[WARN], k->total);
+        return EXIT_CHECK_WARNING;
+    }
+    printf("OK: %d destination(s), %lld pending | pending=%lld\n", k->n, k->total, k->total);
     return EXIT_OK;
+}
+
+/* One --warn-* / --crit-* / --max-* flag into k; false when argv[*i] is
+ * none of them (or its value is bad). */
+static bool check_flag(cli *c, int *i, check_ctx *k, bool *bad)
+{
+    static const char *const kinds[] = {"pending", "age", "dead", "wal"};
+    const char *v = NULL;
+    for (size_t kind = 0; kind < 4; kind++) {
+        for (int lv = WARN; lv <= CRIT; lv++) {
+            char name[32];
+            snprintf(name, sizeof name, "--%s-%s", lv == WARN ? "warn" : "crit", kinds[kind]);
+            bool hit = cli_flag(c, i, name, &v);
+            if (!hit && lv == CRIT && kind != 2) { /* --max-* of the first version */
+                snprintf(name, sizeof name, "--max-%s", kinds[kind]);
+                hit = cli_flag(c, i, name, &v);
+            }
+            if (!hit)
+                continue;
+            long long n = -1;
+            int64_t x = -1;
+            bool ok = v != NULL;
+            if (ok && kind == 1) {
+                ok = tb_parse_duration(v, &x) == 0;
+                n = x / 1000;
+            } else if (ok && kind == 3) {
+                ok = tb_parse_size(v, &x) == 0;
+                n = x;
+            } else if (ok) {
+                ok = cli_int(v, &n) && n >= 0;
+            }
+            *bad = !ok;
+            long long *slot[] = {k->pending, k->age_s, k->dead, k->wal};
+            slot[kind][lv] = n;
+            return true;
+        }
+    }
+    if (cli_flag(c, i, "--no-dead", NULL)) {
+        k->dead[CRIT] = 0;
+        return true;
+    }
+    return false;
 }
 
 /* ---- the report ---------------------------------------------------------- */
 
-#define N_GAUGES 6
+#define N_GAUGES 8
 typedef struct prom_row {
     char *name;
     long long v[N_GAUGES];
@@ -107,6 +167,23 @@ typedef struct report {
     size_t nrows, cap;
     bool nomem;
 } report;
+
+/* "2026-11-30T08:26:00.123456+00:00" (UTC, as tracebox writes it) in
+ * seconds since the epoch; 0 for NULL or anything else. */
+static long long epoch_seconds(const char *iso)
+{
+    int y, mo, d, h, mi, sec;
+    if (!iso || sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6)
+        return 0;
+    /* days from civil (Howard Hinnant's algorithm) */
+    y -= mo <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    long long yoe = y - era * 400;
+    long long doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    long long days = era * 146097 + doe - 719468;
+    return days * 86400 + h * 3600 + mi * 60 + sec;
+}
 
 static int report_row(void *ctx, const tb_dest_status *r)
 {
@@ -152,8 +229,9 @@ static int report_row(void *ctx, const tb_dest_status *r)
             return 1;
         }
         rp->nrows++;
-        long long v[N_GAUGES] = {r->pending,  r->oldest_pending_age_s, r->delivered, r->dead,
-                                 r->attempts, r->auth_failed ? 1 : 0};
+        long long v[N_GAUGES] = {
+            r->pending,  r->oldest_pending_age_s, r->delivered, r->dead,
+            r->attempts, r->auth_failed ? 1 : 0,  r->resent,    epoch_seconds(r->last_success_at)};
         memcpy(x->v, v, sizeof v);
     } else {
         char agebuf[32], state[900];
@@ -188,42 +266,29 @@ static void prom_metric(const char *name, const char *help, const char *type, lo
 
 int cmd_status(cli *c)
 {
-    bool prom = false, do_check = false, no_dead = false;
-    long long max_pending = -1, max_age_s = -1;
-    int64_t max_wal = -1;
+    bool prom = false, do_check = false, limits = false;
+    check_ctx lim = {.pending = {-1, -1}, .age_s = {-1, -1}, .dead = {-1, -1}, .wal = {-1, -1}};
     for (int i = 0; i < c->argc; i++) {
-        const char *v = NULL;
-        int64_t ms;
+        bool bad = false;
         if (cli_flag(c, &i, "--prometheus", NULL))
             prom = true;
         else if (cli_flag(c, &i, "--check", NULL))
             do_check = true;
-        else if (cli_flag(c, &i, "--no-dead", NULL))
-            no_dead = true;
-        else if (cli_flag(c, &i, "--max-pending", &v) && cli_int(v, &max_pending) &&
-                 max_pending >= 0)
-            continue;
-        else if (cli_flag(c, &i, "--max-age", &v) && v && tb_parse_duration(v, &ms) == 0)
-            max_age_s = ms / 1000;
-        else if (cli_flag(c, &i, "--max-wal", &v) && v && tb_parse_size(v, &max_wal) == 0)
-            continue;
+        else if (check_flag(c, &i, &lim, &bad) && !bad)
+            limits = true;
         else
             return cli_fail(EXIT_USAGE,
                             "status: bad argument '%s' (usage: tracebox status "
-                            "[--json|--prometheus|--check [--max-pending N] [--max-age "
-                            "DURATION] [--max-wal SIZE] [--no-dead]])",
+                            "[--json|--prometheus|--check [--warn-pending N] [--crit-pending N] "
+                            "[--warn-age DURATION] [--crit-age DURATION] [--warn-dead N] "
+                            "[--crit-dead N] [--warn-wal SIZE] [--crit-wal SIZE] [--no-dead]])",
                             c->argv[i]);
     }
-    if (!do_check && (no_dead || max_pending >= 0 || max_age_s >= 0 || max_wal >= 0))
-        return cli_fail(EXIT_USAGE, "status: --max-pending, --max-age, --max-wal and --no-dead go "
-                                    "with --check");
-    if (do_check) {
-        check_ctx k = {.max_pending = max_pending,
-                       .max_age_s = max_age_s,
-                       .max_wal = max_wal,
-                       .no_dead = no_dead};
-        return check(c, &k);
-    }
+    if (!do_check && limits)
+        return cli_fail(EXIT_USAGE, "status: the --warn-*, --crit-*, --max-* and --no-dead "
+                                    "limits go with --check");
+    if (do_check)
+        return check(c, &lim);
     tb_admin *a = cli_admin(c, false);
     if (!a)
         return EXIT_ERR;
@@ -244,6 +309,9 @@ int cmd_status(cli *c)
                (long long)f.records, (long long)f.refused_full, (long long)f.dropped_queue,
                (long long)f.purged, (long long)f.rejected_unnamed);
     } else if (prom) {
+        printf("# HELP tracebox_build_info The tracebox version.\n# TYPE tracebox_build_info "
+               "gauge\ntracebox_build_info{version=\"%s\"} 1\n",
+               tb_version());
         prom_metric("records", "Records stored in the outbox.", "gauge", f.records);
         prom_metric("file_bytes", "Size of the outbox file.", "gauge", f.file_bytes);
         prom_metric("wal_bytes", "Size of the outbox WAL file.", "gauge", f.wal_bytes);
@@ -286,7 +354,10 @@ int cmd_status(cli *c)
         {"delivered_total", "Records delivered to the destination."},
         {"dead_letters", "Records the destination refused for good."},
         {"attempts", "Failed attempts in a row."},
-        {"auth_failed", "1 when the destination rejected the credentials."}};
+        {"auth_failed", "1 when the destination rejected the credentials."},
+        {"resent_total", "Records sent again that the destination may already have had."},
+        {"last_success_timestamp_seconds",
+         "When the destination last accepted a batch (0: never), seconds since the epoch."}};
     if (c->json) {
         printf("]}\n");
     } else if (prom) {

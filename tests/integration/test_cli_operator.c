@@ -195,6 +195,19 @@ static void test_status_formats(void **state)
     assert_non_null(strstr(out, "tracebox_destination_pending{destination=\"we\\\"ird\"} "));
     assert_non_null(strstr(out, "\ntracebox_rejected_unnamed_total 7\n"));
     assert_non_null(strstr(out, "\ntracebox_purged_total 0\n"));
+    assert_non_null(strstr(out, "tracebox_build_info{version=\""));
+    assert_non_null(strstr(out, "tracebox_destination_resent_total{destination=\"file\"} 0"));
+    /* the demo's file destination shipped: a real time; the other never did */
+    assert_non_null(strstr(out, "tracebox_destination_last_success_timestamp_seconds{destination="
+                                "\"we\\\"ird\"} 0\n"));
+    {
+        const char *at = strstr(out, "tracebox_destination_last_success_timestamp_seconds{"
+                                     "destination=\"file\"} ");
+        assert_non_null(at);
+        long long ts = atoll(strchr(at, '}') + 2);
+        long long now = (long long)time(NULL);
+        assert_true(ts > now - 3600 && ts <= now + 5);
+    }
     free(out);
     const char *plain[] = {"status", NULL};
     out = st_fx_run(f, 0, plain);
@@ -259,8 +272,25 @@ static void test_status_check(void **state)
     st_db_exec(f->db, "UPDATE destinations SET cursor = cursor - 3");
     const char *maxp[] = {"status", "--check", "--max-pending", "2", NULL};
     out = st_fx_run(f, 2, maxp);
-    assert_non_null(strstr(out, "CRITICAL: file: 3 pending (max 2)"));
+    assert_non_null(strstr(out, "CRITICAL: file: 3 pending (limit 2)"));
     free(out);
+    /* WARNING is 1: a --warn-* limit crossed, no --crit-* one */
+    const char *warnp[] = {"status", "--check", "--warn-pending", "2", "--crit-pending",
+                           "10",     NULL};
+    out = st_fx_run(f, 1, warnp);
+    assert_non_null(strstr(out, "WARNING: file: 3 pending (limit 2)"));
+    assert_non_null(strstr(out, "| pending=3"));
+    free(out);
+    const char *warnd[] = {"status", "--check", "--warn-dead", "0", "--crit-dead", "5", NULL};
+    out = st_fx_run(f, 1, warnd);
+    assert_non_null(strstr(out, "WARNING: file: 1 dead letter(s) (limit 0"));
+    free(out);
+    const char *both[] = {"status", "--check", "--warn-pending", "1", "--crit-pending", "2", NULL};
+    out = st_fx_run(f, 2, both); /* critical wins */
+    assert_non_null(strstr(out, "CRITICAL: file: 3 pending (limit 2)"));
+    free(out);
+    const char *badv[] = {"status", "--check", "--warn-age", "soon", NULL};
+    free(st_fx_run(f, 2, badv)); /* usage */
     st_db_exec(f->db, "UPDATE records SET created_at = '2000-01-01T00:00:00.000000+00:00'");
     const char *maxa[] = {"status", "--check", "--max-age", "1h", NULL};
     out = st_fx_run(f, 2, maxa);
