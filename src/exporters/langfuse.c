@@ -79,11 +79,12 @@ static tb_status langfuse_create(void **self, const tb_dest_config *cfg, char *e
 
 /* The keys of `type = langfuse` beyond the common HTTP ones
  * (config_keylist.h). Without a file, either key variable builds the
- * destination and half of the pair is an error; LANGFUSE_HOST (legacy) wins
- * over LANGFUSE_BASE_URL, and with neither the host is Langfuse Cloud. */
+ * destination and half of the pair is an error; LANGFUSE_BASE_URL wins over
+ * LANGFUSE_HOST (the legacy name), and with neither the host is Langfuse
+ * Cloud. */
 #define LANGFUSE_KEYS(X)                                                                           \
     X("host", .kind = TB_KEY_URL, .flags = TB_KEY_ENV_DEFAULT, .default_value = DEFAULT_HOST,      \
-      .env = {"LANGFUSE_HOST", "LANGFUSE_BASE_URL"})                                               \
+      .env = {"LANGFUSE_BASE_URL", "LANGFUSE_HOST"})                                               \
     X("public_key", .kind = TB_KEY_STRING,                                                         \
       .flags = TB_KEY_REQUIRED | TB_KEY_SECRET | TB_KEY_ENV_TRIGGER | TB_KEY_ENV_NEEDED,           \
       .env = {"LANGFUSE_PUBLIC_KEY"})                                                              \

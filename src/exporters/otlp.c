@@ -340,21 +340,33 @@ static tb_status otlp_create(void **self, const tb_dest_config *cfg, char *err, 
 }
 
 /* The keys of `type = otlp` beyond the common HTTP ones (config_keylist.h),
- * with the OpenTelemetry exporter variables: the signal-specific
+ * with the OpenTelemetry exporter variables (the exporter environment spec,
+ * for an HTTP traces exporter): the signal-specific
  * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is its own key, used as is and winning
- * over the base (otlp_create); `headers` is a common key listed here only
- * for its variable. */
+ * over the base (otlp_create); for the others the TRACES_ variable wins over
+ * the generic one. `headers`, `compression`, `timeout` (a bare number from
+ * the environment is milliseconds, as the spec has it) and `ca_file` are
+ * common keys listed here only for their variables. OTEL_..._PROTOCOL=grpc
+ * is refused by the protocol key's choices (exit 78): only OTLP/HTTP is
+ * spoken. */
 #define OTLP_KEYS(X)                                                                               \
     X("endpoint", .kind = TB_KEY_URL, .flags = TB_KEY_REQUIRED | TB_KEY_ENV_TRIGGER,               \
       .alternative = "traces_endpoint", .env = {"OTEL_EXPORTER_OTLP_ENDPOINT"})                    \
     X("traces_endpoint", .kind = TB_KEY_URL, .flags = TB_KEY_ENV_TRIGGER,                          \
       .env = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"})                                               \
     X("protocol", .kind = TB_KEY_ENUM, .choices = "http/protobuf|http/json",                       \
-      .default_value = "http/protobuf")                                                            \
+      .default_value = "http/protobuf",                                                            \
+      .env = {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"})                \
     X("conventions", .kind = TB_KEY_LIST, .choices = "genai|openinference",                        \
       .default_value = "genai,openinference")                                                      \
     X("headers", .kind = TB_KEY_HEADERS, .flags = TB_KEY_SECRET,                                   \
-      .env = {"OTEL_EXPORTER_OTLP_HEADERS"})                                                       \
+      .env = {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"})                  \
+    X("compression", .kind = TB_KEY_ENUM, .choices = "none|gzip",                                  \
+      .env = {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"})          \
+    X("timeout", .kind = TB_KEY_DURATION, .min = 1,                                                \
+      .env = {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"})                  \
+    X("ca_file", .kind = TB_KEY_STRING,                                                            \
+      .env = {"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE"})          \
     X("service_name", .kind = TB_KEY_STRING, .default_value = "tracebox",                          \
       .env = {"OTEL_SERVICE_NAME"})
 

@@ -59,7 +59,8 @@ static tb_status phoenix_create(void **self, const tb_dest_config *cfg, char *er
       .default_value = DEFAULT_ENDPOINT, .env = {"PHOENIX_COLLECTOR_ENDPOINT"})                    \
     X("api_key", .kind = TB_KEY_STRING, .flags = TB_KEY_SECRET, .env = {"PHOENIX_API_KEY"})        \
     X("project", .kind = TB_KEY_STRING, .default_value = DEFAULT_PROJECT,                          \
-      .env = {"PHOENIX_PROJECT_NAME"})
+      .env = {"PHOENIX_PROJECT_NAME"})                                                             \
+    X("headers", .kind = TB_KEY_HEADERS, .flags = TB_KEY_SECRET, .env = {"PHOENIX_CLIENT_HEADERS"})
 
 static const tb_config_key phoenix_config_keys[] = {PHOENIX_KEYS(TB__KEY_SPEC) TB__KEY_END};
 static const char *const phoenix_keys[] = {PHOENIX_KEYS(TB__KEY_NAME) NULL};

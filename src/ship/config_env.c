@@ -125,6 +125,17 @@ static int key_value(const tb_config_key *k, env_value *g)
         if (r != 0) {
             first_var(k->env[i], g->var, sizeof g->var);
             g->from_var = 1;
+            /* the OpenTelemetry variables give timeouts in milliseconds,
+             * as a bare number */
+            if (r > 0 && k->kind == TB_KEY_DURATION && g->value[0] &&
+                strspn(g->value, "0123456789") == strlen(g->value)) {
+                size_t n = strlen(g->value);
+                char *ms = tb__realloc(g->value, n + 3);
+                if (!ms)
+                    return -1;
+                memcpy(ms + n, "ms", 3);
+                g->value = ms;
+            }
             return r;
         }
     }

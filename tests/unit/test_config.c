@@ -37,6 +37,16 @@ static const char *const env_names[] = {"TRACEBOX_CONFIG",
                                         "OPENAI_API_KEY",
                                         "OPENAI_ORG_ID",
                                         "OPENAI_PROJECT_ID",
+                                        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+                                        "OTEL_EXPORTER_OTLP_PROTOCOL",
+                                        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+                                        "OTEL_EXPORTER_OTLP_COMPRESSION",
+                                        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+                                        "OTEL_EXPORTER_OTLP_TIMEOUT",
+                                        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+                                        "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                                        "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+                                        "PHOENIX_CLIENT_HEADERS",
                                         "TBT_SET",
                                         "TBT_EMPTY",
                                         "TBT_UNSET",
@@ -919,6 +929,49 @@ static void test_env_only_default(void **state)
     tb_config_free(cfg);
 }
 
+/* The OTel exporter environment spec for an HTTP traces exporter: the
+ * TRACES_ variable beats the generic one, a bare timeout is milliseconds,
+ * grpc is refused (OTLP/HTTP only); Langfuse's BASE_URL beats the legacy
+ * HOST; Phoenix takes PHOENIX_CLIENT_HEADERS. */
+static void test_env_only_otel_spec(void **state)
+{
+    (void)state;
+    setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318", 1);
+    setenv("OTEL_EXPORTER_OTLP_HEADERS", "generic=1", 1);
+    setenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "traces=1", 1);
+    setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", 1);
+    setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json", 1);
+    setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip", 1);
+    setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "2500", 1);
+    setenv("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "/etc/ssl/collector.pem", 1);
+    setenv("LANGFUSE_PUBLIC_KEY", "pk-lf", 1);
+    setenv("LANGFUSE_SECRET_KEY", "sk-lf", 1);
+    setenv("LANGFUSE_HOST", "https://legacy.example", 1);
+    setenv("LANGFUSE_BASE_URL", "https://base.example", 1);
+    setenv("PHOENIX_COLLECTOR_ENDPOINT", "http://phoenix:6006", 1);
+    setenv("PHOENIX_CLIENT_HEADERS", "api_key=phx", 1);
+    tb_config *cfg = NULL;
+    assert_int_equal(tb_config_load(&cfg, NULL), TB_OK);
+    const tb_dest_config *d = tb_config_find_destination(cfg, "otlp");
+    assert_non_null(d);
+    assert_string_equal(tb_dest_config_get(d, "headers"), "traces=1");
+    assert_string_equal(tb_dest_config_get(d, "protocol"), "http/json");
+    assert_string_equal(tb_dest_config_get(d, "compression"), "gzip");
+    assert_int_equal(tb_dest_config_timeout_ms(d), 2500);
+    assert_string_equal(tb_dest_config_get(d, "ca_file"), "/etc/ssl/collector.pem");
+    d = tb_config_find_destination(cfg, "langfuse");
+    assert_string_equal(tb_dest_config_get(d, "host"), "https://base.example");
+    d = tb_config_find_destination(cfg, "phoenix");
+    assert_string_equal(tb_dest_config_get(d, "headers"), "api_key=phx");
+    tb_config_free(cfg);
+
+    setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc", 1);
+    assert_int_equal(tb_config_load(&cfg, NULL), TB_CONFIG);
+    assert_contains(tb_last_error(),
+                    "environment (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL): [otlp] protocol:");
+    assert_contains(tb_last_error(), "use http/protobuf|http/json");
+}
+
 static void test_env_only_platforms(void **state)
 {
     (void)state;
@@ -1101,6 +1154,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_load_file, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_env_only_default, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_env_only_platforms, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_env_only_otel_spec, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_env_only_errors, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup_dir, teardown_dir),
     };
