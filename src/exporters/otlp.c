@@ -308,6 +308,66 @@ static tb_status otlp_create(void **self, const tb_dest_config *cfg, char *err, 
         return TB_CONFIG;
     }
     spec.encode.service_name = tb_dest_config_get(cfg, "service_name");
+    /* resource_attributes (OTEL_RESOURCE_ATTRIBUTES): k=v,k2=v2, values
+     * percent-decoded; service_name (OTEL_SERVICE_NAME) wins over a
+     * service.name among them, as the spec says */
+    tb__otlp_kv res[MAX_EXTRA];
+    char *res_text = NULL;
+    size_t n_res = 0;
+    const char *ra = tb_dest_config_get(cfg, "resource_attributes");
+    if (ra && ra[0]) {
+        if (!(res_text = tb__strdup(ra))) {
+            snprintf(err, err_size, "[%s]: out of memory", name);
+            return TB_NOMEM;
+        }
+        for (char *item = res_text, *next; item && *item; item = next) {
+            next = strchr(item, ',');
+            if (next)
+                *next++ = '\0';
+            char *eq = strchr(item, '=');
+            while (*item == ' ')
+                item++;
+            if (!eq || eq == item) {
+                if (!*item)
+                    continue;
+                snprintf(err, err_size,
+                         "%s: [%s] resource_attributes: expected key=value pairs separated by "
+                         "commas",
+                         tb_dest_config_where(cfg, "resource_attributes"), name);
+                tb__free_mem(res_text);
+                return TB_CONFIG;
+            }
+            *eq = '\0';
+            for (char *e = eq - 1; e > item && *e == ' '; e--)
+                *e = '\0';
+            char *v = eq + 1, *w = v;
+            for (char *r = v; *r; r++) { /* percent-decoding, in place */
+                if (r[0] == '%' && tb__hexval(r[1]) >= 0 && tb__hexval(r[2]) >= 0) {
+                    *w++ = (char)(tb__hexval(r[1]) * 16 + tb__hexval(r[2]));
+                    r += 2;
+                } else {
+                    *w++ = *r;
+                }
+            }
+            *w = '\0';
+            if (strcmp(item, "service.name") == 0) {
+                if (!spec.encode.service_name)
+                    spec.encode.service_name = v;
+                continue;
+            }
+            if (n_res == MAX_EXTRA) {
+                snprintf(err, err_size, "%s: [%s] resource_attributes: at most %d attributes",
+                         tb_dest_config_where(cfg, "resource_attributes"), name, MAX_EXTRA);
+                tb__free_mem(res_text);
+                return TB_CONFIG;
+            }
+            res[n_res].key = item;
+            res[n_res].value = v;
+            n_res++;
+        }
+        spec.encode.resource_attrs = res;
+        spec.encode.n_resource_attrs = n_res;
+    }
     char *url = NULL;
     if (traces && traces[0]) {
         spec.url_key = "traces_endpoint";
@@ -327,15 +387,18 @@ static tb_status otlp_create(void **self, const tb_dest_config *cfg, char *err, 
                  "%s: [%s] endpoint: missing (the collector's base URL, e.g. "
                  "http://127.0.0.1:4318, or traces_endpoint with the full URL)",
                  tb_dest_config_where(cfg, NULL), name);
+        tb__free_mem(res_text);
         return TB_CONFIG;
     }
     if (!url) {
         snprintf(err, err_size, "[%s]: out of memory", name);
+        tb__free_mem(res_text);
         return TB_NOMEM;
     }
     spec.url = url;
     tb_status st = tb__otlp_sender_create(self, cfg, &spec, err, err_size);
     tb__free_mem(url);
+    tb__free_mem(res_text); /* the sender keeps copies */
     return st;
 }
 
@@ -368,7 +431,8 @@ static tb_status otlp_create(void **self, const tb_dest_config *cfg, char *err, 
     X("ca_file", .kind = TB_KEY_STRING,                                                            \
       .env = {"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE"})          \
     X("service_name", .kind = TB_KEY_STRING, .default_value = "tracebox",                          \
-      .env = {"OTEL_SERVICE_NAME"})
+      .env = {"OTEL_SERVICE_NAME"})                                                                \
+    X("resource_attributes", .kind = TB_KEY_STRING, .env = {"OTEL_RESOURCE_ATTRIBUTES"})
 
 static const tb_config_key otlp_config_keys[] = {OTLP_KEYS(TB__KEY_SPEC) TB__KEY_END};
 static const char *const otlp_keys[] = {OTLP_KEYS(TB__KEY_NAME) NULL};

@@ -257,6 +257,27 @@ static void test_otlp_protobuf(void **state)
     assert_caught_up(f, "col");
 }
 
+/* OTEL_RESOURCE_ATTRIBUTES (the resource_attributes key): each pair on the
+ * resource, values percent-decoded, decoded by OpenTelemetry's own types;
+ * its service.name is used when service_name is not set. */
+static void test_otlp_resource_attributes(void **state)
+{
+    fx *f = *state;
+    st_fx_parse(f,
+                "[col]\ntype = otlp\nendpoint = %s/\n"
+                "resource_attributes = deployment.environment=prod,team=agents%%20core,"
+                "service.name=from-attrs\n",
+                f->srv.url);
+    tb_ship_report r = st_fx_ship(f);
+    assert_int_equal(r.delivered, (int64_t)N_RECORDS);
+    got g;
+    got_get(f, "/v1/traces", 0, &g);
+    check_protobuf(&g, NULL, "deployment.environment", "prod");
+    check_protobuf(&g, NULL, "team", "agents core");
+    check_protobuf(&g, NULL, "service.name", "from-attrs");
+    got_free(&g);
+}
+
 static void test_otlp_json(void **state)
 {
     fx *f = *state;
@@ -636,6 +657,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_otlp_protobuf, setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_otlp_resource_attributes, setup, st_fx_teardown),
         cmocka_unit_test_setup_teardown(test_otlp_json, setup, st_fx_teardown),
         cmocka_unit_test_setup_teardown(test_otlp_gzip, setup, st_fx_teardown),
         cmocka_unit_test_setup_teardown(test_langfuse, setup, st_fx_teardown),

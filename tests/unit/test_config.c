@@ -47,6 +47,7 @@ static const char *const env_names[] = {"TRACEBOX_CONFIG",
                                         "OTEL_EXPORTER_OTLP_CERTIFICATE",
                                         "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
                                         "PHOENIX_CLIENT_HEADERS",
+                                        "OTEL_RESOURCE_ATTRIBUTES",
                                         "TBT_SET",
                                         "TBT_EMPTY",
                                         "TBT_UNSET",
@@ -944,6 +945,7 @@ static void test_env_only_otel_spec(void **state)
     setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip", 1);
     setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "2500", 1);
     setenv("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "/etc/ssl/collector.pem", 1);
+    setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod", 1);
     setenv("LANGFUSE_PUBLIC_KEY", "pk-lf", 1);
     setenv("LANGFUSE_SECRET_KEY", "sk-lf", 1);
     setenv("LANGFUSE_HOST", "https://legacy.example", 1);
@@ -959,6 +961,8 @@ static void test_env_only_otel_spec(void **state)
     assert_string_equal(tb_dest_config_get(d, "compression"), "gzip");
     assert_int_equal(tb_dest_config_timeout_ms(d), 2500);
     assert_string_equal(tb_dest_config_get(d, "ca_file"), "/etc/ssl/collector.pem");
+    assert_string_equal(tb_dest_config_get(d, "resource_attributes"),
+                        "deployment.environment=prod");
     d = tb_config_find_destination(cfg, "langfuse");
     assert_string_equal(tb_dest_config_get(d, "host"), "https://base.example");
     d = tb_config_find_destination(cfg, "phoenix");
