@@ -55,6 +55,7 @@ static tb_status arize_create(void **self, const tb_dest_config *cfg, char *err,
     spec.url_key = "endpoint";
     spec.format = TB__OTLP_PROTOBUF;
     spec.encode.conventions = TB__OTLP_CONV_OPENINFERENCE;
+    spec.encode.service_name = tb_dest_config_get(cfg, "service_name");
     spec.encode.resource_attrs = res;
     spec.encode.n_resource_attrs = sizeof res / sizeof res[0];
     spec.encode.span_attrs = spn;
@@ -76,7 +77,8 @@ static tb_status arize_create(void **self, const tb_dest_config *cfg, char *err,
     X("api_key", .kind = TB_KEY_STRING,                                                            \
       .flags = TB_KEY_SECRET | TB_KEY_ENV_TRIGGER | TB_KEY_ENV_NEEDED, .env = {"ARIZE_API_KEY"})   \
     X("project", .kind = TB_KEY_STRING, .default_value = DEFAULT_PROJECT,                          \
-      .env = {"ARIZE_PROJECT_NAME"})
+      .env = {"ARIZE_PROJECT_NAME"})                                                               \
+    X("service_name", .kind = TB_KEY_STRING, .env = {"OTEL_SERVICE_NAME"})
 
 static const tb_config_key arize_config_keys[] = {ARIZE_KEYS(TB__KEY_SPEC) TB__KEY_END};
 static const char *const arize_keys[] = {ARIZE_KEYS(TB__KEY_NAME) NULL};

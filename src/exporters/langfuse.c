@@ -69,6 +69,7 @@ static tb_status langfuse_create(void **self, const tb_dest_config *cfg, char *e
     spec.format = TB__OTLP_PROTOBUF;
     spec.encode.conventions =
         TB__OTLP_CONV_GENAI | TB__OTLP_CONV_OPENINFERENCE | TB__OTLP_CONV_LANGFUSE;
+    spec.encode.service_name = tb_dest_config_get(cfg, "service_name");
     spec.headers = headers;
     spec.basic_user = pk;
     spec.basic_password = sk;
@@ -90,7 +91,8 @@ static tb_status langfuse_create(void **self, const tb_dest_config *cfg, char *e
       .env = {"LANGFUSE_PUBLIC_KEY"})                                                              \
     X("secret_key", .kind = TB_KEY_STRING,                                                         \
       .flags = TB_KEY_REQUIRED | TB_KEY_SECRET | TB_KEY_ENV_TRIGGER | TB_KEY_ENV_NEEDED,           \
-      .env = {"LANGFUSE_SECRET_KEY"})
+      .env = {"LANGFUSE_SECRET_KEY"})                                                              \
+    X("service_name", .kind = TB_KEY_STRING, .env = {"OTEL_SERVICE_NAME"})
 
 static const tb_config_key langfuse_config_keys[] = {LANGFUSE_KEYS(TB__KEY_SPEC) TB__KEY_END};
 static const char *const langfuse_keys[] = {LANGFUSE_KEYS(TB__KEY_NAME) NULL};

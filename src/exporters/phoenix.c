@@ -42,6 +42,7 @@ static tb_status phoenix_create(void **self, const tb_dest_config *cfg, char *er
     spec.url_key = "endpoint";
     spec.format = TB__OTLP_PROTOBUF;
     spec.encode.conventions = TB__OTLP_CONV_OPENINFERENCE;
+    spec.encode.service_name = tb_dest_config_get(cfg, "service_name");
     spec.encode.resource_attrs = res;
     spec.encode.n_resource_attrs = 1;
     spec.headers = headers;
@@ -60,7 +61,9 @@ static tb_status phoenix_create(void **self, const tb_dest_config *cfg, char *er
     X("api_key", .kind = TB_KEY_STRING, .flags = TB_KEY_SECRET, .env = {"PHOENIX_API_KEY"})        \
     X("project", .kind = TB_KEY_STRING, .default_value = DEFAULT_PROJECT,                          \
       .env = {"PHOENIX_PROJECT_NAME"})                                                             \
-    X("headers", .kind = TB_KEY_HEADERS, .flags = TB_KEY_SECRET, .env = {"PHOENIX_CLIENT_HEADERS"})
+    X("headers", .kind = TB_KEY_HEADERS, .flags = TB_KEY_SECRET,                                   \
+      .env = {"PHOENIX_CLIENT_HEADERS"})                                                           \
+    X("service_name", .kind = TB_KEY_STRING, .env = {"OTEL_SERVICE_NAME"})
 
 static const tb_config_key phoenix_config_keys[] = {PHOENIX_KEYS(TB__KEY_SPEC) TB__KEY_END};
 static const char *const phoenix_keys[] = {PHOENIX_KEYS(TB__KEY_NAME) NULL};

@@ -81,6 +81,7 @@ static tb_status wandb_create(void **self, const tb_dest_config *cfg, char *err,
     spec.format = TB__OTLP_PROTOBUF;
     spec.encode.conventions =
         TB__OTLP_CONV_GENAI | TB__OTLP_CONV_OPENINFERENCE | TB__OTLP_CONV_WANDB;
+    spec.encode.service_name = tb_dest_config_get(cfg, "service_name");
     spec.encode.resource_attrs = res;
     spec.encode.n_resource_attrs = 2;
     spec.headers = headers;
@@ -99,7 +100,8 @@ static tb_status wandb_create(void **self, const tb_dest_config *cfg, char *err,
     X("api_key", .kind = TB_KEY_STRING, .flags = TB_KEY_SECRET | TB_KEY_ENV_NEEDED,                \
       .env = {"WANDB_API_KEY"})                                                                    \
     X("project", .kind = TB_KEY_STRING, .flags = TB_KEY_ENV_NEEDED,                                \
-      .env = {"${WANDB_ENTITY}/${WANDB_PROJECT}", "WANDB_PROJECT"})
+      .env = {"${WANDB_ENTITY}/${WANDB_PROJECT}", "WANDB_PROJECT"})                                \
+    X("service_name", .kind = TB_KEY_STRING, .env = {"OTEL_SERVICE_NAME"})
 
 static const tb_config_key wandb_config_keys[] = {WANDB_KEYS(TB__KEY_SPEC) TB__KEY_END};
 static const char *const wandb_keys[] = {WANDB_KEYS(TB__KEY_NAME) NULL};

@@ -376,10 +376,14 @@ static void test_arize(void **state)
 static void test_phoenix(void **state)
 {
     fx *f = *state;
-    st_fx_parse(f, "[px]\ntype = phoenix\nendpoint = %s\napi_key = " SECRET2 "\n", f->srv.url);
+    st_fx_parse(
+        f, "[px]\ntype = phoenix\nendpoint = %s\napi_key = " SECRET2 "\nservice_name = px-agents\n",
+        f->srv.url);
     st_fx_ship(f);
     got g;
     got_get(f, "/v1/traces", 0, &g);
+    /* service_name (OTEL_SERVICE_NAME) reaches every OTLP-family resource */
+    check_protobuf(&g, NULL, "service.name", "px-agents");
     /* Phoenix compares the content type exactly */
     st_assert_header(g.req, "content-type", "application/x-protobuf");
     st_assert_header(g.req, "authorization", "Bearer " SECRET2);

@@ -946,6 +946,7 @@ static void test_env_only_otel_spec(void **state)
     setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "2500", 1);
     setenv("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "/etc/ssl/collector.pem", 1);
     setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod", 1);
+    setenv("OTEL_SERVICE_NAME", "support-bot", 1);
     setenv("LANGFUSE_PUBLIC_KEY", "pk-lf", 1);
     setenv("LANGFUSE_SECRET_KEY", "sk-lf", 1);
     setenv("LANGFUSE_HOST", "https://legacy.example", 1);
@@ -967,6 +968,9 @@ static void test_env_only_otel_spec(void **state)
     assert_string_equal(tb_dest_config_get(d, "host"), "https://base.example");
     d = tb_config_find_destination(cfg, "phoenix");
     assert_string_equal(tb_dest_config_get(d, "headers"), "api_key=phx");
+    assert_string_equal(tb_dest_config_get(d, "service_name"), "support-bot");
+    d = tb_config_find_destination(cfg, "langfuse");
+    assert_string_equal(tb_dest_config_get(d, "service_name"), "support-bot");
     tb_config_free(cfg);
 
     setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc", 1);
