@@ -46,7 +46,7 @@ test)
     # themselves there)
     cmake --preset release
     cmake --build --preset release -j"$(nproc)"
-    ctest --preset release -R 'test_fork|bindings_python'
+    ctest --preset release -R 'test_fork|bindings_python|package_install'
     ;;
 *)
     echo "usage: tools/quickstart.sh demo|test" >&2
