@@ -72,7 +72,6 @@ void tb__cfg_fail(tb__cfg_parser *p, int line, const char *var, const char *sect
     if (p->st == TB_NOMEM)
         return;
     p->st = TB_CONFIG;
-    p->err_line = line;
     char msg[1200];
     va_list ap;
     va_start(ap, fmt);

@@ -605,6 +605,28 @@ const char *tb_dest_config_unresolved(const tb_dest_config *cfg)
     return cfg ? cfg->unresolved : NULL;
 }
 
+/* "A=…, B=…": the names of a headers value, never a value. */
+static void header_names(const char *h, char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    while (*h) {
+        size_t item = strcspn(h, ",");
+        size_t name = strcspn(h, "=");
+        if (name > item)
+            name = item;
+        while (name > 0 && h[0] == ' ')
+            h++, name--, item--;
+        int w = snprintf(buf + n, size - n, "%s%.*s=…", n ? ", " : "", (int)name, h);
+        if (w < 0 || (size_t)w >= size - n)
+            break;
+        n += (size_t)w;
+        h += item;
+        if (*h == ',')
+            h++;
+    }
+}
+
 void tb_dest_config_show(const tb_dest_config *cfg, const char *key, char *buf, size_t size)
 {
     if (!buf || !size)
@@ -622,42 +644,11 @@ void tb_dest_config_show(const tb_dest_config *cfg, const char *key, char *buf, 
     const tb_config_key *k =
         cfg->type && tb__cfg_type_find(cfg->type, &t) ? dest_key(&t, kv->key, &scratch) : NULL;
     if (k && k->kind == TB_KEY_HEADERS)
-        goto headers; /* their names are not secret, their values are */
-    if (!k || is_secret(k)) {
-        /* a secret (or a key no table describes): its length, never a byte */
+        header_names(kv->value, buf, size); /* names are not secret, values are */
+    else if (!k || is_secret(k))            /* a secret, or a key no table describes */
         snprintf(buf, size, "(secret, %zu characters)", strlen(kv->value));
-        return;
-    }
-    switch (k->kind) {
-    case TB_KEY_URL:
-        if (*kv->value)
-            url_masked(kv->value, buf, size);
-        return;
-    case TB_KEY_HEADERS:
-    headers : {
-        /* the names only */
-        size_t n = 0;
-        buf[0] = '\0';
-        const char *h = kv->value;
-        while (*h) {
-            size_t item = strcspn(h, ",");
-            size_t name = strcspn(h, "=");
-            if (name > item)
-                name = item;
-            while (name > 0 && h[0] == ' ')
-                h++, name--, item--;
-            int w = snprintf(buf + n, size - n, "%s%.*s=…", n ? ", " : "", (int)name, h);
-            if (w < 0 || (size_t)w >= size - n)
-                break;
-            n += (size_t)w;
-            h += item;
-            if (*h == ',')
-                h++;
-        }
-        return;
-    }
-    default:
+    else if (k->kind == TB_KEY_URL && *kv->value)
+        url_masked(kv->value, buf, size);
+    else if (k->kind != TB_KEY_URL)
         snprintf(buf, size, "%s", kv->value);
-        return;
-    }
 }

@@ -61,7 +61,6 @@ typedef struct tb__cfg_parser {
     int outbox_line, shipper_line;          /* where those sections were opened */
     /* the errors: the load goes on after one, to report them all */
     tb_status st; /* TB_OK until something fails */
-    int err_line; /* the line of the error being recorded (0: none) */
     tb__cfg_err *errs;
     size_t n_errs;
     int backoff_cap_line;

@@ -817,11 +817,9 @@ tb_status tb_ship_once(const char *db_path, const tb_config *cfg, const tb_ship_
         memset(report, 0, sizeof *report);
     if (!db_path || !cfg)
         return tb__set_error(TB_INVALID, "tb_ship_once: db_path and cfg are required");
-    tb_ship_options o;
-    if ((opts && (tb__ship_options_read(&o, opts)) != TB_OK))
+    tb_ship_options o = TB_SHIP_OPTIONS_INIT;
+    if (opts && tb__ship_options_read(&o, opts) != TB_OK)
         return TB_INVALID;
-    if (!opts)
-        o = (tb_ship_options)TB_SHIP_OPTIONS_INIT;
     engine e;
     dest_rt *dests;
     size_t n;

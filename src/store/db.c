@@ -235,13 +235,13 @@ static tb_status open_once(sqlite3 **out, const char *path, int busy_ms, int syn
         st = tb__db_error(db, rc, path);
         goto fail;
     }
+    /* Look before writing anything: a foreign or too-new file must be
+     * refused byte-for-byte untouched (migrate() checks again inside its
+     * transaction, for a file that changes under us). */
+    int have = 0, tables = 0;
+    if ((st = check_header(db, path, &have, &tables)) != TB_OK)
+        goto fail;
     if (!readonly) {
-        /* Look before writing anything: a foreign or too-new file must be
-         * refused byte-for-byte untouched (migrate() checks again inside its
-         * transaction, for a file that changes under us). */
-        int have = 0, tables = 0;
-        if ((st = check_header(db, path, &have, &tables)) != TB_OK)
-            goto fail;
         /* a new file gets incremental auto-vacuum so purge can give space
          * back; it only takes effect before the first table exists */
         if (tables == 0 && (st = tb__db_exec(db, "PRAGMA auto_vacuum=INCREMENTAL",
@@ -253,25 +253,16 @@ static tb_status open_once(sqlite3 **out, const char *path, int busy_ms, int syn
     if ((st = tb__db_exec(db, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
                           "setting synchronous")) != TB_OK)
         goto fail;
-    if (!readonly) {
-        /* a file already at the latest version needs no write lock to open
-         * (an operator's sqlite3 shell may hold it) */
-        int have = 0, tables = 0;
-        if ((st = check_header(db, path, &have, &tables)) != TB_OK)
-            goto fail;
-        if (have < tb__migrations[tb__migration_count - 1].version &&
-            (st = migrate(db, path)) != TB_OK)
-            goto fail;
-    } else {
-        int have = 0, tables = 0;
-        if ((st = check_header(db, path, &have, &tables)) != TB_OK)
-            goto fail;
-        if (have == 0) {
-            st = tb__set_error(TB_NOT_OUTBOX, "no outbox at %s (the file is not a tracebox outbox)",
-                               path);
-            goto fail;
-        }
+    if (readonly && have == 0) {
+        st = tb__set_error(TB_NOT_OUTBOX, "no outbox at %s (the file is not a tracebox outbox)",
+                           path);
+        goto fail;
     }
+    /* a file already at the latest version needs no write lock to open (an
+     * operator's sqlite3 shell may hold it) */
+    if (!readonly && have < tb__migrations[tb__migration_count - 1].version &&
+        (st = migrate(db, path)) != TB_OK)
+        goto fail;
     *out = db;
     return TB_OK;
 fail:
