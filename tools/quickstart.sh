@@ -44,7 +44,10 @@ test)
     # libasan does not lock its allocator around fork(), so under ASan a
     # child can hang in malloc for ASan's own reason (those cases skip
     # themselves there)
-    cmake --preset release
+    # the release build installs under Debian's multiarch libdir
+    # (lib/x86_64-linux-gnu), which package_install then checks
+    multiarch=$(gcc -print-multiarch 2>/dev/null || true)
+    cmake --preset release ${multiarch:+-DCMAKE_INSTALL_LIBDIR=lib/$multiarch}
     cmake --build --preset release -j"$(nproc)"
     ctest --preset release -R 'test_fork|bindings_python|package_install'
     ;;

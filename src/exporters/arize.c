@@ -78,7 +78,8 @@ static tb_status arize_create(void **self, const tb_dest_config *cfg, char *err,
       .flags = TB_KEY_SECRET | TB_KEY_ENV_TRIGGER | TB_KEY_ENV_NEEDED, .env = {"ARIZE_API_KEY"})   \
     X("project", .kind = TB_KEY_STRING, .default_value = DEFAULT_PROJECT,                          \
       .env = {"ARIZE_PROJECT_NAME"})                                                               \
-    X("service_name", .kind = TB_KEY_STRING, .env = {"OTEL_SERVICE_NAME"})
+    X("service_name", .kind = TB_KEY_STRING, .env = {"OTEL_SERVICE_NAME"})                         \
+    X("resource_attributes", .kind = TB_KEY_STRING, .env = {"OTEL_RESOURCE_ATTRIBUTES"})
 
 static const tb_config_key arize_config_keys[] = {ARIZE_KEYS(TB__KEY_SPEC) TB__KEY_END};
 static const char *const arize_keys[] = {ARIZE_KEYS(TB__KEY_NAME) NULL};

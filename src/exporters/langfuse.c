@@ -92,7 +92,8 @@ static tb_status langfuse_create(void **self, const tb_dest_config *cfg, char *e
     X("secret_key", .kind = TB_KEY_STRING,                                                         \
       .flags = TB_KEY_REQUIRED | TB_KEY_SECRET | TB_KEY_ENV_TRIGGER | TB_KEY_ENV_NEEDED,           \
       .env = {"LANGFUSE_SECRET_KEY"})                                                              \
-    X("service_name", .kind = TB_KEY_STRING, .env = {"OTEL_SERVICE_NAME"})
+    X("service_name", .kind = TB_KEY_STRING, .env = {"OTEL_SERVICE_NAME"})                         \
+    X("resource_attributes", .kind = TB_KEY_STRING, .env = {"OTEL_RESOURCE_ATTRIBUTES"})
 
 static const tb_config_key langfuse_config_keys[] = {LANGFUSE_KEYS(TB__KEY_SPEC) TB__KEY_END};
 static const char *const langfuse_keys[] = {LANGFUSE_KEYS(TB__KEY_NAME) NULL};

@@ -43,6 +43,7 @@ typedef struct sender {
     tb__otlp_format format;
     tb__otlp_options enc;
     char *service_name;
+    char *res_text;            /* resource_attributes, split in place */
     char *strs[4 * MAX_EXTRA]; /* owned keys and values of the extras */
     size_t n_strs;
     tb__otlp_kv res[MAX_EXTRA], spn[MAX_EXTRA];
@@ -123,11 +124,81 @@ void tb__otlp_sender_destroy(void *self)
     tb__http_close(s->http);
     tb__buf_free(&s->body);
     tb__free_mem(s->service_name);
+    tb__free_mem(s->res_text);
     for (size_t i = 0; i < s->n_strs; i++)
         tb__free_mem(s->strs[i]);
     tb__otlp_trace_cache_free(s->cache);
     tb__free_mem(s->bad);
     tb__free_mem(s);
+}
+
+/* resource_attributes (OTEL_RESOURCE_ATTRIBUTES), for every OTLP-family
+ * destination: k=v,k2=v2, values percent-decoded, added after the
+ * destination's own resource attributes (which win on a same key, as
+ * attributes set in code win over the variable in the OTel SDKs). A
+ * service.name among them is the service name when service_name
+ * (OTEL_SERVICE_NAME) is not set, as the spec says. */
+static tb_status add_resource_attributes(sender *s, const tb_dest_config *cfg, const char *name,
+                                         char *err, size_t err_size)
+{
+    const char *ra = tb_dest_config_get(cfg, "resource_attributes");
+    if (!ra || !ra[0])
+        return TB_OK;
+    if (!(s->res_text = tb__strdup(ra))) {
+        snprintf(err, err_size, "[%s]: out of memory", name);
+        return TB_NOMEM;
+    }
+    size_t n_own = s->enc.n_resource_attrs, n = n_own;
+    for (char *item = s->res_text, *next; item && *item; item = next) {
+        next = strchr(item, ',');
+        if (next)
+            *next++ = '\0';
+        char *eq = strchr(item, '=');
+        while (*item == ' ')
+            item++;
+        if (!eq || eq == item) {
+            if (!*item)
+                continue;
+            snprintf(err, err_size,
+                     "%s: [%s] resource_attributes: expected key=value pairs separated by commas",
+                     tb_dest_config_where(cfg, "resource_attributes"), name);
+            return TB_CONFIG;
+        }
+        *eq = '\0';
+        for (char *e = eq - 1; e > item && *e == ' '; e--)
+            *e = '\0';
+        char *v = eq + 1, *w = v;
+        for (char *r = v; *r; r++) { /* percent-decoding, in place */
+            if (r[0] == '%' && tb__hexval(r[1]) >= 0 && tb__hexval(r[2]) >= 0) {
+                *w++ = (char)(tb__hexval(r[1]) * 16 + tb__hexval(r[2]));
+                r += 2;
+            } else {
+                *w++ = *r;
+            }
+        }
+        *w = '\0';
+        if (strcmp(item, "service.name") == 0) {
+            if (!s->enc.service_name)
+                s->enc.service_name = v;
+            continue;
+        }
+        bool own = false;
+        for (size_t i = 0; i < n_own && !own; i++)
+            own = strcmp(s->res[i].key, item) == 0;
+        if (own)
+            continue;
+        if (n == MAX_EXTRA) {
+            snprintf(err, err_size, "%s: [%s] resource_attributes: at most %d attributes",
+                     tb_dest_config_where(cfg, "resource_attributes"), name,
+                     MAX_EXTRA - (int)n_own);
+            return TB_CONFIG;
+        }
+        s->res[n].key = item;
+        s->res[n].value = v;
+        n++;
+    }
+    s->enc.n_resource_attrs = n;
+    return TB_OK;
 }
 
 tb_status tb__otlp_sender_create(void **self, const tb_dest_config *cfg,
@@ -182,6 +253,10 @@ tb_status tb__otlp_sender_create(void **self, const tb_dest_config *cfg,
         goto nomem;
     s->enc.resource_attrs = s->res;
     s->enc.span_attrs = s->spn;
+    st = add_resource_attributes(s, cfg, name, err, err_size);
+    if (st != TB_OK)
+        goto done;
+    st = TB_NOMEM;
     s->cache = tb__otlp_trace_cache_new(TRACE_CACHE_SIZE);
     if (!s->cache)
         goto nomem;
@@ -308,66 +383,6 @@ static tb_status otlp_create(void **self, const tb_dest_config *cfg, char *err, 
         return TB_CONFIG;
     }
     spec.encode.service_name = tb_dest_config_get(cfg, "service_name");
-    /* resource_attributes (OTEL_RESOURCE_ATTRIBUTES): k=v,k2=v2, values
-     * percent-decoded; service_name (OTEL_SERVICE_NAME) wins over a
-     * service.name among them, as the spec says */
-    tb__otlp_kv res[MAX_EXTRA];
-    char *res_text = NULL;
-    size_t n_res = 0;
-    const char *ra = tb_dest_config_get(cfg, "resource_attributes");
-    if (ra && ra[0]) {
-        if (!(res_text = tb__strdup(ra))) {
-            snprintf(err, err_size, "[%s]: out of memory", name);
-            return TB_NOMEM;
-        }
-        for (char *item = res_text, *next; item && *item; item = next) {
-            next = strchr(item, ',');
-            if (next)
-                *next++ = '\0';
-            char *eq = strchr(item, '=');
-            while (*item == ' ')
-                item++;
-            if (!eq || eq == item) {
-                if (!*item)
-                    continue;
-                snprintf(err, err_size,
-                         "%s: [%s] resource_attributes: expected key=value pairs separated by "
-                         "commas",
-                         tb_dest_config_where(cfg, "resource_attributes"), name);
-                tb__free_mem(res_text);
-                return TB_CONFIG;
-            }
-            *eq = '\0';
-            for (char *e = eq - 1; e > item && *e == ' '; e--)
-                *e = '\0';
-            char *v = eq + 1, *w = v;
-            for (char *r = v; *r; r++) { /* percent-decoding, in place */
-                if (r[0] == '%' && tb__hexval(r[1]) >= 0 && tb__hexval(r[2]) >= 0) {
-                    *w++ = (char)(tb__hexval(r[1]) * 16 + tb__hexval(r[2]));
-                    r += 2;
-                } else {
-                    *w++ = *r;
-                }
-            }
-            *w = '\0';
-            if (strcmp(item, "service.name") == 0) {
-                if (!spec.encode.service_name)
-                    spec.encode.service_name = v;
-                continue;
-            }
-            if (n_res == MAX_EXTRA) {
-                snprintf(err, err_size, "%s: [%s] resource_attributes: at most %d attributes",
-                         tb_dest_config_where(cfg, "resource_attributes"), name, MAX_EXTRA);
-                tb__free_mem(res_text);
-                return TB_CONFIG;
-            }
-            res[n_res].key = item;
-            res[n_res].value = v;
-            n_res++;
-        }
-        spec.encode.resource_attrs = res;
-        spec.encode.n_resource_attrs = n_res;
-    }
     char *url = NULL;
     if (traces && traces[0]) {
         spec.url_key = "traces_endpoint";
@@ -387,18 +402,15 @@ static tb_status otlp_create(void **self, const tb_dest_config *cfg, char *err, 
                  "%s: [%s] endpoint: missing (the collector's base URL, e.g. "
                  "http://127.0.0.1:4318, or traces_endpoint with the full URL)",
                  tb_dest_config_where(cfg, NULL), name);
-        tb__free_mem(res_text);
         return TB_CONFIG;
     }
     if (!url) {
         snprintf(err, err_size, "[%s]: out of memory", name);
-        tb__free_mem(res_text);
         return TB_NOMEM;
     }
     spec.url = url;
     tb_status st = tb__otlp_sender_create(self, cfg, &spec, err, err_size);
     tb__free_mem(url);
-    tb__free_mem(res_text); /* the sender keeps copies */
     return st;
 }
 
@@ -408,7 +420,8 @@ static tb_status otlp_create(void **self, const tb_dest_config *cfg, char *err, 
  * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is its own key, used as is and winning
  * over the base (otlp_create); for the others the TRACES_ variable wins over
  * the generic one. `headers`, `compression`, `timeout` (a bare number from
- * the environment is milliseconds, as the spec has it) and `ca_file` are
+ * the environment is milliseconds, as the spec has it), `ca_file`,
+ * `client_cert` and `client_key` are
  * common keys listed here only for their variables. OTEL_..._PROTOCOL=grpc
  * is refused by the protocol key's choices (exit 78): only OTLP/HTTP is
  * spoken. */
@@ -430,6 +443,11 @@ static tb_status otlp_create(void **self, const tb_dest_config *cfg, char *err, 
       .env = {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"})                  \
     X("ca_file", .kind = TB_KEY_STRING,                                                            \
       .env = {"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE"})          \
+    X("client_cert", .kind = TB_KEY_STRING,                                                        \
+      .env = {"OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",                                      \
+              "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"})                                            \
+    X("client_key", .kind = TB_KEY_STRING,                                                         \
+      .env = {"OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "OTEL_EXPORTER_OTLP_CLIENT_KEY"})            \
     X("service_name", .kind = TB_KEY_STRING, .default_value = "tracebox",                          \
       .env = {"OTEL_SERVICE_NAME"})                                                                \
     X("resource_attributes", .kind = TB_KEY_STRING, .env = {"OTEL_RESOURCE_ATTRIBUTES"})

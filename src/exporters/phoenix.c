@@ -63,7 +63,8 @@ static tb_status phoenix_create(void **self, const tb_dest_config *cfg, char *er
       .env = {"PHOENIX_PROJECT_NAME"})                                                             \
     X("headers", .kind = TB_KEY_HEADERS, .flags = TB_KEY_SECRET,                                   \
       .env = {"PHOENIX_CLIENT_HEADERS"})                                                           \
-    X("service_name", .kind = TB_KEY_STRING, .env = {"OTEL_SERVICE_NAME"})
+    X("service_name", .kind = TB_KEY_STRING, .env = {"OTEL_SERVICE_NAME"})                         \
+    X("resource_attributes", .kind = TB_KEY_STRING, .env = {"OTEL_RESOURCE_ATTRIBUTES"})
 
 static const tb_config_key phoenix_config_keys[] = {PHOENIX_KEYS(TB__KEY_SPEC) TB__KEY_END};
 static const char *const phoenix_keys[] = {PHOENIX_KEYS(TB__KEY_NAME) NULL};

@@ -101,7 +101,8 @@ static tb_status wandb_create(void **self, const tb_dest_config *cfg, char *err,
       .env = {"WANDB_API_KEY"})                                                                    \
     X("project", .kind = TB_KEY_STRING, .flags = TB_KEY_ENV_NEEDED,                                \
       .env = {"${WANDB_ENTITY}/${WANDB_PROJECT}", "WANDB_PROJECT"})                                \
-    X("service_name", .kind = TB_KEY_STRING, .env = {"OTEL_SERVICE_NAME"})
+    X("service_name", .kind = TB_KEY_STRING, .env = {"OTEL_SERVICE_NAME"})                         \
+    X("resource_attributes", .kind = TB_KEY_STRING, .env = {"OTEL_RESOURCE_ATTRIBUTES"})
 
 static const tb_config_key wandb_config_keys[] = {WANDB_KEYS(TB__KEY_SPEC) TB__KEY_END};
 static const char *const wandb_keys[] = {WANDB_KEYS(TB__KEY_NAME) NULL};

@@ -469,6 +469,10 @@ tb_status tb__http_open(tb__http **out, const tb__http_config *cfg, char *err, s
     }
     if (h->cfg.ca_file)
         SETOPT(CURLOPT_CAINFO, h->cfg.ca_file);
+    if (h->cfg.client_cert)
+        SETOPT(CURLOPT_SSLCERT, h->cfg.client_cert);
+    if (h->cfg.client_key)
+        SETOPT(CURLOPT_SSLKEY, h->cfg.client_key);
     if (h->cfg.insecure) {
         SETOPT(CURLOPT_SSL_VERIFYPEER, 0L);
         SETOPT(CURLOPT_SSL_VERIFYHOST, 0L);

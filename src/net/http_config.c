@@ -104,6 +104,8 @@ void tb__http_config_free(tb__http_config *c)
         tb__free_mem(c->headers[i]);
     tb__free_mem(c->headers);
     tb__free_mem(c->ca_file);
+    tb__free_mem(c->client_cert);
+    tb__free_mem(c->client_key);
     tb__free_mem(c->bearer);
     tb__free_mem(c->basic_user);
     tb__free_mem(c->basic_password);
@@ -120,7 +122,10 @@ bool tb__http_config_copy(tb__http_config *dst, const tb__http_config *src)
     dst->max_response = src->max_response;
     dst->insecure = src->insecure;
     if (!replace_str(&dst->url, src->url) || !replace_str(&dst->content_type, src->content_type) ||
-        !replace_str(&dst->ca_file, src->ca_file) || !replace_str(&dst->bearer, src->bearer) ||
+        !replace_str(&dst->ca_file, src->ca_file) ||
+        !replace_str(&dst->client_cert, src->client_cert) ||
+        !replace_str(&dst->client_key, src->client_key) ||
+        !replace_str(&dst->bearer, src->bearer) ||
         !replace_str(&dst->basic_user, src->basic_user) ||
         !replace_str(&dst->basic_password, src->basic_password) ||
         !replace_str(&dst->user_agent, src->user_agent))
@@ -334,20 +339,29 @@ tb_status tb__http_config_from_dest(tb__http_config *c, const tb_dest_config *cf
             return TB_CONFIG;
         }
     }
-    if ((v = tb_dest_config_get(cfg, "ca_file")) != NULL && v[0]) {
+    static const char *const files[] = {"ca_file", "client_cert", "client_key"};
+    char **slots[] = {&c->ca_file, &c->client_cert, &c->client_key};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if ((v = tb_dest_config_get(cfg, files[i])) == NULL || !v[0])
+            continue;
         if (access(v, R_OK) != 0) {
             char eb[128];
             int e = errno;
             if (strerror_r(e, eb, sizeof eb) != 0)
                 snprintf(eb, sizeof eb, "errno %d", e);
-            tb__set_err(err, err_size, "%s: [%s] ca_file: cannot read %s: %s",
-                        tb_dest_config_where(cfg, "ca_file"), name, v, eb);
+            tb__set_err(err, err_size, "%s: [%s] %s: cannot read %s: %s",
+                        tb_dest_config_where(cfg, files[i]), name, files[i], v, eb);
             return TB_CONFIG;
         }
-        if (!replace_str(&c->ca_file, v)) {
-            tb__set_err(err, err_size, "[%s] ca_file: out of memory", name);
+        if (!replace_str(slots[i], v)) {
+            tb__set_err(err, err_size, "[%s] %s: out of memory", name, files[i]);
             return TB_NOMEM;
         }
+    }
+    if (c->client_key && !c->client_cert) {
+        tb__set_err(err, err_size, "%s: [%s] client_key: set without client_cert",
+                    tb_dest_config_where(cfg, "client_key"), name);
+        return TB_CONFIG;
     }
     if ((v = tb_dest_config_get(cfg, "insecure")) != NULL) {
         if (!tb__http_parse_bool(v, &c->insecure)) {

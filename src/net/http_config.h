@@ -38,6 +38,8 @@ typedef struct tb__http_config {
     int64_t timeout_ms;         /* whole request; default 30 s */
     size_t max_response;        /* response body cap; default 1 MiB */
     char *ca_file;              /* CURLOPT_CAINFO, or NULL */
+    char *client_cert;          /* CURLOPT_SSLCERT (PEM), or NULL */
+    char *client_key;           /* CURLOPT_SSLKEY (PEM), or NULL */
     bool insecure;              /* no peer/host verification */
     char *bearer;               /* Authorization: Bearer …, or NULL */
     char *basic_user;           /* Basic auth when non-NULL */
@@ -73,7 +75,9 @@ tb_status tb__http_config_parse_headers(tb__http_config *c, const char *spec, ch
                                         size_t err_size);
 
 /* Read a destination's common HTTP keys into c: `headers`, `compression`
- * (none|gzip), `ca_file`, `insecure` (true/false/yes/no/on/off/1/0) and the
+ * (none|gzip), `ca_file`, `client_cert`, `client_key` (mutual TLS; the key
+ * may also sit in the certificate's file), `insecure`
+ * (true/false/yes/no/on/off/1/0) and the
  * parsed `timeout` (tb_dest_config_timeout_ms). On a bad value returns
  * TB_CONFIG with "FILE:LINE: [section] key: what is wrong" in err. */
 tb_status tb__http_config_from_dest(tb__http_config *c, const tb_dest_config *cfg, char *err,

@@ -52,6 +52,8 @@ static const tb_config_key k_http[] = {
     {.name = "headers", .kind = TB_KEY_HEADERS, .flags = TB_KEY_SECRET},
     {.name = "compression", .kind = TB_KEY_ENUM, .choices = "none|gzip"},
     {.name = "ca_file", .kind = TB_KEY_STRING},
+    {.name = "client_cert", .kind = TB_KEY_STRING},
+    {.name = "client_key", .kind = TB_KEY_STRING},
     {.name = "insecure", .kind = TB_KEY_BOOL},
     {.name = NULL}};
 

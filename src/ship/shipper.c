@@ -462,8 +462,9 @@ static tb_status commit(engine *e, dest_rt *d, batch *b, size_t resolved, const 
                      d->cfg->name, msg, (long long)(wait / 60000));
         } else if (attempts == 1) {
             state_level = TB_LOG_WARN;
-            snprintf(state_line, sizeof state_line, "[%s] failing: %s; next try in %lld s",
-                     d->cfg->name, msg, (long long)((wait + 999) / 1000));
+            snprintf(state_line, sizeof state_line, "[%s] failing: %s; next try in %lld %s",
+                     d->cfg->name, msg, (long long)(wait < 1000 ? wait : (wait + 999) / 1000),
+                     wait < 1000 ? "ms" : "s");
         }
     }
     if (st == TB_OK && oc->rejected_unnamed > 0)

@@ -166,7 +166,8 @@ static inline void st_dir_remove_depth(const char *dir, int depth)
             if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
                 continue;
             char p[1024];
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= sizeof p)
+                continue;
             struct stat sb;
             if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
                 st_dir_remove_depth(p, depth + 1);
@@ -429,8 +430,8 @@ static inline void st_db_remove(const char *path)
     static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
     for (size_t i = 0; i < 4; i++) {
         char p[1100];
-        snprintf(p, sizeof p, "%s%s", path, suffix[i]);
-        unlink(p);
+        if ((size_t)snprintf(p, sizeof p, "%s%s", path, suffix[i]) < sizeof p)
+            unlink(p);
     }
 }
 

@@ -148,7 +148,7 @@ static int cloexec_pipe(int fds[2])
     return 0;
 }
 
-static int start(tb_test_server *s, const char *cert, const char *key)
+static int start(tb_test_server *s, const char *cert, const char *key, const char *client_ca)
 {
     memset(s, 0, sizeof *s);
     s->pid = -1;
@@ -182,7 +182,9 @@ static int start(tb_test_server *s, const char *cert, const char *key)
         /* dup2 clears O_CLOEXEC on the new descriptors */
         if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0)
             _exit(127);
-        if (cert)
+        if (cert && client_ca)
+            execlp("python3", "python3", "-u", script, "--tls", cert, key, client_ca, (char *)NULL);
+        else if (cert)
             execlp("python3", "python3", "-u", script, "--tls", cert, key, (char *)NULL);
         else
             execlp("python3", "python3", "-u", script, (char *)NULL);
@@ -204,12 +206,18 @@ static int start(tb_test_server *s, const char *cert, const char *key)
 
 int tb_test_server_start(tb_test_server *s)
 {
-    return start(s, NULL, NULL);
+    return start(s, NULL, NULL, NULL);
 }
 
 int tb_test_server_start_tls(tb_test_server *s, const char *cert, const char *key)
 {
-    return start(s, cert, key);
+    return start(s, cert, key, NULL);
+}
+
+int tb_test_server_start_mtls(tb_test_server *s, const char *cert, const char *key,
+                              const char *client_ca)
+{
+    return start(s, cert, key, client_ca);
 }
 
 int tb_test_server_control(tb_test_server *s, const char *json)

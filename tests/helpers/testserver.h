@@ -27,6 +27,10 @@ typedef struct tb_test_server {
 int tb_test_server_start(tb_test_server *s);
 /* Same with HTTPS (--tls cert key); s->url starts with https://. */
 int tb_test_server_start_tls(tb_test_server *s, const char *cert, const char *key);
+/* Same, and the server requires a client certificate signed by client_ca
+ * (--tls cert key client_ca). */
+int tb_test_server_start_mtls(tb_test_server *s, const char *cert, const char *key,
+                              const char *client_ca);
 /* POST json to /_control. 0 on success. */
 int tb_test_server_control(tb_test_server *s, const char *json);
 /* POST /_reset: forget recorded requests, back to mode "ok". 0 on success. */

@@ -55,7 +55,8 @@ GET /_stats     {"requests": n, "body_bytes": n, "cpu_ns": n}: every request
 POST /_reset    forget the requests and the counts, back to mode "ok",
                 recording on
 
-Optional: --tls CERT KEY serves HTTPS.
+Optional: --tls CERT KEY [CLIENT_CA] serves HTTPS; with CLIENT_CA it
+requires a client certificate signed by it (mutual TLS).
 """
 import base64
 import gzip
@@ -270,6 +271,9 @@ def main():
     if len(sys.argv) >= 4 and sys.argv[1] == "--tls":
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+        if len(sys.argv) >= 5:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(sys.argv[4])
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
     print("PORT %d" % server.server_address[1], flush=True)
 

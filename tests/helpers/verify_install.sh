@@ -11,6 +11,10 @@ cmake --install "$build" --prefix "$dir/inst" >/dev/null
 pc=$(find "$dir/inst" -name tracebox.pc)
 libdir=$(dirname "$(dirname "$pc")")
 echo "installed; tracebox.pc at ${pc#"$dir"/}"
+# the libdir the build was configured with (a multiarch one in CI) is where
+# the library and its .pc landed
+want=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:[A-Z]*=//p' "$build/CMakeCache.txt")
+[ "$libdir" = "$dir/inst/$want" ] || { echo "libdir $libdir, configured $want" >&2; exit 1; }
 cat > "$dir/m.c" <<'C'
 #include <tracebox.h>
 #include <stdio.h>

@@ -131,6 +131,50 @@ static void test_check_connect(void **state)
     st_capture_free(&r);
 }
 
+/* The OTLP family's probe is an empty ExportTraceServiceRequest (a
+ * zero-length protobuf message) POSTed where spans go, with the
+ * destination's content type and auth; a 403 is credentials refused. */
+static void test_check_connect_otlp(void **state)
+{
+    st_fx *f = *state;
+    st_cli_or_skip();
+    st_fx_server(f);
+    st_fx_write_ini(f,
+                    "[col]\ntype = otlp\nendpoint = %s\n"
+                    "[lf]\ntype = langfuse\nhost = %s\npublic_key = pk\nsecret_key = sk-x\n",
+                    f->srv.url, f->srv.url);
+    const char *args[] = {"--config", f->ini, "check", "--connect", NULL};
+    st_capture r = run(f, args);
+    assert_int_equal(r.status, 0);
+    assert_has(r.out, "connect [col]: reachable, accepted (HTTP 200)");
+    assert_has(r.out, "connect [lf]: reachable, accepted (HTTP 200)");
+    st_capture_free(&r);
+    char *log = tb_test_server_requests(&f->srv);
+    assert_non_null(log);
+    cJSON *reqs = cJSON_Parse(log);
+    free(log);
+    assert_int_equal(cJSON_GetArraySize(reqs), 2);
+    const char *paths[] = {"/v1/traces", "/api/public/otel/v1/traces"};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *q = cJSON_GetArrayItem(reqs, i);
+        assert_string_equal(st_req_str(q, "method"), "POST");
+        assert_string_equal(st_req_str(q, "path"), paths[i]);
+        assert_string_equal(st_req_str(q, "body_b64"), "");
+        st_assert_header(q, "content-type", "application/x-protobuf");
+    }
+    assert_non_null(st_req_header(cJSON_GetArrayItem(reqs, 1), "authorization"));
+    cJSON_Delete(reqs);
+
+    assert_int_equal(tb_test_server_control(&f->srv, "{\"mode\":\"status\",\"code\":403}"), 0);
+    r = run(f, args);
+    assert_int_equal(r.status, 77);
+    assert_has(r.out, "connect [col]: CREDENTIALS REFUSED (HTTP 403)");
+    assert_has(r.out, "connect [lf]: CREDENTIALS REFUSED (HTTP 403)");
+    assert_null(strstr(r.out, "sk-x"));
+    assert_null(strstr(r.err, "sk-x"));
+    st_capture_free(&r);
+}
+
 static void test_verbs_without_the_shippers_secrets(void **state)
 {
     st_fx *f = *state;
@@ -215,6 +259,7 @@ int main(void)
         ST_FX_OFFLINE_TEST(test_check_lists_every_error),
         ST_FX_OFFLINE_TEST(test_check_shows_without_secrets),
         ST_FX_OFFLINE_TEST(test_check_connect),
+        ST_FX_OFFLINE_TEST(test_check_connect_otlp),
         ST_FX_OFFLINE_TEST(test_verbs_without_the_shippers_secrets),
         ST_FX_OFFLINE_TEST(test_broken_config_stops_every_verb),
     };

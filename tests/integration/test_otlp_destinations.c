@@ -332,7 +332,7 @@ static void test_langfuse(void **state)
     fx *f = *state;
     st_fx_parse(f,
                 "[lf]\ntype = langfuse\nhost = %s/\npublic_key = pk-lf-1234\n"
-                "secret_key = " SECRET1 "\n",
+                "secret_key = " SECRET1 "\nresource_attributes = service.name=lf-agents,team=a\n",
                 f->srv.url);
     st_fx_ship(f);
     got g;
@@ -343,7 +343,9 @@ static void test_langfuse(void **state)
     st_assert_header(g.req, "x-langfuse-ingestion-version", "4");
     st_assert_header(g.req, "x-langfuse-sdk-name", "tracebox");
     st_assert_header(g.req, "x-langfuse-sdk-version", tb_version());
-    check_protobuf(&g, "langfuse.observation.type", "service.name", "tracebox");
+    /* OTEL_RESOURCE_ATTRIBUTES' service.name, OTEL_SERVICE_NAME unset */
+    check_protobuf(&g, "langfuse.observation.type", "service.name", "lf-agents");
+    check_protobuf(&g, NULL, "team", "a");
     check_protobuf(&g, "langfuse.trace.name", NULL, NULL);
     check_protobuf(&g, "session.id", NULL, NULL);
     got_free(&g);
@@ -377,13 +379,18 @@ static void test_phoenix(void **state)
 {
     fx *f = *state;
     st_fx_parse(
-        f, "[px]\ntype = phoenix\nendpoint = %s\napi_key = " SECRET2 "\nservice_name = px-agents\n",
+        f,
+        "[px]\ntype = phoenix\nendpoint = %s\napi_key = " SECRET2 "\nservice_name = px-agents\n"
+        "resource_attributes = deployment.environment=prod,openinference.project.name=other\n",
         f->srv.url);
     st_fx_ship(f);
     got g;
     got_get(f, "/v1/traces", 0, &g);
     /* service_name (OTEL_SERVICE_NAME) reaches every OTLP-family resource */
     check_protobuf(&g, NULL, "service.name", "px-agents");
+    /* resource_attributes (OTEL_RESOURCE_ATTRIBUTES) reaches it too; the
+     * destination's own project attribute wins over one given there */
+    check_protobuf(&g, NULL, "deployment.environment", "prod");
     /* Phoenix compares the content type exactly */
     st_assert_header(g.req, "content-type", "application/x-protobuf");
     st_assert_header(g.req, "authorization", "Bearer " SECRET2);

@@ -374,6 +374,54 @@ static void test_long_running_sigterm(void **state)
     assert_int_equal(st_db_int(f->db, "SELECT count(*) FROM pending"), 0);
 }
 
+/* The daemon (no --once, no --verbose) says each state change in one line:
+ * the first failure with its reason (not one line per retry), the
+ * recovery; never the credential, even when the server echoes it. */
+static void test_daemon_logs_state_changes(void **state)
+{
+    fx *f = *state;
+    st_fx_write_ini(f,
+                    "[shipper]\nbackoff_base = 10ms\nbackoff_cap = 50ms\npoll_interval = 50ms\n\n"
+                    "[hook]\ntype = webhook\nurl = %s/hook\n"
+                    "headers = Authorization=Bearer sk-daemon-secret-42\n",
+                    f->srv.url);
+    st_fx_put(f, 30, 10);
+    assert_int_equal(tb_test_server_control(&f->srv,
+                                            "{\"mode\":\"sequence\",\"steps\":["
+                                            "{\"mode\":\"status\",\"code\":503,\"body\":"
+                                            "\"overloaded; token Bearer sk-daemon-secret-42\"},"
+                                            "{\"mode\":\"status\",\"code\":503},"
+                                            "{\"mode\":\"status\",\"code\":503}]}"),
+                     0);
+    const char *args[] = {"--db", f->db, "--config", f->ini, "ship", NULL};
+    pid_t pid = st_spawn(f->dir, f->out, f->err, args);
+    size_t total = f->recs.n, got = 0;
+    for (int tries = 0; tries < 1500 && got < total; tries++) {
+        got = st_arrived_ids(&f->srv);
+        if (got < total)
+            st_nap_ms(10);
+    }
+    /* the recovery line is written after the delivering commit: wait for
+     * it (or the deadline) before stopping the daemon */
+    for (int tries = 0; tries < 1000 && !st_file_has(f->err, "recovered after"); tries++)
+        st_nap_ms(10);
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    int status = st_wait(pid, 20000);
+    assert_true(status != -1 && WIFEXITED(status));
+    st_fx_expect_exit(f, WEXITSTATUS(status), 0, "ship after SIGTERM");
+    assert_int_equal(got, total);
+    char *err = cli_stderr(f);
+    assert_non_null(err);
+    const char *first = strstr(err, "[hook] failing: HTTP 503");
+    if (!first)
+        fail_msg("no failing line in:\n%s", err);
+    if (strstr(first + strlen("[hook] failing:"), "failing:"))
+        fail_msg("more than one failing line in:\n%s", err);
+    assert_non_null(strstr(err, "[hook] recovered after 3 failed attempt(s)"));
+    assert_null(strstr(err, "sk-daemon-secret-42"));
+    free(err);
+}
+
 /* ship --once with --max-time finishes its job: two 503s and then 200s
  * are waited through (before: exit 75 after the first failure); with -q a
  * successful run prints nothing (the failure and recovery lines it logged
@@ -465,6 +513,7 @@ int main(void)
         ST_FX_TEST(test_slow_destination_does_not_starve),
         ST_FX_TEST(test_unknown_key_exit_78),
         ST_FX_TEST(test_long_running_sigterm),
+        ST_FX_TEST(test_daemon_logs_state_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -591,7 +591,7 @@ static void test_secrets_not_echoed(void **state)
     assert_string_equal(tb_last_error(),
                         "t.ini:4: [w] api_key: unknown key for type webhook (use one of: type, "
                         "batch_size, max_batch_bytes, timeout, max_age, start, redact, headers, "
-                        "compression, ca_file, insecure, url)");
+                        "compression, ca_file, client_cert, client_key, insecure, url)");
     tb_config_parse(&cfg, bad[2], "t.ini");
     assert_string_equal(tb_last_error(), "t.ini:3: malformed line (expected `key = value`, "
                                          "`[section]` or a `#` or `;` comment)");
@@ -682,7 +682,7 @@ static void test_registered_table(void **state)
     expect_error("[k]\ntype = kafka_table\nbrokers = b\ncolour = red\n",
                  "t.ini:4: [k] colour: unknown key for type kafka_table (use one of: type, "
                  "batch_size, max_batch_bytes, timeout, max_age, start, redact, headers, "
-                 "compression, ca_file, insecure, brokers, url, acks, partitions, linger, pin, "
+                 "compression, ca_file, client_cert, client_key, insecure, brokers, url, acks, partitions, linger, pin, "
                  "codecs)");
     expect_error("[k]\ntype = kafka_table\nacks = 1\n",
                  "t.ini:1: [k] brokers: missing (type kafka_table needs brokers or url; set one "

@@ -587,6 +587,64 @@ static void test_tls(void **state)
     st_dir_remove(dir);
 }
 
+/* Mutual TLS: a server that requires a client certificate refuses a
+ * client without one (a transport error, retried) and takes the request
+ * with client_cert + client_key, and with a PEM holding both. */
+static void test_mtls(void **state)
+{
+    (void)state;
+    if (system("openssl version > /dev/null 2>&1") != 0)
+        skip();
+    char dir[256], cmd[4096], cert[300], key[300], ccert[300], ckey[300], both[300];
+    st_dir_make(dir, sizeof dir);
+    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    snprintf(ccert, sizeof ccert, "%s/client.pem", dir);
+    snprintf(ckey, sizeof ckey, "%s/client.key", dir);
+    snprintf(both, sizeof both, "%s/both.pem", dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout %s -out %s -days 2 -subj /CN=127.0.0.1 "
+             "-addext subjectAltName=IP:127.0.0.1 > /dev/null 2>&1 && "
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout %s -out %s -days 2 -subj /CN=tracebox-client > /dev/null 2>&1 && "
+             "cat %s %s > %s",
+             key, cert, ckey, ccert, ccert, ckey, both);
+    assert_int_equal(system(cmd), 0);
+    tb_test_server tls;
+    assert_int_equal(tb_test_server_start_mtls(&tls, cert, key, ccert), 0);
+
+    for (int mode = 0; mode < 3; mode++) {
+        tb__http_config c;
+        tb__http_config_init(&c);
+        char err[256];
+        assert_int_equal(tb__http_config_set_url(&c, tls.url, err, sizeof err), TB_OK);
+        c.ca_file = tb__strdup(cert);
+        if (mode == 1) {
+            c.client_cert = tb__strdup(ccert);
+            c.client_key = tb__strdup(ckey);
+        }
+        if (mode == 2)
+            c.client_cert = tb__strdup(both);
+        tb__http *h = NULL;
+        assert_int_equal(tb__http_open(&h, &c, err, sizeof err), TB_OK);
+        tb__http_config_free(&c);
+        tb__http_response resp;
+        tb_export_result res;
+        post(h, "{}", &resp, &res);
+        if (mode == 0) {
+            assert_int_equal(res.outcome, TB_EXPORT_RETRY);
+            assert_int_equal(res.http_status, 0);
+            assert_true(resp.transport_error);
+        } else if (res.outcome != TB_EXPORT_DELIVERED) {
+            fail_msg("mode %d: %s", mode, res.message);
+        }
+        tb__http_close(h);
+    }
+    tb_test_server_stop(&tls);
+    st_dir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -607,6 +665,7 @@ int main(void)
         cmocka_unit_test_setup(test_redirect_not_followed, st_server_reset),
         cmocka_unit_test_setup(test_no_credentials_in_messages, st_server_reset),
         cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_mtls),
     };
     return cmocka_run_group_tests(tests, st_server_group_setup, st_server_group_teardown);
 }
