@@ -682,7 +682,8 @@ static void test_registered_table(void **state)
     expect_error("[k]\ntype = kafka_table\nbrokers = b\ncolour = red\n",
                  "t.ini:4: [k] colour: unknown key for type kafka_table (use one of: type, "
                  "batch_size, max_batch_bytes, timeout, max_age, start, redact, headers, "
-                 "compression, ca_file, client_cert, client_key, insecure, brokers, url, acks, partitions, linger, pin, "
+                 "compression, ca_file, client_cert, client_key, insecure, brokers, url, acks, "
+                 "partitions, linger, pin, "
                  "codecs)");
     expect_error("[k]\ntype = kafka_table\nacks = 1\n",
                  "t.ini:1: [k] brokers: missing (type kafka_table needs brokers or url; set one "
