@@ -150,7 +150,7 @@ int64_t tb__delivery_attempts(sqlite3 *db, const char *name)
 
 int64_t tb__delivery_pending(sqlite3 *db, const char *name)
 {
-    return one_int(db, "SELECT count(*) FROM pending WHERE destination = ?1", name, -1);
+    return one_int(db, "SELECT pending FROM outbox_status WHERE destination = ?1", name, -1);
 }
 
 tb_status tb__delivery_read(sqlite3 *db, const char *name, bool requeued, int limit,

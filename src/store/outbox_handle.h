@@ -38,6 +38,9 @@ struct tb_outbox {
     tb_outbox_options opts;
     sqlite3 *db; /* used only by the current leader */
     sqlite3_stmt *ins, *get_trace, *upd_trace;
+    /* the last seq handed out, read at the start of a write, and giving
+     * back the one an ignored duplicate took (outbox_writer.c) */
+    sqlite3_stmt *seq_get, *seq_back;
 
     pthread_mutex_t mu;
     pthread_cond_t done_cv;  /* a batch finished */

@@ -32,11 +32,19 @@ tb_status tb__outbox_prepare(tb_outbox *ob)
     static const char *get = "SELECT seq, body FROM records WHERE kind = 'trace' AND trace_id = ?";
     static const char *upd =
         "UPDATE records SET body = ?1, name = coalesce(?2, name) WHERE seq = ?3";
+    static const char *seq_get = "SELECT seq FROM sqlite_sequence WHERE name = 'records'";
+    static const char *seq_back =
+        "UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'records' AND seq = ?1 + 1";
     int rc;
     if ((rc = sqlite3_prepare_v3(ob->db, ins, -1, SQLITE_PREPARE_PERSISTENT, &ob->ins, NULL)) ||
         (rc = sqlite3_prepare_v3(ob->db, get, -1, SQLITE_PREPARE_PERSISTENT, &ob->get_trace,
                                  NULL)) ||
-        (rc = sqlite3_prepare_v3(ob->db, upd, -1, SQLITE_PREPARE_PERSISTENT, &ob->upd_trace, NULL)))
+        (rc = sqlite3_prepare_v3(ob->db, upd, -1, SQLITE_PREPARE_PERSISTENT, &ob->upd_trace,
+                                 NULL)) ||
+        (rc = sqlite3_prepare_v3(ob->db, seq_get, -1, SQLITE_PREPARE_PERSISTENT, &ob->seq_get,
+                                 NULL)) ||
+        (rc = sqlite3_prepare_v3(ob->db, seq_back, -1, SQLITE_PREPARE_PERSISTENT, &ob->seq_back,
+                                 NULL)))
         return tb__db_error(ob->db, rc, "preparing statements");
     return TB_OK;
 }
@@ -46,7 +54,9 @@ void tb__outbox_disconnect(tb_outbox *ob, bool quietly)
     sqlite3_finalize(ob->ins);
     sqlite3_finalize(ob->get_trace);
     sqlite3_finalize(ob->upd_trace);
-    ob->ins = ob->get_trace = ob->upd_trace = NULL;
+    sqlite3_finalize(ob->seq_get);
+    sqlite3_finalize(ob->seq_back);
+    ob->ins = ob->get_trace = ob->upd_trace = ob->seq_get = ob->seq_back = NULL;
     if (ob->db && quietly) {
         tb__db_close_quietly(ob->db);
     } else if (ob->db) {
@@ -141,7 +151,35 @@ static tb_status merge_trace(tb_outbox *ob, tb__put_req *r)
     return st;
 }
 
-static tb_status insert_one(tb_outbox *ob, tb__put_req *r, const char *now)
+/* The last seq handed out (0 before the first record), inside the write
+ * transaction. */
+static tb_status last_seq(tb_outbox *ob, int64_t *seq)
+{
+    sqlite3_stmt *g = ob->seq_get;
+    sqlite3_reset(g);
+    int rc = sqlite3_step(g);
+    *seq = rc == SQLITE_ROW ? sqlite3_column_int64(g, 0) : 0;
+    sqlite3_reset(g);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return tb__db_error(ob->db, rc, "reading the last seq");
+    return TB_OK;
+}
+
+/* INSERT OR IGNORE takes a seq even for the duplicate it skips; give it
+ * back, so that seq has no holes but deletes (schema/003_status.sql counts
+ * on it). seq is the last seq handed out before the skipped insert; the
+ * update only moves the sequence from seq + 1 back to seq. */
+static tb_status give_seq_back(tb_outbox *ob, int64_t seq)
+{
+    sqlite3_stmt *u = ob->seq_back;
+    sqlite3_reset(u);
+    sqlite3_bind_int64(u, 1, seq);
+    int rc = sqlite3_step(u);
+    sqlite3_reset(u);
+    return rc == SQLITE_DONE ? TB_OK : tb__db_error(ob->db, rc, "giving a seq back");
+}
+
+static tb_status insert_one(tb_outbox *ob, tb__put_req *r, const char *now, int64_t *seq)
 {
     sqlite3_stmt *s = ob->ins;
     const tb__record *rec = &r->rec;
@@ -162,9 +200,14 @@ static tb_status insert_one(tb_outbox *ob, tb__put_req *r, const char *now)
     sqlite3_clear_bindings(s);
     if (rc != SQLITE_DONE)
         return tb__db_error(ob->db, rc, "storing a record");
-    if (sqlite3_changes(ob->db) == 0 && rec->is_trace)
-        return merge_trace(ob, r);
-    return TB_OK;
+    if (sqlite3_changes(ob->db) > 0) {
+        *seq = sqlite3_last_insert_rowid(ob->db);
+        return TB_OK;
+    }
+    tb_status st = give_seq_back(ob, *seq);
+    if (st == TB_OK && rec->is_trace)
+        st = merge_trace(ob, r);
+    return st;
 }
 
 /* Make room under max_size by deleting the oldest fully delivered records.
@@ -201,7 +244,9 @@ static tb_status write_batch(tb_outbox *ob, tb__put_req *first, tb__put_req *end
     if (st != TB_OK)
         return st;
     bool room = make_room(ob);
-    int64_t newly_refused = 0;
+    int64_t newly_refused = 0, seq = 0;
+    if ((st = last_seq(ob, &seq)) != TB_OK)
+        goto rollback;
     for (tb__put_req *r = first; r != end; r = r->next) {
         if (!room) {
             r->st = tb__set_error(TB_FULL,
@@ -212,7 +257,7 @@ static tb_status write_batch(tb_outbox *ob, tb__put_req *first, tb__put_req *end
             newly_refused++;
             continue;
         }
-        if ((st = insert_one(ob, r, now)) != TB_OK)
+        if ((st = insert_one(ob, r, now, &seq)) != TB_OK)
             goto rollback;
         r->st = TB_OK;
     }

@@ -135,8 +135,21 @@ tb_status tb__store_evict(sqlite3 *db, int limit, int64_t *evicted)
 
 tb_status tb__store_figures(sqlite3 *db, tb_admin_figures *f)
 {
-    tb_status st =
-        scalar(db, "SELECT count(*) FROM records", NULL, "counting records", &f->records);
+    /* the last seq handed out minus the rows deleted (schema/003_status.sql:
+     * no holes but deletes), not a count that grows with the file; a file
+     * of an older schema opened read-only counts */
+    tb_status st = TB_OK;
+    sqlite3_stmt *probe = NULL;
+    bool counted =
+        sqlite3_prepare_v2(db, "SELECT rows FROM records_deleted", -1, &probe, NULL) == SQLITE_OK;
+    sqlite3_finalize(probe);
+    if (counted)
+        st = scalar(db,
+                    "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'records'), 0) "
+                    "- coalesce((SELECT rows FROM records_deleted WHERE id = 1), 0)",
+                    NULL, "counting records", &f->records);
+    else
+        st = scalar(db, "SELECT count(*) FROM records", NULL, "counting records", &f->records);
     static const struct {
         const char *name;
         size_t off;
