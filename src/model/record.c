@@ -12,6 +12,8 @@
  */
 #include "record.h"
 
+#include "json_scan.h"
+
 #include <string.h>
 
 static tb_status fail(char *err, size_t n, const char *fmt, ...) TB__PRINTF(3, 4);
@@ -25,45 +27,60 @@ static tb_status fail(char *err, size_t n, const char *fmt, ...)
 }
 
 /* A short, printable excerpt of a bad value for an error message. */
-static void excerpt(const cJSON *v, char *out, size_t n)
+static void excerpt_text(const char *str, char *out, size_t n)
 {
-    if (cJSON_IsString(v)) {
-        size_t i = 0;
-        const char *s = v->valuestring;
-        out[i++] = '"';
-        for (; *s && i + 5 < n; s++)
-            out[i++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
-        if (*s)
-            out[i++] = '.', out[i++] = '.', out[i++] = '.';
-        out[i++] = '"';
-        out[i] = '\0';
-    } else if (cJSON_IsNull(v)) {
-        snprintf(out, n, "null");
-    } else if (cJSON_IsNumber(v)) {
-        snprintf(out, n, "a number");
-    } else if (cJSON_IsBool(v)) {
-        snprintf(out, n, "a boolean");
-    } else if (cJSON_IsArray(v)) {
-        snprintf(out, n, "an array");
-    } else if (cJSON_IsObject(v)) {
-        snprintf(out, n, "an object");
-    } else {
-        snprintf(out, n, "missing");
-    }
+    size_t i = 0;
+    const char *s = str;
+    out[i++] = '"';
+    for (; *s && i + 5 < n; s++)
+        out[i++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+    if (*s)
+        out[i++] = '.', out[i++] = '.', out[i++] = '.';
+    out[i++] = '"';
+    out[i] = '\0';
 }
 
-/* Optional string: absent or null -> NULL; string -> it; else error. */
-static bool opt_string(const cJSON *obj, const char *key, const char **out)
+static void excerpt(const tb__jval *v, char *out, size_t n)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v || cJSON_IsNull(v)) {
-        *out = NULL;
-        return true;
+    switch (v->type) {
+    case TB__J_STRING: {
+        char buf[96];
+        tb__jval cut = *v;
+        if (cut.len > sizeof buf - 1) { /* the start of a long string is enough */
+            cut.len = sizeof buf - 1;
+            cut.escaped = true; /* decoded by hand below */
+        }
+        if (cut.len == v->len) {
+            tb__json_string(v, buf);
+        } else {
+            size_t k = 0;
+            for (size_t i = 1; i < cut.len && k + 1 < sizeof buf; i++)
+                buf[k++] = v->at[i];
+            buf[k] = '\0';
+        }
+        excerpt_text(buf, out, n);
+        break;
     }
-    if (!cJSON_IsString(v))
-        return false;
-    *out = v->valuestring;
-    return true;
+    case TB__J_NULL:
+        snprintf(out, n, "null");
+        break;
+    case TB__J_NUMBER:
+        snprintf(out, n, "a number");
+        break;
+    case TB__J_TRUE:
+    case TB__J_FALSE:
+        snprintf(out, n, "a boolean");
+        break;
+    case TB__J_ARRAY:
+        snprintf(out, n, "an array");
+        break;
+    case TB__J_OBJECT:
+        snprintf(out, n, "an object");
+        break;
+    default:
+        snprintf(out, n, "missing");
+        break;
+    }
 }
 
 static bool check_time(const char *s)
@@ -72,43 +89,50 @@ static bool check_time(const char *s)
     return s == NULL || tb__parse_iso8601(s, &us);
 }
 
-/* The human name of a span: what an operator looks for in `pending`. */
+/* The human name of a span: what an operator looks for in `pending`. Each
+ * argument is the span_data member of that name when it is a string, else
+ * NULL. A handoff's "from -> to" is written into buf (cut at 511 bytes);
+ * any other name is one of the arguments. */
+static const char *span_name_of(const char *type, const char *name, const char *from,
+                                const char *to, const char *model, const char *server,
+                                const char *response_id, char buf[512])
+{
+    if (strcmp(type, "handoff") == 0) {
+        snprintf(buf, 512, "%s -> %s", from ? from : "?", to ? to : "?");
+        return buf;
+    }
+    return name ? name : model ? model : server ? server : response_id ? response_id : type;
+}
+
+static const char *str_of(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
 char *tb__span_name(const cJSON *data, const char *type)
 {
-    const char *name = NULL;
-    const cJSON *v;
     char buf[512];
-    if ((v = cJSON_GetObjectItemCaseSensitive(data, "name")) && cJSON_IsString(v))
-        name = v->valuestring;
-    if (strcmp(type, "handoff") == 0) {
-        const char *from = NULL, *to = NULL;
-        opt_string(data, "from_agent", &from);
-        opt_string(data, "to_agent", &to);
-        snprintf(buf, sizeof buf, "%s -> %s", from ? from : "?", to ? to : "?");
-        return tb__strdup(buf);
-    }
-    if (!name && (v = cJSON_GetObjectItemCaseSensitive(data, "model")) && cJSON_IsString(v))
-        name = v->valuestring;
-    if (!name && (v = cJSON_GetObjectItemCaseSensitive(data, "server")) && cJSON_IsString(v))
-        name = v->valuestring;
-    if (!name && (v = cJSON_GetObjectItemCaseSensitive(data, "response_id")) && cJSON_IsString(v))
-        name = v->valuestring;
-    if (!name)
-        name = type;
-    return tb__strdup(name);
+    return tb__strdup(span_name_of(type, str_of(data, "name"), str_of(data, "from_agent"),
+                                   str_of(data, "to_agent"), str_of(data, "model"),
+                                   str_of(data, "server"), str_of(data, "response_id"), buf));
 }
 
 void tb__record_clear(tb__record *rec)
 {
     cJSON_Delete(rec->root);
-    tb__free_mem(rec->name);
-    tb__free_mem(rec->error_json);
+    if (!rec->packed) {
+        tb__free_mem(rec->name);
+        tb__free_mem(rec->error_json);
+    }
     tb__free_mem(rec->strings);
     memset(rec, 0, sizeof *rec);
 }
 
 tb_status tb__record_compact(tb__record *rec)
 {
+    if (rec->packed)
+        return TB_OK; /* tb__record_decode made it so */
     const char **cols[] = {&rec->id,   &rec->trace_id,   &rec->span_id, &rec->parent_id,
                            &rec->type, &rec->started_at, &rec->ended_at};
     size_t n = sizeof cols / sizeof cols[0], total = 0;
@@ -133,55 +157,97 @@ tb_status tb__record_compact(tb__record *rec)
     return TB_OK;
 }
 
-/* The first key of obj that appears twice, or NULL. JSON readers disagree
- * on which one wins (cJSON the first, Python and JavaScript the last), so a
- * record that has one is refused rather than stored under one id and read
- * under another. */
-static const char *duplicate_key(const cJSON *obj)
+/* The members the codec reads (json_scan.h): of the record, of span_data
+ * and of error. */
+enum {
+    K_OBJECT,
+    K_ID,
+    K_TRACE_ID,
+    K_PARENT_ID,
+    K_STARTED,
+    K_ENDED,
+    K_SPAN_DATA,
+    K_ERROR,
+    K_METADATA,
+    K_WORKFLOW,
+    K_GROUP,
+    N_TOP
+};
+enum { D_TYPE, D_NAME, D_MODEL, D_SERVER, D_RESPONSE_ID, D_FROM, D_TO, N_DATA };
+static const char *const k_top[N_TOP] = {
+    "object",    "id",    "trace_id", "parent_id",     "started_at", "ended_at",
+    "span_data", "error", "metadata", "workflow_name", "group_id"};
+static const char *const k_data[N_DATA] = {"type",        "name",       "model",   "server",
+                                           "response_id", "from_agent", "to_agent"};
+static const char *const k_error[] = {"message"};
+
+/* Values of a scanned record, decoded into one buffer. */
+typedef struct decoded {
+    char *buf, *at;
+} decoded;
+
+/* A string member decoded into d (NULL when absent or not a string);
+ * *len (may be NULL) its decoded length, NUL bytes included. */
+static const char *take(decoded *d, const tb__jval *v, size_t *len)
 {
-    if (!cJSON_IsObject(obj))
+    if (v->type != TB__J_STRING)
         return NULL;
-    for (const cJSON *a = obj->child; a; a = a->next)
-        for (const cJSON *b = a->next; b; b = b->next)
-            if (a->string && b->string && strcmp(a->string, b->string) == 0)
-                return a->string;
-    return NULL;
+    char *s = d->at;
+    size_t n = tb__json_string(v, s);
+    d->at += n + 1;
+    if (len)
+        *len = n;
+    return s;
 }
 
-/* Did the id `got` (as decoded) end early at a \u0000 escape? cJSON's
- * strings end at the first NUL, so "ab\u0000cd" would be stored as "ab".
- * Looked for only when the text has such an escape at all. */
-static bool id_cut_at_nul(const char *json, size_t len, const char *got)
+/* Optional string: absent or null -> NULL, string -> it, else false. */
+static bool opt_string(decoded *d, const tb__jval *v, const char **out, size_t *len)
 {
-    static const char esc[] = "\\u0000";
-    const size_t e = sizeof esc - 1;
-    if (!got)
+    *out = NULL;
+    if (v->type == TB__J_ABSENT || v->type == TB__J_NULL)
+        return true;
+    if (v->type != TB__J_STRING)
         return false;
-    const char *first = NULL; /* the first \u0000 in the text */
-    for (const char *p = json; p && (size_t)(p - json) + e <= len;
-         p = memchr(p + 1, '\\', len - (size_t)(p - json) - 1)) {
-        if (*p == '\\' && memcmp(p, esc, e) == 0) {
-            first = p;
-            break;
+    *out = take(d, v, len);
+    return true;
+}
+
+/* An id that decodes with a \u0000 in it: a C string would cut it short. */
+static bool cut_at_nul(const char *s, size_t len)
+{
+    return s && strlen(s) != len;
+}
+
+/* The error object's text without the blanks between tokens. */
+static const char *compact_json(decoded *d, const tb__jval *v)
+{
+    char *out = d->at, *o = out;
+    bool in_str = false;
+    for (size_t i = 0; i < v->len; i++) {
+        char c = v->at[i];
+        if (in_str) {
+            *o++ = c;
+            if (c == '\\' && i + 1 < v->len)
+                *o++ = v->at[++i];
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+            *o++ = c;
+        } else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+            *o++ = c;
         }
     }
-    if (!first)
-        return false;
-    size_t n = strlen(got);
-    for (size_t i = 0; i + 1 + n + e <= len; i++)
-        if (json[i] == '"' && memcmp(json + i + 1, got, n) == 0 &&
-            memcmp(json + i + 1 + n, esc, e) == 0)
-            return true;
-    return false;
+    *o = '\0';
+    d->at = o + 1;
+    return out;
 }
 
 tb_status tb__record_decode(tb__record *rec, const char *json, size_t len, char *err,
                             size_t err_size)
 {
-    tb_status st = TB_BAD_RECORD;
     char ex[80];
     memset(rec, 0, sizeof *rec);
-    tb__json_init();
     err[0] = '\0';
 
     if (!json)
@@ -192,161 +258,180 @@ tb_status tb__record_decode(tb__record *rec, const char *json, size_t len, char 
     if (memchr(json, '\0', len))
         return fail(err, err_size, "record: NUL byte inside the JSON text");
 
-    const char *end = NULL;
-    rec->root = cJSON_ParseWithLengthOpts(json, len, &end, false);
-    if (!rec->root) {
-        const char *where = cJSON_GetErrorPtr();
-        size_t off = where && where >= json && where <= json + len ? (size_t)(where - json) : 0;
-        return fail(err, err_size, "record: not valid JSON (near byte %zu)", off);
-    }
-    while (end && end < json + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-        end++;
-    if (end && end < json + len) {
-        st = fail(err, err_size, "record: unexpected text after the JSON object (byte %zu)",
-                  (size_t)(end - json));
-        goto fail;
-    }
-    if (!cJSON_IsObject(rec->root)) {
-        excerpt(rec->root, ex, sizeof ex);
-        st = fail(err, err_size, "record: expected a JSON object, got %s", ex);
-        goto fail;
-    }
-
-    const char *dup = duplicate_key(rec->root);
-    if (!dup)
-        dup = duplicate_key(cJSON_GetObjectItemCaseSensitive(rec->root, "span_data"));
-    if (dup) {
-        st = fail(err, err_size, "%s: the key appears twice (readers disagree on which one counts)",
-                  dup);
-        goto fail;
+    tb__jval top[N_TOP], data[N_DATA], error[1], whole;
+    const tb__jspec data_spec = {k_data, N_DATA, data, NULL, true};
+    const tb__jspec error_spec = {k_error, 1, error, NULL, false};
+    const tb__jspec *subs[N_TOP] = {[K_SPAN_DATA] = &data_spec, [K_ERROR] = &error_spec};
+    const tb__jspec spec = {k_top, N_TOP, top, subs, true};
+    size_t where = 0;
+    char dup[64];
+    switch (tb__json_scan(json, len, &spec, &whole, &where, dup, sizeof dup)) {
+    case TB__JSCAN_OK:
+        break;
+    case TB__JSCAN_SYNTAX:
+        return fail(err, err_size, "record: not valid JSON (near byte %zu)", where);
+    case TB__JSCAN_TRAILING:
+        return fail(err, err_size, "record: unexpected text after the JSON object (byte %zu)",
+                    where);
+    case TB__JSCAN_NOT_OBJECT:
+        excerpt(&whole, ex, sizeof ex);
+        return fail(err, err_size, "record: expected a JSON object, got %s", ex);
+    case TB__JSCAN_DUPLICATE:
+        return fail(err, err_size,
+                    "%s: the key appears twice (readers disagree on which one counts)", dup);
     }
 
-    const cJSON *object = cJSON_GetObjectItemCaseSensitive(rec->root, "object");
-    const char *id = NULL;
-    if (!cJSON_IsString(object) || (strcmp(object->valuestring, "trace") != 0 &&
-                                    strcmp(object->valuestring, "trace.span") != 0)) {
+    const tb__jval *object = &top[K_OBJECT];
+    bool is_trace = object->type == TB__J_STRING && object->len == sizeof "\"trace\"" - 1 &&
+                    memcmp(object->at, "\"trace\"", object->len) == 0;
+    bool is_span = object->type == TB__J_STRING && object->len == sizeof "\"trace.span\"" - 1 &&
+                   memcmp(object->at, "\"trace.span\"", object->len) == 0;
+    if (!is_trace && !is_span && object->type == TB__J_STRING && object->escaped) {
+        char o[16];
+        if (object->len < sizeof o) {
+            tb__json_string(object, o);
+            is_trace = strcmp(o, "trace") == 0;
+            is_span = strcmp(o, "trace.span") == 0;
+        }
+    }
+    if (!is_trace && !is_span) {
         excerpt(object, ex, sizeof ex);
-        st = fail(err, err_size, "object: expected \"trace\" or \"trace.span\", got %s", ex);
-        goto fail;
+        return fail(err, err_size, "object: expected \"trace\" or \"trace.span\", got %s", ex);
     }
-    rec->is_trace = strcmp(object->valuestring, "trace") == 0;
-    if (!opt_string(rec->root, "id", &id) || !id) {
-        excerpt(cJSON_GetObjectItemCaseSensitive(rec->root, "id"), ex, sizeof ex);
-        st = fail(err, err_size, "id: expected a string, got %s", ex);
-        goto fail;
+    rec->is_trace = is_trace;
+
+    /* one buffer for every decoded string, the error's text and the name
+     * of a handoff: decoded text is never longer than its slice */
+    size_t size = 512 + top[K_ERROR].len + 1;
+    for (size_t i = 0; i < N_TOP; i++)
+        if (top[i].type == TB__J_STRING)
+            size += top[i].len + 1;
+    for (size_t i = 0; i < N_DATA; i++)
+        if (data[i].type == TB__J_STRING)
+            size += data[i].len + 1;
+    decoded d;
+    d.buf = d.at = tb__malloc(size);
+    if (!d.buf) {
+        snprintf(err, err_size, "out of memory");
+        return TB_NOMEM;
+    }
+    rec->strings = d.buf;
+    rec->packed = true;
+
+    size_t id_len = 0;
+    const char *id = NULL;
+    if (!opt_string(&d, &top[K_ID], &id, &id_len) || !id) {
+        excerpt(&top[K_ID], ex, sizeof ex);
+        goto bad_msg_id;
     }
     rec->id = id;
+    if (!tb__valid_id(id)) {
+        fail(err, err_size, "id: expected a non-empty string, got \"\"");
+        goto bad;
+    }
 
     if (rec->is_trace) {
         const char *wf = NULL, *group = NULL;
-        if (!tb__valid_id(id)) {
-            st = fail(err, err_size, "id: expected a non-empty string, got \"\"");
-            goto fail;
+        if (!opt_string(&d, &top[K_WORKFLOW], &wf, NULL)) {
+            fail(err, err_size, "workflow_name: expected a string or null");
+            goto bad;
         }
-        if (!opt_string(rec->root, "workflow_name", &wf)) {
-            st = fail(err, err_size, "workflow_name: expected a string or null");
-            goto fail;
+        if (!opt_string(&d, &top[K_GROUP], &group, NULL)) {
+            fail(err, err_size, "group_id: expected a string or null");
+            goto bad;
         }
-        if (!opt_string(rec->root, "group_id", &group)) {
-            st = fail(err, err_size, "group_id: expected a string or null");
-            goto fail;
+        const tb__jval *md = &top[K_METADATA];
+        if (md->type != TB__J_ABSENT && md->type != TB__J_NULL && md->type != TB__J_OBJECT) {
+            fail(err, err_size, "metadata: expected an object or null");
+            goto bad;
         }
-        const cJSON *md = cJSON_GetObjectItemCaseSensitive(rec->root, "metadata");
-        if (md && !cJSON_IsNull(md) && !cJSON_IsObject(md)) {
-            st = fail(err, err_size, "metadata: expected an object or null");
-            goto fail;
-        }
-        if (id_cut_at_nul(json, len, id)) {
-            st = fail(err, err_size, "id: contains a NUL character (\\u0000), which ids may not");
-            goto fail;
+        if (cut_at_nul(id, id_len)) {
+            fail(err, err_size, "id: contains a NUL character (\\u0000), which ids may not");
+            goto bad;
         }
         rec->trace_id = id;
         rec->type = "trace";
-        rec->name = tb__strdup(wf ? wf : "Agent workflow");
-        if (!rec->name) {
-            st = TB_NOMEM;
-            goto fail;
+        rec->name = (char *)(wf ? wf : "Agent workflow");
+        if (!wf) { /* owned by the buffer like the rest */
+            rec->name = d.at;
+            memcpy(d.at, "Agent workflow", sizeof "Agent workflow");
+            d.at += sizeof "Agent workflow";
         }
         return TB_OK;
     }
 
     /* a span */
-    if (!tb__valid_id(id)) {
-        st = fail(err, err_size, "id: expected a non-empty string, got \"\"");
-        goto fail;
-    }
     rec->span_id = id;
-    if (!opt_string(rec->root, "trace_id", &rec->trace_id) || !tb__valid_id(rec->trace_id)) {
-        excerpt(cJSON_GetObjectItemCaseSensitive(rec->root, "trace_id"), ex, sizeof ex);
-        st = fail(err, err_size, "trace_id: expected a non-empty string, got %s", ex);
-        goto fail;
+    size_t tid_len = 0, pid_len = 0;
+    if (!opt_string(&d, &top[K_TRACE_ID], &rec->trace_id, &tid_len) ||
+        !tb__valid_id(rec->trace_id)) {
+        excerpt(&top[K_TRACE_ID], ex, sizeof ex);
+        fail(err, err_size, "trace_id: expected a non-empty string, got %s", ex);
+        goto bad;
     }
-    if (!opt_string(rec->root, "parent_id", &rec->parent_id) ||
+    if (!opt_string(&d, &top[K_PARENT_ID], &rec->parent_id, &pid_len) ||
         (rec->parent_id && !tb__valid_id(rec->parent_id))) {
-        excerpt(cJSON_GetObjectItemCaseSensitive(rec->root, "parent_id"), ex, sizeof ex);
-        st = fail(err, err_size, "parent_id: expected null or a span id, got %s", ex);
-        goto fail;
+        excerpt(&top[K_PARENT_ID], ex, sizeof ex);
+        fail(err, err_size, "parent_id: expected null or a span id, got %s", ex);
+        goto bad;
     }
     const char *id_keys[] = {"id", "trace_id", "parent_id"};
     const char *id_vals[] = {rec->span_id, rec->trace_id, rec->parent_id};
+    const size_t id_lens[] = {id_len, tid_len, pid_len};
     for (size_t i = 0; i < 3; i++) {
-        if (id_cut_at_nul(json, len, id_vals[i])) {
-            st = fail(err, err_size, "%s: contains a NUL character (\\u0000), which ids may not",
-                      id_keys[i]);
-            goto fail;
+        if (cut_at_nul(id_vals[i], id_lens[i])) {
+            fail(err, err_size, "%s: contains a NUL character (\\u0000), which ids may not",
+                 id_keys[i]);
+            goto bad;
         }
     }
-    if (!opt_string(rec->root, "started_at", &rec->started_at) || !check_time(rec->started_at)) {
-        excerpt(cJSON_GetObjectItemCaseSensitive(rec->root, "started_at"), ex, sizeof ex);
-        st = fail(err, err_size, "started_at: expected an ISO-8601 time or null, got %s", ex);
-        goto fail;
+    if (!opt_string(&d, &top[K_STARTED], &rec->started_at, NULL) || !check_time(rec->started_at)) {
+        excerpt(&top[K_STARTED], ex, sizeof ex);
+        fail(err, err_size, "started_at: expected an ISO-8601 time or null, got %s", ex);
+        goto bad;
     }
-    if (!opt_string(rec->root, "ended_at", &rec->ended_at) || !check_time(rec->ended_at)) {
-        excerpt(cJSON_GetObjectItemCaseSensitive(rec->root, "ended_at"), ex, sizeof ex);
-        st = fail(err, err_size, "ended_at: expected an ISO-8601 time or null, got %s", ex);
-        goto fail;
+    if (!opt_string(&d, &top[K_ENDED], &rec->ended_at, NULL) || !check_time(rec->ended_at)) {
+        excerpt(&top[K_ENDED], ex, sizeof ex);
+        fail(err, err_size, "ended_at: expected an ISO-8601 time or null, got %s", ex);
+        goto bad;
     }
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(rec->root, "span_data");
-    if (!cJSON_IsObject(data)) {
-        excerpt(data, ex, sizeof ex);
-        st = fail(err, err_size, "span_data: expected an object, got %s", ex);
-        goto fail;
+    if (top[K_SPAN_DATA].type != TB__J_OBJECT) {
+        excerpt(&top[K_SPAN_DATA], ex, sizeof ex);
+        fail(err, err_size, "span_data: expected an object, got %s", ex);
+        goto bad;
     }
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(data, "type");
-    if (!cJSON_IsString(type) || type->valuestring[0] == '\0') {
-        excerpt(type, ex, sizeof ex);
-        st = fail(err, err_size, "span_data.type: expected a non-empty string, got %s", ex);
-        goto fail;
+    const char *type = take(&d, &data[D_TYPE], NULL);
+    if (!type || type[0] == '\0') {
+        excerpt(&data[D_TYPE], ex, sizeof ex);
+        fail(err, err_size, "span_data.type: expected a non-empty string, got %s", ex);
+        goto bad;
     }
-    rec->type = type->valuestring;
-    const cJSON *error = cJSON_GetObjectItemCaseSensitive(rec->root, "error");
-    if (error && !cJSON_IsNull(error)) {
-        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(error, "message");
-        if (!cJSON_IsObject(error) || !cJSON_IsString(msg)) {
-            st = fail(err, err_size, "error: expected null or {\"message\": string, \"data\": …}");
-            goto fail;
+    rec->type = type;
+    const tb__jval *error_v = &top[K_ERROR];
+    if (error_v->type != TB__J_ABSENT && error_v->type != TB__J_NULL) {
+        if (error_v->type != TB__J_OBJECT || error[0].type != TB__J_STRING) {
+            fail(err, err_size, "error: expected null or {\"message\": string, \"data\": …}");
+            goto bad;
         }
-        rec->error_json = cJSON_PrintUnformatted(error);
-        if (!rec->error_json) {
-            st = TB_NOMEM;
-            goto fail;
-        }
+        rec->error_json = (char *)compact_json(&d, error_v);
     }
-    const cJSON *md = cJSON_GetObjectItemCaseSensitive(rec->root, "metadata");
-    if (md && !cJSON_IsNull(md) && !cJSON_IsObject(md)) {
-        st = fail(err, err_size, "metadata: expected an object or null");
-        goto fail;
+    const tb__jval *md = &top[K_METADATA];
+    if (md->type != TB__J_ABSENT && md->type != TB__J_NULL && md->type != TB__J_OBJECT) {
+        fail(err, err_size, "metadata: expected an object or null");
+        goto bad;
     }
-    rec->name = tb__span_name(data, rec->type);
-    if (!rec->name) {
-        st = TB_NOMEM;
-        goto fail;
-    }
+    char *name_buf = d.at;
+    d.at += 512;
+    const char *name = take(&d, &data[D_NAME], NULL), *from = take(&d, &data[D_FROM], NULL),
+               *to = take(&d, &data[D_TO], NULL), *model = take(&d, &data[D_MODEL], NULL),
+               *server = take(&d, &data[D_SERVER], NULL),
+               *response_id = take(&d, &data[D_RESPONSE_ID], NULL);
+    rec->name = (char *)span_name_of(type, name, from, to, model, server, response_id, name_buf);
     return TB_OK;
 
-fail:
-    if (st == TB_NOMEM)
-        snprintf(err, err_size, "out of memory");
+bad_msg_id:
+    fail(err, err_size, "id: expected a string, got %s", ex);
+bad:
     tb__record_clear(rec);
-    return st;
+    return TB_BAD_RECORD;
 }

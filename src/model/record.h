@@ -10,7 +10,7 @@
 #include <cjson/cJSON.h>
 
 typedef struct tb__record {
-    cJSON *root; /* the parsed object; owned */
+    cJSON *root; /* a parsed object (span.c builds records from one); owned; NULL once decoded */
     bool is_trace;
     const char *id; /* trace id for a trace, span id for a span */
     const char *trace_id;
@@ -22,10 +22,13 @@ typedef struct tb__record {
     const char *ended_at;
     char *error_json; /* owned; NULL when no error */
     char *strings;    /* owned; after tb__record_compact the columns live here */
+    bool packed;      /* decoded: every string above lives in `strings` (root is NULL) */
 } tb__record;
 
-/* Parse and validate. On failure returns TB_BAD_RECORD (or TB_NOMEM) and
- * writes "field: what is wrong" into err; *rec is left empty. */
+/* Validate and pull out the columns in one pass over the text, without a
+ * tree (json_scan.h); the columns live in rec->strings. On failure returns
+ * TB_BAD_RECORD (or TB_NOMEM) and writes "field: what is wrong" into err;
+ * *rec is left empty. */
 tb_status tb__record_decode(tb__record *rec, const char *json, size_t len, char *err,
                             size_t err_size);
 void tb__record_clear(tb__record *rec);

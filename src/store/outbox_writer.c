@@ -102,9 +102,17 @@ static tb_status merge_trace(tb_outbox *ob, tb__put_req *r)
     /* stored bodies were validated on the way in: NULL here is memory */
     if (!old)
         return tb__set_error(TB_NOMEM, "out of memory merging trace %s", r->rec.trace_id);
+    /* the codec built no tree (record.c): read the new text now, on this
+     * rare path only */
+    tb__json_init();
+    cJSON *incoming = cJSON_ParseWithLength(r->body, r->body_len);
+    if (!incoming) {
+        cJSON_Delete(old);
+        return tb__set_error(TB_NOMEM, "out of memory merging trace %s", r->rec.trace_id);
+    }
     bool changed = false;
     const cJSON *item;
-    cJSON_ArrayForEach(item, r->rec.root)
+    cJSON_ArrayForEach(item, incoming)
     {
         cJSON *have = cJSON_GetObjectItemCaseSensitive(old, item->string);
         if (cJSON_IsNull(item))
@@ -113,6 +121,7 @@ static tb_status merge_trace(tb_outbox *ob, tb__put_req *r)
             cJSON *dup = cJSON_Duplicate(item, true);
             if (!dup) {
                 cJSON_Delete(old);
+                cJSON_Delete(incoming);
                 return TB_NOMEM;
             }
             bool ok = have ? cJSON_ReplaceItemInObjectCaseSensitive(old, item->string, dup)
@@ -120,11 +129,13 @@ static tb_status merge_trace(tb_outbox *ob, tb__put_req *r)
             if (!ok) {
                 cJSON_Delete(dup);
                 cJSON_Delete(old);
+                cJSON_Delete(incoming);
                 return tb__set_error(TB_NOMEM, "out of memory merging trace %s", r->rec.trace_id);
             }
             changed = true;
         }
     }
+    cJSON_Delete(incoming);
     tb_status st = TB_OK;
     if (changed) {
         char *body = cJSON_PrintUnformatted(old);

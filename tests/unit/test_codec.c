@@ -213,12 +213,16 @@ static void test_trace_export(void **state)
     assert_string_equal(rec.type, "trace");
     assert_string_equal(rec.name, "Customer service");
     assert_null(rec.error_json);
-    const cJSON *g = cJSON_GetObjectItemCaseSensitive(rec.root, "group_id");
+    /* the codec keeps no tree: the stored text holds the rest */
+    assert_null(rec.root);
+    cJSON *doc = cJSON_Parse(json);
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(doc, "group_id");
     assert_true(cJSON_IsString(g));
     assert_string_equal(g->valuestring, "thread-42");
-    const cJSON *md = cJSON_GetObjectItemCaseSensitive(rec.root, "metadata");
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(doc, "metadata");
     assert_true(cJSON_IsObject(md));
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(md, "user")->valuestring, "u1");
+    cJSON_Delete(doc);
     tb__record_clear(&rec);
     tb_free(json);
 
@@ -231,7 +235,9 @@ static void test_trace_export(void **state)
     assert_int_equal(tb_trace_export_json(t2, &json), TB_OK);
     decode_ok(&rec, json);
     assert_string_equal(rec.name, "Agent workflow");
-    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(rec.root, "group_id")));
+    doc = cJSON_Parse(json);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(doc, "group_id")));
+    cJSON_Delete(doc);
     tb__record_clear(&rec);
     tb_free(json);
 
@@ -502,7 +508,6 @@ static void test_decode_python_style(void **state)
     assert_int_equal(us, INT64_C(1748781296789012));
     assert_true(tb__parse_iso8601(rec.ended_at, &us));
     assert_int_equal(us, INT64_C(1748781297123456));
-    assert_true(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(rec.root, "metadata")));
     tb__record_clear(&rec);
 
     /* a Python trace export */
@@ -560,7 +565,6 @@ static void test_decode_js_style(void **state)
     assert_true(tb__parse_iso8601(rec.ended_at, &b));
     assert_int_equal(a, INT64_C(1748781296789000));
     assert_int_equal(b, INT64_C(1748781297001000));
-    assert_null(cJSON_GetObjectItemCaseSensitive(rec.root, "metadata"));
     tb__record_clear(&rec);
 
     /* JS trace: toJSON() */
@@ -595,8 +599,6 @@ static void test_decode_unknown_type_kept(void **state)
     decode_ok(&rec, line);
     assert_string_equal(rec.type, "realtime_session");
     assert_string_equal(rec.name, "realtime_session");
-    /* unknown fields kept in the tree */
-    assert_non_null(cJSON_GetObjectItemCaseSensitive(rec.root, "extra_top_level"));
     tb__record_clear(&rec);
 }
 
@@ -746,6 +748,92 @@ static void test_decode_bad_input(void **state)
     char small[8];
     assert_int_equal(tb__record_decode(&rec, "[]", 2, small, sizeof small), TB_BAD_RECORD);
     assert_true(strlen(small) < sizeof small);
+}
+
+/* The scanner (json_scan.c) against what a tree parser reads: every text it
+ * accepts cJSON parses to the same id; escaped keys count as their decoded
+ * selves; what JSON forbids is refused wherever it sits, not only in the
+ * members the codec reads. */
+static void test_scanner_edges(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        /* escaped keys, escaped values, surrogate pairs, every escape */
+        "{\"\\u006fbject\":\"trace\",\"i\\u0064\":\"trace_\\u00e9\\ud83d\\ude00\","
+        "\"workflow_name\":\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"}",
+        /* numbers as the RFC writes them, nested values, blanks everywhere */
+        " {\r\n\t\"object\" : \"trace\" , \"id\" : \"trace_n\" , \"metadata\" : {\"a\":[0,-0,1.5,"
+        "-2e10,3E+2,4e-3,true,false,null,{},[],[[{}]]],\"b\":{\"c\":\"\"}}} \n",
+        /* the same key twice in an object the codec does not check is fine */
+        "{\"object\":\"trace\",\"id\":\"trace_m\",\"metadata\":{\"k\":1,\"k\":2}}",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        tb__record rec;
+        decode_ok(&rec, good[i]);
+        cJSON *doc = cJSON_Parse(good[i]);
+        assert_non_null(doc);
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(doc, "id")->valuestring, rec.id);
+        cJSON_Delete(doc);
+        tb__record_clear(&rec);
+    }
+    tb__record rec;
+    decode_ok(&rec, good[0]);
+    assert_string_equal(rec.id, "trace_\xc3\xa9\xf0\x9f\x98\x80");
+    assert_string_equal(rec.name, "a\"b\\c/d\b\f\n\r\t");
+    tb__record_clear(&rec);
+
+    /* JSON's rules hold in members nobody reads, too */
+#define T "{\"object\":\"trace\",\"id\":\"trace_x\",\"metadata\":{\"v\":"
+    expect_bad(T "\"\\ud800\"}}", "record: not valid JSON");        /* lone high surrogate */
+    expect_bad(T "\"\\udc00\"}}", "record: not valid JSON");        /* lone low surrogate */
+    expect_bad(T "\"\\ud800\\u0041\"}}", "record: not valid JSON"); /* not a pair */
+    expect_bad(T "\"\\x41\"}}", "record: not valid JSON");          /* unknown escape */
+    expect_bad(T "\"\\u12\"}}", "record: not valid JSON");          /* short \u */
+    expect_bad(T "\"a\tb\"}}", "record: not valid JSON");           /* raw control character */
+    expect_bad(T "01}}", "record: not valid JSON");
+    expect_bad(T "1.}}", "record: not valid JSON");
+    expect_bad(T ".5}}", "record: not valid JSON");
+    expect_bad(T "+1}}", "record: not valid JSON");
+    expect_bad(T "-}}", "record: not valid JSON");
+    expect_bad(T "1e}}", "record: not valid JSON");
+    expect_bad(T "NaN}}", "record: not valid JSON");
+    expect_bad(T "tru}}", "record: not valid JSON");
+    expect_bad(T "[1,]}}", "record: not valid JSON");
+    expect_bad(T "{\"a\":1,}}}", "record: not valid JSON");
+    expect_bad(T "{\"a\" 1}}}", "record: not valid JSON");
+    expect_bad(T "[1 2]}}", "record: not valid JSON");
+    expect_bad(T "\"open}}", "record: not valid JSON");
+#undef T
+    /* a key given twice under another spelling is still twice */
+    expect_bad("{\"object\":\"trace\",\"id\":\"trace_a\",\"\\u0069d\":\"trace_b\"}",
+               "id: the key appears twice");
+    /* cJSON's nesting limit: 1000 levels are read, 1001 are not (the record
+     * and metadata are two, arrays the rest) */
+    for (int levels = 1000; levels <= 1001; levels++) {
+        size_t n = 0;
+        char *text = malloc(2 * (size_t)levels + 128);
+        assert_non_null(text);
+        n += (size_t)sprintf(text, "{\"object\":\"trace\",\"id\":\"trace_d\",\"metadata\":{\"a\":");
+        for (int i = 0; i < levels - 2; i++)
+            text[n++] = '[';
+        for (int i = 0; i < levels - 2; i++)
+            text[n++] = ']';
+        text[n++] = '}';
+        text[n++] = '}';
+        text[n] = '\0';
+        tb__record r2;
+        char err[256];
+        tb_status st = tb__record_decode(&r2, text, n, err, sizeof err);
+        cJSON *doc = cJSON_ParseWithLength(text, n);
+        if ((st == TB_OK) != (doc != NULL))
+            fail_msg("%d levels: scanner %s, cJSON %s", levels, st == TB_OK ? "ok" : err,
+                     doc ? "ok" : "refused");
+        assert_int_equal(st, levels <= 1000 ? TB_OK : TB_BAD_RECORD);
+        cJSON_Delete(doc);
+        if (st == TB_OK)
+            tb__record_clear(&r2);
+        free(text);
+    }
 }
 
 static void test_parse_iso8601(void **state)
@@ -958,6 +1046,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_decode_js_style, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_unknown_type_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scanner_edges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parse_iso8601, setup, teardown),
         cmocka_unit_test_setup_teardown(test_end_twice_and_after_trace_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_null_arguments, setup, teardown),
