@@ -847,28 +847,142 @@ static int64_t count_rows(const char *path)
     return n;
 }
 
+static int run_child(char *const argv[], char *out, size_t outcap, long *maxrss_kb,
+                     int64_t *wall_ns);
+
+/* `tracebox ingest FILE` against what any program that reads the same
+ * lines must do at the least: parse each with cJSON and insert it, in
+ * batches of 1024 with synchronous=FULL (the CLI's batch and durability),
+ * measured right before and after in the same run. The lines are the
+ * workload's records, written to a file first. */
+static void cli_ingest(void)
+{
+    int64_t n = g_quick ? 50000 : 200000;
+    char lines[PATH_MAX], db[PATH_MAX], raw[PATH_MAX];
+    path_in(lines, "ingest_lines.jsonl");
+    path_in(db, "ingest_cli.db");
+    path_in(raw, "ingest_raw.db");
+    FILE *f = fopen(lines, "w");
+    if (!f)
+        die("cannot write %s", lines);
+    rowbuf rb;
+    rowbuf_init(&rb);
+    gen g = {(uint64_t)300 << 40, 0};
+    for (int64_t i = 0; i < n; i++) {
+        gen_next(&g, &rb);
+        fwrite(rb.body, 1, rb.len, f);
+        fputc('\n', f);
+    }
+    fclose(f);
+    double best_ratio = 1e9, ratios[3];
+    double cli_rate = 0, raw_rate = 0;
+    for (int round = 0; round < 3; round++) {
+        /* the ceiling: parse + batched insert of the same rows */
+        sqlite3 *h = raw_open(raw, "FULL", true);
+        sqlite3_stmt *s = NULL;
+        if (sqlite3_prepare_v3(h, INSERT_SQL, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
+            die("prepare: %s", sqlite3_errmsg(h));
+        gen g2 = {(uint64_t)300 << 40, 0};
+        char now[40];
+        int64_t t0 = now_ns();
+        for (int64_t done = 0; done < n;) {
+            now_iso(now);
+            xexec(h, "BEGIN IMMEDIATE");
+            for (int i = 0; i < 1024 && done < n; i++, done++) {
+                gen_next(&g2, &rb);
+                cJSON *o = cJSON_ParseWithLength(rb.body, rb.len);
+                if (!o)
+                    die("the workload's line does not parse");
+                cJSON_Delete(o);
+                bind_row(s, &rb, now);
+                if (sqlite3_step(s) != SQLITE_DONE)
+                    die("insert: %s", sqlite3_errmsg(h));
+            }
+            xexec(h, "COMMIT");
+        }
+        double raw_s = (double)(now_ns() - t0) / 1e9;
+        sqlite3_finalize(s);
+        sqlite3_close(h);
+        remove_db(raw);
+        /* the CLI, a process of its own */
+        remove_db(db);
+        char *argv[] = {g_cli, "--db", db, "ingest", lines, NULL};
+        char out[4096];
+        int64_t ns = 0;
+        int rc = run_child(argv, out, sizeof out, NULL, &ns);
+        if (rc != 0)
+            die("`tracebox ingest` exited %d: %s", rc, out);
+        if (count_rows(db) != n)
+            die("`tracebox ingest` stored %lld of %lld lines", (long long)count_rows(db),
+                (long long)n);
+        double cli_s = (double)ns / 1e9;
+        ratios[round] = raw_s / cli_s;
+        if (ratios[round] < best_ratio) {
+            best_ratio = ratios[round];
+        }
+        cli_rate += (double)n / cli_s / 3;
+        raw_rate += (double)n / raw_s / 3;
+        remove_db(db);
+    }
+    unlink(lines);
+    free(rb.body);
+    double lo = ratios[0], hi = ratios[0];
+    for (int i = 1; i < 3; i++) {
+        lo = ratios[i] < lo ? ratios[i] : lo;
+        hi = ratios[i] > hi ? ratios[i] : hi;
+    }
+    double mid = ratios[0] + ratios[1] + ratios[2] - lo - hi;
+    char what[112];
+    snprintf(what, sizeof what, "`tracebox ingest` of %lld lines vs cJSON parse + insert",
+             (long long)n);
+    row("2", what, "≥ 0.85× (≥ 0.7× in every round)", met(mid >= 0.85 && lo >= 0.7),
+        "%.2f× median, %.2f–%.2f× over 3 rounds (%.0f vs %.0f lines/s)", mid, lo, hi, cli_rate,
+        raw_rate);
+}
+
+/* The batched ceiling measured again now, for `rows` rows: the figure a
+ * library measurement is compared with is taken right before and right
+ * after it, so a disk or a neighbour that changes speed during the run
+ * moves both sides. */
+static double ceiling_now(int64_t rows)
+{
+    char path[PATH_MAX];
+    path_in(path, "raw_adjacent.db");
+    sqlite3 *db = raw_open(path, "FULL", true);
+    int64_t t0 = now_ns();
+    raw_insert(db, 1, rows, 1000, NULL);
+    int64_t el = now_ns() - t0;
+    sqlite3_close(db);
+    remove_db(path);
+    return (double)rows / ((double)el / 1e9);
+}
+
 static void section_ingest(void)
 {
     if (g_ceiling <= 0)
         measure_ceiling(false);
     tb_durability modes[] = {TB_DURABILITY_FULL, TB_DURABILITY_NORMAL, TB_DURABILITY_ASYNC};
-    int threads[] = {1, 4};
     int64_t dur = (int64_t)(g_quick ? 1.5e9 : 4e9);
+    int64_t adj_rows = g_quick ? 40000 : 150000;
     for (size_t mi = 0; mi < 3; mi++) {
         if (g_mode >= 0 && (int)modes[mi] != g_mode)
             continue;
-        for (size_t ti = 0; ti < 2; ti++) {
+        /* full: 32 producers too, the group commit's case */
+        int threads[] = {1, 4, 32};
+        size_t n_threads = modes[mi] == TB_DURABILITY_FULL ? 3 : 2;
+        for (size_t ti = 0; ti < n_threads; ti++) {
             int nt = threads[ti];
             char path[PATH_MAX], name[64];
             snprintf(name, sizeof name, "ingest_%s_%d.db", mode_name(modes[mi]), nt);
             path_in(path, name);
+            double c_before = ceiling_now(adj_rows);
             progress("ingest: tb_outbox_put_json, durability=%s, %d producer(s), %.1f s...",
                      mode_name(modes[mi]), nt, (double)dur / 1e9);
             tb_outbox *ob = open_outbox(path, modes[mi], 0);
             pthread_barrier_t bar;
             pthread_barrier_init(&bar, NULL, (unsigned)nt + 1);
-            producer p[4];
-            pthread_t th[4];
+            producer p[32];
+            pthread_t th[32];
             int64_t start = now_ns() + 20000000; /* the threads start together */
             for (int i = 0; i < nt; i++) {
                 memset(&p[i], 0, sizeof p[i]);
@@ -900,22 +1014,31 @@ static void section_ingest(void)
                 progress("  WARNING: %lld acknowledged but %lld rows in the file", (long long)ok,
                          (long long)stored);
             remove_db(path);
+            double c_after = ceiling_now(adj_rows);
+            double ceiling = (c_before + c_after) / 2;
             double rate = (double)ok / ((double)el / 1e9);
-            double ratio = rate / g_ceiling;
+            double ratio = rate / ceiling;
             char what[112], target[64] = "";
             const char *verdict = NULL;
             snprintf(what, sizeof what, "ingest put_json, %s, %d thread%s", mode_name(modes[mi]),
                      nt, nt > 1 ? "s" : "");
             if (modes[mi] == TB_DURABILITY_ASYNC) {
-                snprintf(target, sizeof target, "≥ 0.8× ceiling");
-                verdict = met(ratio >= 0.8);
+                snprintf(target, sizeof target, "≥ 0.85× ceiling");
+                verdict = met(ratio >= 0.85);
             } else if (modes[mi] == TB_DURABILITY_FULL && nt == 4) {
                 snprintf(target, sizeof target, "≥ 0.5× ceiling");
                 verdict = met(ratio >= 0.5);
+            } else if (modes[mi] == TB_DURABILITY_FULL && nt == 32) {
+                snprintf(target, sizeof target, "≥ 0.4× ceiling");
+                verdict = met(ratio >= 0.4);
             }
-            row("2", what, target, verdict, "%.0f rec/s = %.2f× ceiling", rate, ratio);
+            row("2", what, target, verdict,
+                "%.0f rec/s = %.2f× ceiling (%.0f rows/s, taken before and after)", rate, ratio,
+                ceiling);
         }
     }
+    if (g_mode < 0)
+        cli_ingest();
 }
 
 /* ---- tb_span_end latency ---- */
