@@ -20,6 +20,7 @@
 #include "record.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 typedef struct tb__put_req {
     struct tb__put_req *next;
@@ -49,6 +50,13 @@ struct tb_outbox {
     tb__put_req *head, *tail;
     size_t queued;
     bool leading;
+    /* group commit (full, normal): puts that have begun but are not queued
+     * yet, and what writing a batch took lately; a new leader waits for
+     * the ones on their way, at most that long (outbox.c, gather) */
+    _Atomic int arriving;
+    int64_t commit_us;
+    size_t last_batch; /* requests in the last batch */
+    bool gathering;
     int64_t dropped; /* async drops not yet written to counters */
     int64_t refused; /* TB_FULL refusals not yet written to counters */
     /* async writer */

@@ -337,6 +337,7 @@ void tb__put_req_free(tb__put_req *r)
 void tb__outbox_lead_locked(tb_outbox *ob)
 {
     tb__put_req *batch = ob->head;
+    ob->last_batch = ob->queued;
     ob->head = ob->tail = NULL;
     ob->queued = 0;
     int64_t refused = ob->refused, dropped = ob->dropped;
@@ -345,7 +346,9 @@ void tb__outbox_lead_locked(tb_outbox *ob)
     pthread_cond_broadcast(&ob->space_cv);
     pthread_mutex_unlock(&ob->mu);
 
+    int64_t t0 = tb__now_us();
     lead(ob, batch, &refused, &dropped);
+    int64_t took = tb__now_us() - t0;
 
     /* detached (async) requests are the leader's alone: they were
      * acknowledged, so one that met a locked file goes back to the front of
@@ -391,6 +394,7 @@ void tb__outbox_lead_locked(tb_outbox *ob)
     }
     ob->refused += refused;
     ob->dropped += dropped;
+    ob->commit_us = (3 * ob->commit_us + (took > 0 ? took : 0)) / 4;
     ob->leading = false;
     for (tb__put_req *r = waited; r; r = r->next)
         r->done = true;
