@@ -146,10 +146,36 @@ static int64_t record_order(const builder *b, const tb_record *r)
     return r->seq > 0 ? r->seq : (int64_t)(r - b->records) + 1;
 }
 
+/* A record of the batch by seq (the batch is in seq order), or -1. */
+static ptrdiff_t batch_index(const builder *b, int64_t seq)
+{
+    size_t lo = 0, hi = b->n_roots;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (b->records[mid].seq < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < b->n_roots && b->records[lo].seq == seq ? (ptrdiff_t)lo : -1;
+}
+
+typedef struct visit_ctx {
+    const builder *b;
+    tb__otlp_trace_ctx *ctx;
+} visit_ctx;
+
+/* A stored span of the trace: one of the batch is already parsed */
 static void ctx_visit(void *ctx, int64_t seq, const char *body, size_t len)
 {
+    const visit_ctx *vc = ctx;
+    ptrdiff_t i = batch_index(vc->b, seq);
+    if (i >= 0 && vc->b->roots[i]) {
+        tb__otlp_trace_ctx_add(vc->ctx, seq, vc->b->roots[i]);
+        return;
+    }
     cJSON *root = cJSON_ParseWithLength(body, len);
-    tb__otlp_trace_ctx_add(ctx, seq, root);
+    tb__otlp_trace_ctx_add(vc->ctx, seq, root);
     cJSON_Delete(root);
 }
 
@@ -164,9 +190,9 @@ static void agent_context(builder *b, trace_ref *t, const tb_record *rec, tb__ot
             b->failed = true;
             return;
         }
-        bool stored =
-            b->opts->spans_lookup &&
-            b->opts->spans_lookup(b->opts->lookup_ctx, t->id, b->next_seq, ctx_visit, t->ctx);
+        visit_ctx vc = {b, t->ctx};
+        bool stored = b->opts->spans_lookup && b->opts->spans_lookup(b->opts->lookup_ctx, t->id,
+                                                                     b->next_seq, ctx_visit, &vc);
         for (size_t i = 0; !stored && i < b->n_roots; i++) {
             const char *tid = str_field(b->roots[i], "trace_id");
             if (tid && strcmp(tid, t->id) == 0)

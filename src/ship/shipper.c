@@ -294,7 +294,7 @@ static size_t resolve(engine *e, dest_rt *d, batch *b, size_t lo, size_t hi, out
     res.retry_after_ms = -1;
     res.rejected = rej;
     /* what the exporter may ask of us during the send (export_host.h) */
-    tb_export_host host = {.db = e->db, .abort = e->abort};
+    tb_export_host host = {.db = e->db, .abort = e->abort, .stmts = e->host_stmts};
     tb_status st = d->vt->send_with ? d->vt->send_with(d->inst, &host, live, n, &res)
                                     : d->vt->send(d->inst, live, n, &res);
     if (st != TB_OK) {
@@ -592,10 +592,19 @@ void tb__engine_close(engine *e, dest_rt *dests, size_t n)
         if (dests[i].inst)
             dests[i].vt->destroy(dests[i].inst);
     tb__free_mem(dests);
+    tb__engine_forget_statements(e);
     sqlite3_close(e->db);
     e->db = NULL;
     tb__free_mem(e->path);
     e->path = NULL;
+}
+
+void tb__engine_forget_statements(engine *e)
+{
+    for (size_t i = 0; i < sizeof e->host_stmts / sizeof e->host_stmts[0]; i++) {
+        sqlite3_finalize(e->host_stmts[i]);
+        e->host_stmts[i] = NULL;
+    }
 }
 
 tb_status tb__engine_reconnect(engine *e)

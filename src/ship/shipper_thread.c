@@ -98,6 +98,7 @@ static void fork_prepare(void *self)
     atomic_store(&s->pause, 1);
     while (s->in_pass)
         pthread_cond_wait(&s->cv, &s->mu);
+    tb__engine_forget_statements(&s->e);
     tb__db_close_quietly(s->e.db);
     s->e.db = NULL;
 }

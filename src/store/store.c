@@ -68,6 +68,39 @@ static tb_status finish(sqlite3 *db, sqlite3_stmt *s, int rc, const char *what)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? TB_OK : tb__db_error(db, rc, what);
 }
 
+/* prepare() for a statement the caller keeps in *slot between calls (the
+ * shipper asks the same question for every trace of a batch): prepared on
+ * first use, reset and bound again after. slot NULL: an ordinary prepare
+ * (end it with finish()); else end it with finish_cached(). */
+static tb_status prepare_cached(sqlite3 *db, sqlite3_stmt **slot, sqlite3_stmt **s, const char *sql,
+                                const char *what, const char *p1)
+{
+    if (!slot)
+        return prepare(db, s, sql, what, p1, NULL);
+    if (!*slot) {
+        int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
+        if (rc != SQLITE_OK) {
+            sqlite3_finalize(*slot);
+            *slot = NULL;
+            return tb__db_error(db, rc, what);
+        }
+    }
+    *s = *slot;
+    sqlite3_reset(*s);
+    sqlite3_bind_text(*s, 1, p1, -1, SQLITE_TRANSIENT);
+    return TB_OK;
+}
+
+static tb_status finish_cached(sqlite3 *db, sqlite3_stmt **slot, sqlite3_stmt *s, int rc,
+                               const char *what)
+{
+    if (!slot)
+        return finish(db, s, rc, what);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? TB_OK : tb__db_error(db, rc, what);
+}
+
 static tb_status scalar(sqlite3 *db, const char *sql, const char *p1, const char *what,
                         int64_t *out)
 {
@@ -282,38 +315,39 @@ tb_status tb__store_records(sqlite3 *db, const char *trace_id, tb_record_fn fn, 
     return finish(db, s, rc, "reading records");
 }
 
-tb_status tb__store_trace_record(sqlite3 *db, const char *trace_id, char **out)
+tb_status tb__store_trace_record(sqlite3 *db, sqlite3_stmt **slot, const char *trace_id, char **out)
 {
     *out = NULL;
     sqlite3_stmt *s = NULL;
-    tb_status st =
-        prepare(db, &s, "SELECT body FROM records WHERE kind = 'trace' AND trace_id = ?1",
-                "reading a trace record", trace_id, NULL);
+    tb_status st = prepare_cached(db, slot, &s,
+                                  "SELECT body FROM records WHERE kind = 'trace' AND trace_id = ?1",
+                                  "reading a trace record", trace_id);
     if (st != TB_OK)
         return st;
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         const char *body = col(s, 0);
         if (body && !(*out = tb__strndup(body, (size_t)sqlite3_column_bytes(s, 0)))) {
-            sqlite3_finalize(s);
+            finish_cached(db, slot, s, rc, "reading a trace record");
             return tb__set_error(TB_NOMEM, "out of memory reading a trace record");
         }
     }
-    st = finish(db, s, rc, "reading a trace record");
+    st = finish_cached(db, slot, s, rc, "reading a trace record");
     if (st == TB_OK && !*out)
         st = tb__set_error(TB_NOT_FOUND, "no trace record %s in the outbox", trace_id);
     return st;
 }
 
-tb_status tb__store_trace_spans(sqlite3 *db, const char *trace_id, int64_t before_seq,
-                                const char *const *types, tb_record_fn fn, void *ctx)
+tb_status tb__store_trace_spans(sqlite3 *db, sqlite3_stmt **slot, const char *trace_id,
+                                int64_t before_seq, const char *const *types, tb_record_fn fn,
+                                void *ctx)
 {
     sqlite3_stmt *s = NULL;
-    tb_status st = prepare(db, &s,
-                           "SELECT " TB__RECORD_COLS("") " FROM records WHERE trace_id = ?1 "
-                                                         "AND kind = 'span' AND (?2 <= 0 OR seq "
-                                                         "< ?2) ORDER BY seq",
-                           "reading a trace's spans", trace_id, NULL);
+    tb_status st = prepare_cached(db, slot, &s,
+                                  "SELECT " TB__RECORD_COLS("") " FROM records WHERE trace_id = ?1 "
+                                                                "AND kind = 'span' AND (?2 <= 0 OR "
+                                                                "seq < ?2) ORDER BY seq",
+                                  "reading a trace's spans", trace_id);
     if (st != TB_OK)
         return st;
     sqlite3_bind_int64(s, 2, before_seq);
@@ -330,7 +364,7 @@ tb_status tb__store_trace_spans(sqlite3 *db, const char *trace_id, int64_t befor
         if (fn(ctx, &r))
             break;
     }
-    return finish(db, s, rc, "reading a trace's spans");
+    return finish_cached(db, slot, s, rc, "reading a trace's spans");
 }
 
 tb_status tb__store_trace_delivery(sqlite3 *db, const char *trace_id, tb_trace_delivery_fn fn,
