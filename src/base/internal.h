@@ -36,6 +36,11 @@ char *tb__strndup(const char *s, size_t n);
 long tb__alloc_fail_after(long n);
 /* Make cJSON use the allocator above (idempotent, thread-safe). */
 void tb__json_init(void);
+/* Between these, what cJSON allocates on the calling thread comes from a
+ * pool and its frees cost nothing; _end gives the pool back, so nothing
+ * cJSON allocated in between may be used after it. Nest freely. */
+void tb__json_pool_begin(void);
+void tb__json_pool_end(void);
 
 /* ---- errors ---- */
 /* Set this thread's last error; returns `st` so callers can `return`. */

@@ -22,9 +22,15 @@
 
 static _Atomic long fail_after = -1; /* -1: never fail */
 static _Atomic long alloc_count = 0;
+/* Set by the first tb__alloc_fail_after(): until a test arms the hook,
+ * an allocation reads this one flag and touches no shared counter (a
+ * counter every thread increments is a cache line they fight over). */
+static atomic_bool armed = false;
 
 static bool alloc_should_fail(void)
 {
+    if (!atomic_load_explicit(&armed, memory_order_relaxed))
+        return false;
     atomic_fetch_add(&alloc_count, 1);
     long n = atomic_load(&fail_after);
     if (n < 0)
@@ -40,8 +46,77 @@ static bool alloc_should_fail(void)
 
 long tb__alloc_fail_after(long n)
 {
+    atomic_store(&armed, true);
     atomic_store(&fail_after, n);
     return atomic_exchange(&alloc_count, 0);
+}
+
+/* The JSON pool (tb__json_pool_begin): while a thread has one, what cJSON
+ * allocates on that thread is carved from large chunks and its frees cost
+ * nothing; the chunks go back at tb__json_pool_end. A batch's worth of
+ * parsed bodies is thousands of small nodes, and malloc/free of each was a
+ * fifth of the OTLP encoder's time. Past POOL_MAX bytes, allocations fall
+ * back to malloc (and their frees to free), so a huge batch cannot make
+ * the pool grow without bound. */
+#define POOL_CHUNK ((size_t)256 << 10)
+#define POOL_MAX ((size_t)64 << 20)
+
+typedef struct pool_chunk {
+    struct pool_chunk *next;
+    char *at, *end;
+    _Alignas(16) char data[];
+} pool_chunk;
+
+static _Thread_local struct {
+    pool_chunk *head;
+    size_t total;
+    int depth;
+} tl_pool;
+
+static bool pool_owns(const void *p)
+{
+    for (const pool_chunk *c = tl_pool.head; c; c = c->next)
+        if ((const char *)p >= c->data && (const char *)p < c->end)
+            return true;
+    return false;
+}
+
+static void *pool_alloc(size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    pool_chunk *c = tl_pool.head;
+    if (!c || (size_t)(c->end - c->at) < n) {
+        size_t size = n > POOL_CHUNK ? n : POOL_CHUNK;
+        if (tl_pool.total + size > POOL_MAX)
+            return tb__malloc(n);
+        if (alloc_should_fail() || !(c = malloc(sizeof *c + size)))
+            return NULL;
+        c->at = c->data;
+        c->end = c->data + size;
+        c->next = tl_pool.head;
+        tl_pool.head = c;
+        tl_pool.total += size;
+    }
+    void *p = c->at;
+    c->at += n;
+    return p;
+}
+
+void tb__json_pool_begin(void)
+{
+    tl_pool.depth++;
+}
+
+void tb__json_pool_end(void)
+{
+    if (tl_pool.depth <= 0 || --tl_pool.depth > 0)
+        return;
+    for (pool_chunk *c = tl_pool.head, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    tl_pool.head = NULL;
+    tl_pool.total = 0;
 }
 
 void *tb__malloc(size_t n)
@@ -67,6 +142,8 @@ void *tb__realloc(void *p, size_t n)
 
 void tb__free_mem(void *p)
 {
+    if (tl_pool.head && pool_owns(p))
+        return; /* cJSON's, from the JSON pool (tb__json_pool_begin) */
     free(p);
 }
 
@@ -94,13 +171,20 @@ char *tb__strdup(const char *s)
 
 static void *json_malloc(size_t n)
 {
-    return tb__malloc(n);
+    return tl_pool.depth > 0 ? pool_alloc(n) : tb__malloc(n);
+}
+
+static void json_free(void *p)
+{
+    if (tl_pool.head && pool_owns(p))
+        return;
+    free(p);
 }
 
 static pthread_once_t json_once = PTHREAD_ONCE_INIT;
 static void json_init_once(void)
 {
-    cJSON_Hooks hooks = {json_malloc, free};
+    cJSON_Hooks hooks = {json_malloc, json_free};
     cJSON_InitHooks(&hooks);
 }
 
@@ -471,6 +555,16 @@ bool tb__utf8_valid(const char *str, size_t len, size_t *bad_at)
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
     while (i < len) {
+        /* ASCII, eight bytes at a time */
+        while (i + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & UINT64_C(0x8080808080808080))
+                break;
+            i += 8;
+        }
+        if (i >= len)
+            break;
         unsigned char c = s[i];
         size_t n;
         uint32_t cp;

@@ -447,6 +447,8 @@ tb_status tb__otlp_encode(tb__buf *out, const tb_record *records, size_t n, tb__
                           char *err, size_t err_size)
 {
     tb__json_init();
+    /* every tree below lives until the end of this call: from the pool */
+    tb__json_pool_begin();
     if (stats)
         memset(stats, 0, sizeof *stats);
     builder b;
@@ -498,6 +500,7 @@ done:
     tb__free_mem(b.traces);
     tb__free_mem(b.attrs.v);
     tb__otlp_arena_free(&b.ar);
+    tb__json_pool_end();
     return st;
 }
 

@@ -28,6 +28,7 @@
 #include <cjson/cJSON.h>
 
 #include "otlp/encode.h"
+#include "otlp/pack.h"
 #include "trace.pb-c.h"
 
 #define T1 "trace_0123456789abcdef0123456789abcdef"
@@ -373,6 +374,119 @@ static void test_ids(void **state)
     assert_memory_not_equal(s, zero, 8);
     tb__otlp_span_id("span_0000000000000000ffffffff", s);
     assert_memory_not_equal(s, zero, 8);
+}
+
+/* The hand-packed Span (pack.c) against protobuf-c on a span with every
+ * field and every kind of value the model can hold: oneof members at their
+ * defaults (written), negative ints (ten bytes), empty strings and ids
+ * (left out), events with attributes, a link, a status, flags. */
+static void test_hand_packed_span_matches_protobuf_c(void **state)
+{
+    (void)state;
+    Tbotlp__AnyValue v[9];
+    for (int i = 0; i < 9; i++) {
+        Tbotlp__AnyValue v0 = TBOTLP__ANY_VALUE__INIT;
+        v[i] = v0;
+    }
+    v[0].value_case = TBOTLP__ANY_VALUE__VALUE_STRING_VALUE;
+    v[0].string_value = "gpt-4o \xc3\xa9";
+    v[1].value_case = TBOTLP__ANY_VALUE__VALUE_STRING_VALUE;
+    v[1].string_value = "";
+    v[2].value_case = TBOTLP__ANY_VALUE__VALUE_INT_VALUE;
+    v[2].int_value = -42;
+    v[3].value_case = TBOTLP__ANY_VALUE__VALUE_INT_VALUE;
+    v[3].int_value = 0;
+    v[4].value_case = TBOTLP__ANY_VALUE__VALUE_DOUBLE_VALUE;
+    v[4].double_value = 0.25;
+    v[5].value_case = TBOTLP__ANY_VALUE__VALUE_BOOL_VALUE;
+    v[5].bool_value = 0;
+    static uint8_t raw[] = {1, 2, 3};
+    v[6].value_case = TBOTLP__ANY_VALUE__VALUE_BYTES_VALUE;
+    v[6].bytes_value.data = raw;
+    v[6].bytes_value.len = sizeof raw;
+    Tbotlp__AnyValue *items[] = {&v[0], &v[2]};
+    Tbotlp__ArrayValue arr = TBOTLP__ARRAY_VALUE__INIT;
+    arr.values = items;
+    arr.n_values = 2;
+    v[7].value_case = TBOTLP__ANY_VALUE__VALUE_ARRAY_VALUE;
+    v[7].array_value = &arr;
+    /* v[8]: not set */
+    Tbotlp__KeyValue kv[10];
+    Tbotlp__KeyValue *kvs[10];
+    static const char *const keys[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", ""};
+    for (int i = 0; i < 10; i++) {
+        Tbotlp__KeyValue k0 = TBOTLP__KEY_VALUE__INIT;
+        kv[i] = k0;
+        kv[i].key = (char *)keys[i];
+        kv[i].value = i < 9 ? &v[i] : NULL;
+        kvs[i] = &kv[i];
+    }
+    Tbotlp__Span__Event ev = TBOTLP__SPAN__EVENT__INIT;
+    ev.time_unix_nano = 1748781296789000000ULL;
+    ev.name = "exception";
+    ev.attributes = kvs;
+    ev.n_attributes = 3;
+    ev.dropped_attributes_count = 2;
+    Tbotlp__Span__Event ev2 = TBOTLP__SPAN__EVENT__INIT;
+    Tbotlp__Span__Event *evs[] = {&ev, &ev2};
+    static uint8_t tid[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    static uint8_t sid[8] = {8, 7, 6, 5, 4, 3, 2, 1};
+    Tbotlp__Span__Link link = TBOTLP__SPAN__LINK__INIT;
+    link.trace_id.data = tid;
+    link.trace_id.len = 16;
+    link.span_id.data = sid;
+    link.span_id.len = 8;
+    link.flags = 0x100;
+    Tbotlp__Span__Link *links[] = {&link};
+    Tbotlp__Status status = TBOTLP__STATUS__INIT;
+    status.message = "boom: it broke";
+    status.code = TBOTLP__STATUS__STATUS_CODE__STATUS_CODE_ERROR;
+    Tbotlp__Span span = TBOTLP__SPAN__INIT;
+    span.trace_id.data = tid;
+    span.trace_id.len = 16;
+    span.span_id.data = sid;
+    span.span_id.len = 8;
+    span.trace_state = "k=v";
+    span.name = "generation gpt-4o";
+    span.kind = TBOTLP__SPAN__SPAN_KIND__SPAN_KIND_CLIENT;
+    span.start_time_unix_nano = 1748781296789000000ULL;
+    span.end_time_unix_nano = 1748781297789000000ULL;
+    span.attributes = kvs;
+    span.n_attributes = 10;
+    span.dropped_attributes_count = 1;
+    span.events = evs;
+    span.n_events = 2;
+    span.dropped_events_count = 3;
+    span.links = links;
+    span.n_links = 1;
+    span.dropped_links_count = 4;
+    span.status = &status;
+    span.flags = 0x301;
+    Tbotlp__Span bare = TBOTLP__SPAN__INIT; /* every field at its default */
+    Tbotlp__Span *spans[] = {&span, &bare};
+    Tbotlp__ScopeSpans ss = TBOTLP__SCOPE_SPANS__INIT;
+    ss.spans = spans;
+    ss.n_spans = 2;
+    Tbotlp__ScopeSpans *sss[] = {&ss};
+    Tbotlp__ResourceSpans rs = TBOTLP__RESOURCE_SPANS__INIT;
+    rs.scope_spans = sss;
+    rs.n_scope_spans = 1;
+    Tbotlp__ResourceSpans *rss[] = {&rs};
+    Tbotlp__ExportTraceServiceRequest req = TBOTLP__EXPORT_TRACE_SERVICE_REQUEST__INIT;
+    req.resource_spans = rss;
+    req.n_resource_spans = 1;
+
+    tb__buf out;
+    memset(&out, 0, sizeof out);
+    assert_int_equal(tb__otlp_pack_request(&out, &req), TB_OK);
+    size_t n = tbotlp__export_trace_service_request__get_packed_size(&req);
+    uint8_t *want = malloc(n);
+    assert_non_null(want);
+    assert_int_equal(tbotlp__export_trace_service_request__pack(&req, want), n);
+    assert_int_equal(out.len, n);
+    assert_memory_equal(out.data, want, n);
+    free(want);
+    tb__buf_free(&out);
 }
 
 /* The hand-framed envelope is byte for byte what protobuf-c packs. */
@@ -1692,6 +1806,7 @@ int main(void)
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_protobuf_shape),
         cmocka_unit_test(test_protobuf_bytes_match_protobuf_c),
+        cmocka_unit_test(test_hand_packed_span_matches_protobuf_c),
         cmocka_unit_test(test_conventions_per_type),
         cmocka_unit_test(test_conventions_selected),
         cmocka_unit_test(test_json_shape),
