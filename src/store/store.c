@@ -138,7 +138,14 @@ tb_status tb__store_purge(sqlite3 *db, int64_t older_than_ms, bool keep_all, int
     tb_status st = tb__db_exec(db, "BEGIN IMMEDIATE", "starting a purge");
     if (st != TB_OK)
         return st;
-    st = exec_bound(db, "DELETE FROM records WHERE " TB__STORE_DELETABLE " AND created_at <= ?1",
+    /* oldest first, up to the first record inside the window (records are
+     * appended in time order; one written under a clock stepped back waits
+     * for the next purge): no index on created_at needed
+     * (schema/004_purge_by_seq.sql), and only what goes is read */
+    st = exec_bound(db,
+                    "DELETE FROM records WHERE " TB__STORE_DELETABLE " AND created_at <= ?1 "
+                    "AND seq < coalesce((SELECT seq FROM records WHERE created_at > ?1 "
+                    "ORDER BY seq LIMIT 1), 9223372036854775807)",
                     cutoff, "purging delivered records", deleted);
     if (st == TB_OK && *deleted > 0)
         st = tb__db_counter_add(db, "purged", *deleted);
