@@ -98,8 +98,6 @@ TB_EXTERN const char *tb_outbox_errmsg(const tb_outbox *outbox);
 TB_EXTERN tb_status tb_outbox_put_json(tb_outbox *outbox, const char *json, size_t len,
                                        char out_id[64]);
 
-/* Wait until every record accepted so far is committed (async mode; in
- * other modes it returns at once). */
 /* The outcome of one record of tb_outbox_put_json_many(). */
 typedef struct tb_put_result {
     tb_status status; /* TB_OK: stored (durable per the durability mode) */
@@ -116,6 +114,10 @@ typedef struct tb_put_result {
 TB_EXTERN tb_status tb_outbox_put_json_many(tb_outbox *outbox, const char *const *json,
                                             const size_t *len, size_t n, tb_put_result *res);
 
+/* Wait until every record accepted before this call is committed (or
+ * refused and counted), in async mode; other modes return at once. Records
+ * other threads put meanwhile are not waited for, so a steady producer
+ * cannot keep it waiting. TB_TIMEOUT after timeout_ms (< 0: no limit). */
 TB_EXTERN tb_status tb_outbox_flush(tb_outbox *outbox, int64_t timeout_ms);
 
 /* Fill *out with a processor that writes into `outbox`. The outbox must

@@ -70,6 +70,7 @@ static void fork_child(void *self)
     }
     ob->head = ob->tail = NULL;
     ob->queued = 0;
+    ob->n_finished = ob->n_queued; /* the parent writes what was queued */
     ob->dropped = ob->refused = 0; /* the parent counts its own */
     ob->writer_running = false;
     ob->stopping = false;

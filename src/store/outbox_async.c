@@ -56,6 +56,7 @@ static void give_up_locked(tb_outbox *ob)
     }
     ob->head = ob->tail = NULL;
     ob->queued = 0;
+    ob->n_finished += n;
     ob->retry_wait_ms = 0;
     tb__log(TB_LOG_ERROR,
             "%s stayed locked by another connection while closing: %zu acknowledged record(s) "
@@ -181,7 +182,9 @@ tb_status tb_outbox_flush(tb_outbox *ob, int64_t timeout_ms)
     int64_t deadline = tb__mono_ms() + (timeout_ms < 0 ? INT64_C(1) << 40 : timeout_ms);
     pthread_mutex_lock(&ob->mu);
     pthread_cond_signal(&ob->work_cv);
-    while (ob->head || ob->leading) {
+    /* the records queued before this call, whatever comes after them */
+    const uint64_t target = ob->n_queued;
+    while (ob->n_finished < target) {
         int64_t left = deadline - tb__mono_ms();
         if (left <= 0) {
             pthread_mutex_unlock(&ob->mu);

@@ -70,6 +70,10 @@ struct tb_outbox {
      * again by the next leader, in the parent and in the child */
     tb__fork_hook fork_hook;
     bool reopen;
+    /* requests ever queued, and ever finished (written, refused or given
+     * up): tb_outbox_flush waits for the ones queued before it, not for an
+     * empty queue, which a steady producer would never leave */
+    uint64_t n_queued, n_finished;
 };
 
 /* Append r to the queue. Called with ob->mu held. */
@@ -81,6 +85,7 @@ static inline void tb__outbox_enqueue_locked(tb_outbox *ob, tb__put_req *r)
         ob->head = r;
     ob->tail = r;
     ob->queued++;
+    ob->n_queued++;
 }
 
 /* Store a record whose columns are already known (the outbox processor,

@@ -328,6 +328,7 @@ void tb__put_req_free(tb__put_req *r)
 void tb__outbox_lead_locked(tb_outbox *ob)
 {
     tb__put_req *batch = ob->head;
+    size_t n_batch = ob->queued;
     ob->last_batch = ob->queued;
     ob->head = ob->tail = NULL;
     ob->queued = 0;
@@ -383,6 +384,7 @@ void tb__outbox_lead_locked(tb_outbox *ob)
     } else {
         ob->retry_wait_ms = 0;
     }
+    ob->n_finished += n_batch - n_again; /* those put back are not finished */
     ob->refused += refused;
     ob->dropped += dropped;
     ob->commit_us = (3 * ob->commit_us + (took > 0 ? took : 0)) / 4;

@@ -13,6 +13,8 @@
 #include "fixture.h"
 
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "db.h"
 #include "record.h"
@@ -926,6 +928,68 @@ static void test_async_flush_commits_all(void **state)
     assert_int_equal(q_int(path, "SELECT value FROM counters WHERE name='dropped_queue'"), 0);
 }
 
+/* tb_outbox_flush waits for what was put before it, not for an empty
+ * queue: with another thread putting all the time (which keeps the queue
+ * from ever being empty) it still returns, and what it waited for is in
+ * the file. */
+typedef struct steady {
+    tb_outbox *ob;
+    atomic_int stop;
+    int64_t puts;
+} steady;
+
+static void *steady_main(void *arg)
+{
+    steady *st = arg;
+    char j[512];
+    for (unsigned k = 1; !atomic_load(&st->stop); k++) {
+        /* its own text: span_json() is the main thread's */
+        snprintf(j, sizeof j,
+                 "{\"object\":\"trace.span\",\"id\":\"span_steady_%u\",\"trace_id\":"
+                 "\"trace_steady\",\"span_data\":{\"type\":\"custom\"}}",
+                 k);
+        if (tb_outbox_put_json(st->ob, j, (size_t)-1, NULL) == TB_OK)
+            st->puts++;
+    }
+    return NULL;
+}
+
+static void test_async_flush_under_steady_puts(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    in_dir(path, sizeof path, "steady.db");
+    tb_outbox *ob = NULL;
+    tb_outbox_options o = TB_OUTBOX_OPTIONS_INIT;
+    o.durability = TB_DURABILITY_ASYNC;
+    assert_int_equal(tb_outbox_open(&ob, path, &o), TB_OK);
+    steady st = {.ob = ob};
+    atomic_init(&st.stop, 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, steady_main, &st), 0);
+    char tid[40], sid[40];
+    trace_id(tid, 0xf1);
+    for (int round = 0; round < 5; round++) {
+        for (int i = 0; i < 10; i++) {
+            span_id(sid, (unsigned)(round * 100 + i + 1));
+            char *j = span_json(tid, sid, NULL, 3);
+            assert_int_equal(tb_outbox_put_json(ob, j, (size_t)-1, NULL), TB_OK);
+            release(j);
+        }
+        tb_status fs = tb_outbox_flush(ob, 20000);
+        if (fs != TB_OK)
+            fail_msg("round %d: flush: %s: %s", round, tb_status_str(fs), tb_last_error());
+        /* what it waited for is committed (read from another connection) */
+        char sql[200];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE trace_id = '%s'", tid);
+        assert_int_equal(q_int(path, sql), (round + 1) * 10);
+    }
+    atomic_store(&st.stop, 1);
+    pthread_join(th, NULL);
+    assert_true(st.puts > 0);
+    tb_outbox_close(ob);
+}
+
 static void test_async_block_policy_loses_nothing(void **state)
 {
     (void)state;
@@ -1055,6 +1119,7 @@ int main(void)
         T(test_processor_writes_trace_at_start_span_at_end),
         T(test_max_size_refuses_and_counts),
         T(test_async_flush_commits_all),
+        T(test_async_flush_under_steady_puts),
         T(test_async_block_policy_loses_nothing),
         T(test_async_drop_policy_counts_drops),
     };
