@@ -31,10 +31,17 @@ const STATUS = [
   'TB_CONFIG', 'TB_NOT_FOUND', 'TB_TIMEOUT', 'TB_CLOSED', 'TB_HTTP', 'TB_READONLY',
 ];
 const TB_OK = 0;
+const TB_INVALID = 3;
+const TB_BAD_RECORD = 4;
 const TB_TIMEOUT = 15;
 const statusName = (st) => STATUS[st] || `TB_${st}`;
 
-const DURABILITY = { full: 0, normal: 1, async: 2 };
+// `trace` is the binding's own: C's `async` plus a commit point at each
+// trace's end (OutboxProcessor#traceCommit).
+const DURABILITY = { full: 0, normal: 1, async: 2, trace: 3 };
+const C_DURABILITY = [0, 1, 2, 2];
+// tb_outbox_put_json's len for a NUL-terminated text: (size_t)-1
+const SIZE_MAX = 0xffffffffffffffffn;
 const QUEUE_POLICY = { block: 0, drop: 1 };
 const FULL_POLICY = { refuse: 0, purge_delivered: 1 };
 
@@ -66,7 +73,10 @@ function declare(l) {
   T('tb_outbox_options', () => koffi.struct('tb_outbox_options', {
     version: 'uint', durability: 'int', busy_timeout_ms: 'int', max_size: 'int64_t',
     full_policy: 'int', queue_capacity: 'size_t', queue_policy: 'int',
-    flush_interval_ms: 'int', readonly: 'int',
+    flush_interval_ms: 'int', readonly: 'int', redact: 'int',
+  }));
+  T('tb_put_result', () => koffi.struct('tb_put_result', {
+    status: 'int', id: koffi.array('char', 256), error: koffi.array('char', 512),
   }));
   T('tb_ship_options', () => koffi.struct('tb_ship_options', {
     version: 'uint', destination: 'const char *', max_time_ms: 'int64_t', verbose: 'int',
@@ -77,12 +87,20 @@ function declare(l) {
   }));
   const f = (proto) => l.func(proto);
   return {
+    // tb_put_result: where tb_outbox_put_json_many writes each outcome
+    putResult: {
+      size: koffi.sizeof('tb_put_result'),
+      status: koffi.offsetof('tb_put_result', 'status'),
+      error: koffi.offsetof('tb_put_result', 'error'),
+      errorSize: 512,
+    },
     version: f('const char *tb_version(void)'),
     statusStr: f('const char *tb_status_str(int st)'),
     lastError: f('const char *tb_last_error(void)'),
     open: f('int tb_outbox_open(_Out_ tb_outbox **out, const char *path, const tb_outbox_options *opts)'),
     close: f('void tb_outbox_close(tb_outbox *ob)'),
     put: f('int tb_outbox_put_json(tb_outbox *ob, const char *json, size_t len, char *out_id)'),
+    putMany: f('int tb_outbox_put_json_many(tb_outbox *ob, const char **json, const size_t *len, size_t n, void *res)'),
     flush: f('int tb_outbox_flush(tb_outbox *ob, int64_t timeout_ms)'),
     configLoad: f('int tb_config_load(_Out_ tb_config **out, const char *path)'),
     configParse: f('int tb_config_parse(_Out_ tb_config **out, const char *text, const char *name)'),
@@ -137,6 +155,12 @@ function lastError(l, st) {
   return l.lastError() || l.statusStr(st);
 }
 
+/** A NUL-terminated string at buf[off], at most max bytes. */
+function cString(buf, off, max) {
+  const end = buf.indexOf(0, off);
+  return buf.toString('utf8', off, end < 0 || end > off + max ? off + max : end);
+}
+
 function callAsync(fn, ...args) {
   return new Promise((resolve, reject) => {
     try {
@@ -156,6 +180,10 @@ function pick(table, value, what) {
   }
   return v;
 }
+
+const DONE = Promise.resolve();
+// full / normal: records at most per tb_outbox_put_json_many() call
+const MAX_BATCH = 512;
 
 // spanData field → extension field in span_data (response spans only)
 const RESPONSE_EXTENSIONS = [['_response', 'response'], ['_input', 'input']];
@@ -198,14 +226,22 @@ const defaultLogger = {
 /**
  * The JS SDK's TracingProcessor, writing into a tracebox outbox.
  *
- * options: durability ('full' default | 'normal' | 'async'), busyTimeoutMs,
- * maxSize (bytes), fullPolicy ('refuse' | 'purge_delivered'), queueCapacity,
- * queuePolicy ('block' | 'drop'), flushIntervalMs, maxConcurrency (native
- * writes in flight at once, default 16; more wait in line), logger
- * ({error, warn, debug}).
+ * options: durability ('full' default | 'normal' | 'async' | 'trace'),
+ * busyTimeoutMs, maxSize (bytes), fullPolicy ('refuse' | 'purge_delivered'),
+ * queueCapacity, queuePolicy ('block' | 'drop'), flushIntervalMs, redact,
+ * maxConcurrency (native calls in flight at once, default 16; more wait in
+ * line), logger ({error, warn, debug}).
  *
- * Each write runs on a worker thread (the event loop never waits for fsync);
- * the hook's promise resolves when the record is durable per `durability`.
+ * full / normal: each write runs on a worker thread (the event loop never
+ * waits for fsync); the hook's promise resolves once the record is committed.
+ * async / trace: each record is handed to libtracebox on the calling thread,
+ * where it is only validated and queued in memory (a few µs; its writer
+ * thread commits within flushIntervalMs): no worker thread, no promise left
+ * to settle. A full queue (queueCapacity records) then makes that call wait
+ * until the writer has made room with queuePolicy 'block' (the default), and
+ * drops the record (logged, counted) with 'drop'.
+ * trace: onTraceEnd resolves once the trace and every record handed over
+ * before it are committed: one commit point per trace, on a worker thread.
  * The constructor throws (setup time); the hooks never reject.
  */
 class OutboxProcessor {
@@ -220,6 +256,15 @@ class OutboxProcessor {
   #log;
   #stats = { written: 0, failed: 0, skipped: 0, extensionsDropped: 0 };
   #warnedExtensions = false;
+  #direct; // async, trace: puts are C calls on this thread
+  #traceEnd; // trace: onTraceEnd waits for a commit point
+  #last; // the text of the record last stored on this thread (#runCommitPoint)
+  #commitNow = null; // the commit point running on a worker thread
+  #commitNext = null; // the one that starts when it is done
+  #commitFailing = false;
+  #gather = null; // full / normal: the batch records join (#storeBatched)
+  #sealed = []; // full batches waiting their turn
+  #writing = 0; // batches being written
 
   constructor(path, options = {}) {
     if (typeof path !== 'string' || path === '') {
@@ -229,9 +274,12 @@ class OutboxProcessor {
     this.path = path;
     this.#log = { ...defaultLogger, ...(options.logger || {}) };
     this.#max = Math.max(1, options.maxConcurrency || 16);
+    const durability = pick(DURABILITY, options.durability, 'durability') ?? DURABILITY.full;
+    this.#direct = durability === DURABILITY.async || durability === DURABILITY.trace;
+    this.#traceEnd = durability === DURABILITY.trace;
     const opts = {
       version: 1,
-      durability: pick(DURABILITY, options.durability, 'durability') ?? 0,
+      durability: C_DURABILITY[durability],
       busy_timeout_ms: options.busyTimeoutMs ?? 10000,
       max_size: options.maxSize ?? 0,
       full_policy: pick(FULL_POLICY, options.fullPolicy, 'fullPolicy') ?? 0,
@@ -239,6 +287,7 @@ class OutboxProcessor {
       queue_policy: pick(QUEUE_POLICY, options.queuePolicy, 'queuePolicy') ?? 0,
       flush_interval_ms: options.flushIntervalMs ?? 5,
       readonly: 0,
+      redact: options.redact ? 1 : 0,
     };
     const out = [null];
     const st = this.#lib.open(out, path, opts);
@@ -252,23 +301,41 @@ class OutboxProcessor {
   // ---- TracingProcessor ----
   start() {}
 
-  async onTraceStart(trace) {
-    await this.#putFrom(trace, 'trace');
+  // Not `async`: with async / trace durability the record is stored by the
+  // time the hook returns, and an already settled promise saves the SDK a
+  // promise and a turn per record. #putFrom never throws.
+  onTraceStart(trace) {
+    return this.#putFrom(trace, 'trace') ?? DONE;
   }
 
-  async onTraceEnd(_trace) {}
+  async onTraceEnd(_trace) {
+    if (!this.#traceEnd) return;
+    try {
+      await this.#traceCommit();
+    } catch (e) {
+      this.#log.error('trace end failed:', e);
+    }
+  }
 
-  async onSpanStart(_span) {}
+  onSpanStart(_span) {
+    return DONE;
+  }
 
-  async onSpanEnd(span) {
-    await this.#putFrom(span, 'span');
+  onSpanEnd(span) {
+    return this.#putFrom(span, 'span') ?? DONE;
   }
 
   /** Resolves once every record handed over so far is committed. */
   async forceFlush() {
     try {
+      this.#startBatch(true);
       await Promise.allSettled([...this.#inflight]);
       if (this.#closed) return;
+      if (this.#direct && this.#last !== undefined) {
+        const r = await this.#commitPoint();
+        if (r.st !== TB_OK) this.#log.warn(`flush of ${this.path} failed: ${r.msg} (${statusName(r.st)})`);
+        return;
+      }
       await this.#withHandle(async (h) => {
         if (!h) return;
         const st = await callAsync(this.#lib.flush, h, -1);
@@ -287,11 +354,15 @@ class OutboxProcessor {
   }
 
   // ---- extras ----
-  /** Store one export object (or its JSON text). Resolves true when stored;
-   * false (logged) otherwise. Never rejects. */
+  /** Store one export object (or its JSON text). Resolves true when stored
+   * (durable per `durability`; queued for async and trace); false (logged)
+   * otherwise. Never rejects. */
   async put(record) {
     try {
-      return await this.#put(record);
+      const text = typeof record === 'string' ? record : JSON.stringify(record);
+      if (typeof text !== 'string') throw new TypeError('tracebox: put(record): not an object or JSON text');
+      const id = typeof record === 'object' && record ? (record.id ?? '(no id)') : undefined;
+      return await this.#store(text, id, typeof record === 'string');
     } catch (e) {
       this.#stats.failed++;
       this.#log.error('could not store a record:', e);
@@ -311,6 +382,7 @@ class OutboxProcessor {
   async #shutdown(timeout) {
     try {
       this.#closed = true;
+      this.#startBatch(true); // records handed over before: written
       const pending = Promise.allSettled([...this.#inflight]);
       let timedOut = false;
       if (timeout !== undefined && timeout !== null && timeout >= 0) {
@@ -339,7 +411,21 @@ class OutboxProcessor {
     }
   }
 
-  async #putFrom(obj, what) {
+  /** The record of a trace or span stored: undefined when done here (async,
+   * trace, or nothing to store), else a promise of undefined. Never throws or
+   * rejects. */
+  #putFrom(obj, what) {
+    try {
+      const r = this.#putFromUnguarded(obj, what);
+      return r === undefined ? undefined : r.then(() => undefined);
+    } catch (e) {
+      this.#stats.failed++;
+      this.#log.error('could not store a record:', e);
+      return undefined;
+    }
+  }
+
+  #putFromUnguarded(obj, what) {
     let record;
     let exportError;
     try {
@@ -353,23 +439,26 @@ class OutboxProcessor {
       if (!record) {
         this.#stats.failed++;
         this.#log.error(`${what}.toJSON() threw; record not stored:`, e);
-        return;
+        return undefined;
       }
     }
     if (record === null || record === undefined) { // NoopTrace / NoopSpan
       this.#stats.skipped++;
-      return;
+      return undefined;
     }
     let text;
-    if (what === 'span' && record.span_data && record.span_data.type === 'response') {
-      text = this.#withResponseExtensions(obj, record, exportError);
-    }
     try {
-      await this.#put(text ?? record, record.id ?? '(no id)');
+      if (what === 'span' && record.span_data && record.span_data.type === 'response') {
+        text = this.#withResponseExtensions(obj, record, exportError);
+      }
+      text ??= JSON.stringify(record);
     } catch (e) {
       this.#stats.failed++;
       this.#log.error('could not store a record:', e);
+      return undefined;
     }
+    const r = this.#store(text, record.id ?? '(no id)', false);
+    return typeof r === 'boolean' ? undefined : r;
   }
 
   /**
@@ -487,37 +576,229 @@ class OutboxProcessor {
     }
   }
 
-  async #put(record, recordId) {
-    const text = typeof record === 'string' ? record : JSON.stringify(record);
-    const id = recordId ?? (typeof record === 'object' && record ? (record.id ?? '(no id)') : undefined);
-    const buf = Buffer.from(text, 'utf8');
+  /**
+   * Store one record's JSON text. async / trace: a C call on this thread,
+   * returning true / false; full / normal: on a worker thread, with the other
+   * records handed over meanwhile (#storeBatched), returning a promise of it.
+   * Counts and logs the outcome; never throws or rejects.
+   * A JS string goes to C as it is: koffi writes its UTF-8 once (lone
+   * surrogates as U+FFFD, as Buffer.from does), NUL-terminated, and C takes
+   * its length; JSON.stringify never writes a raw U+0000 (it escapes it), so
+   * only caller-given text (`user`) is checked for one and then goes as a
+   * Buffer, whole.
+   */
+  #store(text, id, user) {
     if (this.#closed) {
       this.#stats.failed++;
       this.#log.warn(`record ${id ?? '(json text)'} arrived after shutdown of ${this.path}; not stored`);
-      return false;
+      return this.#direct ? false : Promise.resolve(false);
     }
-    const result = await this.#withHandle(async (h) => {
-      if (!h) return { st: -1, msg: 'outbox closed' };
-      const st = await callAsync(this.#lib.put, h, buf, buf.length, null);
-      if (st === TB_OK) return { st };
-      // The message is kept per thread and the write ran on a worker:
-      // try once more here to get it (idempotent; a transient failure may
-      // even succeed now).
-      const st2 = this.#lib.put(h, buf, buf.length, null);
-      return { st: st2, msg: st2 === TB_OK ? '' : lastError(this.#lib, st2) };
-    });
-    if (result === undefined) {
+    let arg = text;
+    let len = SIZE_MAX;
+    if (user && text.includes('\0')) {
+      arg = Buffer.from(text, 'utf8');
+      len = arg.length;
+    }
+    if (!this.#direct) return typeof arg === 'string' ? this.#storeBatched(arg, id) : this.#storeOnWorker(arg, len, id);
+    let st;
+    let msg;
+    try {
+      st = this.#lib.put(this.#handle, arg, len, null);
+      if (st !== TB_OK) msg = lastError(this.#lib, st); // kept per thread: this one
+    } catch (e) {
       this.#stats.failed++;
-      this.#log.warn(`record ${id ?? '(json text)'} arrived after shutdown of ${this.path}; not stored`);
+      this.#log.error('could not store a record:', e);
       return false;
     }
-    if (result.st === TB_OK) {
+    return this.#stored(st, msg, id, arg);
+  }
+
+  /**
+   * full / normal: one batch of records is written at a time, in one
+   * tb_outbox_put_json_many() on a worker thread; records handed over
+   * meanwhile wait here and go together in the next: one trip to the
+   * threadpool and one commit for all of them, where a call per record paid
+   * both per record (and group commit could share a commit between at most
+   * as many records as the threadpool has threads). Each promise resolves
+   * once its record is committed (true) or refused (false, logged with C's
+   * message).
+   */
+  #storeBatched(text, id) {
+    let g = this.#gather;
+    if (g === null) {
+      g = { texts: [], lens: [], ids: [], settle: [] };
+      this.#gather = g;
+      // started after this turn at the earliest: records handed over until
+      // then (and while the batch before it is written) join this one
+      queueMicrotask(() => this.#startBatch(false));
+    }
+    g.texts.push(text);
+    g.lens.push(Buffer.byteLength(text, 'utf8'));
+    g.ids.push(id);
+    if (g.texts.length >= MAX_BATCH) this.#sealed.push(this.#takeGather()); // full: later records start another
+    return new Promise((resolve) => g.settle.push(resolve));
+  }
+
+  #takeGather() {
+    const g = this.#gather;
+    this.#gather = null;
+    return g;
+  }
+
+  /** Start the next batch when none is being written (or, `force`, for
+   * forceFlush and shutdown, at once). */
+  #startBatch(force) {
+    while (force || !this.#writing) {
+      const g = this.#sealed.length > 0 ? this.#sealed.shift() : this.#gather !== null ? this.#takeGather() : null;
+      if (g === null) return;
+      this.#writing++;
+      this.#withHandle((h) => this.#writeBatch(h, g))
+        .then((ran) => {
+          if (ran === undefined) this.#refuseBatch(g, null); // shutdown refused the wait for a slot
+        }, (e) => this.#refuseBatch(g, e))
+        .catch(() => {}) // only a logger that throws gets here: nothing left to do
+        .then(() => {
+          this.#writing--;
+          this.#startBatch(false);
+        });
+    }
+  }
+
+  async #writeBatch(h, g) {
+    if (!h) {
+      this.#refuseBatch(g, null);
+      return true;
+    }
+    const n = g.texts.length;
+    const pr = this.#lib.putResult;
+    const res = Buffer.alloc(n * pr.size);
+    let st;
+    try {
+      st = await callAsync(this.#lib.putMany, h, g.texts, g.lens, n, res);
+    } catch (e) {
+      this.#refuseBatch(g, e);
+      return true;
+    }
+    for (let i = 0; i < n; i++) {
+      const rst = st === TB_OK ? res.readInt32LE(i * pr.size + pr.status) : st;
+      const msg = rst === TB_OK ? '' : st === TB_OK ? cString(res, i * pr.size + pr.error, pr.errorSize)
+        : 'no record of the batch could be tried';
+      g.settle[i](this.#stored(rst, msg, g.ids[i]));
+    }
+    return true;
+  }
+
+  /** Settle every record of a batch that did not reach C as not stored:
+   * after shutdown (e null), or because the call itself threw. */
+  #refuseBatch(g, e) {
+    for (let i = 0; i < g.settle.length; i++) {
+      this.#stats.failed++;
+      if (e) this.#log.error('could not store a record:', e);
+      else this.#log.warn(`record ${g.ids[i] ?? '(json text)'} arrived after shutdown of ${this.path}; not stored`);
+      g.settle[i](false);
+    }
+    g.settle.length = 0;
+  }
+
+  async #storeOnWorker(arg, len, id) {
+    try {
+      const result = await this.#withHandle(async (h) => {
+        if (!h) return { st: -1, msg: 'outbox closed' };
+        const st = await callAsync(this.#lib.put, h, arg, len, null);
+        if (st === TB_OK) return { st };
+        // The message is kept per thread and the write ran on a worker:
+        // try once more here to get it (idempotent; a transient failure may
+        // even succeed now).
+        const st2 = this.#lib.put(h, arg, len, null);
+        return { st: st2, msg: st2 === TB_OK ? '' : lastError(this.#lib, st2) };
+      });
+      if (result === undefined) {
+        this.#stats.failed++;
+        this.#log.warn(`record ${id ?? '(json text)'} arrived after shutdown of ${this.path}; not stored`);
+        return false;
+      }
+      return this.#stored(result.st, result.msg, id);
+    } catch (e) {
+      this.#stats.failed++;
+      this.#log.error('could not store a record:', e);
+      return false;
+    }
+  }
+
+  #stored(st, msg, id, text) {
+    if (st === TB_OK) {
       this.#stats.written++;
+      if (typeof text === 'string') this.#last = text;
       return true;
     }
     this.#stats.failed++;
-    this.#log.error(`record ${id ?? '(json text)'} not stored in ${this.path}: ${result.msg} (${statusName(result.st)})`);
+    this.#log.error(`record ${id ?? '(json text)'} not stored in ${this.path}: ${msg} (${statusName(st)})`);
     return false;
+  }
+
+  /** trace: wait for a commit point covering every record handed over so
+   * far. Logs when it fails (a file locked past busyTimeoutMs, a full disk);
+   * those records stay queued, and the writer keeps trying. */
+  async #traceCommit() {
+    if (this.#closed) {
+      await this.#closing; // its final flush commits what was queued
+      return;
+    }
+    if (this.#last === undefined) return; // nothing stored yet
+    const r = await this.#commitPoint();
+    if (r.st === TB_OK) {
+      this.#commitFailing = false;
+      return;
+    }
+    const msg = `a trace ended but its records are not committed yet in ${this.path}: ${r.msg} ` +
+      `(${statusName(r.st)}); they stay queued`;
+    if (!this.#commitFailing) this.#log.warn(msg);
+    else this.#log.debug(msg);
+    this.#commitFailing = true;
+  }
+
+  /**
+   * A commit point: resolves ({st, msg}) once every record queued before it
+   * was called is committed. One runs at a time on a worker thread; calls
+   * made meanwhile share the next one (a commit point requested after their
+   * records were queued). Never rejects.
+   */
+  #commitPoint() {
+    if (this.#commitNow === null) {
+      const p = this.#runCommitPoint();
+      this.#commitNow = p;
+      p.then(() => {
+        if (this.#commitNow === p) this.#commitNow = null;
+      });
+      return p;
+    }
+    if (this.#commitNext === null) {
+      this.#commitNext = this.#commitNow.then(() => {
+        this.#commitNext = null;
+        if (this.#closed) return this.#closing.then(() => ({ st: TB_OK }));
+        return this.#commitPoint();
+      });
+    }
+    return this.#commitNext;
+  }
+
+  /**
+   * tb_outbox_flush() on a worker thread: it waits for the records queued
+   * before it was called (not for an empty queue, so the puts this thread
+   * makes meanwhile cannot keep it waiting), and the loop never waits for
+   * the commit.
+   */
+  async #runCommitPoint() {
+    try {
+      const r = await this.#withHandle(async (h) => {
+        if (!h) return { st: -1, msg: 'outbox closed' };
+        const st = await callAsync(this.#lib.flush, h, -1);
+        return { st, msg: st === TB_OK ? '' : statusName(st) };
+      });
+      return r ?? { st: -1, msg: 'outbox closed' };
+    } catch (e) {
+      return { st: -1, msg: String(e && e.message ? e.message : e) };
+    }
   }
 }
 

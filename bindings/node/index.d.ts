@@ -23,16 +23,34 @@ export interface Logger {
 }
 
 export interface OutboxProcessorOptions {
-  /** 'full' (default): each hook resolves after an fsync'd commit (shared by concurrent writes). */
-  durability?: 'full' | 'normal' | 'async';
+  /**
+   * 'full' (default): each hook resolves after an fsync'd commit (records
+   * handed over together share one). 'normal': the same without the fsync
+   * (survives a process crash, not a power cut). 'async': the record is
+   * validated and queued on the calling thread, committed by a writer thread
+   * within flushIntervalMs. 'trace': as 'async', and onTraceEnd resolves once
+   * the trace and every record handed over before it are committed (as
+   * 'normal'): one commit per trace, the event loop never waits for it.
+   */
+  durability?: 'full' | 'normal' | 'async' | 'trace';
   busyTimeoutMs?: number;
   /** bytes; 0 = unbounded */
   maxSize?: number;
   fullPolicy?: 'refuse' | 'purge_delivered';
+  /** async / trace: records queued at most (default 8192) */
   queueCapacity?: number;
+  /**
+   * async / trace, when the queue is full: 'block' (default) makes the call
+   * — on the event loop thread — wait until the writer has made room; 'drop'
+   * refuses the record at once (logged, counted in stats.failed and in the
+   * outbox's dropped_queue counter).
+   */
   queuePolicy?: 'block' | 'drop';
+  /** async / trace: how often the writer thread commits while records come (default 5) */
   flushIntervalMs?: number;
-  /** native writes in flight at once (default 16); more wait in line */
+  /** replace span inputs and outputs with "[redacted]" before storing (the INI's redact = io) */
+  redact?: boolean;
+  /** native calls in flight at once (default 16); more wait in line */
   maxConcurrency?: number;
   logger?: Partial<Logger>;
 }
