@@ -120,6 +120,13 @@ TB_EXTERN tb_status tb_outbox_put_json_many(tb_outbox *outbox, const char *const
  * cannot keep it waiting. TB_TIMEOUT after timeout_ms (< 0: no limit). */
 TB_EXTERN tb_status tb_outbox_flush(tb_outbox *outbox, int64_t timeout_ms);
 
+/* Count n records the application dropped before handing them over (a
+ * binding's own bounded queue, full under its drop policy) in the file's
+ * counters.dropped_queue, as the async queue counts its own: written with
+ * the next batch, or at close. Cheap: no I/O on the calling thread. Any
+ * thread. */
+TB_EXTERN tb_status tb_outbox_count_dropped(tb_outbox *outbox, int64_t n);
+
 /* Fill *out with a processor that writes into `outbox`. The outbox must
  * outlive the processor's registration. */
 TB_EXTERN tb_status tb_outbox_processor(tb_outbox *outbox, tb_processor *out);

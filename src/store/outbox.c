@@ -143,12 +143,28 @@ fail:
     return st;
 }
 
+tb_status tb_outbox_count_dropped(tb_outbox *ob, int64_t n)
+{
+    if (!ob || n < 0)
+        return tb__set_error(TB_INVALID, "tb_outbox_count_dropped: %s",
+                             ob ? "n is negative" : "outbox is NULL");
+    pthread_mutex_lock(&ob->mu);
+    ob->dropped += n;
+    pthread_mutex_unlock(&ob->mu);
+    return TB_OK;
+}
+
 void tb_outbox_close(tb_outbox *ob)
 {
     if (!ob)
         return;
     tb__fork_unregister(&ob->fork_hook);
     tb__outbox_async_stop(ob);
+    /* counts no batch has carried yet (drops, refusals) go in now */
+    pthread_mutex_lock(&ob->mu);
+    if (!ob->opts.readonly && (ob->dropped > 0 || ob->refused > 0) && !ob->leading)
+        tb__outbox_lead_locked(ob);
+    pthread_mutex_unlock(&ob->mu);
     tb__outbox_disconnect(ob, false);
     pthread_mutex_destroy(&ob->mu);
     pthread_cond_destroy(&ob->done_cv);

@@ -537,6 +537,27 @@ static void test_no_credentials_in_messages(void **state)
     tb__http_config_free(&c);
 }
 
+/* Open c (freed here), POST {} and check the outcome: refused by TLS (a
+ * transport error, retried) or delivered. */
+static void post_tls(tb__http_config *c, bool refused, int mode)
+{
+    char err[256];
+    tb__http *h = NULL;
+    assert_int_equal(tb__http_open(&h, c, err, sizeof err), TB_OK);
+    tb__http_config_free(c);
+    tb__http_response resp;
+    tb_export_result res;
+    post(h, "{}", &resp, &res);
+    if (refused) {
+        assert_int_equal(res.outcome, TB_EXPORT_RETRY);
+        assert_int_equal(res.http_status, 0);
+        assert_true(resp.transport_error);
+    } else if (res.outcome != TB_EXPORT_DELIVERED) {
+        fail_msg("mode %d: %s", mode, res.message);
+    }
+    tb__http_close(h);
+}
+
 /* HTTPS: verification is on by default, ca_file trusts a private CA,
  * insecure turns verification off. Needs the openssl command to make a
  * throw-away certificate; skipped without it. */
@@ -567,21 +588,7 @@ static void test_tls(void **state)
             c.ca_file = tb__strdup(cert);
         if (mode == 2)
             c.insecure = true;
-        tb__http *h = NULL;
-        assert_int_equal(tb__http_open(&h, &c, err, sizeof err), TB_OK);
-        tb__http_config_free(&c);
-        tb__http_response resp;
-        tb_export_result res;
-        post(h, "{}", &resp, &res);
-        if (mode == 0) {
-            assert_int_equal(res.outcome, TB_EXPORT_RETRY);
-            assert_int_equal(res.http_status, 0);
-            assert_true(resp.transport_error);
-        } else {
-            if (res.outcome != TB_EXPORT_DELIVERED)
-                fail_msg("mode %d: %s", mode, res.message);
-        }
-        tb__http_close(h);
+        post_tls(&c, mode == 0, mode);
     }
     tb_test_server_stop(&tls);
     st_dir_remove(dir);
@@ -626,20 +633,7 @@ static void test_mtls(void **state)
         }
         if (mode == 2)
             c.client_cert = tb__strdup(both);
-        tb__http *h = NULL;
-        assert_int_equal(tb__http_open(&h, &c, err, sizeof err), TB_OK);
-        tb__http_config_free(&c);
-        tb__http_response resp;
-        tb_export_result res;
-        post(h, "{}", &resp, &res);
-        if (mode == 0) {
-            assert_int_equal(res.outcome, TB_EXPORT_RETRY);
-            assert_int_equal(res.http_status, 0);
-            assert_true(resp.transport_error);
-        } else if (res.outcome != TB_EXPORT_DELIVERED) {
-            fail_msg("mode %d: %s", mode, res.message);
-        }
-        tb__http_close(h);
+        post_tls(&c, mode == 0, mode);
     }
     tb_test_server_stop(&tls);
     st_dir_remove(dir);

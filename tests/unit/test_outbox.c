@@ -990,6 +990,35 @@ static void test_async_flush_under_steady_puts(void **state)
     tb_outbox_close(ob);
 }
 
+/* Records a binding dropped from its own queue reach the file's
+ * dropped_queue counter: with the next batch, or at close when none comes. */
+static void test_count_dropped(void **state)
+{
+    (void)state;
+    for (int mode = 0; mode < 2; mode++) {
+        char path[PATH_MAX];
+        in_dir(path, sizeof path, mode ? "cd_async.db" : "cd_full.db");
+        tb_outbox *ob = NULL;
+        tb_outbox_options o = TB_OUTBOX_OPTIONS_INIT;
+        o.durability = mode ? TB_DURABILITY_ASYNC : TB_DURABILITY_FULL;
+        assert_int_equal(tb_outbox_open(&ob, path, &o), TB_OK);
+        assert_int_equal(tb_outbox_count_dropped(ob, 2), TB_OK);
+        char tid[40], sid[40];
+        trace_id(tid, 0xd1);
+        span_id(sid, 1);
+        char *j = span_json(tid, sid, NULL, 3);
+        assert_int_equal(tb_outbox_put_json(ob, j, (size_t)-1, NULL), TB_OK);
+        release(j);
+        assert_int_equal(tb_outbox_flush(ob, 10000), TB_OK);
+        assert_int_equal(q_int(path, "SELECT value FROM counters WHERE name = 'dropped_queue'"), 2);
+        /* no batch after this one: close writes it */
+        assert_int_equal(tb_outbox_count_dropped(ob, 3), TB_OK);
+        assert_int_equal(tb_outbox_count_dropped(ob, -1), TB_INVALID);
+        tb_outbox_close(ob);
+        assert_int_equal(q_int(path, "SELECT value FROM counters WHERE name = 'dropped_queue'"), 5);
+    }
+}
+
 static void test_async_block_policy_loses_nothing(void **state)
 {
     (void)state;
@@ -1120,6 +1149,7 @@ int main(void)
         T(test_max_size_refuses_and_counts),
         T(test_async_flush_commits_all),
         T(test_async_flush_under_steady_puts),
+        T(test_count_dropped),
         T(test_async_block_policy_loses_nothing),
         T(test_async_drop_policy_counts_drops),
     };

@@ -28,14 +28,21 @@ def strict_loads(text):
 
 
 class Stored(Base):
-    """Helpers: write with a fresh processor, read bodies back by id."""
+    """Helpers: write with a fresh processor, read bodies back by id. A
+    subclass sets `durability` to run the same checks in another mode."""
+
+    durability = None  # the default ("full")
 
     def open(self, **kw):
+        if self.durability:
+            kw.setdefault("durability", self.durability)
         self.p = tracebox.OutboxProcessor(self.db, **kw)
         self.addCleanup(self.p.shutdown)
         return self.p
 
     def bodies(self):
+        if getattr(self, "p", None) is not None:
+            self.p.force_flush()  # async/trace: what is queued is committed
         out = {}
         for r in rows(self.db, "SELECT span_id, trace_id, body FROM records"):
             out[r["span_id"] or r["trace_id"]] = r
@@ -407,6 +414,32 @@ class TestIds(Stored):
         self.assertEqual(got[auto.span_id]["parent_id"], "span_Req.42:child_1")
         for s in (root, child, auto):
             self.assertEqual(json.loads(got[s.span_id]["body"]), s.export())
+
+
+# The same checks through the queue of async / trace mode (the record is
+# encoded on the hook's thread and written by the helper or at trace end).
+class TestResponseExtensionsAsync(TestResponseExtensions):
+    durability = "async"
+
+
+class TestNonFiniteAndSurrogatesAsync(TestNonFiniteAndSurrogates):
+    durability = "async"
+
+
+class TestIdsAsync(TestIds):
+    durability = "async"
+
+
+class TestResponseExtensionsTraceMode(TestResponseExtensions):
+    durability = "trace"
+
+
+class TestNonFiniteAndSurrogatesTraceMode(TestNonFiniteAndSurrogates):
+    durability = "trace"
+
+
+class TestIdsTraceMode(TestIds):
+    durability = "trace"
 
 
 if __name__ == "__main__":

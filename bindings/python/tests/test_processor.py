@@ -208,7 +208,7 @@ class TestProcessor(Base):
         self.assertEqual(p.stats["written"], len(exports))
 
     def test_durability_modes(self):
-        for mode in ("normal", "async"):
+        for mode in ("normal", "async", "trace"):
             db = os.path.join(self.tmp.name, mode + ".db")
             p = tracebox.OutboxProcessor(db, durability=mode)
             trace, spans = sdk.run_fake_agent(p)
@@ -309,7 +309,7 @@ class TestProcessor(Base):
         parent goes on writing."""
         import signal
 
-        for durability in ("async", "full"):
+        for durability in ("async", "trace", "full"):
             db = os.path.join(self.tmp.name, "fork-%s.db" % durability)
             p = tracebox.OutboxProcessor(db, durability)
             stop = threading.Event()

@@ -19,6 +19,7 @@ __all__ = [
     "OutboxOptions",
     "ShipOptions",
     "ShipReport",
+    "PutResult",
     "TB_OK",
     "TB_TIMEOUT",
     "status_name",
@@ -85,12 +86,24 @@ class OutboxOptions(ctypes.Structure):
         ("queue_policy", ctypes.c_int),
         ("flush_interval_ms", ctypes.c_int),
         ("readonly", ctypes.c_int),
+        # tb_outbox_open copies the whole struct: every field of the header's
+        # struct must be here (redact used to land in padding, zero by luck)
+        ("redact", ctypes.c_int),
     ]
 
     @classmethod
     def defaults(cls):
         # TB_OUTBOX_OPTIONS_INIT
-        return cls(1, 0, 10000, 0, 0, 0, 0, 5, 0)
+        return cls(1, 0, 10000, 0, 0, 0, 0, 5, 0, 0)
+
+
+class PutResult(ctypes.Structure):
+    # struct tb_put_result: one record's outcome in tb_outbox_put_json_many
+    _fields_ = [
+        ("status", ctypes.c_int),
+        ("id", ctypes.c_char * 256),
+        ("error", ctypes.c_char * 512),
+    ]
 
 
 class ShipOptions(ctypes.Structure):
@@ -152,7 +165,18 @@ def _declare(lib):
             ctypes.c_int,
             [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p],
         ),
+        "tb_outbox_put_json_many": (
+            ctypes.c_int,
+            [
+                ctypes.c_void_p,
+                ctypes.POINTER(ctypes.c_char_p),
+                ctypes.POINTER(ctypes.c_size_t),
+                ctypes.c_size_t,
+                ctypes.POINTER(PutResult),
+            ],
+        ),
         "tb_outbox_flush": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64]),
+        "tb_outbox_count_dropped": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64]),
         "tb_config_load": (ctypes.c_int, [c_void_pp, ctypes.c_char_p]),
         "tb_config_parse": (
             ctypes.c_int,

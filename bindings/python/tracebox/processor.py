@@ -1,13 +1,17 @@
 """OutboxProcessor: an OpenAI Agents SDK TracingProcessor that writes every
 trace (at start) and span (at end) into a tracebox outbox file."""
 
+import atexit
+import collections
 import ctypes
 import dataclasses
 import json
+import json.encoder
 import logging
 import math
 import os
 import threading
+import time
 import weakref
 import uuid
 from enum import Enum
@@ -16,7 +20,12 @@ from . import _lib
 
 logger = logging.getLogger("tracebox")
 
-_DURABILITY = {"full": 0, "normal": 1, "async": 2}
+# "trace" is the binding's: records are queued as in "async", and
+# on_trace_end waits for their commit (the C outbox is opened "normal")
+_ASYNC, _TRACE = 2, 3
+_DURABILITY = {"full": 0, "normal": 1, "async": _ASYNC, "trace": _TRACE}
+_DURABILITY_NAME = {v: k for k, v in _DURABILITY.items()}
+_C_DURABILITY = {0: 0, 1: 1, _ASYNC: 2, _TRACE: 1}
 _QUEUE_POLICY = {"block": 0, "drop": 1}
 _FULL_POLICY = {"refuse": 0, "purge_delivered": 1, "purge-delivered": 1}
 
@@ -79,9 +88,28 @@ def _json_default(o):
 # - a lone surrogate (str can hold one, UTF-8 cannot): replaced by U+FFFD in
 #   the encoded text (a high+low pair held as two code points becomes the
 #   character it encodes).
-_dumps = json.JSONEncoder(
+_json_encoder = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default
-).encode
+)
+try:
+    # The C encoder json.dumps builds on every call, built once: no
+    # per-call setup and no markers dict (a circular reference then ends in
+    # RecursionError, which _encode_record sends to _sanitised, where it
+    # becomes the same ValueError as before)
+    _c_encode = json.encoder.c_make_encoder(
+        None, _json_default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+    if _c_encode is None:  # pragma: no cover - a Python without _json
+        raise TypeError
+
+    def _dumps(o, _enc=_c_encode, _join="".join):
+        if o.__class__ is str:  # as JSONEncoder.encode
+            return json.encoder.encode_basestring(o)
+        return _join(_enc(o, 0))
+
+    _dumps({"check": [1, 2.5, None, True, "x\u00e9"]})
+except Exception:  # pragma: no cover - an interpreter without the C encoder
+    _dumps = _json_encoder.encode
 _NONFINITE_KEY = {float("inf"): "Infinity", float("-inf"): "-Infinity"}
 
 # A response's JSON comes straight from pydantic's serializer (half the cost
@@ -142,17 +170,23 @@ def _utf8(text):
 def _encode_record(record, raw=None):
     """The UTF-8 JSON bytes stored for `record` (a dict, JSON text or bytes);
     `raw` is JSON text that takes the place of the _SLOT value in it."""
-    if isinstance(record, (bytes, bytearray)):
-        return bytes(record)
-    if isinstance(record, str):
-        return _utf8(record)
+    if record.__class__ is not dict:  # (the per-span case first)
+        if isinstance(record, (bytes, bytearray)):
+            return bytes(record)
+        if isinstance(record, str):
+            return _utf8(record)
     try:
         text = _dumps(record)
-    except (ValueError, TypeError):  # a non-finite number, a key json refuses
-        text = _dumps(_sanitised(record))  # (a circular reference raises again)
+    except (ValueError, TypeError, RecursionError):
+        # a non-finite number, a key json refuses, a circular reference
+        # (which raises ValueError from _sanitised)
+        text = _dumps(_sanitised(record))
     if raw is not None:
         text = text.replace(_SLOT_JSON, raw, 1)
-    return _utf8(text)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates
+        return _utf8(text)
 
 
 def _response_json(o):
@@ -228,6 +262,13 @@ except Exception:  # the SDK is optional: the protocol is duck-typed
     _Base = object
 
 
+_TB_BUSY = 7
+# A batch the helper hands to tb_outbox_put_json_many at most: bounds how
+# long it holds the GIL building the arrays (the C call itself releases it).
+_MAX_BATCH = 512
+_INTS_PER_RESULT = ctypes.sizeof(_lib.PutResult) // ctypes.sizeof(ctypes.c_int)
+
+
 class OutboxProcessor(_Base):
     """A TracingProcessor for the OpenAI Agents SDK (Python).
 
@@ -240,13 +281,27 @@ class OutboxProcessor(_Base):
     Responses API object as the API's JSON) and span_data.input (the model
     input) when the SDK set them. Non-finite numbers are stored as null and
     lone surrogates as U+FFFD; ids of any shape are stored as given. The
-    other hooks do nothing. With durability "full" (the default) each
-    call returns after the record is committed to disk (concurrent threads
-    share one commit). Nothing here raises into the agent run: failures are
-    logged on the "tracebox" logger and counted in .stats.
+    other hooks do nothing, except on_trace_end with durability "trace".
 
-    The constructor does raise (TraceboxError) when the library cannot be
-    loaded or the file cannot be opened: that is setup, not the agent run.
+    durability:
+      "full" (default)  each hook returns after its record is committed to
+                        disk (synchronous=FULL; concurrent threads share one
+                        commit);
+      "normal"          the same with synchronous=NORMAL (survives a process
+                        crash, not a power cut);
+      "async"           a hook encodes the record and queues it in memory; a
+                        helper thread commits the queue (synchronous=NORMAL)
+                        within flush_interval_ms;
+      "trace"           as "async", and on_trace_end returns once every record
+                        queued before it (the trace and its ended spans) is
+                        committed: one commit per trace, made off the calling
+                        thread. For event loops (asyncio): the durable point
+                        is the trace's end.
+
+    Nothing here raises into the agent run: failures are logged on the
+    "tracebox" logger and counted in .stats. The constructor does raise
+    (TraceboxError) when the library cannot be loaded or the file cannot be
+    opened: that is setup, not the agent run.
     """
 
     def __init__(
@@ -263,8 +318,10 @@ class OutboxProcessor(_Base):
     ):
         self._lib = _lib.load_library()
         self.path = os.fspath(path)
+        mode = _enum(durability, _DURABILITY, "durability")
+        self.durability = _DURABILITY_NAME[mode]
         opts = _lib.OutboxOptions.defaults()
-        opts.durability = _enum(durability, _DURABILITY, "durability")
+        opts.durability = _C_DURABILITY[mode]
         if busy_timeout_ms is not None:
             opts.busy_timeout_ms = int(busy_timeout_ms)
         if max_size is not None:
@@ -288,41 +345,94 @@ class OutboxProcessor(_Base):
                 st,
             )
         self._handle = handle
+        self._put_json = self._lib.tb_outbox_put_json
         # Calls into the C outbox run without any Python lock (ctypes drops
-        # the GIL), so threads commit together. The condition only guards
-        # close against calls still in flight.
-        self._cv = threading.Condition()
+        # the GIL), so threads commit together. The condition guards close
+        # against calls still in flight, and the counters.
+        self._cv = threading.Condition(threading.Lock())
         self._active = 0
         self._closed = False
         self._stats = {"written": 0, "failed": 0, "skipped": 0}
+        # async / trace: the hooks append encoded records (bytes) to _q and
+        # return; the helper thread hands them to tb_outbox_put_json_many in
+        # batches (committed when it returns). A barrier (a held lock) in
+        # _q is released once everything queued before it is committed.
+        self._deferred = mode in (_ASYNC, _TRACE)
+        self._wait_at_trace_end = mode == _TRACE
+        self._capacity = opts.queue_capacity if opts.queue_capacity > 0 else 8192
+        self._drop_when_full = opts.queue_policy == _QUEUE_POLICY["drop"]
+        self._interval = (opts.flush_interval_ms if opts.flush_interval_ms > 0 else 5) / 1000.0
+        # how long on_trace_end waits for its commit at most (a file another
+        # connection keeps locked): the busy timeout, as a full-mode put
+        self._trace_wait = (opts.busy_timeout_ms if opts.busy_timeout_ms > 0 else 10000) / 1000.0
+        self._new_queue_state()
         _processors.add(self)
+
+    def _new_queue_state(self):
+        self._q = collections.deque()
+        self._wake = threading.Event()
+        self._space = threading.Condition(threading.Lock())
+        self._helper = None
+        self._helper_lock = threading.Lock()
+        # held by whoever takes records off _q until they are written: the
+        # helper, or on_trace_end writing what is queued itself
+        self._wlock = threading.Lock()
+        self._sleeping = False
+        self._stopping = False
+        self._blocked = 0
+        self._results = None
+        self._results_cap = 0
+        self._retry_wait = 0.0
+        self._retry_until = 0.0
 
     def _after_fork_in_child(self):
         # Only the forking thread came along: calls another thread had in
         # flight will never leave, and the condition may have been held. The
         # C outbox re-arms itself (a fresh connection and writer); the
-        # counters start again for this process.
-        self._cv = threading.Condition()
+        # counters start again for this process. Records the parent had
+        # queued are the parent's to write; the child starts its own helper
+        # at its first record.
+        self._cv = threading.Condition(threading.Lock())
         self._active = 0
         self._stats = {"written": 0, "failed": 0, "skipped": 0}
+        self._new_queue_state()
 
     # ---- the TracingProcessor protocol ----
     def on_trace_start(self, trace):
-        self._put_from(trace, "trace")
+        if self._deferred:
+            self._queue_from(trace, "trace")
+        else:
+            self._put_from(trace, "trace")
 
     def on_trace_end(self, trace):
-        pass
+        if self._wait_at_trace_end:
+            try:
+                if not self._commit_queued(self._trace_wait):
+                    logger.warning(
+                        "trace %s: its records are not committed to %s after %.1f s "
+                        "(another connection holding the file locked?); they stay queued",
+                        getattr(trace, "trace_id", "?"),
+                        self.path,
+                        self._trace_wait,
+                    )
+            except Exception:  # never into the agent run
+                logger.exception("on_trace_end failed")
 
     def on_span_start(self, span):
         pass
 
     def on_span_end(self, span):
-        self._put_from(span, "span")
+        if self._deferred:
+            self._queue_from(span, "span")
+        else:
+            self._put_from(span, "span")
 
     def force_flush(self):
         """Wait until every record accepted so far is committed (it already is
         in full/normal mode)."""
         try:
+            if self._deferred:
+                self._wait_queued(None)
             h = self._enter()
             if h is None:
                 return
@@ -347,10 +457,20 @@ class OutboxProcessor(_Base):
                 if self._closed:
                     return
                 self._closed = True
-                ms = -1 if timeout is None else max(0, int(timeout * 1000))
+            deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
+            if self._deferred and not self._stop_helper(deadline):
+                logger.warning(
+                    "shutdown of %s timed out with %d record(s) still queued; "
+                    "leaving the file open",
+                    self.path,
+                    sum(1 for x in list(self._q) if x.__class__ is bytes),
+                )
+                return
+            with self._cv:
                 # Wait for calls in flight (each is bounded by busy_timeout).
                 waited = self._cv.wait_for(
-                    lambda: self._active == 0, None if timeout is None else max(timeout, 0.0)
+                    lambda: self._active == 0,
+                    None if deadline is None else max(deadline - time.monotonic(), 0.0),
                 )
                 handle, self._handle = self._handle, None
             if not waited:
@@ -360,6 +480,7 @@ class OutboxProcessor(_Base):
                     self.path,
                 )
                 return
+            ms = -1 if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
             st = self._lib.tb_outbox_flush(handle, ms)
             if st != _lib.TB_OK:
                 logger.warning(
@@ -373,8 +494,9 @@ class OutboxProcessor(_Base):
 
     # ---- extras ----
     def put(self, record):
-        """Store one export object (a dict or a JSON str). Returns True when
-        stored; logs and returns False otherwise. Never raises."""
+        """Store one export object (a dict or a JSON str) now, on the calling
+        thread, durable per the outbox's mode ("trace": as "normal"). Returns
+        True when stored; logs and returns False otherwise. Never raises."""
         try:
             return self._put(record)
         except Exception:
@@ -384,7 +506,9 @@ class OutboxProcessor(_Base):
 
     @property
     def stats(self):
-        """Counters: written, failed, skipped (export() returned None)."""
+        """Counters: written, failed, skipped (export() returned None). In
+        async/trace mode a record counts once the helper has committed it (or
+        failed to); force_flush() settles them."""
         with self._cv:
             return dict(self._stats)
 
@@ -403,9 +527,9 @@ class OutboxProcessor(_Base):
         return "OutboxProcessor(%r%s)" % (self.path, ", closed" if self._closed else "")
 
     # ---- internals ----
-    def _count(self, key):
+    def _count(self, key, n=1):
         with self._cv:
-            self._stats[key] += 1
+            self._stats[key] += n
 
     def _enter(self):
         with self._cv:
@@ -420,16 +544,18 @@ class OutboxProcessor(_Base):
             if self._active == 0:
                 self._cv.notify_all()
 
-    def _put_from(self, obj, what):
+    def _export(self, obj, what):
+        """(record, raw) for obj, or None when there is nothing to store
+        (counted and logged here)."""
         try:
             record = obj.export()
         except Exception:
             self._count("failed")
             logger.exception("%s.export() raised; record not stored", what)
-            return
+            return None
         if record is None:  # a NoOpTrace/NoOpSpan (tracing disabled)
             self._count("skipped")
-            return
+            return None
         raw = None
         if what == "span" and isinstance(record, dict):
             sd = record.get("span_data")
@@ -438,32 +564,44 @@ class OutboxProcessor(_Base):
                     record, raw = _with_response_extensions(obj, record, sd)
                 except Exception:  # the span itself is still stored
                     logger.exception("span %s: extension fields not added", record.get("id"))
+        return record, raw
+
+    def _put_from(self, obj, what):
+        got = self._export(obj, what)
+        if got is None:
+            return
         try:
-            self._put(record, raw)
+            self._put(*got)
         except Exception:
             self._count("failed")
             logger.exception("could not store a record")
 
     def _put(self, record, raw=None):
         data = _encode_record(record, raw)
-        h = self._enter()
+        cv = self._cv
+        with cv:
+            h = None if self._closed else self._handle
+            if h is not None:
+                self._active += 1
         if h is None:
             self._count("failed")
-            logger.warning(
-                "record %s arrived after shutdown of %s; not stored",
-                _record_id(record),
-                self.path,
-            )
+            self._warn_closed(record)
             return False
+        st = None
         try:
-            st = self._lib.tb_outbox_put_json(h, data, len(data), None)
+            st = self._put_json(h, data, len(data), None)
             err = None if st == _lib.TB_OK else _lib.decode(self._lib.tb_outbox_errmsg(h))
         finally:
-            self._leave()
+            with cv:  # one lock for leaving and counting
+                self._active -= 1
+                if st == _lib.TB_OK:
+                    self._stats["written"] += 1
+                elif st is not None:  # (a raise is counted by the caller)
+                    self._stats["failed"] += 1
+                if self._closed and self._active == 0:
+                    cv.notify_all()
         if st == _lib.TB_OK:
-            self._count("written")
             return True
-        self._count("failed")
         logger.error(
             "record %s not stored in %s: %s (%s)",
             _record_id(record),
@@ -472,6 +610,335 @@ class OutboxProcessor(_Base):
             _lib.status_name(st),
         )
         return False
+
+    def _warn_closed(self, record):
+        logger.warning(
+            "record %s arrived after shutdown of %s; not stored",
+            _record_id(record),
+            self.path,
+        )
+
+    # ---- async / trace: the queue and its helper thread ----
+    def _queue_from(self, obj, what):
+        # the per-span path: no lock, no C call (the helper makes those)
+        got = self._export(obj, what)
+        if got is None:
+            return
+        try:
+            data = _encode_record(*got)
+        except Exception:
+            self._count("failed")
+            logger.exception("could not store a record")
+            return
+        if self._closed:
+            self._count("failed")
+            self._warn_closed(got[0])
+            return
+        try:
+            q = self._q
+            if len(q) >= self._capacity and not self._make_room(got[0]):
+                return
+            q.append(data)
+            if self._helper is None:
+                self._start_helper()
+            elif self._sleeping or len(q) >= self._capacity >> 1:
+                self._wake.set()
+        except Exception:  # never into the agent run
+            logger.exception("could not queue a record")
+
+    def _make_room(self, record):
+        """The queue is full: wait for room (policy block) or drop the record
+        (policy drop: counted and logged). True when there is room."""
+        self._wake.set()
+        if self._drop_when_full:
+            self._count("failed")
+            # and in the file's dropped_queue counter, as the C queue counts
+            # its own (no I/O here: written with the next batch)
+            h = self._enter()
+            if h is not None:
+                try:
+                    self._lib.tb_outbox_count_dropped(h, 1)
+                finally:
+                    self._leave()
+            logger.error(
+                "record %s not stored in %s: async queue full (%d records): record "
+                "dropped and counted (TB_FULL)",
+                _record_id(record),
+                self.path,
+                self._capacity,
+            )
+            return False
+        with self._space:
+            self._blocked += 1
+        try:
+            while len(self._q) >= self._capacity and not self._closed:
+                if not self._start_helper():
+                    # no helper can run (interpreter shutdown): write here
+                    self._commit_queued(self._trace_wait)
+                    continue
+                with self._space:
+                    if len(self._q) >= self._capacity and not self._closed:
+                        self._wake.set()
+                        self._space.wait(0.05)
+        finally:
+            with self._space:
+                self._blocked -= 1
+        if self._closed:  # shut down while waiting for room
+            self._count("failed")
+            self._warn_closed(record)
+            return False
+        return True
+
+    def _start_helper(self):
+        """Start the helper thread unless it runs. True when it runs."""
+        with self._helper_lock:
+            if self._helper is not None:
+                return True
+            if self._stopping:
+                return False
+            t = threading.Thread(
+                target=self._helper_main, name="tracebox-writer %s" % self.path, daemon=True
+            )
+            self._helper = t
+            try:
+                t.start()
+            except Exception as e:  # at interpreter shutdown: no new threads
+                self._helper = None
+                logger.warning("cannot start the tracebox writer thread (%s); records are "
+                               "written at trace end, force_flush or shutdown", e)
+                return False
+            return True
+
+    def _wait_queued(self, timeout):
+        """Wait until every record queued before this call is committed (or
+        has failed). False when `timeout` (seconds, None: no limit) passed
+        first."""
+        if self._closed or (not self._q and self._helper is None):
+            return True  # (shutdown wrote or counted everything)
+        barrier = threading.Lock()
+        barrier.acquire()
+        self._q.append(barrier)
+        if not self._start_helper():  # no helper can run: write here
+            return self._commit_queued(timeout)
+        self._wake.set()
+        return barrier.acquire(True, -1 if timeout is None else max(timeout, 0.0))
+
+    def _stop_helper(self, deadline):
+        """Shutdown: let the helper write what is queued and end. False when
+        the deadline passed first."""
+        with self._helper_lock:
+            self._retry_until = time.monotonic() + 2 * self._trace_wait + 1.0
+            self._stopping = True
+            t = self._helper
+        if t is None:
+            if self._q:  # no helper could run (interpreter shutdown): write here
+                self._write_queued(
+                    None if deadline is None else max(deadline - time.monotonic(), 0.0)
+                )
+                self._drop_leftovers()
+            return True
+        self._wake.set()
+        t.join(None if deadline is None else max(deadline - time.monotonic(), 0.0))
+        if t.is_alive():
+            return False
+        self._drop_leftovers()
+        return True
+
+    def _drop_leftovers(self):
+        n = 0
+        while True:
+            try:
+                x = self._q.popleft()
+            except IndexError:
+                break
+            if x.__class__ is bytes:
+                n += 1
+            else:
+                x.release()
+        if n:
+            self._count("failed", n)
+            logger.warning("%d record(s) arrived after shutdown of %s; not stored", n, self.path)
+
+    def _helper_main(self):
+        q = self._q
+        wake = self._wake
+        idle = 0.0
+        # As the C writer: while records keep coming it wakes every
+        # flush_interval_ms and writes what is queued (one transaction per
+        # _MAX_BATCH), so producers never pay for a wake-up; after a second
+        # with nothing to do it sleeps until a producer sets _wake. A queue
+        # half full, a barrier (force_flush) or shutdown wakes it at once.
+        try:
+            while True:
+                if q:
+                    idle = 0.0
+                    retry = False
+                    try:
+                        left = len(q)
+                        while left > 0 and not retry:
+                            with self._wlock:
+                                taken, retry = self._write_some(q, left)
+                            if not taken:
+                                break
+                            left -= taken
+                    except Exception:  # keep going: a barrier may be waiting
+                        logger.exception("tracebox writer thread: unexpected error")
+                    if retry:
+                        # a pause before trying the locked file again (50 ms,
+                        # doubling to 1 s, as the C writer does)
+                        self._retry_wait = min(max(self._retry_wait * 2, 0.05), 1.0)
+                        time.sleep(self._retry_wait)
+                        continue
+                elif self._stopping:
+                    return
+                else:
+                    idle += self._interval
+                if self._stopping:
+                    continue
+                if idle < 1.0:
+                    wake.wait(self._interval)
+                else:
+                    self._sleeping = True
+                    if not q and not self._stopping:
+                        wake.wait()
+                    self._sleeping = False
+                    idle = 0.0
+                wake.clear()
+        finally:
+            with self._helper_lock:
+                if self._helper is threading.current_thread():
+                    self._helper = None
+
+    def _commit_queued(self, timeout):
+        """trace mode's on_trace_end: write what is queued now on this thread
+        (ctypes drops the GIL; one commit) after a write in flight on the
+        helper. True once every record queued before the call is committed
+        (or failed); False when the file is locked or `timeout` passed."""
+        if self._closed:
+            return True  # (shutdown wrote or counted everything)
+        return self._write_queued(timeout)
+
+    def _write_queued(self, timeout):
+        if not self._wlock.acquire(True, -1 if timeout is None else max(timeout, 0.0)):
+            return False
+        try:
+            q = self._q
+            left = len(q)
+            while left > 0:
+                popped, retry = self._write_some(q, left)
+                if retry:  # the helper tries again
+                    self._wake.set()
+                    return False
+                if not popped:
+                    break
+                left -= popped
+            return True
+        finally:
+            self._wlock.release()
+
+    def _write_some(self, q, limit):
+        """Take up to `limit` entries (at most _MAX_BATCH) off the queue and
+        write them (self._wlock held). Returns (taken, retry): retry when the
+        file was locked and records went back to the front of the queue."""
+        batch = []
+        barriers = []
+        pop = q.popleft
+        taken = 0
+        for _ in range(min(len(q), limit, _MAX_BATCH)):
+            try:
+                x = pop()
+            except IndexError:  # (shutdown's leftovers)
+                break
+            taken += 1
+            if x.__class__ is bytes:
+                batch.append(x)
+            else:
+                barriers.append(x)
+        if self._blocked:
+            with self._space:
+                self._space.notify_all()
+        retry = self._write_batch(batch) if batch else None
+        if retry and self._stopping and time.monotonic() >= self._retry_until:
+            # closing, and the file stayed locked (twice the busy timeout, as
+            # the C writer gives up): say so, with the count
+            self._count("failed", len(retry))
+            logger.error(
+                "%s stayed locked by another connection while closing: %d acknowledged "
+                "record(s) could not be written",
+                self.path,
+                len(retry),
+            )
+            retry = None
+        if retry:
+            # the file is locked by another connection: these records were
+            # acknowledged, so they go back to the front of the queue (the
+            # barriers behind them too) and are tried again after a pause
+            q.extendleft(reversed(retry + barriers))
+            return taken, True
+        self._retry_wait = 0.0
+        for b in barriers:
+            b.release()
+        return taken, False
+
+    def _write_batch(self, batch):
+        """Hand `batch` to tb_outbox_put_json_many (committed when it
+        returns); count and log. Returns the records to try again (the file
+        was locked), or None."""
+        with self._cv:
+            h = self._handle
+            if h is None:
+                self._stats["failed"] += len(batch)
+                return None
+            self._active += 1
+        try:
+            n = len(batch)
+            if n > self._results_cap:
+                cap = max(n, 64)
+                self._results = (_lib.PutResult * cap)()
+                self._status = (ctypes.c_int * (cap * _INTS_PER_RESULT)).from_buffer(
+                    self._results
+                )
+                self._results_cap = cap
+            res = self._results
+            st = self._lib.tb_outbox_put_json_many(
+                h, (ctypes.c_char_p * n)(*batch), (ctypes.c_size_t * n)(*map(len, batch)), n, res
+            )
+            if st != _lib.TB_OK:
+                err = _lib.decode(self._lib.tb_outbox_errmsg(h))
+                statuses = None
+            else:
+                statuses = self._status[0 : n * _INTS_PER_RESULT : _INTS_PER_RESULT]
+        finally:
+            with self._cv:
+                self._active -= 1
+                if self._closed and self._active == 0:
+                    self._cv.notify_all()
+        if statuses is None:
+            self._count("failed", n)
+            logger.error(
+                "%d record(s) not stored in %s: %s (%s)", n, self.path, err, _lib.status_name(st)
+            )
+            return None
+        if not any(statuses):
+            self._count("written", n)
+            return None
+        retry = [batch[i] for i, s in enumerate(statuses) if s == _TB_BUSY]
+        bad = 0
+        for i, s in enumerate(statuses):
+            if s and s != _TB_BUSY:
+                bad += 1
+                r = res[i]
+                logger.error(
+                    "record %s not stored in %s: %s (%s)",
+                    repr(_lib.decode(r.id)) if r.id else "(json text)",
+                    self.path,
+                    _lib.decode(r.error) or _lib.decode(self._lib.tb_status_str(s)),
+                    _lib.status_name(s),
+                )
+        with self._cv:
+            self._stats["written"] += n - bad - len(retry)
+            self._stats["failed"] += bad
+        return retry or None
 
 
 _processors = weakref.WeakSet()
@@ -484,6 +951,18 @@ def _rearm_after_fork():
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_rearm_after_fork)
+
+
+@atexit.register
+def _flush_at_exit():
+    # async / trace: what the helper thread (a daemon) still holds is written
+    # before the interpreter goes (shutdown() does this too)
+    for p in list(_processors):
+        if p._deferred and not p._closed and (p._q or p._helper is not None):
+            try:
+                p._wait_queued(p._trace_wait)
+            except Exception:
+                pass
 
 
 def _record_id(record):
