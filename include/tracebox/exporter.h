@@ -203,15 +203,9 @@ typedef struct tb_config_key {
 
 /* tb_exporter_vtable.config_flags. HTTP: the type also takes headers,
  * compression, ca_file and insecure. ENV_FALLBACK: environment-only mode
- * builds it, from its defaults, when it builds no other destination.
- * BODY_ONLY: the exporter reads only seq, kind, trace_id, span_id, type and
- * the body of each record (those it is sent and those tb_export_host_spans
- * gives it), so the shipper leaves parent_id, name, started_at and ended_at
- * NULL (they are read from the body, which costs about as much as the rest
- * of the read). */
+ * builds it, from its defaults, when it builds no other destination. */
 #define TB_EXPORTER_HTTP 0x01u
 #define TB_EXPORTER_ENV_FALLBACK 0x02u
-#define TB_EXPORTER_BODY_ONLY 0x04u
 
 /* Version 1: up to destroy. Version 2 adds the key table and send_with;
  * a version 1 vtable is still accepted (the core reads only its first

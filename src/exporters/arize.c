@@ -94,5 +94,5 @@ const tb_exporter_vtable tb__exporter_arize = {
     .flush = NULL,
     .destroy = tb__otlp_sender_destroy,
     .config_keys = arize_config_keys,
-    .config_flags = TB_EXPORTER_HTTP | TB_EXPORTER_BODY_ONLY,
+    .config_flags = TB_EXPORTER_HTTP,
 };

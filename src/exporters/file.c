@@ -301,5 +301,5 @@ const tb_exporter_vtable tb__exporter_file = {
     .flush = NULL, /* send() already fsyncs before it reports delivery */
     .destroy = file_destroy,
     .config_keys = file_config_keys,
-    .config_flags = TB_EXPORTER_ENV_FALLBACK | TB_EXPORTER_BODY_ONLY,
+    .config_flags = TB_EXPORTER_ENV_FALLBACK,
 };

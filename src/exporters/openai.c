@@ -238,6 +238,6 @@ const tb_exporter_vtable tb__exporter_openai = {
     .flush = NULL,
     .destroy = openai_destroy,
     .config_keys = openai_config_keys,
-    .config_flags = TB_EXPORTER_HTTP | TB_EXPORTER_BODY_ONLY,
+    .config_flags = TB_EXPORTER_HTTP,
     .config_env_switch = "TRACEBOX_OPENAI",
 };

@@ -130,5 +130,5 @@ const tb_exporter_vtable tb__exporter_webhook = {
     .flush = NULL,
     .destroy = webhook_destroy,
     .config_keys = webhook_config_keys,
-    .config_flags = TB_EXPORTER_HTTP | TB_EXPORTER_BODY_ONLY,
+    .config_flags = TB_EXPORTER_HTTP,
 };

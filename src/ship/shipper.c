@@ -194,11 +194,7 @@ static tb_status read_batch(engine *e, dest_rt *d, batch *b)
     for (int pass = 0; pass < 2 && b->n == 0; pass++) {
         b->requeued = pass == 0;
         reading rd = {.d = d, .b = b, .now_us = tb__now_us(), .st = TB_OK};
-        /* an exporter that reads bodies only is spared the fields read
-         * from them (TB_EXPORTER_BODY_ONLY) */
-        bool body_only = d->vt->version >= 2 && (d->vt->config_flags & TB_EXPORTER_BODY_ONLY);
-        tb_status st =
-            tb__delivery_read(e->db, d->cfg->name, b->requeued, limit, body_only, read_row, &rd);
+        tb_status st = tb__delivery_read(e->db, d->cfg->name, b->requeued, limit, read_row, &rd);
         if (st == TB_OK)
             st = rd.st;
         if (st != TB_OK)
@@ -298,11 +294,7 @@ static size_t resolve(engine *e, dest_rt *d, batch *b, size_t lo, size_t hi, out
     res.retry_after_ms = -1;
     res.rejected = rej;
     /* what the exporter may ask of us during the send (export_host.h) */
-    tb_export_host host = {.db = e->db,
-                           .abort = e->abort,
-                           .stmts = e->host_stmts,
-                           .body_only = d->vt->version >= 2 &&
-                                        (d->vt->config_flags & TB_EXPORTER_BODY_ONLY)};
+    tb_export_host host = {.db = e->db, .abort = e->abort, .stmts = e->host_stmts};
     tb_status st = d->vt->send_with ? d->vt->send_with(d->inst, &host, live, n, &res)
                                     : d->vt->send(d->inst, live, n, &res);
     if (st != TB_OK) {

@@ -153,7 +153,7 @@ int64_t tb__delivery_pending(sqlite3 *db, const char *name)
     return one_int(db, "SELECT pending FROM outbox_status WHERE destination = ?1", name, -1);
 }
 
-tb_status tb__delivery_read(sqlite3 *db, const char *name, bool requeued, int limit, bool body_only,
+tb_status tb__delivery_read(sqlite3 *db, const char *name, bool requeued, int limit,
                             tb__delivery_row_fn fn, void *ctx)
 {
 #define COLS TB__RECORD_COLS("r.") ", r.created_at"
@@ -172,12 +172,8 @@ tb_status tb__delivery_read(sqlite3 *db, const char *name, bool requeued, int li
     sqlite3_bind_int(s, 2, limit);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         tb_record r;
-        tb__record scratch;
-        memset(&scratch, 0, sizeof scratch);
-        tb__store_row_record(s, &r, body_only ? NULL : &scratch);
-        int stop = fn(ctx, &r, (const char *)sqlite3_column_text(s, TB__RECORD_N_COLS));
-        tb__record_clear(&scratch);
-        if (stop) {
+        tb__store_row_record(s, &r);
+        if (fn(ctx, &r, (const char *)sqlite3_column_text(s, 10))) {
             rc = SQLITE_DONE;
             break;
         }

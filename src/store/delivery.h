@@ -58,9 +58,8 @@ int64_t tb__delivery_pending(sqlite3 *db, const char *name);
 typedef int (*tb__delivery_row_fn)(void *ctx, const tb_record *r, const char *created_at);
 /* The next records for `name`, in seq order, at most `limit`: its requeued
  * records (requeued = true), else those after its cursor that are not dead
- * letters. body_only: leave the fields read from the body NULL
- * (TB_EXPORTER_BODY_ONLY). */
-tb_status tb__delivery_read(sqlite3 *db, const char *name, bool requeued, int limit, bool body_only,
+ * letters. */
+tb_status tb__delivery_read(sqlite3 *db, const char *name, bool requeued, int limit,
                             tb__delivery_row_fn fn, void *ctx);
 
 /* ---- recording one send, inside the caller's transaction ---- */

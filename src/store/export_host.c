@@ -27,7 +27,7 @@ tb_status tb_export_host_spans(const tb_export_host *host, const char *trace_id,
     if (!host->db)
         return tb__set_error(TB_NOT_FOUND, "no outbox behind this send");
     return tb__store_trace_spans(host->db, host->stmts ? &host->stmts[1] : NULL, trace_id,
-                                 before_seq, types, host->body_only, fn, ctx);
+                                 before_seq, types, fn, ctx);
 }
 
 int tb_export_host_stopping(const tb_export_host *host)

@@ -20,7 +20,6 @@ struct tb_export_host {
     /* the shipper's statements for the questions below, kept across sends
      * on db (finalized by the shipper before it closes db); NULL: none */
     sqlite3_stmt **stmts; /* [0] a trace record, [1] a trace's spans */
-    bool body_only;       /* the exporter is TB_EXPORTER_BODY_ONLY */
 };
 
 #endif

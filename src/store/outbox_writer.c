@@ -27,10 +27,11 @@
 tb_status tb__outbox_prepare(tb_outbox *ob)
 {
     static const char *ins =
-        "INSERT OR IGNORE INTO records (kind, trace_id, span_id, type, body, created_at) "
-        "VALUES (?,?,?,?,?,?)";
+        "INSERT OR IGNORE INTO records (kind, trace_id, span_id, parent_id, type, name, "
+        "started_at, ended_at, error, body, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)";
     static const char *get = "SELECT seq, body FROM records WHERE kind = 'trace' AND trace_id = ?";
-    static const char *upd = "UPDATE records SET body = ?1 WHERE seq = ?2";
+    static const char *upd =
+        "UPDATE records SET body = ?1, name = coalesce(?2, name) WHERE seq = ?3";
     static const char *seq_get = "SELECT seq FROM sqlite_sequence WHERE name = 'records'";
     static const char *seq_back =
         "UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'records' AND seq = ?1 + 1";
@@ -145,7 +146,12 @@ static tb_status merge_trace(tb_outbox *ob, tb__put_req *r)
         sqlite3_stmt *u = ob->upd_trace;
         sqlite3_reset(u);
         sqlite3_bind_text(u, 1, body, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(u, 2, seq); /* the name follows the body (generated) */
+        const cJSON *wf = cJSON_GetObjectItemCaseSensitive(old, "workflow_name");
+        if (cJSON_IsString(wf))
+            sqlite3_bind_text(u, 2, wf->valuestring, -1, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_null(u, 2);
+        sqlite3_bind_int64(u, 3, seq);
         rc = sqlite3_step(u);
         sqlite3_reset(u);
         tb__free_mem(body);
@@ -192,11 +198,14 @@ static tb_status insert_one(tb_outbox *ob, tb__put_req *r, const char *now, int6
     sqlite3_bind_text(s, 1, rec->is_trace ? "trace" : "span", -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, rec->trace_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, rec->span_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, rec->type, -1, SQLITE_STATIC);
-    /* parent_id, name, the times and error are generated from the body
-     * (schema/005_columns_from_body.sql) */
-    sqlite3_bind_text(s, 5, r->body, (int)r->body_len, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, now, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, rec->parent_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, rec->type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, rec->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 7, rec->started_at, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 8, rec->ended_at, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 9, rec->error_json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 10, r->body, (int)r->body_len, SQLITE_STATIC);
+    sqlite3_bind_text(s, 11, now, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);

@@ -28,26 +28,19 @@ static const char *col(sqlite3_stmt *s, int i)
                                                     : (const char *)sqlite3_column_text(s, i);
 }
 
-void tb__store_row_record(sqlite3_stmt *s, tb_record *r, tb__record *scratch)
+void tb__store_row_record(sqlite3_stmt *s, tb_record *r)
 {
     *r = (tb_record){.seq = sqlite3_column_int64(s, 0),
                      .kind = col(s, 1),
                      .trace_id = col(s, 2),
                      .span_id = col(s, 3),
-                     .type = col(s, 4),
-                     .body = col(s, 5),
-                     .body_len = (size_t)sqlite3_column_bytes(s, 5)};
-    if (!scratch)
-        return; /* the caller reads the body only */
-    memset(scratch, 0, sizeof *scratch);
-    char err[200];
-    if (!r->body || !r->kind || strcmp(r->kind, "otlp") == 0 ||
-        tb__record_decode(scratch, r->body, r->body_len, err, sizeof err) != TB_OK)
-        return; /* what the codec cannot read keeps those fields NULL */
-    r->parent_id = scratch->parent_id;
-    r->name = scratch->name;
-    r->started_at = scratch->started_at;
-    r->ended_at = scratch->ended_at;
+                     .parent_id = col(s, 4),
+                     .type = col(s, 5),
+                     .name = col(s, 6),
+                     .started_at = col(s, 7),
+                     .ended_at = col(s, 8),
+                     .body = col(s, 9),
+                     .body_len = (size_t)sqlite3_column_bytes(s, 9)};
 }
 
 /* Prepare, bind text parameters (NULL binds NULL), report failure. */
@@ -322,11 +315,8 @@ tb_status tb__store_records(sqlite3 *db, const char *trace_id, tb_record_fn fn, 
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         tb_record r;
-        tb__record scratch;
-        tb__store_row_record(s, &r, &scratch);
-        int stop = fn(ctx, &r);
-        tb__record_clear(&scratch);
-        if (stop)
+        tb__store_row_record(s, &r);
+        if (fn(ctx, &r))
             break;
     }
     return finish(db, s, rc, "reading records");
@@ -356,48 +346,29 @@ tb_status tb__store_trace_record(sqlite3 *db, sqlite3_stmt **slot, const char *t
 }
 
 tb_status tb__store_trace_spans(sqlite3 *db, sqlite3_stmt **slot, const char *trace_id,
-                                int64_t before_seq, const char *const *types, bool body_only,
-                                tb_record_fn fn, void *ctx)
+                                int64_t before_seq, const char *const *types, tb_record_fn fn,
+                                void *ctx)
 {
     sqlite3_stmt *s = NULL;
     tb_status st = prepare_cached(db, slot, &s,
                                   "SELECT " TB__RECORD_COLS("") " FROM records WHERE trace_id = ?1 "
                                                                 "AND kind = 'span' AND (?2 <= 0 OR "
-                                                                "seq < ?2) AND (?3 IS NULL OR type "
-                                                                "IN (SELECT value FROM "
-                                                                "json_each(?3))) ORDER BY seq",
+                                                                "seq < ?2) ORDER BY seq",
                                   "reading a trace's spans", trace_id);
     if (st != TB_OK)
         return st;
     sqlite3_bind_int64(s, 2, before_seq);
-    /* the types as a JSON array: SQLite filters on the generated column
-     * (one cheap extraction a span) and only what is wanted is read */
-    char list[512];
-    size_t used = 0;
-    bool fits = types != NULL;
-    for (size_t i = 0; fits && types[i]; i++) {
-        int w = snprintf(list + used, sizeof list - used, "%s\"%s\"", i ? "," : "[", types[i]);
-        fits = w > 0 && (size_t)w < sizeof list - used && !strpbrk(types[i], "\"\\");
-        used += fits ? (size_t)w : 0;
-    }
-    if (fits && used + 2 <= sizeof list) {
-        snprintf(list + used, sizeof list - used, "%s", used ? "]" : "[]");
-        sqlite3_bind_text(s, 3, list, -1, SQLITE_TRANSIENT);
-    } else {
-        sqlite3_bind_null(s, 3);
-    }
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        tb_record r;
-        tb__record scratch;
-        memset(&scratch, 0, sizeof scratch);
-        tb__store_row_record(s, &r, body_only ? NULL : &scratch);
+        const char *type = col(s, 5);
         bool wanted = !types;
         for (size_t i = 0; !wanted && types[i]; i++)
-            wanted = r.type && strcmp(r.type, types[i]) == 0;
-        int stop = wanted ? fn(ctx, &r) : 0;
-        tb__record_clear(&scratch);
-        if (stop)
+            wanted = type && strcmp(type, types[i]) == 0;
+        if (!wanted)
+            continue;
+        tb_record r;
+        tb__store_row_record(s, &r);
+        if (fn(ctx, &r))
             break;
     }
     return finish_cached(db, slot, s, rc, "reading a trace's spans");

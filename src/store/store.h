@@ -9,7 +9,6 @@
 #define TRACEBOX_STORE_H
 
 #include "internal.h"
-#include "record.h"
 #include "tracebox/admin.h"
 
 #include <sqlite3.h>
@@ -29,18 +28,14 @@ tb_status tb__store_purge(sqlite3 *db, int64_t older_than_ms, bool keep_all, int
  * records that may be deleted; count them in counters.evicted_delivered. */
 tb_status tb__store_evict(sqlite3 *db, int limit, int64_t *evicted);
 
-/* The stored columns of `records` that make a tb_record, in the order
- * tb__store_row_record() reads them; `t` prefixes each ("r." or ""). The
- * others (parent_id, name, started_at, ended_at) are generated from
- * the body (schema/005): the record codec reads them from the body here,
- * cheaper than SQLite's JSON functions would. */
-#define TB__RECORD_COLS(t) t "seq, " t "kind, " t "trace_id, " t "span_id, " t "type, " t "body"
-#define TB__RECORD_N_COLS 6
+/* The columns of `records` that make a tb_record, in the order
+ * tb__store_row_record() reads them; `t` prefixes each ("r." or ""). */
+#define TB__RECORD_COLS(t)                                                                         \
+    t "seq, " t "kind, " t "trace_id, " t "span_id, " t "parent_id, " t "type, " t "name, " t      \
+      "started_at, " t "ended_at, " t "body"
 /* A tb_record borrowing the current row of s (columns TB__RECORD_COLS from
- * column 0) and *scratch, which holds the fields read from the body: valid
- * until the next step and tb__record_clear(scratch). scratch NULL: those
- * fields stay NULL (a caller that reads the body only). */
-void tb__store_row_record(sqlite3_stmt *s, tb_record *r, tb__record *scratch);
+ * column 0; valid until the next step). */
+void tb__store_row_record(sqlite3_stmt *s, tb_record *r);
 
 tb_status tb__store_figures(sqlite3 *db, tb_admin_figures *out);
 tb_status tb__store_status(sqlite3 *db, tb_dest_status_fn fn, void *ctx);
@@ -60,8 +55,8 @@ tb_status tb__store_has_destination(sqlite3 *db, const char *name, bool *found);
 tb_status tb__store_trace_record(sqlite3 *db, sqlite3_stmt **slot, const char *trace_id,
                                  char **out);
 tb_status tb__store_trace_spans(sqlite3 *db, sqlite3_stmt **slot, const char *trace_id,
-                                int64_t before_seq, const char *const *types, bool body_only,
-                                tb_record_fn fn, void *ctx);
+                                int64_t before_seq, const char *const *types, tb_record_fn fn,
+                                void *ctx);
 tb_status tb__store_requeue(sqlite3 *db, const char *destination, bool all, int64_t *requeued,
                             int64_t *gone);
 tb_status tb__store_forget(sqlite3 *db, const char *destination, int64_t *dead_dropped);
