@@ -6,7 +6,8 @@
  * a fixed trace record, in both formats and with every convention, and the
  * output must round-trip: the protobuf decodes with protobuf-c as an
  * ExportTraceServiceRequest holding exactly the spans the encoder counted,
- * and the JSON parses. Bytes that are not a record are fed to
+ * packs back with protobuf-c to the very same bytes (the span is packed by
+ * hand, otlp/pack.c), and the JSON parses. Bytes that are not a record are fed to
  * tb__otlp_parse_response() instead (a server's answer: must not crash,
  * message one line).
  * Build and run: tests/fuzz/run.sh [SECONDS].
@@ -17,6 +18,7 @@
 
 #include <assert.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -91,6 +93,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                                                  (const uint8_t *)out.data);
                 assert(req != NULL);
                 assert(count_spans(req) == stats.spans);
+                /* the hand-packed bytes (pack.c) are protobuf-c's own */
+                size_t n = tbotlp__export_trace_service_request__get_packed_size(req);
+                uint8_t *again = malloc(n ? n : 1);
+                assert(again != NULL);
+                assert(tbotlp__export_trace_service_request__pack(req, again) == n);
+                assert(n == out.len && memcmp(again, out.data, n) == 0);
+                free(again);
                 tbotlp__export_trace_service_request__free_unpacked(req, NULL);
             } else {
                 cJSON *j = cJSON_ParseWithLength(out.data, out.len);
