@@ -61,6 +61,19 @@ static bool string(scan *s, bool *escaped)
     const unsigned char *p = s->p + 1, *end = s->end;
     bool esc = false;
     for (;;) {
+        /* eight bytes at a time while none is a quote, a backslash or a
+         * control character (a false alarm only hands over to the loop
+         * below, which decides) */
+        while (end - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            const uint64_t ones = UINT64_C(0x0101010101010101),
+                           highs = UINT64_C(0x8080808080808080);
+            uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+            if ((((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & highs)
+                break;
+            p += 8;
+        }
         while (p < end && *p != '"' && *p != '\\' && *p >= 0x20)
             p++;
         if (p >= end || *p < 0x20) {
@@ -257,7 +270,10 @@ static bool key_equal(const key *a, const key *b)
 static int key_index(const tb__jspec *spec, const key *k)
 {
     for (size_t i = 0; i < spec->n; i++) {
-        key want = {(const unsigned char *)spec->keys[i], strlen(spec->keys[i]), false};
+        const char *w = spec->keys[i];
+        if (!k->escaped && (k->len == 0 || (unsigned char)w[0] != k->at[0]))
+            continue; /* most keys differ at once */
+        key want = {(const unsigned char *)w, strlen(w), false};
         if (k->escaped ? key_equal(k, &want)
                        : (k->len == want.len && memcmp(k->at, want.at, k->len) == 0))
             return (int)i;

@@ -804,6 +804,27 @@ static void test_scanner_edges(void **state)
     expect_bad(T "[1 2]}}", "record: not valid JSON");
     expect_bad(T "\"open}}", "record: not valid JSON");
 #undef T
+    /* what ends a run of plain bytes is found at every offset from the
+     * start of the string (the scanner reads eight bytes at a time) */
+    for (int k = 0; k < 20; k++) {
+        char pad[32], text[256], want[64];
+        memset(pad, 'a', (size_t)k);
+        pad[k] = '\0';
+        snprintf(
+            text, sizeof text,
+            "{\"object\":\"trace\",\"id\":\"trace_o\",\"workflow_name\":\"%s\\\"b\xc3\xa9\\\\\"}",
+            pad);
+        snprintf(want, sizeof want, "%s\"b\xc3\xa9\\", pad);
+        decode_ok(&rec, text);
+        assert_string_equal(rec.name, want);
+        tb__record_clear(&rec);
+        snprintf(text, sizeof text,
+                 "{\"object\":\"trace\",\"id\":\"trace_o\",\"workflow_name\":\"%s\x01z\"}", pad);
+        expect_bad(text, "record: not valid JSON");
+        snprintf(text, sizeof text,
+                 "{\"object\":\"trace\",\"id\":\"trace_o\",\"workflow_name\":\"%s", pad);
+        expect_bad(text, "record: not valid JSON"); /* never closed */
+    }
     /* a key given twice under another spelling is still twice */
     expect_bad("{\"object\":\"trace\",\"id\":\"trace_a\",\"\\u0069d\":\"trace_b\"}",
                "id: the key appears twice");
