@@ -23,13 +23,16 @@ CREATE TABLE IF NOT EXISTS records_deleted (
 );
 
 -- A file made before this migration: its holes (deletes, and seqs an
--- ignored duplicate took) count as deleted. max_seq is the highest seq
--- missing below the highest one present (one scan, once), or everything
--- handed out when the table is empty.
+-- ignored duplicate took) count as deleted. max_seq is the last seq handed
+-- out when no record holds it (the table is empty, or an ignored duplicate
+-- was the last write), else the highest seq missing below the highest one
+-- present (one scan, once).
 INSERT OR REPLACE INTO records_deleted (id, max_seq, rows)
 SELECT 1,
-       CASE WHEN (SELECT max(seq) FROM records) IS NULL
-            THEN coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'records'), 0)
+       CASE WHEN coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'records'), 0)
+                 > coalesce((SELECT max(seq) FROM records), 0)
+            THEN (SELECT seq FROM sqlite_sequence WHERE name = 'records')
+            WHEN (SELECT max(seq) FROM records) IS NULL THEN 0
             ELSE max((SELECT min(seq) - 1 FROM records),
                      coalesce((SELECT max(r.seq - 1) FROM records r
                                WHERE r.seq > (SELECT min(seq) FROM records)

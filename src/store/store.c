@@ -75,7 +75,9 @@ static tb_status finish(sqlite3 *db, sqlite3_stmt *s, int rc, const char *what)
 static tb_status prepare_cached(sqlite3 *db, sqlite3_stmt **slot, sqlite3_stmt **s, const char *sql,
                                 const char *what, const char *p1)
 {
-    if (!slot)
+    /* an exporter asking again from inside its own callback finds the kept
+     * statement stepping: it gets one of its own */
+    if (!slot || (*slot && sqlite3_stmt_busy(*slot)))
         return prepare(db, s, sql, what, p1, NULL);
     if (!*slot) {
         int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
@@ -94,7 +96,7 @@ static tb_status prepare_cached(sqlite3 *db, sqlite3_stmt **slot, sqlite3_stmt *
 static tb_status finish_cached(sqlite3 *db, sqlite3_stmt **slot, sqlite3_stmt *s, int rc,
                                const char *what)
 {
-    if (!slot)
+    if (!slot || s != *slot)
         return finish(db, s, rc, what);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);

@@ -56,6 +56,26 @@ static int count_span(void *ctx, const tb_record *r)
     return 0;
 }
 
+/* The host's questions may be asked again from inside a callback: the
+ * outer iteration goes on unharmed (the shipper keeps one statement per
+ * question and a nested ask gets its own). */
+typedef struct nest {
+    const tb_export_host *host;
+    int outer, inner;
+    bool body_ok;
+} nest;
+
+static int nested_span(void *ctx, const tb_record *r)
+{
+    nest *ns = ctx;
+    ns->outer++;
+    assert_int_equal(tb_export_host_spans(ns->host, r->trace_id, 0, NULL, count_span, &ns->inner),
+                     TB_OK);
+    /* the outer record is still readable after the nested question */
+    ns->body_ok = ns->body_ok && r->body && r->body[0] == '{' && strstr(r->body, r->span_id);
+    return 0;
+}
+
 static tb_status probe_send_with(void *self, const tb_export_host *host, const tb_record *records,
                                  size_t n, tb_export_result *result)
 {
@@ -79,6 +99,12 @@ static tb_status probe_send_with(void *self, const tb_export_host *host, const t
                                               count_span, &count),
                          TB_OK);
         s->spans_before_last = count;
+        nest ns = {host, 0, 0, true};
+        assert_int_equal(tb_export_host_spans(host, records[i].trace_id, 0, NULL, nested_span, &ns),
+                         TB_OK);
+        assert_int_equal(ns.outer, 3); /* every span of the trace, the nested asks done */
+        assert_int_equal(ns.inner, 9);
+        assert_true(ns.body_ok);
     }
     assert_int_equal(tb_export_host_stopping(host), 0);
     result->outcome = TB_EXPORT_DELIVERED;

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -825,6 +826,13 @@ static void test_scanner_edges(void **state)
                  "{\"object\":\"trace\",\"id\":\"trace_o\",\"workflow_name\":\"%s", pad);
         expect_bad(text, "record: not valid JSON"); /* never closed */
     }
+    /* a key with \u0000 in it is, to cJSON and every reader after us, the
+     * key before the NUL: "id\u0000x" and "id" are the same key twice */
+    expect_bad("{\"object\":\"trace.span\",\"id\\u0000x\":\"span_B\",\"id\":\"span_A\","
+               "\"trace_id\":\"trace_A\",\"span_data\":{\"type\":\"function\"}}",
+               "id: the key appears twice");
+    expect_bad(SPAN_HEAD "\"span_data\":{\"type\\u0000\":\"evil\",\"type\":\"function\"}}",
+               "type: the key appears twice");
     /* a key given twice under another spelling is still twice */
     expect_bad("{\"object\":\"trace\",\"id\":\"trace_a\",\"\\u0069d\":\"trace_b\"}",
                "id: the key appears twice");
@@ -855,6 +863,47 @@ static void test_scanner_edges(void **state)
             tb__record_clear(&r2);
         free(text);
     }
+}
+
+/* Deep nesting in members nobody reads costs about what cJSON's parse
+ * costs in stack: 1000 levels decode on a thread with a 768 KiB stack
+ * (the scanner kept a key list in every level's frame before: 1.2 KB a
+ * level). */
+static void *decode_deep(void *arg)
+{
+    const char *text = arg;
+    tb__record rec;
+    char err[256];
+    tb_status st = tb__record_decode(&rec, text, strlen(text), err, sizeof err);
+    if (st == TB_OK)
+        tb__record_clear(&rec);
+    return (void *)(intptr_t)st;
+}
+
+static void test_scanner_stack(void **state)
+{
+    (void)state;
+    size_t levels = 1000, n = 0;
+    char *text = malloc(8 * levels + 128);
+    assert_non_null(text);
+    n += (size_t)sprintf(text, "{\"object\":\"trace\",\"id\":\"trace_deep\",\"metadata\":");
+    for (size_t i = 0; i < levels - 1; i++)
+        n += (size_t)sprintf(text + n, "{\"a\":");
+    n += (size_t)sprintf(text + n, "1");
+    for (size_t i = 0; i < levels - 1; i++)
+        text[n++] = '}';
+    text[n++] = '}';
+    text[n] = '\0';
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 768 * 1024);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, &attr, decode_deep, text), 0);
+    void *ret = NULL;
+    pthread_join(th, &ret);
+    pthread_attr_destroy(&attr);
+    assert_int_equal((tb_status)(intptr_t)ret, TB_OK);
+    free(text);
 }
 
 static void test_parse_iso8601(void **state)
@@ -1068,6 +1117,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_decode_unknown_type_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scanner_edges, setup, teardown),
+        cmocka_unit_test(test_scanner_stack),
         cmocka_unit_test_setup_teardown(test_parse_iso8601, setup, teardown),
         cmocka_unit_test_setup_teardown(test_end_twice_and_after_trace_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_null_arguments, setup, teardown),
