@@ -72,6 +72,7 @@ static void fork_child(void *self)
     ob->queued = 0;
     ob->n_finished = ob->n_queued;  /* the parent writes what was queued */
     atomic_store(&ob->arriving, 0); /* no thread of the child is mid-put */
+    ob->gave_up = false;
     ob->dropped = ob->refused = 0;  /* the parent counts its own */
     ob->writer_running = false;
     ob->stopping = false;
@@ -163,7 +164,9 @@ void tb_outbox_close(tb_outbox *ob)
     tb__outbox_async_stop(ob);
     /* counts no batch has carried yet (drops, refusals) go in now */
     pthread_mutex_lock(&ob->mu);
-    if (!ob->opts.readonly && (ob->dropped > 0 || ob->refused > 0) && !ob->leading)
+    /* (not when the writer just gave up on a locked file: that would wait
+     * out the lock once more for nothing) */
+    if (!ob->opts.readonly && !ob->gave_up && (ob->dropped > 0 || ob->refused > 0) && !ob->leading)
         tb__outbox_lead_locked(ob);
     pthread_mutex_unlock(&ob->mu);
     tb__outbox_disconnect(ob, false);

@@ -57,6 +57,7 @@ static void give_up_locked(tb_outbox *ob)
     ob->head = ob->tail = NULL;
     ob->queued = 0;
     ob->n_finished += n;
+    ob->gave_up = true;
     ob->retry_wait_ms = 0;
     tb__log(TB_LOG_ERROR,
             "%s stayed locked by another connection while closing: %zu acknowledged record(s) "

@@ -74,6 +74,7 @@ struct tb_outbox {
      * up): tb_outbox_flush waits for the ones queued before it, not for an
      * empty queue, which a steady producer would never leave */
     uint64_t n_queued, n_finished;
+    bool gave_up; /* closing: the file stayed locked (outbox_async.c) */
 };
 
 /* Append r to the queue. Called with ob->mu held. */
