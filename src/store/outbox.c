@@ -73,7 +73,7 @@ static void fork_child(void *self)
     ob->n_finished = ob->n_queued;  /* the parent writes what was queued */
     atomic_store(&ob->arriving, 0); /* no thread of the child is mid-put */
     ob->gave_up = false;
-    ob->dropped = ob->refused = 0;  /* the parent counts its own */
+    ob->dropped = ob->refused = 0; /* the parent counts its own */
     ob->writer_running = false;
     ob->stopping = false;
     ob->deep_sleep = false;
