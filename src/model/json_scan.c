@@ -23,11 +23,19 @@ typedef struct key {
     bool escaped;
 } key;
 
+/* The keys of an object checked for duplicates (object()). */
+typedef struct key_list {
+    key inline_keys[32];
+    key *keys; /* inline_keys, or grown on the heap */
+    size_t n, cap;
+} key_list;
+
 typedef struct scan {
     const unsigned char *start, *p, *end;
     int depth;
     bool failed;
-    char dup[2][64]; /* the first duplicate key at depth 1 and 2 */
+    key_list seen[2]; /* the record's keys and span_data's (depth 1 and 2) */
+    char dup[2][64];  /* the first duplicate key at depth 1 and 2 */
     bool has_dup[2];
 } scan;
 
@@ -302,63 +310,53 @@ static __attribute__((noinline)) void note_dup(scan *s, const key *k)
 
 static bool value(scan *s, const tb__jspec *spec, tb__jval *out);
 
-/* An object nobody asked about: checked, nothing kept. Its frame is small,
- * so 1000 levels take about what cJSON's take. */
-static bool object_plain(scan *s)
+/* Remember k among the keys of an object checked for duplicates, noting it
+ * when it was there already. Not inlined: its work stays off the
+ * recursion. */
+static __attribute__((noinline)) void remember(scan *s, key_list *seen, const key *k)
 {
-    if (++s->depth > MAX_DEPTH)
-        return fail(s);
-    s->p++; /* { */
-    ws(s);
-    if (s->p < s->end && *s->p == '}') {
-        s->p++;
-        s->depth--;
-        return true;
-    }
-    for (;;) {
-        if (s->p >= s->end || *s->p != '"' || !string(s, NULL))
-            return fail(s);
-        ws(s);
-        if (s->p >= s->end || *s->p != ':')
-            return fail(s);
-        s->p++;
-        ws(s);
-        if (!value(s, NULL, NULL))
-            return false;
-        ws(s);
-        if (s->p < s->end && *s->p == ',') {
-            s->p++;
-            ws(s);
-            continue;
+    for (size_t i = 0; i < seen->n; i++) {
+        if (key_equal(&seen->keys[i], k)) {
+            note_dup(s, k);
+            break;
         }
-        if (s->p < s->end && *s->p == '}') {
-            s->p++;
-            s->depth--;
-            return true;
-        }
-        return fail(s);
     }
+    if (seen->n == seen->cap) {
+        key *grown = tb__malloc(2 * seen->cap * sizeof *grown);
+        if (!grown)
+            return; /* out of memory: the rest of the keys go unchecked */
+        memcpy(grown, seen->keys, seen->n * sizeof *grown);
+        if (seen->keys != seen->inline_keys)
+            tb__free_mem(seen->keys);
+        seen->keys = grown;
+        seen->cap *= 2;
+    }
+    seen->keys[seen->n++] = *k;
 }
 
-/* An object the spec names members of (the record, span_data, error):
- * they are captured and, with spec->dups, keys compared for duplicates.
- * Not inlined into value(): its key list stays off the plain recursion. */
-static __attribute__((noinline)) bool object(scan *s, const tb__jspec *spec)
+/* An object: checked, and the members the spec names (the record,
+ * span_data, error) captured. The objects the spec asks it of (the record
+ * and span_data: depth 1 and 2) have their keys compared for duplicates;
+ * those keys go to the scan's lists, not this frame, so 1000 levels take
+ * about the stack cJSON's parse takes. */
+static bool object(scan *s, const tb__jspec *spec)
 {
     if (++s->depth > MAX_DEPTH)
         return fail(s);
+    key_list *seen = spec && spec->dups && s->depth <= 2 ? &s->seen[s->depth - 1] : NULL;
+    if (seen) {
+        seen->keys = seen->inline_keys;
+        seen->n = 0;
+        seen->cap = sizeof seen->inline_keys / sizeof seen->inline_keys[0];
+    }
     s->p++; /* { */
     ws(s);
+    bool ok = false;
     if (s->p < s->end && *s->p == '}') {
         s->p++;
-        s->depth--;
-        return true;
+        ok = true;
     }
-    key inline_keys[32];
-    key *keys = inline_keys;
-    size_t n_keys = 0, cap = spec && spec->dups ? sizeof inline_keys / sizeof inline_keys[0] : 0;
-    bool ok = false;
-    for (;;) {
+    while (!ok) {
         if (s->p >= s->end || *s->p != '"') {
             fail(s);
             break;
@@ -379,26 +377,8 @@ static __attribute__((noinline)) bool object(scan *s, const tb__jspec *spec)
         const tb__jspec *sub = first && spec->sub ? spec->sub[idx] : NULL;
         if (!value(s, sub, first ? &spec->vals[idx] : NULL))
             break;
-        if (cap) { /* duplicates: against every key seen so far */
-            for (size_t i = 0; i < n_keys; i++) {
-                if (key_equal(&keys[i], &k)) {
-                    note_dup(s, &k);
-                    break;
-                }
-            }
-            if (n_keys == cap) {
-                key *grown = tb__malloc(2 * cap * sizeof *grown);
-                if (grown) {
-                    memcpy(grown, keys, n_keys * sizeof *keys);
-                    if (keys != inline_keys)
-                        tb__free_mem(keys);
-                    keys = grown;
-                    cap *= 2;
-                }
-            }
-            if (n_keys < cap)
-                keys[n_keys++] = k;
-        }
+        if (seen)
+            remember(s, seen, &k);
         ws(s);
         if (s->p < s->end && *s->p == ',') {
             s->p++;
@@ -410,11 +390,11 @@ static __attribute__((noinline)) bool object(scan *s, const tb__jspec *spec)
             ok = true;
         } else {
             fail(s);
+            break;
         }
-        break;
     }
-    if (keys != inline_keys)
-        tb__free_mem(keys);
+    if (seen && seen->keys != seen->inline_keys)
+        tb__free_mem(seen->keys);
     s->depth--;
     return ok;
 }
@@ -458,7 +438,7 @@ static bool value(scan *s, const tb__jspec *spec, tb__jval *out)
     switch (*s->p) {
     case '{':
         type = TB__J_OBJECT;
-        ok = spec ? object(s, spec) : object_plain(s);
+        ok = object(s, spec);
         break;
     case '[':
         type = TB__J_ARRAY;
@@ -510,8 +490,10 @@ static void clear_spec(const tb__jspec *spec)
 tb__jscan_result tb__json_scan(const char *text, size_t len, const tb__jspec *spec, tb__jval *top,
                                size_t *where, char *dup, size_t dup_size)
 {
-    scan s;
-    memset(&s, 0, sizeof s);
+    scan s; /* the key lists are set up by the object that uses one */
+    s.depth = 0;
+    s.failed = false;
+    s.has_dup[0] = s.has_dup[1] = false;
     s.start = s.p = (const unsigned char *)text;
     s.end = s.start + len;
     clear_spec(spec);

@@ -45,18 +45,11 @@ static void excerpt(const tb__jval *v, char *out, size_t n)
     switch (v->type) {
     case TB__J_STRING: {
         char buf[96];
-        tb__jval cut = *v;
-        if (cut.len > sizeof buf - 1) { /* the start of a long string is enough */
-            cut.len = sizeof buf - 1;
-            cut.escaped = true; /* decoded by hand below */
-        }
-        if (cut.len == v->len) {
+        if (v->len < sizeof buf) { /* decoded text is never longer */
             tb__json_string(v, buf);
-        } else {
-            size_t k = 0;
-            for (size_t i = 1; i < cut.len && k + 1 < sizeof buf; i++)
-                buf[k++] = v->at[i];
-            buf[k] = '\0';
+        } else { /* the start of a long string, as written, is enough */
+            memcpy(buf, v->at + 1, sizeof buf - 1);
+            buf[sizeof buf - 1] = '\0';
         }
         excerpt_text(buf, out, n);
         break;
@@ -131,8 +124,6 @@ void tb__record_clear(tb__record *rec)
 
 tb_status tb__record_compact(tb__record *rec)
 {
-    if (rec->packed)
-        return TB_OK; /* tb__record_decode made it so */
     const char **cols[] = {&rec->id,   &rec->trace_id,   &rec->span_id, &rec->parent_id,
                            &rec->type, &rec->started_at, &rec->ended_at};
     size_t n = sizeof cols / sizeof cols[0], total = 0;

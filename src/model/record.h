@@ -33,7 +33,8 @@ tb_status tb__record_decode(tb__record *rec, const char *json, size_t len, char 
                             size_t err_size);
 void tb__record_clear(tb__record *rec);
 /* Copy the borrowed columns into one allocation and free the tree (root
- * becomes NULL). For records that wait in a queue. */
+ * becomes NULL): a record built from a span (span.c) owns its strings, as a
+ * decoded one does. */
 tb_status tb__record_compact(tb__record *rec);
 /* The `name` column of a span: its name, model, server, "from -> to" … */
 char *tb__span_name(const cJSON *data, const char *type);

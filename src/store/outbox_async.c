@@ -142,13 +142,9 @@ tb_status tb__outbox_submit_async(tb_outbox *ob, tb__put_req *r)
         r->body = copy;
         r->owned = true;
     }
-    /* a queued span keeps only its columns (a trace keeps its tree for
-     * a merge), so a queue slot costs about the body, not a cJSON tree */
+    /* the columns are already in the record's own buffer (the codec and
+     * span.c put them there): a queue slot costs about the body */
     r->detached = true;
-    if (!r->rec.is_trace && r->rec.root && tb__record_compact(&r->rec) != TB_OK) {
-        tb__put_req_free(r);
-        return tb__set_error(TB_NOMEM, "out of memory storing a record");
-    }
     pthread_mutex_lock(&ob->mu);
     if (!ob->writer_running && !ob->stopping && tb__outbox_async_start(ob) != TB_OK) {
         /* a forked child's first put starts its writer */

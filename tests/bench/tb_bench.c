@@ -874,7 +874,7 @@ static void cli_ingest(void)
         fputc('\n', f);
     }
     fclose(f);
-    double best_ratio = 1e9, ratios[3];
+    double ratios[3];
     double cli_rate = 0, raw_rate = 0;
     for (int round = 0; round < 3; round++) {
         /* the ceiling: parse + batched insert of the same rows */
@@ -917,9 +917,6 @@ static void cli_ingest(void)
                 (long long)n);
         double cli_s = (double)ns / 1e9;
         ratios[round] = raw_s / cli_s;
-        if (ratios[round] < best_ratio) {
-            best_ratio = ratios[round];
-        }
         cli_rate += (double)n / cli_s / 3;
         raw_rate += (double)n / raw_s / 3;
         remove_db(db);
