@@ -51,7 +51,6 @@ import argparse
 import asyncio
 import gc
 import json
-import logging
 import os
 import platform
 import queue
@@ -101,46 +100,38 @@ class CountingExporter:
         pass
 
 
-_sdk_logger = logging.getLogger("openai.agents.bench-standin")
-
-
 class BatchStandIn:
-    """What agents.tracing.processors.BatchTraceProcessor (openai-agents
-    0.x) does: on_trace_start/on_span_end put the object in a
-    queue.Queue(maxsize=8192) with put_nowait, dropping it with a warning when
-    full; a worker thread (started on first use) sleeps 0.2 s at a time and
-    exports batches of 128 when 5 s passed or the queue is 70% full; the
-    exporter calls export() on each item."""
+    """The per-span behaviour of the SDK's BatchTraceProcessor, written for
+    this benchmark: a hook only puts the object in a bounded queue.Queue
+    (8192) without waiting, counting it as dropped when the queue is full;
+    one daemon thread, started on first use, takes batches of up to 128 off
+    the queue every few seconds (sooner when the queue is 70 % full) and
+    hands them to the exporter. Nothing is serialised in the hook."""
 
-    def __init__(self, exporter, max_queue_size=8192, max_batch_size=128, schedule_delay=5.0,
-                 export_trigger_ratio=0.7):
-        self._exporter = exporter
-        self._queue = queue.Queue(maxsize=max_queue_size)
-        self._max_batch_size = max_batch_size
-        self._schedule_delay = schedule_delay
-        self._shutdown_event = threading.Event()
-        self._export_trigger_size = max(1, int(max_queue_size * export_trigger_ratio))
-        self._next_export_time = time.time() + self._schedule_delay
-        self._worker_thread = None
-        self._thread_start_lock = threading.Lock()
+    def __init__(self, exporter, capacity=8192, batch=128, every=5.0, trigger=0.7):
+        self.exporter = exporter
+        self.q = queue.Queue(maxsize=capacity)
+        self.batch = batch
+        self.every = every
+        self.trigger = max(1, int(capacity * trigger))
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.thread = None
         self.dropped = 0
 
-    def _ensure_thread_started(self):
-        if self._worker_thread and self._worker_thread.is_alive():
-            return
-        with self._thread_start_lock:
-            if self._worker_thread and self._worker_thread.is_alive():
-                return
-            self._worker_thread = threading.Thread(target=self._run, daemon=True)
-            self._worker_thread.start()
-
-    def on_trace_start(self, trace):
-        self._ensure_thread_started()
+    def _offer(self, obj):
+        if self.thread is None:
+            with self.lock:
+                if self.thread is None:
+                    self.thread = threading.Thread(target=self._drain_loop, daemon=True)
+                    self.thread.start()
         try:
-            self._queue.put_nowait(trace)
+            self.q.put_nowait(obj)
         except queue.Full:
             self.dropped += 1
-            _sdk_logger.warning("Queue is full, dropping trace.")
+
+    def on_trace_start(self, trace):
+        self._offer(trace)
 
     def on_trace_end(self, trace):
         pass
@@ -149,45 +140,39 @@ class BatchStandIn:
         pass
 
     def on_span_end(self, span):
-        self._ensure_thread_started()
-        try:
-            self._queue.put_nowait(span)
-        except queue.Full:
-            self.dropped += 1
-            _sdk_logger.warning("Queue is full, dropping span.")
+        self._offer(span)
 
-    def shutdown(self, timeout=None):
-        self._shutdown_event.set()
-        if self._worker_thread and self._worker_thread.is_alive():
-            self._worker_thread.join(timeout=timeout)
-        else:
-            self._export_batches(force=True)
-
-    def force_flush(self):
-        self._export_batches(force=True)
-
-    def _run(self):
-        while not self._shutdown_event.is_set():
-            current_time = time.time()
-            queue_size = self._queue.qsize()
-            if current_time >= self._next_export_time or queue_size >= self._export_trigger_size:
-                self._export_batches(force=False)
-                self._next_export_time = time.time() + self._schedule_delay
-            else:
-                time.sleep(0.2)
-        self._export_batches(force=True)
-
-    def _export_batches(self, force=False):
+    def _drain(self, everything):
         while True:
-            items = []
-            while not self._queue.empty() and (force or len(items) < self._max_batch_size):
+            got = []
+            while everything or len(got) < self.batch:
                 try:
-                    items.append(self._queue.get_nowait())
+                    got.append(self.q.get_nowait())
                 except queue.Empty:
                     break
-            if not items:
-                break
-            self._exporter.export(items)
+            if not got:
+                return
+            self.exporter.export(got)
+
+    def _drain_loop(self):
+        due = time.monotonic() + self.every
+        while not self.stop.is_set():
+            if time.monotonic() >= due or self.q.qsize() >= self.trigger:
+                self._drain(False)
+                due = time.monotonic() + self.every
+            else:
+                self.stop.wait(0.2)
+        self._drain(True)
+
+    def force_flush(self):
+        self._drain(True)
+
+    def shutdown(self, timeout=None):
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout=timeout)
+        else:
+            self._drain(True)
 
 
 # ---------------------------------------------------------------------------
