@@ -98,6 +98,27 @@ TB_EXTERN tb_status tb_admin_dead(tb_admin *admin, const char *destination, tb_d
 TB_EXTERN tb_status tb_admin_records(tb_admin *admin, const char *trace_id, tb_record_fn fn,
                                      void *ctx);
 
+/* One trace of the latest ones (tb_admin_traces): what a list of traces
+ * shows. A trace is named by its trace record's workflow name, else by the
+ * name of its first root span, else NULL. Times are the earliest
+ * started_at and latest ended_at of its records (ISO-8601, as stored;
+ * NULL when none). */
+typedef struct tb_trace_row {
+    const char *trace_id;
+    const char *name;
+    const char *started_at;
+    const char *ended_at;
+    int64_t spans;    /* span records (SDK spans and OTLP spans) */
+    int64_t errors;   /* of those, with an error */
+    int64_t last_seq; /* its newest record */
+} tb_trace_row;
+typedef int (*tb_trace_row_fn)(void *ctx, const tb_trace_row *row);
+/* The `limit` traces with the newest records (by their newest seq), newest
+ * first (limit <= 0: 50). Reads only the newest records and those of the
+ * traces it lists, so it costs the same on a file of a million records. */
+TB_EXTERN tb_status tb_admin_traces(tb_admin *admin, int64_t limit, tb_trace_row_fn fn,
+                                    void *ctx);
+
 /* A trace's delivery state at one destination. */
 typedef struct tb_trace_delivery {
     const char *destination;

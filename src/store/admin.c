@@ -145,6 +145,16 @@ tb_status tb_admin_trace_delivery(tb_admin *a, const char *trace_id, tb_trace_de
     return st;
 }
 
+tb_status tb_admin_traces(tb_admin *a, int64_t limit, tb_trace_row_fn fn, void *ctx)
+{
+    tb_status st = check(a, "tb_admin_traces", false);
+    if (st == TB_OK && !fn)
+        st = no_fn("tb_admin_traces");
+    if (st == TB_OK)
+        st = tb__store_traces(a->db, limit, fn, ctx);
+    return st;
+}
+
 static tb_status known(tb_admin *a, const char *destination)
 {
     if (!destination)

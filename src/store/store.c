@@ -403,6 +403,45 @@ tb_status tb__store_trace_delivery(sqlite3 *db, const char *trace_id, tb_trace_d
     return finish(db, s, rc, "reading a trace's delivery");
 }
 
+tb_status tb__store_traces(sqlite3 *db, int64_t limit, tb_trace_row_fn fn, void *ctx)
+{
+    /* the distinct trace ids among the newest records (a bounded scan down
+     * seq), then each one's figures through the trace_id index */
+    sqlite3_stmt *s = NULL;
+    tb_status st = prepare(
+        db, &s,
+        "WITH t AS (SELECT trace_id, max(seq) AS last FROM (SELECT trace_id, seq FROM records "
+        "ORDER BY seq DESC LIMIT ?3) GROUP BY trace_id ORDER BY last DESC LIMIT ?2) "
+        "SELECT t.trace_id, coalesce((SELECT r.name FROM records r WHERE r.trace_id = t.trace_id "
+        "AND r.kind = 'trace'), (SELECT r.name FROM records r WHERE r.trace_id = t.trace_id AND "
+        "r.kind <> 'trace' AND r.parent_id IS NULL ORDER BY r.seq LIMIT 1)), "
+        "(SELECT min(r.started_at) FROM records r WHERE r.trace_id = t.trace_id), "
+        "(SELECT max(r.ended_at) FROM records r WHERE r.trace_id = t.trace_id), "
+        "(SELECT count(*) FROM records r WHERE r.trace_id = t.trace_id AND r.kind <> 'trace'), "
+        "(SELECT count(*) FROM records r WHERE r.trace_id = t.trace_id AND r.kind <> 'trace' "
+        "AND r.error IS NOT NULL), t.last FROM t ORDER BY t.last DESC",
+        "reading the latest traces", NULL, NULL);
+    if (st != TB_OK)
+        return st;
+    if (limit <= 0)
+        limit = 50;
+    sqlite3_bind_int64(s, 2, limit);
+    sqlite3_bind_int64(s, 3, limit > 1000 ? limit * 20 : 20000);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        tb_trace_row r = {.trace_id = col(s, 0),
+                          .name = col(s, 1),
+                          .started_at = col(s, 2),
+                          .ended_at = col(s, 3),
+                          .spans = sqlite3_column_int64(s, 4),
+                          .errors = sqlite3_column_int64(s, 5),
+                          .last_seq = sqlite3_column_int64(s, 6)};
+        if (fn(ctx, &r))
+            break;
+    }
+    return finish(db, s, rc, "reading the latest traces");
+}
+
 tb_status tb__store_has_destination(sqlite3 *db, const char *name, bool *found)
 {
     int64_t n = 0;

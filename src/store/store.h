@@ -45,6 +45,7 @@ tb_status tb__store_dead(sqlite3 *db, const char *destination, tb_dead_fn fn, vo
 tb_status tb__store_records(sqlite3 *db, const char *trace_id, tb_record_fn fn, void *ctx);
 tb_status tb__store_trace_delivery(sqlite3 *db, const char *trace_id, tb_trace_delivery_fn fn,
                                    void *ctx);
+tb_status tb__store_traces(sqlite3 *db, int64_t limit, tb_trace_row_fn fn, void *ctx);
 /* Does the file know destination `name`? */
 tb_status tb__store_has_destination(sqlite3 *db, const char *name, bool *found);
 /* The shipper's questions during a send (tb_export_host): a trace's record
