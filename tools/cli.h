@@ -32,6 +32,7 @@ typedef struct cli {
     int argc;           /* the verb's own arguments */
     char **argv;
     long long rows; /* rows a verb's callback printed */
+    FILE *out;      /* where status writes (NULL: stdout); serve's /metrics */
 } cli;
 
 typedef int (*cli_verb_fn)(cli *c);
@@ -81,5 +82,6 @@ int cmd_purge(cli *c);
 int cmd_forget(cli *c);
 int cmd_demo(cli *c);
 int cmd_check(cli *c);
+int cmd_serve(cli *c);
 
 #endif

@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Where this verb writes: stdout, or the stream `tracebox serve` gives it
+ * for GET /metrics (cli.out), per thread. */
+static _Thread_local FILE *out_;
+
 static void prom_label(FILE *f, const char *v)
 {
     for (; *v; v++) {
@@ -72,11 +76,11 @@ static int check(cli *c, check_ctx *k)
     tb_admin *a = NULL;
     const char *path = cli_db_path(c);
     if (!path) {
-        printf("UNKNOWN: the configuration does not load (see `tracebox check`)\n");
+        fprintf(out_, "UNKNOWN: the configuration does not load (see `tracebox check`)\n");
         return EXIT_CHECK_UNKNOWN;
     }
     if (tb_admin_open(&a, path, TB_ADMIN_READONLY) != TB_OK) {
-        printf("UNKNOWN: %s\n", tb_last_error());
+        fprintf(out_, "UNKNOWN: %s\n", tb_last_error());
         return EXIT_CHECK_UNKNOWN;
     }
     tb_status st = tb_admin_status(a, check_row, k);
@@ -93,18 +97,18 @@ static int check(cli *c, check_ctx *k)
     }
     tb_admin_close(a);
     if (st != TB_OK) {
-        printf("UNKNOWN: %s\n", tb_last_error());
+        fprintf(out_, "UNKNOWN: %s\n", tb_last_error());
         return EXIT_CHECK_UNKNOWN;
     }
     if (k->reason[CRIT][0]) {
-        printf("CRITICAL: %s | pending=%lld\n", k->reason[CRIT], k->total);
+        fprintf(out_, "CRITICAL: %s | pending=%lld\n", k->reason[CRIT], k->total);
         return EXIT_CHECK_CRITICAL;
     }
     if (k->reason[WARN][0]) {
-        printf("WARNING: %s | pending=%lld\n", k->reason[WARN], k->total);
+        fprintf(out_, "WARNING: %s | pending=%lld\n", k->reason[WARN], k->total);
         return EXIT_CHECK_WARNING;
     }
-    printf("OK: %d destination(s), %lld pending | pending=%lld\n", k->n, k->total, k->total);
+    fprintf(out_, "OK: %d destination(s), %lld pending | pending=%lld\n", k->n, k->total, k->total);
     return EXIT_OK;
 }
 
@@ -192,26 +196,27 @@ static int report_row(void *ctx, const tb_dest_status *r)
      * purge and retention back until `tracebox forget` */
     bool gone = rp->cfg && !tb_config_find_destination(rp->cfg, r->name);
     if (rp->c->json) {
-        printf("%s{\"name\":", rp->n ? "," : "");
-        cli_json_str(stdout, r->name);
-        printf(",\"type\":");
-        cli_json_str(stdout, r->type);
-        printf(",\"pending\":%lld,\"oldest_pending_age_seconds\":%lld,\"delivered\":%lld,"
-               "\"dead\":%lld,\"attempts\":%lld,\"resent\":%lld,\"cursor\":%lld,\"last_error\":",
-               (long long)r->pending, (long long)r->oldest_pending_age_s, (long long)r->delivered,
-               (long long)r->dead, (long long)r->attempts, (long long)r->resent,
-               (long long)r->cursor);
-        cli_json_str(stdout, r->last_error);
-        printf(",\"next_attempt_at\":");
-        cli_json_str(stdout, r->next_attempt_at);
-        printf(",\"last_success_at\":");
-        cli_json_str(stdout, r->last_success_at);
-        printf(",\"lease_owner\":");
-        cli_json_str(stdout, r->lease_owner);
-        printf(",\"auth_failed\":%s,\"configured\":%s}", r->auth_failed ? "true" : "false",
-               !rp->cfg ? "null"
-               : gone   ? "false"
-                        : "true");
+        fprintf(out_, "%s{\"name\":", rp->n ? "," : "");
+        cli_json_str(out_, r->name);
+        fprintf(out_, ",\"type\":");
+        cli_json_str(out_, r->type);
+        fprintf(out_,
+                ",\"pending\":%lld,\"oldest_pending_age_seconds\":%lld,\"delivered\":%lld,"
+                "\"dead\":%lld,\"attempts\":%lld,\"resent\":%lld,\"cursor\":%lld,\"last_error\":",
+                (long long)r->pending, (long long)r->oldest_pending_age_s, (long long)r->delivered,
+                (long long)r->dead, (long long)r->attempts, (long long)r->resent,
+                (long long)r->cursor);
+        cli_json_str(out_, r->last_error);
+        fprintf(out_, ",\"next_attempt_at\":");
+        cli_json_str(out_, r->next_attempt_at);
+        fprintf(out_, ",\"last_success_at\":");
+        cli_json_str(out_, r->last_success_at);
+        fprintf(out_, ",\"lease_owner\":");
+        cli_json_str(out_, r->lease_owner);
+        fprintf(out_, ",\"auth_failed\":%s,\"configured\":%s}", r->auth_failed ? "true" : "false",
+                !rp->cfg ? "null"
+                : gone   ? "false"
+                         : "true");
     } else if (rp->prom) {
         if (rp->nrows == rp->cap) {
             size_t cap = rp->cap ? rp->cap * 2 : 16;
@@ -249,10 +254,10 @@ static int report_row(void *ctx, const tb_dest_status *r)
             snprintf(state, sizeof state, "pending");
         else
             snprintf(state, sizeof state, "caught up");
-        printf("%-14s %-8s %9lld %9s %10lld %6lld %5lld  %s%s%s\n", r->name, r->type,
-               (long long)r->pending, r->pending ? cli_age(r->oldest_pending_age_s, agebuf) : "-",
-               (long long)r->delivered, (long long)r->dead, (long long)r->attempts, state,
-               r->lease_owner ? "; shipping now: " : "", r->lease_owner ? r->lease_owner : "");
+        fprintf(out_, "%-14s %-8s %9lld %9s %10lld %6lld %5lld  %s%s%s\n", r->name, r->type,
+                (long long)r->pending, r->pending ? cli_age(r->oldest_pending_age_s, agebuf) : "-",
+                (long long)r->delivered, (long long)r->dead, (long long)r->attempts, state,
+                r->lease_owner ? "; shipping now: " : "", r->lease_owner ? r->lease_owner : "");
     }
     rp->n++;
     return 0;
@@ -260,12 +265,13 @@ static int report_row(void *ctx, const tb_dest_status *r)
 
 static void prom_metric(const char *name, const char *help, const char *type, long long v)
 {
-    printf("# HELP tracebox_%s %s\n# TYPE tracebox_%s %s\ntracebox_%s %lld\n", name, help, name,
-           type, name, v);
+    fprintf(out_, "# HELP tracebox_%s %s\n# TYPE tracebox_%s %s\ntracebox_%s %lld\n", name, help,
+            name, type, name, v);
 }
 
 int cmd_status(cli *c)
 {
+    out_ = c->out ? c->out : stdout;
     bool prom = false, do_check = false, limits = false;
     check_ctx lim = {.pending = {-1, -1}, .age_s = {-1, -1}, .dead = {-1, -1}, .wal = {-1, -1}};
     for (int i = 0; i < c->argc; i++) {
@@ -300,18 +306,20 @@ int cmd_status(cli *c)
         return EXIT_ERR;
     }
     if (c->json) {
-        printf("{\"outbox\":");
-        cli_json_str(stdout, path);
-        printf(",\"file_bytes\":%lld,\"wal_bytes\":%lld,\"free_bytes\":%lld,\"records\":%lld,"
-               "\"refused_full\":%lld,\"dropped_queue\":%lld,\"purged\":%lld,"
-               "\"rejected_unnamed\":%lld,\"destinations\":[",
-               (long long)f.file_bytes, (long long)f.wal_bytes, (long long)f.free_bytes,
-               (long long)f.records, (long long)f.refused_full, (long long)f.dropped_queue,
-               (long long)f.purged, (long long)f.rejected_unnamed);
+        fprintf(out_, "{\"outbox\":");
+        cli_json_str(out_, path);
+        fprintf(out_,
+                ",\"file_bytes\":%lld,\"wal_bytes\":%lld,\"free_bytes\":%lld,\"records\":%lld,"
+                "\"refused_full\":%lld,\"dropped_queue\":%lld,\"purged\":%lld,"
+                "\"rejected_unnamed\":%lld,\"skipped\":%lld,\"destinations\":[",
+                (long long)f.file_bytes, (long long)f.wal_bytes, (long long)f.free_bytes,
+                (long long)f.records, (long long)f.refused_full, (long long)f.dropped_queue,
+                (long long)f.purged, (long long)f.rejected_unnamed, (long long)f.skipped);
     } else if (prom) {
-        printf("# HELP tracebox_build_info The tracebox version.\n# TYPE tracebox_build_info "
-               "gauge\ntracebox_build_info{version=\"%s\"} 1\n",
-               tb_version());
+        fprintf(out_,
+                "# HELP tracebox_build_info The tracebox version.\n# TYPE tracebox_build_info "
+                "gauge\ntracebox_build_info{version=\"%s\"} 1\n",
+                tb_version());
         prom_metric("records", "Records stored in the outbox.", "gauge", f.records);
         prom_metric("file_bytes", "Size of the outbox file.", "gauge", f.file_bytes);
         prom_metric("wal_bytes", "Size of the outbox WAL file.", "gauge", f.wal_bytes);
@@ -322,22 +330,30 @@ int cmd_status(cli *c)
         prom_metric("rejected_unnamed_total",
                     "Spans a destination reported rejected without naming them.", "counter",
                     f.rejected_unnamed);
+        prom_metric("skipped_total",
+                    "Records a destination does not take (OTLP spans at an openai destination).",
+                    "counter", f.skipped);
         prom_metric("purged_total", "Delivered records deleted by purge or retention.", "counter",
                     f.purged);
         prom_metric("evicted_total", "Delivered records deleted to stay under max_size.", "counter",
                     f.evicted_delivered);
     } else {
-        printf("outbox %s: %lld records, %.1f MiB (+%.1f MiB WAL), %.1f GiB free\n", path,
-               (long long)f.records, (double)f.file_bytes / 1048576.0,
-               (double)f.wal_bytes / 1048576.0, (double)f.free_bytes / 1073741824.0);
+        fprintf(out_, "outbox %s: %lld records, %.1f MiB (+%.1f MiB WAL), %.1f GiB free\n", path,
+                (long long)f.records, (double)f.file_bytes / 1048576.0,
+                (double)f.wal_bytes / 1048576.0, (double)f.free_bytes / 1073741824.0);
         if (f.refused_full || f.dropped_queue)
-            printf("  !! refused at max_size: %lld, dropped by a full queue: %lld\n",
-                   (long long)f.refused_full, (long long)f.dropped_queue);
+            fprintf(out_, "  !! refused at max_size: %lld, dropped by a full queue: %lld\n",
+                    (long long)f.refused_full, (long long)f.dropped_queue);
         if (f.rejected_unnamed)
-            printf("  !! spans a destination rejected without naming them: %lld\n",
-                   (long long)f.rejected_unnamed);
-        printf("\n%-14s %-8s %9s %9s %10s %6s %5s  %s\n", "DESTINATION", "TYPE", "PENDING",
-               "OLDEST", "DELIVERED", "DEAD", "TRIES", "STATE");
+            fprintf(out_, "  !! spans a destination rejected without naming them: %lld\n",
+                    (long long)f.rejected_unnamed);
+        if (f.skipped)
+            fprintf(out_,
+                    "  records a destination does not take (OTLP spans at openai), not sent: "
+                    "%lld\n",
+                    (long long)f.skipped);
+        fprintf(out_, "\n%-14s %-8s %9s %9s %10s %6s %5s  %s\n", "DESTINATION", "TYPE", "PENDING",
+                "OLDEST", "DELIVERED", "DEAD", "TRIES", "STATE");
     }
     report rp = {.c = c, .prom = prom};
     if (cli_config_in_play(c))
@@ -359,20 +375,20 @@ int cmd_status(cli *c)
         {"last_success_timestamp_seconds",
          "When the destination last accepted a batch (0: never), seconds since the epoch."}};
     if (c->json) {
-        printf("]}\n");
+        fprintf(out_, "]}\n");
     } else if (prom) {
         for (size_t g = 0; g < N_GAUGES; g++) {
             const char *type = strstr(gauges[g][0], "_total") ? "counter" : "gauge";
-            printf("# HELP tracebox_destination_%s %s\n# TYPE tracebox_destination_%s %s\n",
-                   gauges[g][0], gauges[g][1], gauges[g][0], type);
+            fprintf(out_, "# HELP tracebox_destination_%s %s\n# TYPE tracebox_destination_%s %s\n",
+                    gauges[g][0], gauges[g][1], gauges[g][0], type);
             for (size_t k = 0; k < rp.nrows; k++) {
-                printf("tracebox_destination_%s{destination=\"", gauges[g][0]);
-                prom_label(stdout, rp.rows[k].name);
-                printf("\"} %lld\n", rp.rows[k].v[g]);
+                fprintf(out_, "tracebox_destination_%s{destination=\"", gauges[g][0]);
+                prom_label(out_, rp.rows[k].name);
+                fprintf(out_, "\"} %lld\n", rp.rows[k].v[g]);
             }
         }
     } else if (rp.n == 0) {
-        printf("(no destinations yet: they appear after the first `tracebox ship`)\n");
+        fprintf(out_, "(no destinations yet: they appear after the first `tracebox ship`)\n");
     }
     for (size_t k = 0; k < rp.nrows; k++)
         free(rp.rows[k].name);

@@ -45,6 +45,16 @@ static const verb verbs[] = {
      "78 configuration error (an unset ${VAR} included), 77 credentials refused, 69 a\n"
      "destination unreachable.\n"
      "Example: tracebox --config /etc/tracebox.ini check --connect"},
+    {"serve", cmd_serve,
+     "tracebox serve [--listen HOST:PORT] [--max-body SIZE] [--insecure-listen] [--config FILE]",
+     "A durable local receiver: POST /v1/traces (OTLP/HTTP, protobuf or JSON, gzip) and\n"
+     "POST /v1/traces/ingest (the Agents SDK exporter's {\"data\":[...]}) answer only after\n"
+     "every span is committed to the outbox (503 + Retry-After when it cannot be stored,\n"
+     "400 for a malformed body, nothing of it stored); GET /metrics, /healthz, and a\n"
+     "read-only page at /. Ships to the configured destinations in the same process.\n"
+     "Listens on 127.0.0.1:4318 by default; another address needs [serve] token = ${VAR}\n"
+     "(Bearer) or --insecure-listen. Stops cleanly on SIGTERM/SIGINT.\n"
+     "Example: OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 python agent.py"},
     {"status", cmd_status,
      "tracebox status [--json|--prometheus|--check [--max-pending N] [--max-age DURATION] "
      "[--max-wal SIZE] [--no-dead]]",

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config python3 sqlite3
           libsqlite3-dev libcurl4-openssl-dev libcjson-dev libcmocka-dev
-          zlib1g-dev libprotobuf-c-dev protobuf-c-compiler)
+          zlib1g-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev)
 
 install_packages() {
     local missing=()

@@ -50,6 +50,9 @@ typedef struct tb_admin_figures {
     int64_t file_bytes, wal_bytes, free_bytes;
     /* counters of records that never became rows or left without delivery */
     int64_t refused_full, dropped_queue, purged, evicted_delivered, rejected_unnamed;
+    /* records a destination does not take, delivered there without being
+     * sent (OTLP spans at an `openai` destination) */
+    int64_t skipped;
 } tb_admin_figures;
 TB_EXTERN tb_status tb_admin_figures_get(tb_admin *admin, tb_admin_figures *out);
 
@@ -116,8 +119,7 @@ typedef int (*tb_trace_row_fn)(void *ctx, const tb_trace_row *row);
 /* The `limit` traces with the newest records (by their newest seq), newest
  * first (limit <= 0: 50). Reads only the newest records and those of the
  * traces it lists, so it costs the same on a file of a million records. */
-TB_EXTERN tb_status tb_admin_traces(tb_admin *admin, int64_t limit, tb_trace_row_fn fn,
-                                    void *ctx);
+TB_EXTERN tb_status tb_admin_traces(tb_admin *admin, int64_t limit, tb_trace_row_fn fn, void *ctx);
 
 /* A trace's delivery state at one destination. */
 typedef struct tb_trace_delivery {

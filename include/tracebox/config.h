@@ -50,6 +50,18 @@ TB_EXTERN const tb_dest_config *tb_config_find_destination(const tb_config *cfg,
  * their value. TB_INVALID when either is NULL. Any thread. */
 TB_EXTERN tb_status tb_config_outbox_options(const tb_config *cfg, tb_outbox_options *opts);
 
+/* The [serve] settings of `tracebox serve`; a key the file leaves out is
+ * NULL or 0. Strings are borrowed (valid while cfg lives); `token` is a
+ * secret (a ${VAR} reference in the file): never print it. */
+typedef struct tb_serve_settings {
+    const char *listen;      /* HOST:PORT */
+    const char *token;       /* Bearer token clients must send */
+    int64_t max_body;        /* bytes, after decompression */
+    int64_t max_connections; /* at once */
+    int64_t timeout_ms;      /* a connection idle this long is closed */
+} tb_serve_settings;
+TB_EXTERN tb_status tb_config_serve_settings(const tb_config *cfg, tb_serve_settings *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -92,6 +92,11 @@ typedef struct tb_export_result {
     int64_t rejected_count;
     /* One line, no credentials. */
     char message[512];
+    /* With TB_EXPORT_DELIVERED: records of the batch the destination does
+     * not take and the exporter left out on purpose (an `openai`
+     * destination and the OTLP spans `tracebox serve` received): delivered
+     * as far as this destination goes, counted in counters.skipped. */
+    int64_t skipped_count;
 } tb_export_result;
 
 /* A destination's configuration section, read-only. */

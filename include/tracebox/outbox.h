@@ -114,6 +114,44 @@ typedef struct tb_put_result {
 TB_EXTERN tb_status tb_outbox_put_json_many(tb_outbox *outbox, const char *const *json,
                                             const size_t *len, size_t n, tb_put_result *res);
 
+/* The wire format of an OTLP request body. */
+typedef enum tb_otlp_format {
+    TB_OTLP_PROTOBUF = 0, /* application/x-protobuf */
+    TB_OTLP_JSON = 1      /* application/json (the OTLP/JSON mapping) */
+} tb_otlp_format;
+
+/* What became of the spans of one OTLP request (tb_outbox_put_otlp). */
+typedef struct tb_otlp_result {
+    int64_t spans;     /* spans in the request */
+    int64_t stored;    /* committed (now, or already by an earlier send of it) */
+    int64_t rejected;  /* refused for what they are (a trace or span id that is not one):
+                          sending them again will not help */
+    int64_t failed;    /* not stored for the outbox's reason (full, busy, i/o): send again */
+    tb_status failure; /* the status of the first failed one; TB_OK when none */
+    char message[512]; /* one line: why the first rejected or failed span was not stored */
+} tb_otlp_result;
+
+/* Store every span of an OTLP/HTTP ExportTraceServiceRequest body (binary
+ * protobuf or OTLP/JSON; not compressed) as a record of kind 'otlp': the
+ * span in the OTLP/JSON mapping with its "resource" and "scope" beside it
+ * as the body, the columns filled as for the SDK's records (trace_id and
+ * span_id in lowercase hex, type the span kind: "internal", "server", …).
+ * A span already stored (same trace and span id) is acknowledged without a
+ * second row. The request is decoded whole first: one that does not decode
+ * returns TB_BAD_RECORD with a one-line message saying where
+ * (tb_last_error()), and nothing of it is stored. Otherwise returns TB_OK
+ * once every span is committed or refused (in every durability mode): *res
+ * (may be NULL) counts them. Any thread. */
+TB_EXTERN tb_status tb_outbox_put_otlp(tb_outbox *outbox, const void *data, size_t len,
+                                       tb_otlp_format format, tb_otlp_result *res);
+
+/* Can a record be stored now? Takes the file's write lock for a moment on
+ * a connection of its own (waiting at most timeout_ms for it) and checks
+ * max_size: TB_OK, TB_BUSY (another writer holds the lock, e.g. an
+ * operator's sqlite3 shell), TB_FULL (at max_size, refusing), TB_IO.
+ * What `tracebox serve` answers GET /healthz with. Any thread. */
+TB_EXTERN tb_status tb_outbox_probe(tb_outbox *outbox, int timeout_ms);
+
 /* Wait until every record accepted before this call is committed (or
  * refused and counted), in async mode; other modes return at once. Records
  * other threads put meanwhile are not waited for, so a steady producer

@@ -160,8 +160,15 @@ static tb_status openai_send_with(void *self, const tb_export_host *host, const 
     b->len = 0;
     b->failed = false;
     tb__buf_puts(b, "{\"data\":[");
+    size_t sent = 0;
     for (size_t i = 0; i < n; i++) {
-        if (i)
+        /* OTLP spans (`tracebox serve`) are not Agents SDK records: the
+         * ingest endpoint would refuse them. Left out and counted. */
+        if (records[i].kind && strcmp(records[i].kind, "otlp") == 0) {
+            result->skipped_count++;
+            continue;
+        }
+        if (sent++)
             tb__buf_append(b, ",", 1);
         const char *body = records[i].body;
         size_t len = records[i].body_len;
@@ -184,6 +191,10 @@ static tb_status openai_send_with(void *self, const tb_export_host *host, const 
         tb__free_mem(clean);
     }
     tb__buf_puts(b, "]}");
+    if (!sent) {
+        result->outcome = TB_EXPORT_DELIVERED;
+        return TB_OK;
+    }
     if (b->failed) {
         snprintf(result->message, sizeof result->message, "out of memory building the batch");
         return TB_NOMEM;

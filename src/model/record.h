@@ -12,6 +12,7 @@
 typedef struct tb__record {
     cJSON *root; /* a parsed object (span.c builds records from one); owned; NULL once decoded */
     bool is_trace;
+    bool is_otlp;   /* an OTLP span received by `tracebox serve` (kind 'otlp'; otlp/ingest.c) */
     const char *id; /* trace id for a trace, span id for a span */
     const char *trace_id;
     const char *span_id;   /* NULL for a trace */

@@ -46,6 +46,7 @@
 #include "otlp/conventions.h"
 #include "otlp/ids.h"
 #include "otlp/json.h"
+#include "otlp/json_in.h"
 #include "otlp/pack.h"
 #include "otlp/trace_context.h"
 #include "trace.pb-c.h"
@@ -94,6 +95,11 @@ static bool is_trace_record(const tb_record *r, const cJSON *root)
     if (object)
         return strcmp(object, "trace") == 0;
     return r->kind && strcmp(r->kind, "trace") == 0;
+}
+
+static bool is_otlp_record(const tb_record *r)
+{
+    return r->kind && strcmp(r->kind, "otlp") == 0;
 }
 
 static trace_ref *trace_add(builder *b, const char *id, const cJSON *root, cJSON *owned)
@@ -351,6 +357,175 @@ static void resource_attr(builder *b, const char *key, const char *value)
     tb__otlp_attr_str(&b->attrs, key, value);
 }
 
+/* ---- spans received over OTLP (kind 'otlp') --------------------------------
+ * Sent on as they came: their own ids, attributes, events, links, status,
+ * resource and scope (json_in.c reads the stored body back into the
+ * model); none of the conventions above applies. Spans with the same
+ * resource (and schema URL) share one ResourceSpans, and within it those
+ * with the same scope one ScopeSpans, as the SDK that sent them grouped
+ * them. The destination's own resource attributes (a Phoenix project, an
+ * OTEL_RESOURCE_ATTRIBUTES entry) are added where the resource does not
+ * set the key itself. Appends the ResourceSpans to rsv[*n_rs…]. */
+typedef struct otlp_group {
+    const cJSON *resource, *scope; /* the stored JSON, to compare */
+    const char *rschema, *sschema;
+    size_t resource_group; /* index of the group that owns the ResourceSpans */
+    size_t n_spans, n_scopes;
+    Tbotlp__ResourceSpans *rs;
+    Tbotlp__ScopeSpans *ss;
+} otlp_group;
+
+static const char *schema_of(const cJSON *root, const char *key)
+{
+    const char *v = str_field(root, key);
+    return v ? v : "";
+}
+
+static bool same_json(const cJSON *a, const cJSON *b)
+{
+    if (!a || !b)
+        return a == b;
+    return cJSON_Compare(a, b, true);
+}
+
+static bool build_otlp(builder *b, const tb_record *records, size_t n, unsigned char *bad,
+                       tb__otlp_stats *stats, Tbotlp__ResourceSpans **rsv, size_t *n_rs)
+{
+    const tb__otlp_options *o = b->opts;
+    size_t n_otlp = 0;
+    for (size_t i = 0; i < n; i++)
+        if (b->roots[i] && is_otlp_record(&records[i]))
+            n_otlp++;
+    if (!n_otlp)
+        return true;
+    tb__otlp_stored *st = tb__calloc(n_otlp, sizeof *st);
+    size_t *gid = tb__calloc(n_otlp, sizeof *gid), *idx = tb__calloc(n_otlp, sizeof *idx);
+    otlp_group *g = tb__calloc(n_otlp, sizeof *g);
+    bool ok = st && gid && idx && g;
+    size_t n_groups = 0, m = 0;
+    /* which group each span joins */
+    for (size_t i = 0; ok && i < n; i++) {
+        const cJSON *root = b->roots[i];
+        if (!root || !is_otlp_record(&records[i]))
+            continue;
+        char err[256];
+        if (!tb__otlp_json_read_stored(&b->ar, root, &st[m], err, sizeof err)) {
+            if (b->ar.failed) {
+                ok = false;
+                break;
+            }
+            if (bad)
+                bad[i] = 1;
+            if (stats)
+                stats->bad++;
+            continue;
+        }
+        const cJSON *res = cJSON_GetObjectItemCaseSensitive(root, "resource");
+        const cJSON *scope = cJSON_GetObjectItemCaseSensitive(root, "scope");
+        const char *rschema = schema_of(root, "resourceSchemaUrl");
+        const char *sschema = schema_of(root, "scopeSchemaUrl");
+        size_t k = 0, rgroup = SIZE_MAX;
+        for (; k < n_groups; k++) {
+            if (!same_json(g[k].resource, res) || strcmp(g[k].rschema, rschema) != 0)
+                continue;
+            rgroup = g[k].resource_group;
+            if (same_json(g[k].scope, scope) && strcmp(g[k].sschema, sschema) == 0)
+                break;
+        }
+        if (k == n_groups) {
+            g[k] = (otlp_group){.resource = res,
+                                .scope = scope,
+                                .rschema = rschema,
+                                .sschema = sschema,
+                                .resource_group = rgroup == SIZE_MAX ? k : rgroup};
+            g[g[k].resource_group].n_scopes++;
+            n_groups++;
+        }
+        g[k].n_spans++;
+        gid[m] = k;
+        idx[m] = i;
+        m++;
+    }
+    /* the envelopes, then the spans into them in batch order */
+    for (size_t k = 0; ok && k < n_groups; k++) {
+        otlp_group *gr = &g[k];
+        Tbotlp__ScopeSpans *ss = tb__otlp_arena_alloc(&b->ar, sizeof *ss);
+        Tbotlp__Span **spans = tb__otlp_arena_alloc(&b->ar, gr->n_spans * sizeof *spans);
+        if (!ss || !spans) {
+            ok = false;
+            break;
+        }
+        tbotlp__scope_spans__init(ss);
+        ss->spans = spans;
+        gr->ss = ss;
+        if (gr->resource_group == k) {
+            Tbotlp__ResourceSpans *rs = tb__otlp_arena_alloc(&b->ar, sizeof *rs);
+            Tbotlp__ScopeSpans **ssv = tb__otlp_arena_alloc(&b->ar, gr->n_scopes * sizeof *ssv);
+            if (!rs || !ssv) {
+                ok = false;
+                break;
+            }
+            tbotlp__resource_spans__init(rs);
+            rs->scope_spans = ssv;
+            gr->rs = rs;
+            rsv[(*n_rs)++] = rs;
+        }
+        Tbotlp__ResourceSpans *rs = g[gr->resource_group].rs;
+        rs->scope_spans[rs->n_scope_spans++] = ss;
+    }
+    for (size_t j = 0; ok && j < m; j++) {
+        otlp_group *gr = &g[gid[j]];
+        Tbotlp__ResourceSpans *rs = g[gr->resource_group].rs;
+        if (!rs->resource) {
+            /* the first span of a resource group gives it its resource */
+            Tbotlp__Resource *res = st[j].resource;
+            size_t extra = 0;
+            for (size_t a = 0; a < o->n_resource_attrs; a++) {
+                bool has = false;
+                for (size_t e = 0; e < res->n_attributes && !has; e++)
+                    has = strcmp(res->attributes[e]->key, o->resource_attrs[a].key) == 0;
+                if (!has) {
+                    tb__otlp_attr_str(&b->attrs, o->resource_attrs[a].key,
+                                      o->resource_attrs[a].value);
+                    extra++;
+                }
+            }
+            if (extra) {
+                size_t n_extra = 0;
+                Tbotlp__KeyValue **add = tb__otlp_attrs_take(&b->attrs, &n_extra);
+                Tbotlp__KeyValue **all =
+                    tb__otlp_arena_alloc(&b->ar, (res->n_attributes + n_extra) * sizeof *all);
+                if (!all || (!add && n_extra)) {
+                    ok = false;
+                    break;
+                }
+                if (res->n_attributes)
+                    memcpy(all, res->attributes, res->n_attributes * sizeof *all);
+                if (n_extra)
+                    memcpy(all + res->n_attributes, add, n_extra * sizeof *all);
+                res->attributes = all;
+                res->n_attributes += n_extra;
+            }
+            rs->resource = res;
+            rs->schema_url = st[j].resource_schema_url;
+        }
+        if (!gr->ss->scope) {
+            gr->ss->scope = st[j].scope;
+            gr->ss->schema_url = st[j].scope_schema_url;
+        }
+        gr->ss->spans[gr->ss->n_spans++] = st[j].span;
+        if (stats)
+            stats->spans++;
+    }
+    tb__free_mem(st);
+    tb__free_mem(gid);
+    tb__free_mem(idx);
+    tb__free_mem(g);
+    if (!ok)
+        b->failed = true;
+    return ok;
+}
+
 static Tbotlp__ExportTraceServiceRequest *build_request(builder *b, const tb_record *records,
                                                         size_t n, unsigned char *bad,
                                                         tb__otlp_stats *stats)
@@ -360,7 +535,7 @@ static Tbotlp__ExportTraceServiceRequest *build_request(builder *b, const tb_rec
     size_t n_spans = 0;
     for (size_t i = 0; i < n; i++) {
         cJSON *root = b->roots[i];
-        if (!root)
+        if (!root || is_otlp_record(&records[i]))
             continue;
         if (is_trace_record(&records[i], root)) {
             const char *id = str_field(root, "id");
@@ -375,7 +550,10 @@ static Tbotlp__ExportTraceServiceRequest *build_request(builder *b, const tb_rec
 
     Tbotlp__ExportTraceServiceRequest *req = tb__otlp_arena_alloc(&b->ar, sizeof *req);
     Tbotlp__ResourceSpans *rs = tb__otlp_arena_alloc(&b->ar, sizeof *rs);
-    Tbotlp__ResourceSpans **rsv = tb__otlp_arena_alloc(&b->ar, sizeof *rsv);
+    size_t n_otlp = 0;
+    for (size_t i = 0; i < n; i++)
+        n_otlp += is_otlp_record(&records[i]);
+    Tbotlp__ResourceSpans **rsv = tb__otlp_arena_alloc(&b->ar, (1 + n_otlp) * sizeof *rsv);
     Tbotlp__Resource *res = tb__otlp_arena_alloc(&b->ar, sizeof *res);
     Tbotlp__ScopeSpans *ss = tb__otlp_arena_alloc(&b->ar, sizeof *ss);
     Tbotlp__ScopeSpans **ssv = tb__otlp_arena_alloc(&b->ar, sizeof *ssv);
@@ -416,7 +594,7 @@ static Tbotlp__ExportTraceServiceRequest *build_request(builder *b, const tb_rec
                 stats->bad++;
             continue;
         }
-        if (is_trace_record(&records[i], root))
+        if (is_otlp_record(&records[i]) || is_trace_record(&records[i], root))
             continue;
         Tbotlp__Span *s = build_span(b, &records[i], root, stats);
         if (!s || b->failed)
@@ -430,11 +608,15 @@ static Tbotlp__ExportTraceServiceRequest *build_request(builder *b, const tb_rec
     rs->resource = res;
     rs->scope_spans = ssv;
     rs->n_scope_spans = 1;
-    rsv[0] = rs;
-    req->resource_spans = rsv;
-    req->n_resource_spans = k ? 1 : 0; /* no empty envelopes */
+    size_t n_rs = 0;
+    if (k) /* no empty envelopes */
+        rsv[n_rs++] = rs;
     if (stats)
         stats->spans = k;
+    if (!build_otlp(b, records, n, bad, stats, rsv, &n_rs))
+        return NULL;
+    req->resource_spans = rsv;
+    req->n_resource_spans = n_rs;
     return req;
 }
 

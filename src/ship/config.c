@@ -49,6 +49,11 @@ void tb_config_free(tb_config *cfg)
     tb__free_mem(cfg->dests);
     tb__free_mem(cfg->file);
     tb__free_mem(cfg->outbox_path);
+    tb__free_mem(cfg->serve_listen);
+    if (cfg->serve_token) {
+        memset(cfg->serve_token, 0, strlen(cfg->serve_token));
+        tb__free_mem(cfg->serve_token);
+    }
     tb__free_mem(cfg);
 }
 
@@ -135,4 +140,16 @@ const char *tb_dest_config_where(const tb_dest_config *cfg, const char *key)
 int64_t tb_dest_config_timeout_ms(const tb_dest_config *cfg)
 {
     return cfg ? cfg->timeout_ms : 30000;
+}
+
+tb_status tb_config_serve_settings(const tb_config *cfg, tb_serve_settings *out)
+{
+    if (!cfg || !out)
+        return tb__set_error(TB_INVALID, "tb_config_serve_settings: NULL argument");
+    *out = (tb_serve_settings){.listen = cfg->serve_listen,
+                               .token = cfg->serve_token,
+                               .max_body = cfg->serve_max_body,
+                               .max_connections = cfg->serve_max_connections,
+                               .timeout_ms = cfg->serve_timeout_ms};
+    return TB_OK;
 }

@@ -59,6 +59,14 @@ static const tb_config_key k_shipper[] = {
     {.name = "poll_interval", .kind = TB_KEY_DURATION, .min = 1},
     {.name = NULL}};
 
+static const tb_config_key k_serve[] = {
+    {.name = "listen", .kind = TB_KEY_STRING},
+    {.name = "token", .kind = TB_KEY_STRING, .flags = TB_KEY_SECRET},
+    {.name = "max_body", .kind = TB_KEY_SIZE, .min = 1024},
+    {.name = "max_connections", .kind = TB_KEY_INT, .min = 1, .max = 100000},
+    {.name = "timeout", .kind = TB_KEY_DURATION, .min = 1000},
+    {.name = NULL}};
+
 /* ------------------------------------------------------------------------ */
 /* ${VAR} expansion                                                          */
 /* ------------------------------------------------------------------------ */
@@ -225,6 +233,8 @@ static void open_section(parser *p, const char *line)
         seen = &p->outbox_line;
     else if (strcmp(name, "shipper") == 0)
         seen = &p->shipper_line;
+    else if (strcmp(name, "serve") == 0)
+        seen = &p->serve_line;
     if (seen) {
         if (*seen) {
             p->cur = TB__SEC_SKIP;
@@ -233,7 +243,9 @@ static void open_section(parser *p, const char *line)
             return;
         }
         *seen = p->line;
-        p->cur = seen == &p->outbox_line ? TB__SEC_OUTBOX : TB__SEC_SHIPPER;
+        p->cur = seen == &p->outbox_line    ? TB__SEC_OUTBOX
+                 : seen == &p->shipper_line ? TB__SEC_SHIPPER
+                                            : TB__SEC_SERVE;
         return;
     }
     for (size_t i = 0; i < p->cfg->n_dests; i++) {
@@ -278,6 +290,23 @@ static void set_setting(parser *p, const tb_config_key *table, const char *key, 
             cfg->queue_policy = num ? TB_QUEUE_DROP : TB_QUEUE_BLOCK;
         else if (strcmp(key, "redact") == 0)
             cfg->redact = num == 1;
+    } else if (table == k_serve) {
+        if (strcmp(key, "listen") == 0) {
+            tb__free_mem(cfg->serve_listen);
+            cfg->serve_listen = value;
+            return;
+        }
+        if (strcmp(key, "token") == 0) {
+            tb__free_mem(cfg->serve_token);
+            cfg->serve_token = value;
+            return;
+        }
+        if (strcmp(key, "max_body") == 0)
+            cfg->serve_max_body = num;
+        else if (strcmp(key, "max_connections") == 0)
+            cfg->serve_max_connections = num;
+        else if (strcmp(key, "timeout") == 0)
+            cfg->serve_timeout_ms = num;
     } else {
         if (strcmp(key, "backoff_base") == 0)
             cfg->backoff_base_ms = num;
@@ -327,7 +356,9 @@ static void on_key(parser *p, const char *name, const char *value)
         v = NULL;
         goto cleanup;
     }
-    const tb_config_key *table = p->cur == TB__SEC_OUTBOX ? k_outbox : k_shipper;
+    const tb_config_key *table = p->cur == TB__SEC_OUTBOX    ? k_outbox
+                                 : p->cur == TB__SEC_SHIPPER ? k_shipper
+                                                             : k_serve;
     const tb_config_key *k = tb__cfg_find_key(table, name);
     if (!k) {
         char keys[400], hint[120];

@@ -60,6 +60,12 @@ struct tb_config {
     int64_t auth_backoff_ms;  /* default 900000 (401/403) */
     int64_t lease_ms;         /* default 60000 */
     int64_t poll_interval_ms; /* thread shape: idle poll, default 1000 */
+    /* [serve] (tracebox serve); 0 / NULL: not set */
+    char *serve_listen;
+    char *serve_token; /* a secret: never shown */
+    int64_t serve_max_body;
+    int64_t serve_max_connections;
+    int64_t serve_timeout_ms;
     tb_dest_config *dests;
     size_t n_dests;
 };

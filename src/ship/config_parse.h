@@ -34,6 +34,7 @@ typedef enum tb__cfg_section {
     TB__SEC_NONE,
     TB__SEC_OUTBOX,
     TB__SEC_SHIPPER,
+    TB__SEC_SERVE,
     TB__SEC_DEST,
     TB__SEC_SKIP /* after a bad header: its keys are not checked */
 } tb__cfg_section;
@@ -56,9 +57,9 @@ typedef struct tb__cfg_parser {
     /* the current section */
     tb__cfg_section cur;
     char cur_name[TB__CFG_MAX_SECTION_NAME + 1];
-    size_t cur_dest;                        /* TB__SEC_DEST: index into cfg->dests */
-    int seen_key[TB__CFG_MAX_SETTING_KEYS]; /* [outbox]/[shipper]: line of each key */
-    int outbox_line, shipper_line;          /* where those sections were opened */
+    size_t cur_dest;                           /* TB__SEC_DEST: index into cfg->dests */
+    int seen_key[TB__CFG_MAX_SETTING_KEYS];    /* [outbox]/[shipper]: line of each key */
+    int outbox_line, shipper_line, serve_line; /* where those sections were opened */
     /* the errors: the load goes on after one, to report them all */
     tb_status st; /* TB_OK until something fails */
     tb__cfg_err *errs;

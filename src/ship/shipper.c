@@ -211,6 +211,7 @@ typedef struct outcome {
     bool lease_lost; /* another shipper holds the destination now */
     int64_t duplicates_possible;
     int64_t rejected_unnamed; /* refusals the platform counted but did not name */
+    int64_t skipped;          /* records the destination does not take */
     int64_t batches;
 } outcome;
 
@@ -332,6 +333,7 @@ static size_t resolve(engine *e, dest_rt *d, batch *b, size_t lo, size_t hi, out
                 dead_letter(b, idx[k], res.http_status,
                             res.message[0] ? res.message : "rejected by the destination");
         oc->rejected_unnamed += res.rejected_count;
+        oc->skipped += res.skipped_count;
         break;
     case TB_EXPORT_TOO_LARGE:
     case TB_EXPORT_REFUSED:
@@ -469,6 +471,8 @@ static tb_status commit(engine *e, dest_rt *d, batch *b, size_t resolved, const 
     }
     if (st == TB_OK && oc->rejected_unnamed > 0)
         st = tb__db_counter_add(e->db, "rejected_unnamed", oc->rejected_unnamed);
+    if (st == TB_OK && oc->skipped > 0)
+        st = tb__db_counter_add(e->db, "skipped", oc->skipped);
     if (st != TB_OK)
         goto rollback;
     if ((st = tb__db_exec(e->db, "COMMIT", "committing a delivery")) != TB_OK)

@@ -393,6 +393,28 @@ tb_status tb_outbox_processor(tb_outbox *outbox, tb_processor *out)
 
 /* ---- many at once (tracebox ingest) ---- */
 
+/* Queue reqs[0..n) (NULL entries skipped) and wait until every one is
+ * done. Not detached: whoever leads (the async writer too) marks them done
+ * and leaves them to the caller. */
+static void wait_many(tb_outbox *ob, tb__put_req **reqs, size_t n)
+{
+    pthread_mutex_lock(&ob->mu);
+    for (size_t i = 0; i < n; i++) {
+        if (!reqs[i])
+            continue;
+        tb__outbox_enqueue_locked(ob, reqs[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        while (reqs[i] && !reqs[i]->done) {
+            if (!ob->leading)
+                tb__outbox_lead_locked(ob);
+            else
+                pthread_cond_wait(&ob->done_cv, &ob->mu);
+        }
+    }
+    pthread_mutex_unlock(&ob->mu);
+}
+
 tb_status tb_outbox_put_json_many(tb_outbox *ob, const char *const *json, const size_t *len,
                                   size_t n, tb_put_result *res)
 {
@@ -427,25 +449,8 @@ tb_status tb_outbox_put_json_many(tb_outbox *ob, const char *const *json, const 
         reqs[i] = r;
         valid++;
     }
-    if (valid) {
-        /* not detached: whoever leads (the async writer too) marks them done
-         * and leaves them to us */
-        pthread_mutex_lock(&ob->mu);
-        for (size_t i = 0; i < n; i++) {
-            if (!reqs[i])
-                continue;
-            tb__outbox_enqueue_locked(ob, reqs[i]);
-        }
-        for (size_t i = 0; i < n; i++) {
-            while (reqs[i] && !reqs[i]->done) {
-                if (!ob->leading)
-                    tb__outbox_lead_locked(ob);
-                else
-                    pthread_cond_wait(&ob->done_cv, &ob->mu);
-            }
-        }
-        pthread_mutex_unlock(&ob->mu);
-    }
+    if (valid)
+        wait_many(ob, reqs, n);
     for (size_t i = 0; i < n; i++) {
         if (!reqs[i])
             continue;
@@ -456,4 +461,93 @@ tb_status tb_outbox_put_json_many(tb_outbox *ob, const char *const *json, const 
     }
     tb__free_mem(reqs);
     return TB_OK;
+}
+
+/* ---- records decoded elsewhere (the OTLP receiver, src/otlp/ingest.c) ---- */
+
+bool tb__outbox_redacts(const tb_outbox *ob)
+{
+    return ob->opts.redact != 0;
+}
+
+tb_status tb__outbox_put_decoded(tb_outbox *ob, tb__record *recs, char **bodies, const size_t *lens,
+                                 size_t n, tb_put_result *res)
+{
+    tb__put_req **reqs = ob->opts.readonly ? NULL : tb__calloc(n ? n : 1, sizeof *reqs);
+    tb_status st = ob->opts.readonly
+                       ? tb__set_error(TB_READONLY, "%s was opened read-only", ob->path)
+                   : !reqs ? tb__set_error(TB_NOMEM, "out of memory storing records")
+                           : TB_OK;
+    for (size_t i = 0; i < n; i++) {
+        res[i].status = st;
+        res[i].error[0] = '\0';
+        snprintf(res[i].id, sizeof res[i].id, "%s", recs[i].id ? recs[i].id : "");
+        tb__put_req *r = st == TB_OK ? tb__calloc(1, sizeof *r) : NULL;
+        if (!r) {
+            if (st == TB_OK)
+                res[i].status = TB_NOMEM;
+            snprintf(res[i].error, sizeof res[i].error, "%s",
+                     st == TB_OK ? "out of memory" : tb_last_error());
+            tb__record_clear(&recs[i]);
+            tb__free_mem(bodies[i]);
+            bodies[i] = NULL;
+            continue;
+        }
+        r->rec = recs[i];
+        memset(&recs[i], 0, sizeof recs[i]);
+        r->body = bodies[i];
+        r->body_len = lens[i];
+        r->owned = true;
+        bodies[i] = NULL;
+        reqs[i] = r;
+    }
+    if (st != TB_OK) {
+        tb__free_mem(reqs);
+        return st;
+    }
+    wait_many(ob, reqs, n);
+    for (size_t i = 0; i < n; i++) {
+        if (!reqs[i])
+            continue;
+        res[i].status = reqs[i]->st;
+        if (res[i].status != TB_OK)
+            snprintf(res[i].error, sizeof res[i].error, "%s", reqs[i]->err);
+        tb__put_req_free(reqs[i]);
+    }
+    tb__free_mem(reqs);
+    return TB_OK;
+}
+
+/* ---- can a record be stored now? (serve's /healthz) ---- */
+
+tb_status tb_outbox_probe(tb_outbox *ob, int timeout_ms)
+{
+    if (!ob)
+        return tb__set_error(TB_INVALID, "tb_outbox_probe: outbox is NULL");
+    if (ob->opts.readonly)
+        return tb__set_error(TB_READONLY, "%s was opened read-only", ob->path);
+    /* a connection of its own: the handle's belongs to whoever leads */
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(ob->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    tb_status st = TB_OK;
+    if (rc != SQLITE_OK) {
+        st = tb__set_error(TB_IO, "cannot open %s: %s", ob->path,
+                           db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    } else {
+        sqlite3_busy_timeout(db, timeout_ms > 0 ? timeout_ms : 1);
+        rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            st = tb__set_error(tb__db_status(rc), "%s cannot be written now: %s", ob->path,
+                               sqlite3_errmsg(db));
+        } else {
+            int64_t used = tb__db_used_bytes(db);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            if (ob->opts.max_size > 0 && used >= ob->opts.max_size &&
+                ob->opts.full_policy != TB_FULL_PURGE_DELIVERED)
+                st = tb__set_error(TB_FULL, "%s is at max_size (%lld bytes used)", ob->path,
+                                   (long long)used);
+        }
+    }
+    sqlite3_close(db);
+    return st;
 }

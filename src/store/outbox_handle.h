@@ -16,6 +16,7 @@
 #ifndef TRACEBOX_OUTBOX_HANDLE_H
 #define TRACEBOX_OUTBOX_HANDLE_H
 
+#include "outbox_put.h"
 #include "db.h"
 #include "record.h"
 

@@ -195,7 +195,11 @@ static tb_status insert_one(tb_outbox *ob, tb__put_req *r, const char *now, int6
     sqlite3_stmt *s = ob->ins;
     const tb__record *rec = &r->rec;
     sqlite3_reset(s);
-    sqlite3_bind_text(s, 1, rec->is_trace ? "trace" : "span", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 1,
+                      rec->is_trace  ? "trace"
+                      : rec->is_otlp ? "otlp"
+                                     : "span",
+                      -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, rec->trace_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, rec->span_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 4, rec->parent_id, -1, SQLITE_STATIC);

@@ -201,6 +201,7 @@ tb_status tb__store_figures(sqlite3 *db, tb_admin_figures *f)
         {"purged", offsetof(tb_admin_figures, purged)},
         {"evicted_delivered", offsetof(tb_admin_figures, evicted_delivered)},
         {"rejected_unnamed", offsetof(tb_admin_figures, rejected_unnamed)},
+        {"skipped", offsetof(tb_admin_figures, skipped)},
     };
     for (size_t i = 0; st == TB_OK && i < sizeof k_counters / sizeof k_counters[0]; i++)
         st = scalar(db, "SELECT coalesce(max(value), 0) FROM counters WHERE name = ?1",

@@ -11,6 +11,15 @@
  *   between), pass integrity_check, hold the 200 records, and open with
  *   the library at the current version with every view present.
  *
+ * test_kill_during_rebuild: the same for the migration that rebuilds the
+ *   records table (schema/005_otlp_kind.sql: kind admits 'otlp') on a file
+ *   of the real layout before it: migrations 001-004 and 300 records
+ *   inserted with every column filled, the last seq deleted. After every
+ *   kill the file is at version 4 or the current one, passes
+ *   integrity_check, and once the library has opened it every row is what
+ *   the old layout held (every column), and the next record gets a seq
+ *   past the deleted one (seq is never reused).
+ *
  * test_kill_during_purge: a large delivered outbox (8000 x 1 KB delivered
  *   records, bulk-inserted, below the destination's cursor) plus 100
  *   pending records written through the API; `tracebox purge` is SIGKILLed
@@ -41,6 +50,7 @@
 #include "fixture.h"
 
 #include "db.h"
+#include "schema.h"
 
 #include <pthread.h>
 
@@ -205,6 +215,122 @@ static void test_kill_during_migration(void **state)
                   "file left at v1 %d times, at v%d %d times; records lost 0; open took "
                   "%lld us\n",
                   iterations, kills, exited, left_old, current, left_new, (long long)open_us);
+    assert_true(kills > 0);
+}
+
+/* ---- 1b. SIGKILL during the records rebuild ---------------------------- */
+
+/* A file as tracebox made it before schema 005: migrations 001-004, `n`
+ * records with every column stored (as the codec pulled them out), the
+ * record with the highest seq deleted. */
+static void make_v4_file(const char *path, int n)
+{
+    st_db_remove(path);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *err = NULL;
+    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; BEGIN", NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("%s", err);
+    for (size_t i = 0; i < tb__migration_count && tb__migrations[i].version <= 4; i++)
+        if (sqlite3_exec(db, tb__migrations[i].sql, NULL, NULL, &err) != SQLITE_OK)
+            fail_msg("%s: %s", tb__migrations[i].name, err);
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < %d) "
+             "INSERT INTO records (kind, trace_id, span_id, parent_id, type, name, started_at, "
+             "ended_at, error, body, created_at) "
+             "SELECT 'span', printf('trace_%%032x', i / 10), printf('span_%%024x', i), "
+             "CASE WHEN i %% 10 THEN printf('span_%%024x', i - 1) END, 'function', "
+             "printf('tool_%%d', i), '2025-06-01T12:00:00Z', '2025-06-01T12:00:01Z', "
+             "CASE WHEN i %% 7 = 0 THEN '{\"message\":\"boom\"}' END, "
+             "json_object('object', 'trace.span', 'id', printf('span_%%024x', i), 'trace_id', "
+             "printf('trace_%%032x', i / 10), 'parent_id', CASE WHEN i %% 10 THEN "
+             "printf('span_%%024x', i - 1) END, 'started_at', '2025-06-01T12:00:00Z', "
+             "'ended_at', '2025-06-01T12:00:01Z', 'span_data', json_object('type', 'function', "
+             "'name', printf('tool_%%d', i)), 'error', CASE WHEN i %% 7 = 0 THEN "
+             "json_object('message', 'boom') END), '2025-06-01T12:00:02Z' FROM c;"
+             "DELETE FROM records WHERE seq = %d;"
+             "PRAGMA user_version = 4; PRAGMA application_id = %d; COMMIT",
+             n, n, TB__APP_ID);
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("%s", err);
+    sqlite3_close(db);
+}
+
+static void test_kill_during_rebuild(void **state)
+{
+    fx *f = *state;
+    st_rng_seed("rebuild kill");
+    const int n = 300;
+    int current = tb__schema_version();
+    char tmpl[1100];
+    snprintf(tmpl, sizeof tmpl, "%s/v4.db", f->dir);
+    make_v4_file(tmpl, n);
+    /* every column as the old layout stored it */
+    char *want = st_db_dup(tmpl, "SELECT group_concat(seq || '|' || coalesce(parent_id, '-') || "
+                                 "'|' || type || '|' || name || '|' || started_at || '|' || "
+                                 "ended_at || '|' || coalesce(error, '-') || '|' || body, "
+                                 "char(10)) FROM (SELECT * FROM records ORDER BY seq)");
+    int64_t open_us = INT64_MAX;
+    for (int i = 0; i < 3; i++) {
+        st_db_remove(f->db);
+        st_copy_file(tmpl, f->db, 0600);
+        int fd = -1;
+        pid_t pid = spawn_opener(f->db, &fd);
+        int64_t t0 = st_mono_us();
+        char c = 0;
+        while (read(fd, &c, 1) < 0 && errno == EINTR) {
+        }
+        int64_t took = st_mono_us() - t0;
+        close(fd);
+        assert_int_equal(c, 'd');
+        int status = st_wait(pid, 30000);
+        assert_true(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        if (took < open_us)
+            open_us = took;
+    }
+    const int iterations = 40 * SOAK;
+    int kills = 0, left_old = 0, left_new = 0;
+    for (int it = 0; it < iterations; it++) {
+        st_db_remove(f->db);
+        st_copy_file(tmpl, f->db, 0600);
+        int fd = -1;
+        pid_t pid = spawn_opener(f->db, &fd);
+        st_nap_us((long)st_rnd_below((unsigned)(open_us * 6 / 5) + 1));
+        if (st_kill_reap(pid, NULL))
+            kills++;
+        close(fd);
+        char when[64];
+        snprintf(when, sizeof when, "rebuild kill %d", it);
+        st_db_integrity(f->db, when);
+        int64_t v = st_db_int(f->db, "PRAGMA user_version");
+        if (v == 4)
+            left_old++;
+        else if (v == current)
+            left_new++;
+        else
+            fail_msg("%s: user_version %lld", when, (long long)v);
+        tb_outbox *ob = NULL;
+        if (tb_outbox_open(&ob, f->db, NULL) != TB_OK)
+            fail_msg("%s: reopen: %s", when, tb_last_error());
+        char *got = st_db_dup(f->db, "SELECT group_concat(seq || '|' || coalesce(parent_id, '-') "
+                                     "|| '|' || type || '|' || name || '|' || started_at || '|' "
+                                     "|| ended_at || '|' || coalesce(error, '-') || '|' || body, "
+                                     "char(10)) FROM (SELECT * FROM records ORDER BY seq)");
+        if (strcmp(got, want) != 0)
+            fail_msg("%s: the records differ after the rebuild", when);
+        free(got);
+        /* the deleted last seq is not handed out again */
+        st_put_json(ob, "{\"object\":\"trace\",\"id\":\"trace_after_rebuild\"}");
+        tb_outbox_close(ob);
+        assert_int_equal(
+            st_db_int(f->db, "SELECT seq FROM records WHERE trace_id = 'trace_after_rebuild'"),
+            n + 1);
+    }
+    free(want);
+    print_message("rebuild: %d iterations, %d killed; left at v4 %d times, at v%d %d times; "
+                  "clean open took %lld us\n",
+                  iterations, kills, left_old, current, left_new, (long long)open_us);
     assert_true(kills > 0);
 }
 
@@ -556,6 +682,8 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_kill_during_migration, st_fx_setup_offline,
+                                        st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_kill_during_rebuild, st_fx_setup_offline,
                                         st_fx_teardown),
         cmocka_unit_test_setup_teardown(test_kill_during_purge, st_fx_setup_offline,
                                         st_fx_teardown),

@@ -17,7 +17,7 @@
 set -eu
 secs=${1:-20}
 [ $# -gt 0 ] && shift
-targets=${*:-record config otlp}
+targets=${*:-record config otlp otlp_in}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$root/build/fuzz
 CC=${CC:-clang}
@@ -30,7 +30,7 @@ libs="$(pkg-config --libs libcjson libprotobuf-c) -lsqlite3 -lcurl -lz -lpthread
 status=0
 for t in $targets; do
   [ -f "$root/tests/fuzz/fuzz_$t.c" ] || { echo "no target $t" >&2; exit 2; }
-  if [ "$t" = otlp ] && [ ! -d "$root/src/otlp" ]; then
+  if [ "${t#otlp}" != "$t" ] && [ ! -d "$root/src/otlp" ]; then
     echo "fuzz_otlp: skipped (no src/otlp)"; continue
   fi
   $CC -fsanitize=fuzzer $san -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
