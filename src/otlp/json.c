@@ -18,6 +18,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* OTLP/JSON: every cJSON_Create* may fail; `ok` goes false and the caller
@@ -84,6 +85,22 @@ static cJSON *jbase64(jw *w, ProtobufCBinaryData d)
     return jchk(w, cJSON_CreateString(out));
 }
 
+/* A double as the shortest text that reads back as the same double
+ * (cJSON prints 15 digits and would turn 0.30000000000000004 into 0.3). */
+static cJSON *jdouble(jw *w, double d)
+{
+    char buf[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    for (char *c = buf; *c; c++) /* an application's LC_NUMERIC may write "0,3" */
+        if (*c == ',')
+            *c = '.';
+    return jchk(w, cJSON_CreateRaw(buf));
+}
+
 /* A count or flags field, written only when set (as the OTLP/JSON
  * encoders omit default values). */
 static void juint(jw *w, cJSON *o, const char *key, uint32_t v)
@@ -138,7 +155,7 @@ static cJSON *json_value(jw *w, const Tbotlp__AnyValue *v)
             jadd(w, o, "doubleValue",
                  cJSON_CreateString(v->double_value > 0 ? "Infinity" : "-Infinity"));
         else
-            jadd(w, o, "doubleValue", cJSON_CreateNumber(v->double_value));
+            jadd(w, o, "doubleValue", jdouble(w, v->double_value));
         break;
     case TBOTLP__ANY_VALUE__VALUE_ARRAY_VALUE: {
         cJSON *arr = jchk(w, cJSON_CreateArray());

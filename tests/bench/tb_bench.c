@@ -22,6 +22,9 @@
  *            the big backlog (wait4() ru_maxrss)
  *   disk     bytes on disk per span against the JSON body bytes, and what
  *            `tracebox purge` gives back once everything is delivered
+ *   serve    `tracebox serve` ingesting OTLP protobuf requests of 512 spans
+ *            from 4 client threads, against the same rows inserted by the
+ *            plain loop
  *
  * The workload is what `tracebox demo` writes (a triage agent, a guardrail,
  * a handoff, a billing agent, two tools, two generations; one tool failing
@@ -46,6 +49,7 @@
 #include "testserver.h" /* the tests' loopback HTTP server */
 
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
 #include <sqlite3.h>
 
 #include <errno.h>
@@ -1869,11 +1873,312 @@ static void find_cli(const char *given)
     }
 }
 
+/* ---- serve: OTLP/HTTP into the outbox ------------------------------------
+ * `tracebox serve` on 127.0.0.1 (durability full), fed by client threads
+ * posting ready-made ExportTraceServiceRequests of 512 spans each (OTLP
+ * protobuf; each span: a name, kind, times, ten GenAI-style attributes,
+ * about 600 bytes), every post waiting for its 200 as an SDK's exporter
+ * does. The ceiling is the same rows — read back from the served outbox —
+ * inserted with the plain loop in transactions of 512, measured between
+ * two serve runs. */
+
+#define SERVE_BATCH 512
+
+typedef struct serve_req {
+    uint8_t *body;
+    size_t len;
+} serve_req;
+
+typedef struct serve_client {
+    const char *url;
+    serve_req *reqs;
+    size_t first, n, step;
+    int64_t failures;
+} serve_client;
+
+static size_t serve_discard(char *p, size_t size, size_t n, void *ctx)
+{
+    (void)p;
+    (void)ctx;
+    return size * n;
+}
+
+static void *serve_client_main(void *arg)
+{
+    serve_client *c = arg;
+    CURL *h = curl_easy_init();
+    struct curl_slist *hl = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
+    hl = curl_slist_append(hl, "Expect:");
+    curl_easy_setopt(h, CURLOPT_URL, c->url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, serve_discard);
+    for (size_t i = c->first; i < c->n; i += c->step) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->reqs[i].body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->reqs[i].len);
+        long code = 0;
+        if (curl_easy_perform(h) != CURLE_OK ||
+            (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code), code != 200))
+            c->failures++;
+    }
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(h);
+    return NULL;
+}
+
+static size_t vput(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    do {
+        p[n++] = (uint8_t)((v & 0x7F) | (v > 0x7F ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    return n;
+}
+
+/* field `f` (length-delimited) holding [src, src+len) appended at *p */
+static uint8_t *put_ld(uint8_t *p, unsigned f, const void *src, size_t len)
+{
+    p += vput(p, (uint64_t)f << 3 | 2);
+    p += vput(p, len);
+    memcpy(p, src, len);
+    return p + len;
+}
+
+static uint8_t *put_str_attr(uint8_t *p, const char *k, const char *v)
+{
+    uint8_t any[512], kv[640];
+    uint8_t *a = put_ld(any, 1, v, strlen(v));
+    uint8_t *q = put_ld(kv, 1, k, strlen(k));
+    q = put_ld(q, 2, any, (size_t)(a - any));
+    return put_ld(p, 9, kv, (size_t)(q - kv));
+}
+
+/* Request `r` of the run (`run` keeps the ids of two runs apart). */
+static serve_req serve_build(int run, size_t r)
+{
+    size_t cap = SERVE_BATCH * 1200 + 1024;
+    uint8_t *spans = malloc(cap), *p = spans;
+    if (!spans)
+        die("out of memory");
+    for (size_t i = 0; i < SERVE_BATCH; i++) {
+        uint64_t n = ((uint64_t)run << 40) | (r * SERVE_BATCH + i);
+        uint8_t span[1200], tid[16], sid[8], pid[8];
+        for (int b = 0; b < 16; b++)
+            tid[b] = (uint8_t)((n / 8) >> (8 * (b % 8))) ^ (uint8_t)(b * 37 + 1);
+        for (int b = 0; b < 8; b++) {
+            sid[b] = (uint8_t)(n >> (8 * b)) ^ (uint8_t)(b * 11 + 1);
+            pid[b] = (uint8_t)((n - 1) >> (8 * b)) ^ (uint8_t)(b * 11 + 1);
+        }
+        uint8_t *q = put_ld(span, 1, tid, 16);
+        q = put_ld(q, 2, sid, 8);
+        if (n % 8)
+            q = put_ld(q, 4, pid, 8);
+        char name[48];
+        snprintf(name, sizeof name, "chat gpt-4o-mini %llu", (unsigned long long)(n % 97));
+        q = put_ld(q, 5, name, strlen(name));
+        *q++ = 0x30; /* kind = CLIENT */
+        *q++ = 3;
+        uint64_t t = 1764500000000000000ULL + n * 1000000ULL;
+        *q++ = 0x39;
+        memcpy(q, &t, 8);
+        q += 8;
+        t += 350000000ULL;
+        *q++ = 0x41;
+        memcpy(q, &t, 8);
+        q += 8;
+        q = put_str_attr(q, "gen_ai.operation.name", "chat");
+        q = put_str_attr(q, "gen_ai.system", "openai");
+        q = put_str_attr(q, "gen_ai.request.model", "gpt-4o-mini");
+        q = put_str_attr(q, "gen_ai.response.model", "gpt-4o-mini-2024-07-18");
+        q = put_str_attr(q, "gen_ai.response.id", "chatcmpl-AbCdEfGhIjKlMnOpQrStUvWxYz");
+        q = put_str_attr(q, "gen_ai.usage.input_tokens", "412");
+        q = put_str_attr(q, "gen_ai.usage.output_tokens", "87");
+        q = put_str_attr(q, "gen_ai.response.finish_reasons", "stop");
+        q = put_str_attr(q, "input.value",
+                         "Customer asks why the invoice for order 81723 shows two charges and "
+                         "whether the second one will be refunded before the end of the month.");
+        q = put_str_attr(q, "output.value",
+                         "The second charge is a pre-authorisation; it is released within five "
+                         "business days. No refund is needed.");
+        if (p + (q - span) + 8 > spans + cap)
+            die("serve: request buffer too small");
+        p = put_ld(p, 2, span, (size_t)(q - span)); /* ScopeSpans.spans */
+    }
+    uint8_t scope[64];
+    uint8_t *sc = put_ld(scope, 1, "bench.agent", 11);
+    size_t ss_len = (size_t)(p - spans) + (size_t)(sc - scope) + 8;
+    uint8_t *ss = malloc(ss_len), *q = ss;
+    q = put_ld(q, 1, scope, (size_t)(sc - scope));
+    memcpy(q, spans, (size_t)(p - spans));
+    q += p - spans;
+    free(spans);
+    uint8_t res[128], kv[96], any[64];
+    uint8_t *a = put_ld(any, 1, "support-agent", 13);
+    uint8_t *k = put_ld(kv, 1, "service.name", 12);
+    k = put_ld(k, 2, any, (size_t)(a - any));
+    uint8_t *rr = put_ld(res, 1, kv, (size_t)(k - kv));
+    size_t rs_len = (size_t)(q - ss) + (size_t)(rr - res) + 16;
+    uint8_t *rs = malloc(rs_len), *w = rs;
+    w = put_ld(w, 1, res, (size_t)(rr - res));
+    w = put_ld(w, 2, ss, (size_t)(q - ss));
+    free(ss);
+    serve_req out;
+    out.body = malloc((size_t)(w - rs) + 16);
+    uint8_t *e = put_ld(out.body, 1, rs, (size_t)(w - rs));
+    out.len = (size_t)(e - out.body);
+    free(rs);
+    return out;
+}
+
+/* One serve run: spans/s, or -1. */
+static double serve_run(int run, const char *db, size_t n_req, int clients)
+{
+    serve_req *reqs = calloc(n_req, sizeof *reqs);
+    for (size_t i = 0; i < n_req; i++)
+        reqs[i] = serve_build(run, i);
+    char errp[PATH_MAX];
+    path_in(errp, "serve.err");
+    unlink(errp);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int nul = open("/dev/null", O_RDWR);
+        if (fd < 0 || nul < 0 || dup2(fd, 2) < 0 || dup2(nul, 1) < 0 || dup2(nul, 0) < 0)
+            _exit(126);
+        setenv("TRACEBOX_CONFIG", "/dev/null", 1);
+        execl(g_cli, g_cli, "--db", db, "serve", "--listen", "127.0.0.1:0", (char *)NULL);
+        _exit(127);
+    }
+    char url[96] = "";
+    for (int i = 0; i < 4000 && !url[0]; i++) {
+        FILE *f = fopen(errp, "r");
+        char line[512];
+        while (f && fgets(line, sizeof line, f)) {
+            char *at = strstr(line, "listening on http://");
+            if (at) {
+                char *sp = strchr(at + 20, ' ');
+                snprintf(url, sizeof url, "http://%.*s/v1/traces", (int)(sp - at - 20), at + 20);
+            }
+        }
+        if (f)
+            fclose(f);
+        if (!url[0])
+            usleep(5000);
+    }
+    if (!url[0])
+        die("serve did not start (see %s)", errp);
+    serve_client cs[8];
+    pthread_t th[8];
+    int64_t t0 = now_ns();
+    for (int c = 0; c < clients; c++) {
+        cs[c] = (serve_client){
+            .url = url, .reqs = reqs, .first = (size_t)c, .n = n_req, .step = (size_t)clients};
+        pthread_create(&th[c], NULL, serve_client_main, &cs[c]);
+    }
+    int64_t failures = 0;
+    for (int c = 0; c < clients; c++) {
+        pthread_join(th[c], NULL);
+        failures += cs[c].failures;
+    }
+    int64_t el = now_ns() - t0;
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    for (size_t i = 0; i < n_req; i++)
+        free(reqs[i].body);
+    free(reqs);
+    int64_t stored = count_rows(db);
+    if (failures || stored != (int64_t)(n_req * SERVE_BATCH))
+        die("serve: %lld failed posts, %lld rows for %zu spans", (long long)failures,
+            (long long)stored, n_req * SERVE_BATCH);
+    return (double)stored / ((double)el / 1e9);
+}
+
+/* The served rows inserted again with the plain loop, in batches of 512. */
+static double serve_ceiling(const char *served)
+{
+    char path[PATH_MAX];
+    path_in(path, "serve_ceiling.db");
+    sqlite3 *src = raw_open(served, "NORMAL", false);
+    sqlite3_stmt *rd = NULL;
+    if (sqlite3_prepare_v2(src,
+                           "SELECT kind, trace_id, span_id, parent_id, type, name, started_at, "
+                           "ended_at, error, body FROM records ORDER BY seq",
+                           -1, &rd, NULL) != SQLITE_OK)
+        die("read: %s", sqlite3_errmsg(src));
+    sqlite3 *db = raw_open(path, "FULL", true);
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v3(db, INSERT_SQL, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
+        die("prepare: %s", sqlite3_errmsg(db));
+    /* the rows in memory first: only the inserts are timed */
+    size_t n = 0, cap = 1024;
+    char *(*rows)[10] = malloc(cap * sizeof *rows);
+    while (sqlite3_step(rd) == SQLITE_ROW) {
+        if (n == cap)
+            rows = realloc(rows, (cap *= 2) * sizeof *rows);
+        for (int c = 0; c < 10; c++)
+            rows[n][c] = col_dup(rd, c);
+        n++;
+    }
+    sqlite3_finalize(rd);
+    sqlite3_close(src);
+    char now[40];
+    int64_t t0 = now_ns();
+    for (size_t i = 0; i < n;) {
+        now_iso(now);
+        xexec(db, "BEGIN IMMEDIATE");
+        for (size_t k = 0; k < SERVE_BATCH && i < n; k++, i++) {
+            sqlite3_reset(s);
+            for (int c = 0; c < 10; c++)
+                sqlite3_bind_text(s, c + 1, rows[i][c], -1, SQLITE_STATIC);
+            sqlite3_bind_text(s, 11, now, -1, SQLITE_STATIC);
+            if (sqlite3_step(s) != SQLITE_DONE)
+                die("insert: %s", sqlite3_errmsg(db));
+        }
+        xexec(db, "COMMIT");
+    }
+    int64_t el = now_ns() - t0;
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < 10; c++)
+            free(rows[i][c]);
+    free(rows);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    remove_db(path);
+    return (double)n / ((double)el / 1e9);
+}
+
+static void section_serve(void)
+{
+    size_t n_req = g_quick ? 100 : 400; /* 51 200 / 204 800 spans */
+    const int clients = 4;
+    double rate[2], ceiling = 0;
+    char db[PATH_MAX];
+    for (int run = 0; run < 2; run++) {
+        path_in(db, "served.db");
+        remove_db(db);
+        progress("serve: %zu requests of %d spans from %d clients (run %d)...", n_req, SERVE_BATCH,
+                 clients, run + 1);
+        rate[run] = serve_run(run + 1, db, n_req, clients);
+        if (run == 0) {
+            progress("serve: the ceiling, the same rows in transactions of %d...", SERVE_BATCH);
+            ceiling = serve_ceiling(db);
+        }
+    }
+    remove_db(db);
+    double mean = (rate[0] + rate[1]) / 2, lo = rate[0] < rate[1] ? rate[0] : rate[1];
+    row("9", "`tracebox serve`: OTLP protobuf, 512 spans a request, 4 clients, full",
+        "≥ 0.5× ceiling", met(mean / ceiling >= 0.5),
+        "%.2f× (%.0f, %.0f spans/s; same rows plain: %.0f rows/s)",
+        mean / ceiling, rate[0], rate[1], ceiling);
+    (void)lo;
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: tb_bench [--quick] [--only SECTION] [--mode DURABILITY] [--cli PATH] "
                     "[--keep]\n"
-                    "  sections: ceiling ingest latency ship status drain rss disk\n"
+                    "  sections: ceiling ingest latency ship status drain rss disk serve\n"
                     "  --mode    full, normal or async: only that mode in ingest and latency\n"
                     "  --quick   a short run (smaller counts and durations; 100 000-span backlog)\n"
                     "  --cli     the tracebox binary (default: ../tracebox next to this program;\n"
@@ -1915,8 +2220,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    static const char *sections[] = {"ceiling", "ingest", "latency", "ship",
-                                     "status",  "drain",  "rss",     "disk"};
+    static const char *sections[] = {"ceiling", "ingest", "latency", "ship", "status",
+                                     "drain",   "rss",    "disk",    "serve"};
     bool known = !g_only;
     for (size_t i = 0; i < sizeof sections / sizeof sections[0] && !known; i++)
         known = strcmp(g_only, sections[i]) == 0;
@@ -1960,6 +2265,8 @@ int main(int argc, char **argv)
         section_drain();
     if (want("rss"))
         section_rss();
+    if (want("serve"))
+        section_serve();
     if (want("disk"))
         section_disk();
     server_stop();

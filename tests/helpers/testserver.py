@@ -46,8 +46,9 @@ happened from the request log, not from the clock.
 
 GET /_requests  every recorded request as a JSON list: method, path,
                 headers (lower-case names; repeats joined by ", "), body_b64,
-                body (text) and, when Content-Encoding is gzip, gunzipped
-                (text)
+                body (text), answer (what the server did with it: "ok",
+                "status 503", "reset", …) and, when Content-Encoding is
+                gzip, gunzipped (text)
 GET /_count     {"count": n} (recorded requests)
 GET /_stats     {"requests": n, "body_bytes": n, "cpu_ns": n}: every request
                 served since the start or the last reset (recorded or not),
@@ -75,6 +76,11 @@ LOCK = threading.Lock()
 STATE = {"default": {"mode": "ok"}, "sequence": [], "requests": [], "record": True,
          "served": 0, "body_bytes": 0}
 BLOCK = b"x" * 65536
+
+
+def answer_of(b):
+    mode = b.get("mode", "ok")
+    return "status %d" % int(b.get("code", 200)) if mode == "status" else mode
 
 
 def next_behaviour():
@@ -162,10 +168,11 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["record"] = True
                 STATE["served"] = STATE["body_bytes"] = 0
             return self.reply(200)
-        self.record(raw)
-        self.behave(next_behaviour(), raw)
+        b = next_behaviour()
+        self.record(raw, b)
+        self.behave(b, raw)
 
-    def record(self, raw):
+    def record(self, raw, behaviour=None):
         with LOCK:
             STATE["served"] += 1
             STATE["body_bytes"] += len(raw)
@@ -182,6 +189,8 @@ class Handler(BaseHTTPRequestHandler):
             "headers": headers,
             "body_b64": base64.b64encode(raw).decode(),
             "body": raw.decode("utf-8", "replace"),
+            # what the server did with it: "ok" (200), "status 503", "reset", …
+            "answer": answer_of(behaviour or {}),
         }
         if (self.headers.get("Content-Encoding") or "").lower() == "gzip":
             try:

@@ -32,6 +32,10 @@
  *   ships what it receives without `ship`; /metrics and /healthz answer;
  *   SIGTERM stops it cleanly (exit 0). An `openai` destination leaves the
  *   OTLP spans out and counts them in counters.skipped.
+ * test_fleet_under_faults: four serve processes (four "hosts") ship to one
+ *   receiver that answers 503 and then resets every connection until each
+ *   host has failed twice; then every span arrives in an accepted request
+ *   (figures printed: failed posts, duplicates, drain time).
  */
 #include "fixture.h"
 
@@ -91,8 +95,15 @@ static bool serve_start(fx *f, const char *const *extra, int *exit_code)
     args[n++] = "--config";
     args[n++] = f->base.ini;
     args[n++] = "serve";
-    for (size_t i = 0; extra && extra[i]; i++)
+    bool listen = false;
+    for (size_t i = 0; extra && extra[i]; i++) {
+        listen = listen || strcmp(extra[i], "--listen") == 0;
         args[n++] = extra[i];
+    }
+    if (!listen) { /* never the default port: another serve may hold it */
+        args[n++] = "--listen";
+        args[n++] = "127.0.0.1:0";
+    }
     args[n] = NULL;
     snprintf(f->serve_err, sizeof f->serve_err, "%s/serve.err", f->base.dir);
     unlink(f->serve_err); /* not the last run's line */
@@ -112,6 +123,9 @@ static bool serve_start(fx *f, const char *const *extra, int *exit_code)
         int status = 0;
         if (waitpid(f->serve, &status, WNOHANG) == f->serve) {
             f->serve = 0;
+            char *said = st_read_file(f->serve_err, NULL);
+            print_message("serve exited: %s", said ? said : "(nothing on stderr)\n");
+            free(said);
             if (exit_code)
                 *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
             return false;
@@ -272,7 +286,7 @@ static Tbotlp__KeyValue **attrs(tb__otlp_arena *ar, size_t *n, unsigned seed)
     kvs[k++] = kv(ar, "int", i);
     Tbotlp__AnyValue *d = val(ar);
     d->value_case = TBOTLP__ANY_VALUE__VALUE_DOUBLE_VALUE;
-    d->double_value = 0.1 + seed;
+    d->double_value = 0.1 * seed + 0.2; /* 0.30000000000000004 for seed 1: 17 digits */
     kvs[k++] = kv(ar, "double", d);
     Tbotlp__AnyValue *by = val(ar);
     by->value_case = TBOTLP__ANY_VALUE__VALUE_BYTES_VALUE;
@@ -1022,6 +1036,175 @@ static void test_ships_in_process_and_stops(void **state)
     built_free(&b);
 }
 
+/* ---- a fleet: N hosts, one receiver, faults ---------------------------------
+ * FLEET `serve` processes (one per "host", each its own outbox) ship to one
+ * loopback receiver (the test server standing in for a collector gateway).
+ * Each gets SPANS spans in requests of 100 from a client while the receiver
+ * fails: 503s, then connection resets. The receiver turns healthy only once
+ * every host has failed at least twice (read from each outbox's
+ * destinations row: no clock decides it). Then every span must arrive in a
+ * request the receiver answered 200, and the figures are printed: spans,
+ * failed attempts, duplicates, drain time after recovery. */
+#define FLEET 4
+#define FLEET_SPANS 1000
+
+static char *fleet_request(unsigned host, unsigned first, unsigned n, size_t *len)
+{
+    char *b = malloc(200 + (size_t)n * 200);
+    assert_non_null(b);
+    size_t o = (size_t)sprintf(b,
+                               "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":"
+                               "\"host.name\",\"value\":{\"stringValue\":\"host-%u\"}}]},"
+                               "\"scopeSpans\":[{\"scope\":{\"name\":\"fleet\"},\"spans\":[",
+                               host);
+    for (unsigned i = 0; i < n; i++)
+        o += (size_t)sprintf(b + o,
+                             "%s{\"traceId\":\"%08x%024x\",\"spanId\":\"%08x%08x\",\"name\":"
+                             "\"step %u\",\"startTimeUnixNano\":\"1764500000000000000\","
+                             "\"endTimeUnixNano\":\"1764500000100000000\"}",
+                             i ? "," : "", host + 1, (first + i) / 10, host + 1, first + i,
+                             first + i);
+    o += (size_t)sprintf(b + o, "]}]}]}");
+    *len = o;
+    return b;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void test_fleet_under_faults(void **state)
+{
+    fx *f = *state;
+    st_cli_or_skip();
+    tb_test_server *srv = &f->base.srv;
+    /* the receiver fails from the start: 503 with Retry-After 0, then resets */
+    assert_int_equal(tb_test_server_control(srv, "{\"mode\":\"sequence\",\"steps\":["
+                                                 "{\"mode\":\"status\",\"code\":503},"
+                                                 "{\"mode\":\"status\",\"code\":503},"
+                                                 "{\"mode\":\"status\",\"code\":503},"
+                                                 "{\"mode\":\"status\",\"code\":503}]}"),
+                     0);
+    assert_int_equal(tb_test_server_control(srv, "{\"mode\":\"reset\"}"), 0);
+    /* the sequence was replaced by the default: set both again, in order */
+    assert_int_equal(tb_test_server_control(srv, "{\"mode\":\"sequence\",\"steps\":["
+                                                 "{\"mode\":\"status\",\"code\":503},"
+                                                 "{\"mode\":\"status\",\"code\":503},"
+                                                 "{\"mode\":\"status\",\"code\":503},"
+                                                 "{\"mode\":\"status\",\"code\":503}]}"),
+                     0);
+    fx hosts[FLEET];
+    char ini[1024];
+    snprintf(ini, sizeof ini,
+             "[gateway]\ntype = otlp\nendpoint = %s\nprotocol = http/protobuf\nbatch_size = 250\n"
+             "timeout = 5s\n\n[shipper]\nbackoff_base = 20ms\nbackoff_cap = 200ms\n"
+             "poll_interval = 20ms\n",
+             srv->url);
+    for (int h = 0; h < FLEET; h++) {
+        memset(&hosts[h], 0, sizeof hosts[h]);
+        char dir[600];
+        snprintf(dir, sizeof dir, "%.200s/host%d", f->base.dir, h);
+        snprintf(hosts[h].base.dir, sizeof hosts[h].base.dir, "%.250s", dir);
+        assert_int_equal(mkdir(dir, 0700), 0);
+        snprintf(hosts[h].base.db, sizeof hosts[h].base.db, "%.250s/tracebox.db", dir);
+        snprintf(hosts[h].base.ini, sizeof hosts[h].base.ini, "%.250s/tracebox.ini", dir);
+        st_write_file(hosts[h].base.ini, ini);
+        assert_true(serve_start(&hosts[h], NULL, NULL));
+    }
+    /* every host receives its spans (each answered 200: on its disk) */
+    for (unsigned first = 0; first < FLEET_SPANS; first += 100)
+        for (int h = 0; h < FLEET; h++) {
+            size_t len = 0;
+            char *body = fleet_request((unsigned)h, first, 100, &len);
+            reply r = http(&hosts[h], "/v1/traces", k_json, body, len);
+            assert_int_equal(r.status, 200);
+            free(r.body);
+            free(body);
+        }
+    /* faults until every host has failed at least twice */
+    int64_t deadline = st_mono_ms() + 60000;
+    for (int h = 0; h < FLEET; h++)
+        while (st_db_int(hosts[h].base.db, "SELECT coalesce(max(attempts), 0) FROM destinations") <
+                   2 &&
+               st_mono_ms() < deadline)
+            st_nap_ms(10);
+    for (int h = 0; h < FLEET; h++)
+        assert_true(st_db_int(hosts[h].base.db,
+                              "SELECT coalesce(max(attempts), 0) FROM destinations") >= 2);
+    int64_t healed = st_mono_ms();
+    assert_int_equal(tb_test_server_control(srv, "{\"mode\":\"ok\"}"), 0);
+    /* every outbox drains */
+    int64_t want = FLEET_SPANS;
+    for (int h = 0; h < FLEET; h++)
+        while (st_db_int(hosts[h].base.db, "SELECT coalesce(max(cursor), 0) FROM destinations") <
+                   want &&
+               st_mono_ms() < deadline)
+            st_nap_ms(10);
+    int64_t drained_ms = st_mono_ms() - healed;
+    for (int h = 0; h < FLEET; h++)
+        assert_int_equal(
+            st_db_int(hosts[h].base.db, "SELECT coalesce(max(cursor), 0) FROM destinations"), want);
+    /* what the receiver accepted: every span, by (host, span) */
+    cJSON *list = st_requests(srv);
+    size_t cap = 64, n = 0, failed_posts = 0, ok_posts = 0;
+    uint64_t *ids = malloc(cap * sizeof *ids);
+    const cJSON *r;
+    cJSON_ArrayForEach(r, list)
+    {
+        if (strcmp(st_req_str(r, "path"), "/v1/traces") != 0)
+            continue;
+        if (strcmp(st_req_str(r, "answer"), "ok") != 0) {
+            failed_posts++;
+            continue;
+        }
+        ok_posts++;
+        size_t len = 0;
+        unsigned char *raw = b64_decode(st_req_str(r, "body_b64"), &len);
+        Tbotlp__ExportTraceServiceRequest *req =
+            tbotlp__export_trace_service_request__unpack(NULL, len, raw);
+        assert_non_null(req);
+        for (size_t i = 0; i < req->n_resource_spans; i++)
+            for (size_t j = 0; j < req->resource_spans[i]->n_scope_spans; j++)
+                for (size_t k = 0; k < req->resource_spans[i]->scope_spans[j]->n_spans; k++) {
+                    const Tbotlp__Span *sp = req->resource_spans[i]->scope_spans[j]->spans[k];
+                    assert_int_equal(sp->span_id.len, 8);
+                    uint64_t v = 0;
+                    for (int b = 0; b < 8; b++)
+                        v = v << 8 | sp->span_id.data[b];
+                    if (n == cap)
+                        ids = realloc(ids, (cap *= 2) * sizeof *ids);
+                    ids[n++] = v;
+                }
+        tbotlp__export_trace_service_request__free_unpacked(req, NULL);
+        free(raw);
+    }
+    cJSON_Delete(list);
+    qsort(ids, n, sizeof *ids, cmp_u64);
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++)
+        distinct += i == 0 || ids[i] != ids[i - 1];
+    int64_t attempts = 0;
+    for (int h = 0; h < FLEET; h++)
+        attempts +=
+            st_db_int(hosts[h].base.db, "SELECT coalesce(sum(resent), 0) FROM destinations");
+    print_message("fleet: %d serve processes x %d spans; %zu failed posts during the faults, "
+                  "%zu accepted; %zu of %d spans arrived (%zu duplicates); drained %lld ms "
+                  "after the receiver healed\n",
+                  FLEET, FLEET_SPANS, failed_posts, ok_posts, distinct, FLEET * FLEET_SPANS,
+                  n - distinct, (long long)drained_ms);
+    (void)attempts;
+    assert_int_equal(distinct, FLEET * FLEET_SPANS);
+    assert_true(failed_posts >= 2 * FLEET);
+    free(ids);
+    for (int h = 0; h < FLEET; h++) {
+        assert_int_equal(kill(hosts[h].serve, SIGTERM), 0);
+        int status = st_wait(hosts[h].serve, 30000);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1034,6 +1217,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_token_and_listen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest_endpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ships_in_process_and_stops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fleet_under_faults, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
