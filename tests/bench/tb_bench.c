@@ -2169,8 +2169,8 @@ static void section_serve(void)
     double mean = (rate[0] + rate[1]) / 2, lo = rate[0] < rate[1] ? rate[0] : rate[1];
     row("9", "`tracebox serve`: OTLP protobuf, 512 spans a request, 4 clients, full",
         "≥ 0.5× ceiling", met(mean / ceiling >= 0.5),
-        "%.2f× (%.0f, %.0f spans/s; same rows plain: %.0f rows/s)",
-        mean / ceiling, rate[0], rate[1], ceiling);
+        "%.2f× (%.0f, %.0f spans/s; same rows plain: %.0f rows/s)", mean / ceiling, rate[0],
+        rate[1], ceiling);
     (void)lo;
 }
 
