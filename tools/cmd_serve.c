@@ -22,7 +22,7 @@
  * Bearer token every request must carry) or --insecure-listen. A body over
  * max_body (default 8 MiB, after gzip too) gets 413; a connection idle for
  * `timeout` (default 30 s) is closed; at most max_connections at once
- * (default 64), and a fourth of them per client address. Nothing a client
+ * (default 64), and, off loopback, a fourth of them per client address. Nothing a client
  * sends is logged; the token is never printed.
  */
 #include "cli.h"
@@ -848,7 +848,9 @@ int cmd_serve(cli *c)
         }
     }
 
-    unsigned per_ip = conns / 4 ? conns / 4 : 1;
+    /* a per-address limit only off loopback: on loopback every local app
+     * is the same address */
+    unsigned per_ip = is_loopback(&ss) ? 0 : conns / 4 ? conns / 4 : 1;
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
             (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),

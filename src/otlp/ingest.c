@@ -206,20 +206,35 @@ static bool content_key(const char *k)
     return false;
 }
 
+/* kv's value becomes the string "[redacted]". */
+static bool redact_value(cJSON *kv)
+{
+    cJSON *v = cJSON_CreateObject();
+    if (!v || !cJSON_AddStringToObject(v, "stringValue", "[redacted]") ||
+        !cJSON_ReplaceItemInObjectCaseSensitive(kv, "value", v)) {
+        cJSON_Delete(v);
+        return false;
+    }
+    return true;
+}
+
+/* The attributes whose key is a content key (all: every one but a GenAI
+ * event's role, index and system). */
 static bool redact_attrs(cJSON *attrs, bool all)
 {
     cJSON *kv;
     cJSON_ArrayForEach(kv, attrs)
     {
         const cJSON *key = cJSON_GetObjectItemCaseSensitive(kv, "key");
-        if (!cJSON_IsString(key) || !(all || content_key(key->valuestring)))
+        if (!cJSON_IsString(key))
             continue;
-        cJSON *v = cJSON_CreateObject();
-        if (!v || !cJSON_AddStringToObject(v, "stringValue", "[redacted]") ||
-            !cJSON_ReplaceItemInObjectCaseSensitive(kv, "value", v)) {
-            cJSON_Delete(v);
+        const char *k = key->valuestring;
+        bool hit = all ? strcmp(k, "gen_ai.system") != 0 &&
+                             strcmp(k, "gen_ai.provider.name") != 0 && strcmp(k, "index") != 0 &&
+                             strcmp(k, "role") != 0
+                       : content_key(k);
+        if (hit && !redact_value(kv))
             return false;
-        }
     }
     return true;
 }
@@ -236,28 +251,8 @@ static bool redact_body(cJSON *body)
     {
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(ev, "name");
         bool genai = cJSON_IsString(name) && strncmp(name->valuestring, "gen_ai.", 7) == 0;
-        cJSON *attrs = cJSON_GetObjectItemCaseSensitive(ev, "attributes");
-        if (!genai) {
-            if (!redact_attrs(attrs, false))
-                return false;
-            continue;
-        }
-        cJSON *kv;
-        cJSON_ArrayForEach(kv, attrs)
-        {
-            const cJSON *key = cJSON_GetObjectItemCaseSensitive(kv, "key");
-            if (cJSON_IsString(key) &&
-                (strcmp(key->valuestring, "gen_ai.system") == 0 ||
-                 strcmp(key->valuestring, "gen_ai.provider.name") == 0 ||
-                 strcmp(key->valuestring, "index") == 0 || strcmp(key->valuestring, "role") == 0))
-                continue;
-            cJSON *v = cJSON_CreateObject();
-            if (!v || !cJSON_AddStringToObject(v, "stringValue", "[redacted]") ||
-                !cJSON_ReplaceItemInObjectCaseSensitive(kv, "value", v)) {
-                cJSON_Delete(v);
-                return false;
-            }
-        }
+        if (!redact_attrs(cJSON_GetObjectItemCaseSensitive(ev, "attributes"), genai))
+            return false;
     }
     return true;
 }

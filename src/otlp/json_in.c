@@ -94,17 +94,6 @@ static bool read_str(reader *r, const cJSON *o, const char *camel, const char *s
     return *out ? true : fail(r, "out of memory");
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* An id: hex, `want` bytes (0: empty allowed too). */
 static bool read_id(reader *r, const cJSON *o, const char *camel, const char *snake, size_t want,
                     ProtobufCBinaryData *out)
@@ -125,7 +114,7 @@ static bool read_id(reader *r, const cJSON *o, const char *camel, const char *sn
     if (!b)
         return false;
     for (size_t i = 0; i < want; i++) {
-        int hi = hexval(v->valuestring[2 * i]), lo = hexval(v->valuestring[2 * i + 1]);
+        int hi = tb__hexval(v->valuestring[2 * i]), lo = tb__hexval(v->valuestring[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return fail(r, "%s: not hex", camel);
         b[i] = (uint8_t)(hi << 4 | lo);

@@ -415,6 +415,19 @@ static void wait_many(tb_outbox *ob, tb__put_req **reqs, size_t n)
     pthread_mutex_unlock(&ob->mu);
 }
 
+/* What became of each request into res[], and the requests freed. */
+static void take_results(tb__put_req **reqs, size_t n, tb_put_result *res)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!reqs[i])
+            continue;
+        res[i].status = reqs[i]->st;
+        if (res[i].status != TB_OK)
+            snprintf(res[i].error, sizeof res[i].error, "%s", reqs[i]->err);
+        tb__put_req_free(reqs[i]);
+    }
+}
+
 tb_status tb_outbox_put_json_many(tb_outbox *ob, const char *const *json, const size_t *len,
                                   size_t n, tb_put_result *res)
 {
@@ -451,14 +464,7 @@ tb_status tb_outbox_put_json_many(tb_outbox *ob, const char *const *json, const 
     }
     if (valid)
         wait_many(ob, reqs, n);
-    for (size_t i = 0; i < n; i++) {
-        if (!reqs[i])
-            continue;
-        res[i].status = reqs[i]->st;
-        if (res[i].status != TB_OK)
-            snprintf(res[i].error, sizeof res[i].error, "%s", reqs[i]->err);
-        tb__put_req_free(reqs[i]);
-    }
+    take_results(reqs, n, res);
     tb__free_mem(reqs);
     return TB_OK;
 }
@@ -506,14 +512,7 @@ tb_status tb__outbox_put_decoded(tb_outbox *ob, tb__record *recs, char **bodies,
         return st;
     }
     wait_many(ob, reqs, n);
-    for (size_t i = 0; i < n; i++) {
-        if (!reqs[i])
-            continue;
-        res[i].status = reqs[i]->st;
-        if (res[i].status != TB_OK)
-            snprintf(res[i].error, sizeof res[i].error, "%s", reqs[i]->err);
-        tb__put_req_free(reqs[i]);
-    }
+    take_results(reqs, n, res);
     tb__free_mem(reqs);
     return TB_OK;
 }

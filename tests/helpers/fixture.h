@@ -799,6 +799,31 @@ static inline size_t st_arrived_ids(tb_test_server *srv)
     return n;
 }
 
+/* Base64 (the test server's body_b64) into a malloc'd buffer. */
+static inline unsigned char *st_b64_decode(const char *s, size_t *out_len)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(s);
+    unsigned char *out = malloc(n / 4 * 3 + 3);
+    assert_non_null(out);
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = strchr(tbl, s[i]);
+        if (s[i] == '=' || !p)
+            continue;
+        acc = acc << 6 | (uint32_t)(p - tbl);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    *out_len = o;
+    return out;
+}
+
 /* ---- processes ------------------------------------------------------- */
 
 /* $TB_CLI (fails the test when it is not set). */

@@ -77,30 +77,6 @@ typedef struct got {
     size_t raw_len;
 } got;
 
-static unsigned char *b64_decode(const char *s, size_t *out_len)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = strlen(s);
-    unsigned char *out = malloc(n / 4 * 3 + 3);
-    assert_non_null(out);
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *p = strchr(tbl, s[i]);
-        if (s[i] == '=' || !p)
-            continue;
-        acc = acc << 6 | (uint32_t)(p - tbl);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    *out_len = o;
-    return out;
-}
-
 static unsigned char *gunzip(const unsigned char *in, size_t len, size_t *out_len)
 {
     size_t cap = len * 8 + 1024;
@@ -145,7 +121,7 @@ static void got_get(fx *f, const char *path, size_t index, got *g)
     if (!g->req)
         fail_msg("no request %zu to %s", index, path);
     size_t len;
-    unsigned char *raw = b64_decode(st_req_str(g->req, "body_b64"), &len);
+    unsigned char *raw = st_b64_decode(st_req_str(g->req, "body_b64"), &len);
     const char *ce = st_req_header(g->req, "content-encoding");
     if (ce && strcmp(ce, "gzip") == 0) {
         g->raw = gunzip(raw, len, &g->raw_len);

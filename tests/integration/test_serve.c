@@ -32,6 +32,10 @@
  *   ships what it receives without `ship`; /metrics and /healthz answer;
  *   SIGTERM stops it cleanly (exit 0). An `openai` destination leaves the
  *   OTLP spans out and counts them in counters.skipped.
+ * test_redact: with redact = io, an OTLP span's input/output attributes
+ *   and gen_ai event contents are stored as "[redacted]".
+ * test_slow_client: half a request and then silence is cut off after
+ *   [serve] timeout while other clients are served.
  * test_fleet_under_faults: four serve processes (four "hosts") ship to one
  *   receiver that answers 503 and then resets every connection until each
  *   host has failed twice; then every span arrives in an accepted request
@@ -43,7 +47,10 @@
 #include "otlp/json.h"
 #include "trace.pb-c.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <zlib.h>
 
 typedef struct fx {
@@ -72,6 +79,16 @@ static void serve_stop(fx *f)
     if (f->serve > 0)
         st_kill_reap(f->serve, NULL);
     f->serve = 0;
+}
+
+/* SIGTERM, and it must stop cleanly (exit 0) within 30 s. */
+static void serve_term(fx *f)
+{
+    assert_int_equal(kill(f->serve, SIGTERM), 0);
+    int status = st_wait(f->serve, 30000);
+    f->serve = 0;
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        fail_msg("serve did not stop cleanly on SIGTERM (status 0x%x)", status);
 }
 
 static int teardown(void **state)
@@ -446,30 +463,6 @@ static bool same_msg(const ProtobufCMessage *a, const ProtobufCMessage *b)
     return same;
 }
 
-static unsigned char *b64_decode(const char *s, size_t *out_len)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = strlen(s);
-    unsigned char *out = malloc(n / 4 * 3 + 3);
-    assert_non_null(out);
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *p = strchr(tbl, s[i]);
-        if (s[i] == '=' || !p)
-            continue;
-        acc = acc << 6 | (uint32_t)(p - tbl);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    *out_len = o;
-    return out;
-}
-
 /* Every span of `sent` must be in one of the requests the test server got
  * at `path`, packed the same, in an envelope packed the same. */
 static void assert_arrived_as_sent(fx *f, const built *sent, const char *path)
@@ -485,7 +478,7 @@ static void assert_arrived_as_sent(fx *f, const built *sent, const char *path)
         if (strcmp(st_req_str(r, "path"), path) != 0)
             continue;
         size_t len = 0;
-        unsigned char *raw = b64_decode(st_req_str(r, "body_b64"), &len);
+        unsigned char *raw = st_b64_decode(st_req_str(r, "body_b64"), &len);
         Tbotlp__ExportTraceServiceRequest *got =
             tbotlp__export_trace_service_request__unpack(NULL, len, raw);
         assert_non_null(got);
@@ -912,10 +905,7 @@ static void test_token_and_listen(void **state)
     assert_int_equal(r.status, 200);
     free(r.body);
     assert_int_equal(rows(f), 1);
-    assert_int_equal(kill(f->serve, SIGTERM), 0);
-    int status = st_wait(f->serve, 30000);
-    f->serve = 0;
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    serve_term(f);
     assert_false(st_file_has(f->serve_err, "s3cr3t"));
     unsetenv("TB_TEST_SERVE_TOKEN");
 }
@@ -1028,12 +1018,74 @@ static void test_ships_in_process_and_stops(void **state)
     r = http(f, "/v1/traces", NULL, NULL, 0);
     assert_int_equal(r.status, 405);
     free(r.body);
-    assert_int_equal(kill(f->serve, SIGTERM), 0);
-    int status = st_wait(f->serve, 30000);
-    f->serve = 0;
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    serve_term(f);
     assert_true(st_file_has(f->serve_err, "stopped cleanly"));
     built_free(&b);
+}
+
+/* [outbox] redact = io: the input/output attributes of an OTLP span and
+ * the message attributes of its gen_ai events are stored as "[redacted]";
+ * the model, the token counts and the event's role stay. */
+static void test_redact(void **state)
+{
+    fx *f = *state;
+    st_cli_or_skip();
+    st_write_file(f->base.ini, "[outbox]\nredact = io\n");
+    assert_true(serve_start(f, NULL, NULL));
+    const char *body =
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":"
+        "\"0102030405060708090a0b0c0d0e0f10\",\"spanId\":\"0102030405060708\",\"name\":\"chat\","
+        "\"attributes\":[{\"key\":\"input.value\",\"value\":{\"stringValue\":\"my card is 4111\"}},"
+        "{\"key\":\"gen_ai.request.model\",\"value\":{\"stringValue\":\"gpt-4o\"}},"
+        "{\"key\":\"llm.input_messages.0.message.content\",\"value\":{\"stringValue\":\"secret "
+        "prompt\"}},{\"key\":\"gen_ai.usage.input_tokens\",\"value\":{\"intValue\":\"12\"}}],"
+        "\"events\":[{\"name\":\"gen_ai.user.message\",\"attributes\":[{\"key\":\"role\",\"value\":"
+        "{\"stringValue\":\"user\"}},{\"key\":\"content\",\"value\":{\"stringValue\":\"hidden "
+        "words\"}}]}]}]}]}]}";
+    reply r = http(f, "/v1/traces", k_json, body, strlen(body));
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    char *stored = st_db_dup(f->base.db, "SELECT body FROM records");
+    assert_null(strstr(stored, "4111"));
+    assert_null(strstr(stored, "secret prompt"));
+    assert_null(strstr(stored, "hidden words"));
+    assert_non_null(strstr(stored, "gpt-4o"));
+    assert_non_null(strstr(stored, "\"intValue\":\"12\""));
+    assert_non_null(strstr(stored, "\"user\""));
+    assert_non_null(strstr(stored, "[redacted]"));
+    free(stored);
+}
+
+/* A client that sends half a request and then nothing is cut off after
+ * [serve] timeout; the server keeps answering others meanwhile. */
+static void test_slow_client(void **state)
+{
+    fx *f = *state;
+    st_cli_or_skip();
+    st_write_file(f->base.ini, "[serve]\ntimeout = 1s\n");
+    assert_true(serve_start(f, NULL, NULL));
+    const char *colon = strrchr(f->url, ':');
+    int port = atoi(colon + 1);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    const char *half = "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n";
+    assert_true(write(fd, half, strlen(half)) > 0);
+    reply r = http(f, "/healthz", NULL, NULL, 0); /* others are served meanwhile */
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    /* the server closes the idle connection: read() returns 0 (or a reset) */
+    struct timeval tv = {.tv_sec = 20};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int64_t t0 = st_mono_ms();
+    char buf[256];
+    ssize_t n = read(fd, buf, sizeof buf);
+    int64_t took = st_mono_ms() - t0;
+    print_message("a half-sent request was closed after %lld ms (timeout 1 s)\n", (long long)took);
+    assert_true(n <= 0);
+    assert_true(took < 15000);
+    close(fd);
 }
 
 /* ---- a fleet: N hosts, one receiver, faults ---------------------------------
@@ -1161,7 +1213,7 @@ static void test_fleet_under_faults(void **state)
         }
         ok_posts++;
         size_t len = 0;
-        unsigned char *raw = b64_decode(st_req_str(r, "body_b64"), &len);
+        unsigned char *raw = st_b64_decode(st_req_str(r, "body_b64"), &len);
         Tbotlp__ExportTraceServiceRequest *req =
             tbotlp__export_trace_service_request__unpack(NULL, len, raw);
         assert_non_null(req);
@@ -1199,9 +1251,7 @@ static void test_fleet_under_faults(void **state)
     assert_true(failed_posts >= 2 * FLEET);
     free(ids);
     for (int h = 0; h < FLEET; h++) {
-        assert_int_equal(kill(hosts[h].serve, SIGTERM), 0);
-        int status = st_wait(hosts[h].serve, 30000);
-        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        serve_term(&hosts[h]);
     }
 }
 
@@ -1217,6 +1267,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_token_and_listen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest_endpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ships_in_process_and_stops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_client, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fleet_under_faults, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
