@@ -44,7 +44,7 @@
 
 #define DEFAULT_LISTEN "127.0.0.1:4318"
 #define DEFAULT_MAX_BODY ((size_t)8 << 20)
-#define DEFAULT_CONNECTIONS 64
+#define DEFAULT_CONNECTIONS 256
 #define DEFAULT_TIMEOUT_S 30
 #define RETRY_AFTER_S "5"
 
@@ -55,6 +55,9 @@ typedef struct server {
     const char *token; /* NULL: none asked */
     size_t max_body;
     atomic_llong requests, spans, records, refused;
+    atomic_int active;          /* requests begun and not yet answered */
+    atomic_llong last_store_ms; /* when a POST last stored something (monotonic) */
+    atomic_llong last_fail_ms;  /* when a POST last could not store (503) */
 } server;
 
 /* One request's state between the calls libmicrohttpd makes for it. */
@@ -213,7 +216,20 @@ static int gunzip(const char *in, size_t len, size_t max, char **out, size_t *ou
     z.avail_in = (uInt)len;
     size_t have = 0;
     int rc = Z_OK;
-    while (rc != Z_STREAM_END) {
+    for (;;) {
+        if (rc == Z_STREAM_END) {
+            /* gzip allows members one after another (RFC 1952): inflate
+             * them all; bytes after the last that are not one are an error */
+            if (z.avail_in == 0)
+                break;
+            if (inflateReset(&z) != Z_OK) {
+                snprintf(msg, msg_size, "gzip: cannot start the next member");
+                free(buf);
+                inflateEnd(&z);
+                return -1;
+            }
+            rc = Z_OK;
+        }
         if (have == cap) {
             if (cap > max) {
                 free(buf);
@@ -269,6 +285,18 @@ static bool media_is(const char *ct, const char *want)
     return strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
+/* An error to a POST: a google.rpc.Status on /v1/traces (the OTLP/HTTP
+ * rule for every 4xx and 5xx, in the request's format), one line of text on
+ * /v1/traces/ingest. */
+static enum MHD_Result post_error(struct MHD_Connection *mc, const char *url, unsigned status,
+                                  int code, const char *msg)
+{
+    if (strcmp(url, "/v1/traces") != 0)
+        return respond_text(mc, status, msg, NULL);
+    const char *ct = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Type");
+    return otlp_error(mc, media_is(ct, "application/json"), status, code, msg, NULL);
+}
+
 /* ---- POST /v1/traces ------------------------------------------------------ */
 
 static enum MHD_Result post_otlp(server *s, struct MHD_Connection *mc, const char *body, size_t len)
@@ -283,12 +311,17 @@ static enum MHD_Result post_otlp(server *s, struct MHD_Connection *mc, const cha
         tb_outbox_put_otlp(s->ob, body, len, json ? TB_OTLP_JSON : TB_OTLP_PROTOBUF, &res);
     if (st == TB_BAD_RECORD)
         return otlp_error(mc, json, MHD_HTTP_BAD_REQUEST, 3, tb_last_error(), NULL);
-    if (st != TB_OK)
+    if (st != TB_OK) {
+        atomic_store(&s->last_fail_ms, cli_mono_ms());
         return otlp_error(mc, json, MHD_HTTP_SERVICE_UNAVAILABLE, 14, tb_last_error(),
                           RETRY_AFTER_S);
+    }
     atomic_fetch_add(&s->spans, res.stored);
+    if (res.stored)
+        atomic_store(&s->last_store_ms, cli_mono_ms());
     atomic_fetch_add(&s->refused, res.rejected);
     if (res.failed) {
+        atomic_store(&s->last_fail_ms, cli_mono_ms());
         char msg[700];
         snprintf(msg, sizeof msg, "%lld of %lld spans not stored (send again): %s",
                  (long long)res.failed, (long long)res.spans, res.message);
@@ -341,102 +374,101 @@ static const char *value_end(const char *p, const char *end)
     return depth == 0 ? p : NULL;
 }
 
-/* Find the elements of the top-level "data" array. false with msg. */
+/* Find the elements of the top-level "data" array. The object must be
+ * whole, with one "data" and nothing after it. false with msg. */
 static bool split_data(const char *body, size_t len, const char ***items, size_t **lens, size_t *n,
                        char *msg, size_t msg_size)
 {
     const char *p = body, *end = body + len;
+    size_t cap = 0;
+    bool seen = false;
     *items = NULL;
     *lens = NULL;
     *n = 0;
     p = skip_ws(p, end);
     if (p >= end || *p != '{') {
-        snprintf(msg, msg_size, "body: not a JSON object ({\"data\":[…]})");
+        snprintf(msg, msg_size, "body: not a JSON object ({\"data\":[...]})");
         return false;
     }
-    p++;
-    for (;;) {
-        p = skip_ws(p, end);
-        if (p < end && *p == '}') {
-            snprintf(msg, msg_size, "body: no \"data\" array");
-            return false;
-        }
-        if (p >= end || *p != '"') {
-            snprintf(msg, msg_size, "body: bad JSON at byte %td", p - body);
-            return false;
-        }
-        const char *kend = value_end(p, end);
-        if (!kend) {
-            snprintf(msg, msg_size, "body: bad JSON at byte %td", p - body);
-            return false;
-        }
-        bool is_data = kend - p == 6 && memcmp(p, "\"data\"", 6) == 0;
-        p = skip_ws(kend, end);
-        if (p >= end || *p != ':') {
-            snprintf(msg, msg_size, "body: bad JSON at byte %td", p - body);
-            return false;
-        }
+    p = skip_ws(p + 1, end);
+    while (p < end && *p != '}') {
+        const char *kend = *p == '"' ? value_end(p, end) : NULL;
+        bool is_data = kend && kend - p == 6 && memcmp(p, "\"data\"", 6) == 0;
+        p = kend ? skip_ws(kend, end) : end;
+        if (p >= end || *p != ':')
+            goto bad;
         p = skip_ws(p + 1, end);
-        if (is_data)
-            break;
-        const char *vend = value_end(p, end);
-        if (!vend) {
-            snprintf(msg, msg_size, "body: bad JSON at byte %td", p - body);
-            return false;
+        if (is_data && seen) {
+            snprintf(msg, msg_size, "body: \"data\" appears twice");
+            goto fail;
         }
-        p = skip_ws(vend, end);
-        if (p < end && *p == ',')
-            p++;
-    }
-    if (p >= end || *p != '[') {
-        snprintf(msg, msg_size, "body: \"data\" is not an array");
-        return false;
-    }
-    p++;
-    size_t cap = 0;
-    for (;;) {
-        p = skip_ws(p, end);
-        if (p < end && *p == ']')
-            return true;
-        const char *vend = p < end ? value_end(p, end) : NULL;
-        if (!vend || vend == p) {
-            snprintf(msg, msg_size, "body: bad JSON in \"data\" at byte %td", p - body);
-            free(*items);
-            free(*lens);
-            *items = NULL;
-            *lens = NULL;
-            return false;
-        }
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 64;
-            const char **gi = realloc(*items, cap * sizeof **items);
-            if (gi)
-                *items = gi;
-            size_t *gl = gi ? realloc(*lens, cap * sizeof **lens) : NULL;
-            if (gl)
-                *lens = gl;
-            if (!gi || !gl) {
-                snprintf(msg, msg_size, "out of memory");
-                return false;
+        if (is_data) {
+            seen = true;
+            if (p >= end || *p != '[') {
+                snprintf(msg, msg_size, "body: \"data\" is not an array");
+                goto fail;
             }
+            p = skip_ws(p + 1, end);
+            while (p < end && *p != ']') {
+                const char *vend = value_end(p, end);
+                if (!vend || vend == p)
+                    goto bad;
+                if (*n == cap) {
+                    cap = cap ? cap * 2 : 64;
+                    const char **gi = realloc(*items, cap * sizeof **items);
+                    if (gi)
+                        *items = gi;
+                    size_t *gl = gi ? realloc(*lens, cap * sizeof **lens) : NULL;
+                    if (gl)
+                        *lens = gl;
+                    if (!gi || !gl) {
+                        snprintf(msg, msg_size, "out of memory");
+                        goto fail;
+                    }
+                }
+                (*items)[*n] = p;
+                (*lens)[*n] = (size_t)(vend - p);
+                (*n)++;
+                p = skip_ws(vend, end);
+                if (p < end && *p == ',')
+                    p = skip_ws(p + 1, end);
+                else if (p >= end || *p != ']')
+                    goto bad;
+            }
+            if (p >= end)
+                goto bad;
+            p = skip_ws(p + 1, end);
+        } else {
+            const char *vend = p < end ? value_end(p, end) : NULL;
+            if (!vend || vend == p)
+                goto bad;
+            p = skip_ws(vend, end);
         }
-        (*items)[*n] = p;
-        (*lens)[*n] = (size_t)(vend - p);
-        (*n)++;
-        p = skip_ws(vend, end);
-        if (p < end && *p == ',') {
-            p++;
-            continue;
-        }
-        if (p < end && *p == ']')
-            return true;
-        snprintf(msg, msg_size, "body: bad JSON in \"data\" at byte %td", p - body);
-        free(*items);
-        free(*lens);
-        *items = NULL;
-        *lens = NULL;
-        return false;
+        if (p < end && *p == ',')
+            p = skip_ws(p + 1, end);
+        else if (p >= end || *p != '}')
+            goto bad;
     }
+    if (p >= end)
+        goto bad;
+    if (skip_ws(p + 1, end) != end) {
+        snprintf(msg, msg_size, "body: text after the object at byte %td", p + 1 - body);
+        goto fail;
+    }
+    if (!seen) {
+        snprintf(msg, msg_size, "body: no \"data\" array");
+        goto fail;
+    }
+    return true;
+bad:
+    snprintf(msg, msg_size, "body: bad JSON at byte %td", p - body);
+fail:
+    free(*items);
+    free(*lens);
+    *items = NULL;
+    *lens = NULL;
+    *n = 0;
+    return false;
 }
 
 static enum MHD_Result post_ingest(server *s, struct MHD_Connection *mc, const char *body,
@@ -475,7 +507,11 @@ static enum MHD_Result post_ingest(server *s, struct MHD_Connection *mc, const c
         }
     }
     atomic_fetch_add(&s->records, (long long)stored);
+    if (stored)
+        atomic_store(&s->last_store_ms, cli_mono_ms());
     enum MHD_Result r;
+    if (st != TB_OK || failed)
+        atomic_store(&s->last_fail_ms, cli_mono_ms());
     if (st != TB_OK) {
         snprintf(msg, sizeof msg, "nothing stored: %s", tb_last_error());
         r = respond_text(mc, MHD_HTTP_SERVICE_UNAVAILABLE, msg, RETRY_AFTER_S);
@@ -556,7 +592,12 @@ static enum MHD_Result get_metrics(server *s, struct MHD_Connection *mc)
 
 static enum MHD_Result get_healthz(server *s, struct MHD_Connection *mc)
 {
-    tb_status st = tb_outbox_probe(s->ob, 1000);
+    /* a POST stored something a moment ago: the file takes records (a
+     * probe would only queue for the write lock behind those writers) */
+    long long last = atomic_load(&s->last_store_ms);
+    if (last && last > atomic_load(&s->last_fail_ms) && cli_mono_ms() - last < 2000)
+        return respond_text(mc, MHD_HTTP_OK, "ok\n", NULL);
+    tb_status st = tb_outbox_probe(s->ob, 2000);
     if (st == TB_OK)
         return respond_text(mc, MHD_HTTP_OK, "ok\n", NULL);
     char msg[600];
@@ -620,6 +661,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc, const char *
             return MHD_NO;
         *con_cls = rq;
         atomic_fetch_add(&s->requests, 1);
+        atomic_fetch_add(&s->active, 1); /* completed() takes it back */
         /* answered before the body is read: the connection is closed after */
         if (!authorized(s, mc)) {
             rq->answered = true;
@@ -632,8 +674,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc, const char *
             if (cl && strtoull(cl, NULL, 10) > s->max_body) {
                 rq->answered = true;
                 char msg[200];
-                snprintf(msg, sizeof msg, "request body larger than %zu bytes\n", s->max_body);
-                return respond_text(mc, MHD_HTTP_CONTENT_TOO_LARGE, msg, NULL);
+                snprintf(msg, sizeof msg, "request body larger than %zu bytes", s->max_body);
+                return post_error(mc, url, MHD_HTTP_CONTENT_TOO_LARGE, 8, msg);
             }
         }
         return MHD_YES;
@@ -668,8 +710,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc, const char *
     if (post && is_post_path(url)) {
         char msg[300];
         if (rq->too_big) {
-            snprintf(msg, sizeof msg, "request body larger than %zu bytes\n", s->max_body);
-            return respond_text(mc, MHD_HTTP_CONTENT_TOO_LARGE, msg, NULL);
+            snprintf(msg, sizeof msg, "request body larger than %zu bytes", s->max_body);
+            return post_error(mc, url, MHD_HTTP_CONTENT_TOO_LARGE, 8, msg);
         }
         const char *body = rq->body ? rq->body : "";
         size_t len = rq->len;
@@ -680,17 +722,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc, const char *
             size_t plen = 0;
             int g = gunzip(body, len, s->max_body, &plain, &plen, msg, sizeof msg);
             if (g == 1) {
-                snprintf(msg, sizeof msg, "request body larger than %zu bytes uncompressed\n",
+                snprintf(msg, sizeof msg, "request body larger than %zu bytes uncompressed",
                          s->max_body);
-                return respond_text(mc, MHD_HTTP_CONTENT_TOO_LARGE, msg, NULL);
+                return post_error(mc, url, MHD_HTTP_CONTENT_TOO_LARGE, 8, msg);
             }
             if (g < 0)
-                return respond_text(mc, MHD_HTTP_BAD_REQUEST, msg, NULL);
+                return post_error(mc, url, MHD_HTTP_BAD_REQUEST, 3, msg);
             body = plain;
             len = plen;
         } else if (enc && strcasecmp(enc, "identity") != 0) {
-            snprintf(msg, sizeof msg, "Content-Encoding %.40s is not supported (gzip is)", enc);
-            return respond_text(mc, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, msg, NULL);
+            char shown[48];
+            size_t k = 0;
+            for (const char *c = enc; *c && k < 40; c++)
+                shown[k++] = *c >= 0x20 && *c < 0x7F ? *c : '?';
+            shown[k] = '\0';
+            snprintf(msg, sizeof msg, "Content-Encoding %s is not supported (gzip is)", shown);
+            return post_error(mc, url, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, 3, msg);
         }
         enum MHD_Result r = strcmp(url, "/v1/traces") == 0 ? post_otlp(s, mc, body, len)
                                                            : post_ingest(s, mc, body, len);
@@ -713,13 +760,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc, const char *
 static void completed(void *cls, struct MHD_Connection *mc, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
     (void)mc;
     (void)toe;
+    server *s = cls;
     request *rq = *con_cls;
     if (rq) {
         free(rq->body);
         free(rq);
+        atomic_fetch_sub(&s->active, 1);
     }
     *con_cls = NULL;
 }
@@ -879,12 +927,12 @@ int cmd_serve(cli *c)
      * is the same address */
     unsigned per_ip = is_loopback(&ss) ? 0 : conns / 4 ? conns / 4 : 1;
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
-            (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
+            MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
         0, NULL, NULL, handle, &s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, conns,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, &s, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped,
         NULL, MHD_OPTION_END);
     if (!d) {
         int err = errno;
@@ -905,8 +953,12 @@ int cmd_serve(cli *c)
     int sig = 0;
     sigwait(&sigs, &sig);
     fprintf(stderr, "tracebox: serve: stopping (%s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    /* no new connections; the requests in flight finish (their answers
-     * wait for their commits) */
+    /* no new connections; the requests in flight are answered (their
+     * answers wait for their commits), at most 15 s */
+    MHD_quiesce_daemon(d);
+    for (int64_t until = cli_mono_ms() + 15000;
+         atomic_load(&s.active) > 0 && cli_mono_ms() < until;)
+        cli_nap_ms(5);
     MHD_stop_daemon(d);
     tb_status st = tb_shipper_stop(sh, 15000);
     tb_outbox_close(s.ob);

@@ -23,6 +23,7 @@
 #include "otlp/arena.h"
 #include "otlp/json.h"
 #include "otlp/json_in.h"
+#include "json_scan.h"
 #include "outbox_put.h"
 #include "trace.pb-c.h"
 
@@ -148,6 +149,69 @@ static bool walk(const uint8_t *p, const uint8_t *end, enum msg m, int depth, co
     truncated:
         snprintf(err, err_size, "protobuf: truncated field at byte %td of %td", at - base,
                  end - base);
+        return false;
+    }
+    return true;
+}
+
+/* ---- OTLP/JSON, strictly ---------------------------------------------------- */
+
+/* A \u0000 in a string: C strings (and so the protobuf-c model) end there,
+ * so the text after it would be dropped without a word. The text is valid
+ * JSON here. */
+static const char *nul_escape(const char *p, const char *end)
+{
+    bool in_string = false;
+    for (; p < end; p++) {
+        if (!in_string) {
+            in_string = *p == '"';
+            continue;
+        }
+        if (*p == '"') {
+            in_string = false;
+        } else if (*p == '\\') {
+            if (end - p >= 6 && memcmp(p + 1, "u0000", 5) == 0)
+                return p;
+            p++; /* the escaped character */
+        }
+    }
+    return NULL;
+}
+
+static bool json_strict(const void *data, size_t len, char *err, size_t err_size)
+{
+    static const char *const keys[] = {"resourceSpans", "resource_spans"};
+    tb__jval vals[2];
+    const tb__jspec spec = {.keys = keys, .n = 2, .vals = vals, .dups = true};
+    size_t where = 0;
+    char dup[64] = "";
+    switch (tb__json_scan(data, len, &spec, NULL, &where, dup, sizeof dup)) {
+    case TB__JSCAN_OK:
+        break;
+    case TB__JSCAN_SYNTAX:
+        snprintf(err, err_size, "not valid JSON at byte %zu of %zu", where, len);
+        return false;
+    case TB__JSCAN_NOT_OBJECT:
+        snprintf(err, err_size, "not a JSON object");
+        return false;
+    case TB__JSCAN_TRAILING:
+        snprintf(err, err_size, "text after the request at byte %zu", where);
+        return false;
+    case TB__JSCAN_DUPLICATE:
+        for (char *c = dup; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7F)
+                *c = '?';
+        snprintf(err, err_size, "key \"%s\" appears twice", dup);
+        return false;
+    }
+    if (vals[0].type != TB__J_ABSENT && vals[1].type != TB__J_ABSENT) {
+        snprintf(err, err_size, "both resourceSpans and resource_spans");
+        return false;
+    }
+    const char *nul = nul_escape(data, (const char *)data + len);
+    if (nul) {
+        snprintf(err, err_size, "a string holds \\u0000 at byte %td (not accepted)",
+                 nul - (const char *)data);
         return false;
     }
     return true;
@@ -450,11 +514,16 @@ tb_status tb__otlp_ingest_decode(const void *data, size_t len, tb_otlp_format fo
         }
         req = unpacked;
     } else if (format == TB_OTLP_JSON) {
-        const char *end = NULL;
-        root = cJSON_ParseWithLengthOpts(data, len, &end, false);
+        /* strict first (json_scan.h: RFC 8259, nothing after the object,
+         * no key twice at the top), so that what cJSON would let pass or
+         * read its own way is refused with where it is */
+        if (!json_strict(data, len, err, sizeof err)) {
+            st = tb__set_error(TB_BAD_RECORD, "json: %s", err);
+            goto done;
+        }
+        root = cJSON_ParseWithLength(data, len);
         if (!root) {
-            size_t at = end ? (size_t)(end - (const char *)data) : 0;
-            st = tb__set_error(TB_BAD_RECORD, "json: not valid JSON at byte %zu of %zu", at, len);
+            st = tb__set_error(TB_NOMEM, "json: out of memory parsing %zu bytes", len);
             goto done;
         }
         if (!tb__otlp_json_read_request(&ar, root, &req, err, sizeof err)) {

@@ -250,6 +250,9 @@ static bool read_base64(reader *r, const char *s, ProtobufCBinaryData *out)
             b[o++] = (uint8_t)(acc >> bits);
         }
     }
+    /* a lone character (n % 4 == 1 significant characters) is no byte */
+    if (bits >= 6)
+        return fail(r, "bytesValue: not base64");
     out->data = b;
     out->len = o;
     return true;

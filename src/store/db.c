@@ -111,22 +111,41 @@ tb_status tb__db_counter_add(sqlite3 *db, const char *name, int64_t delta)
     return rc == SQLITE_DONE ? TB_OK : tb__db_error(db, rc, "counting refused records");
 }
 
-/* What kind of file is at `path`? */
+/* What kind of file is at `path`? stat() only, never open(): closing any
+ * descriptor of a file drops every POSIX lock this process holds on it
+ * (fcntl locks belong to the process, not the descriptor), so a probe's
+ * open() + close() while this process has the outbox open (an admin handle
+ * or the shipper opened beside the application's outbox, `tracebox
+ * serve`) would silently take the outbox connection's locks away: another
+ * process could then checkpoint and delete the WAL that connection still
+ * writes to, and commits acknowledged after that would be lost at a crash.
+ * Whether a non-empty file is SQLite, SQLite itself tells (open_once:
+ * SQLITE_NOTADB), through the descriptors it shares per file. */
 enum file_kind { FILE_ABSENT, FILE_EMPTY, FILE_SQLITE, FILE_OTHER, FILE_ERROR };
 
 static enum file_kind probe(const char *path)
 {
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return errno == ENOENT ? FILE_ABSENT : FILE_ERROR;
+    if (!S_ISREG(st.st_mode))
+        return FILE_OTHER;
+    return st.st_size == 0 ? FILE_EMPTY : FILE_SQLITE;
+}
+
+/* Does the file start with SQLite's magic (then an unreadable header is
+ * corruption, not a foreign file)? Called only once SQLite has said the
+ * file is not a database: no connection of this process can be using it,
+ * so this open() + close() takes no lock away (see probe). */
+static bool sqlite_magic(const char *path)
+{
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT ? FILE_ABSENT : FILE_ERROR;
+        return false;
     char head[16];
     ssize_t n = read(fd, head, sizeof head);
     close(fd);
-    if (n == 0)
-        return FILE_EMPTY;
-    if (n == 16 && memcmp(head, "SQLite format 3", 16) == 0)
-        return FILE_SQLITE;
-    return FILE_OTHER;
+    return n == 16 && memcmp(head, "SQLite format 3", 16) == 0;
 }
 
 static tb_status rename_aside(const char *path)
@@ -229,8 +248,16 @@ static tb_status open_once(sqlite3 **out, const char *path, int busy_ms, int syn
     }
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, busy_ms);
-    /* The first read of the header tells a corrupt file apart. */
+    /* The first read of the header tells a corrupt file apart, and a file
+     * that is not SQLite at all (left untouched: nothing was written) */
     rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    if ((rc & 0xff) == SQLITE_NOTADB && !sqlite_magic(path)) {
+        st = tb__set_error(TB_NOT_OUTBOX,
+                           "%s is not a tracebox outbox (not an SQLite file); left untouched "
+                           "(choose another path with --db)",
+                           path);
+        goto fail;
+    }
     if (rc != SQLITE_OK) {
         st = tb__db_error(db, rc, path);
         goto fail;

@@ -632,6 +632,24 @@ static void test_otlp_json_gzip(void **state)
                                       "records ORDER BY seq)");
     assert_string_equal(got, want);
     free(got);
+    /* two gzip members one after the other (RFC 1952): both are read */
+    const char *one = "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":"
+                      "\"0102030405060708090a0b0c0d0e0f10\",\"spanId\":\"0102030405060708\","
+                      "\"name\":\"member one";
+    const char *two = "\"}]}]}]}";
+    size_t l1 = 0, l2 = 0;
+    unsigned char *z1 = gzip(one, strlen(one), &l1), *z2 = gzip(two, strlen(two), &l2);
+    unsigned char *both = malloc(l1 + l2);
+    memcpy(both, z1, l1);
+    memcpy(both + l1, z2, l2);
+    r = http(f, "/v1/traces", hdr, both, l1 + l2);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    assert_int_equal(
+        st_db_int(f->base.db, "SELECT count(*) FROM records WHERE name = 'member one'"), 1);
+    free(both);
+    free(z1);
+    free(z2);
     free(want);
     free(z);
     tb__buf_free(&json);
@@ -762,6 +780,44 @@ static void test_bad_requests(void **state)
     free(zeros);
     const char *text[] = {"Content-Type: text/plain", NULL};
     refused(f, text, "hello", 5, 415, "Content-Type");
+    /* what cJSON alone would let pass, or read its own way */
+    const char *good =
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":"
+        "\"0102030405060708090a0b0c0d0e0f10\",\"spanId\":\"0102030405060708\"}]}]}]}";
+    char buf[1024];
+    int bn = snprintf(buf, sizeof buf, "%s garbage", good);
+    refused(f, k_json, buf, (size_t)bn, 400, "text after the request");
+    bn = snprintf(buf, sizeof buf, "%s%s", good, good);
+    refused(f, k_json, buf, (size_t)bn, 400, "text after the request");
+    bn = snprintf(buf, sizeof buf, "{\"resourceSpans\":[],%s", good + 1);
+    refused(f, k_json, buf, (size_t)bn, 400, "appears twice");
+    const char *nul = "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":"
+                      "\"0102030405060708090a0b0c0d0e0f10\",\"spanId\":\"0102030405060708\","
+                      "\"name\":\"a\\u0000<b>\"}]}]}]}";
+    refused(f, k_json, nul, strlen(nul), 400, "u0000");
+    const char *b64 = "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":"
+                      "\"0102030405060708090a0b0c0d0e0f10\",\"spanId\":\"0102030405060708\","
+                      "\"attributes\":[{\"key\":\"b\",\"value\":{\"bytesValue\":\"a\"}}]}]}]}]}";
+    refused(f, k_json, b64, strlen(b64), 400, "bytesValue: not base64");
+    /* a gzip member followed by bytes that are not one */
+    size_t glen = 0;
+    unsigned char *gz1 = gzip(good, strlen(good), &glen);
+    unsigned char *tail = malloc(glen + 8);
+    memcpy(tail, gz1, glen);
+    memcpy(tail + glen, "garbage!", 8);
+    const char *gzj[] = {"Content-Type: application/json", "Content-Encoding: gzip", NULL};
+    refused(f, gzj, tail, glen + 8, 400, "gzip");
+    free(tail);
+    free(gz1);
+    /* the OTLP error bodies are google.rpc.Status in the request's format */
+    r = http(f, "/v1/traces", gzj, "\x1f\x8b\x08\x00broken", 10);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.content_type, "application/json"));
+    cJSON *st = cJSON_Parse(r.body);
+    assert_non_null(st);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(st, "code")->valueint, 3);
+    cJSON_Delete(st);
+    free(r.body);
     /* the OTLP error body is a google.rpc.Status: code 3, then the message */
     r = http(f, "/v1/traces", k_protobuf, "\x0a\x05", 2);
     assert_int_equal(r.status, 400);
@@ -954,6 +1010,17 @@ static void test_ingest_endpoint(void **state)
     r = http(f, "/v1/traces/ingest", hdr, "{\"data\":[{]}", 12);
     assert_int_equal(r.status, 400);
     free(r.body);
+    /* not stored, with where: text after the object, a cut body, "data" twice */
+    static const char *const broken[] = {
+        "{\"data\":[{\"object\":\"trace\",\"id\":\"trace_x1\"}]} GARBAGE",
+        "{\"data\":[{\"object\":\"trace\",\"id\":\"trace_x2\"}]",
+        "{\"data\":[{\"object\":\"trace\",\"id\":\"trace_x3\"}],\"data\":[]}"};
+    for (size_t i = 0; i < 3; i++) {
+        r = http(f, "/v1/traces/ingest", hdr, broken[i], strlen(broken[i]));
+        if (r.status != 400)
+            fail_msg("%s: %ld", broken[i], r.status);
+        free(r.body);
+    }
     assert_int_equal(st_db_int(f->base.db, "SELECT count(*) FROM records"), 3);
 }
 
