@@ -81,6 +81,13 @@ int cmd_check(cli *c)
             rc = EXIT_CONFIG;
         }
     }
+    tb_serve_settings serve;
+    if (tb_config_serve_settings(cfg, &serve) != TB_OK) {
+        /* [serve] token's variable: only `serve` needs it */
+        fprintf(stderr, "%s (only `tracebox serve` needs it)\n", tb_last_error());
+        unresolved++;
+        rc = EXIT_CONFIG;
+    }
     if (connect && rc == EXIT_OK) {
         for (size_t i = 0; i < n; i++) {
             const tb_dest_config *d = tb_config_destination(cfg, i);
@@ -119,7 +126,7 @@ int cmd_check(cli *c)
                 connect ? ", each reached and accepted" : "");
     else if (unresolved)
         fprintf(stderr,
-                "tracebox: check: %zu destination(s) need variables that are not set (verbs "
+                "tracebox: check: %zu section(s) need variables that are not set (verbs "
                 "that ship nothing work without them)\n",
                 unresolved);
     tb_config_free(cfg);

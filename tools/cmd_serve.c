@@ -873,7 +873,8 @@ int cmd_serve(cli *c)
     if (!cfg)
         return EXIT_CONFIG;
     tb_serve_settings set;
-    tb_config_serve_settings(cfg, &set);
+    if (tb_config_serve_settings(cfg, &set) != TB_OK)
+        return cli_fail(EXIT_CONFIG, "serve: %s", tb_last_error());
     const char *spec = listen_arg ? listen_arg : set.listen ? set.listen : DEFAULT_LISTEN;
     struct sockaddr_storage ss;
     socklen_t ss_len = 0;

@@ -52,7 +52,10 @@ TB_EXTERN tb_status tb_config_outbox_options(const tb_config *cfg, tb_outbox_opt
 
 /* The [serve] settings of `tracebox serve`; a key the file leaves out is
  * NULL or 0. Strings are borrowed (valid while cfg lives); `token` is a
- * secret (a ${VAR} reference in the file): never print it. */
+ * secret (a ${VAR} reference in the file): never print it. TB_CONFIG (the
+ * message names FILE:LINE and the variable) when the token's ${VAR} is not
+ * set: that stops `serve` only, as an unset destination key stops only
+ * shipping to it. */
 typedef struct tb_serve_settings {
     const char *listen;      /* HOST:PORT */
     const char *token;       /* Bearer token clients must send */

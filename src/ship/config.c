@@ -50,6 +50,7 @@ void tb_config_free(tb_config *cfg)
     tb__free_mem(cfg->file);
     tb__free_mem(cfg->outbox_path);
     tb__free_mem(cfg->serve_listen);
+    tb__free_mem(cfg->serve_token_unset);
     if (cfg->serve_token) {
         memset(cfg->serve_token, 0, strlen(cfg->serve_token));
         tb__free_mem(cfg->serve_token);
@@ -146,6 +147,8 @@ tb_status tb_config_serve_settings(const tb_config *cfg, tb_serve_settings *out)
 {
     if (!cfg || !out)
         return tb__set_error(TB_INVALID, "tb_config_serve_settings: NULL argument");
+    if (cfg->serve_token_unset)
+        return tb__set_error(TB_CONFIG, "%s", cfg->serve_token_unset);
     *out = (tb_serve_settings){.listen = cfg->serve_listen,
                                .token = cfg->serve_token,
                                .max_body = cfg->serve_max_body,

@@ -375,7 +375,16 @@ static void on_key(parser *p, const char *name, const char *value)
         goto cleanup;
     }
     p->seen_key[ki] = p->line;
-    expand(p, value, &v, p->line, NULL, p->cur_name, name, NULL);
+    /* [serve] token is a secret like a destination's: an unset ${VAR}
+     * stops `serve` alone, not every verb (tb_config_serve_settings) */
+    bool deferred = table == k_serve && strcmp(name, "token") == 0;
+    expand(p, value, &v, p->line, NULL, p->cur_name, name, deferred ? &unset : NULL);
+    if (deferred && unset) {
+        tb__free_mem(p->cfg->serve_token_unset);
+        p->cfg->serve_token_unset = unset;
+        unset = NULL;
+        goto cleanup;
+    }
     if (!v)
         goto cleanup;
     int64_t num;

@@ -62,7 +62,8 @@ struct tb_config {
     int64_t poll_interval_ms; /* thread shape: idle poll, default 1000 */
     /* [serve] (tracebox serve); 0 / NULL: not set */
     char *serve_listen;
-    char *serve_token; /* a secret: never shown */
+    char *serve_token;       /* a secret: never shown */
+    char *serve_token_unset; /* the message when its ${VAR} is not set */
     int64_t serve_max_body;
     int64_t serve_max_connections;
     int64_t serve_timeout_ms;

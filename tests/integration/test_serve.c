@@ -931,6 +931,20 @@ static void test_token_and_listen(void **state)
     assert_true(serve_start(f, insecure, NULL));
     serve_stop(f);
 
+    /* the token's variable unset: serve refuses to start (78, naming it);
+     * the verbs that do not serve still load the file */
+    unsetenv("TB_TEST_SERVE_TOKEN");
+    st_write_file(f->base.ini, "[serve]\ntoken = ${TB_TEST_SERVE_TOKEN}\n");
+    assert_false(serve_start(f, NULL, &code));
+    assert_int_equal(code, 78);
+    assert_true(st_file_has(f->serve_err, "${TB_TEST_SERVE_TOKEN} is not set"));
+    const char *init[] = {"--db", f->base.db, "--config", f->base.ini, "init", NULL};
+    assert_int_equal(st_run_cli(f->base.dir, NULL, NULL, 30000, init), 0);
+    const char *status[] = {"--db", f->base.db, "--config", f->base.ini, "status", NULL};
+    assert_int_equal(st_run_cli(f->base.dir, NULL, NULL, 30000, status), 0);
+    const char *check[] = {"--config", f->base.ini, "check", NULL};
+    assert_int_equal(st_run_cli(f->base.dir, NULL, NULL, 30000, check), 78);
+
     setenv("TB_TEST_SERVE_TOKEN", "s3cr3t-t0ken-value", 1);
     st_write_file(f->base.ini, "[serve]\ntoken = ${TB_TEST_SERVE_TOKEN}\n");
     const char *lan[] = {"--listen", "0.0.0.0:0", NULL};
