@@ -41,6 +41,11 @@ void tb__json_init(void);
  * cJSON allocated in between may be used after it. Nest freely. */
 void tb__json_pool_begin(void);
 void tb__json_pool_end(void);
+/* Has everything cJSON allocated on this thread since the outermost
+ * tb__json_pool_begin come from the pool? Then tb__json_pool_end frees it
+ * all, and a tree made meanwhile needs no cJSON_Delete (a walk of every
+ * node for nothing). */
+bool tb__json_pool_whole(void);
 
 /* ---- errors ---- */
 /* Set this thread's last error; returns `st` so callers can `return`. */

@@ -71,6 +71,7 @@ static _Thread_local struct {
     pool_chunk *head;
     size_t total;
     int depth;
+    bool spilled; /* something came from malloc since the outermost begin */
 } tl_pool;
 
 static bool pool_owns(const void *p)
@@ -87,8 +88,10 @@ static void *pool_alloc(size_t n)
     pool_chunk *c = tl_pool.head;
     if (!c || (size_t)(c->end - c->at) < n) {
         size_t size = n > POOL_CHUNK ? n : POOL_CHUNK;
-        if (tl_pool.total + size > POOL_MAX)
+        if (tl_pool.total + size > POOL_MAX) {
+            tl_pool.spilled = true;
             return tb__malloc(n);
+        }
         if (alloc_should_fail() || !(c = malloc(sizeof *c + size)))
             return NULL;
         c->at = c->data;
@@ -104,7 +107,13 @@ static void *pool_alloc(size_t n)
 
 void tb__json_pool_begin(void)
 {
-    tl_pool.depth++;
+    if (tl_pool.depth++ == 0)
+        tl_pool.spilled = false;
+}
+
+bool tb__json_pool_whole(void)
+{
+    return tl_pool.depth > 0 && !tl_pool.spilled;
 }
 
 void tb__json_pool_end(void)

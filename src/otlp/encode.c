@@ -80,6 +80,10 @@ typedef struct builder {
     int64_t next_seq;         /* one past the batch's highest seq */
     trace_ref *traces;
     size_t n_traces, cap_traces;
+    /* the batch's span records by trace (agent_context): an open hash of
+     * trace ids to the first such record, and each record's next one of
+     * the same trace (SIZE_MAX ends a chain); made on first use */
+    size_t *chain_head, *chain_next, n_heads;
     bool failed; /* outside the arena / builder (cJSON, the trace list) */
 } builder;
 
@@ -145,6 +149,67 @@ static trace_ref *trace_find(builder *b, const char *trace_id)
     return trace_add(b, id, root, root);
 }
 
+static uint64_t id_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static const char *record_trace_id(const builder *b, size_t i)
+{
+    return b->records[i].trace_id ? b->records[i].trace_id : str_field(b->roots[i], "trace_id");
+}
+
+/* Chain the batch's SDK span records by trace id, once per batch. */
+static bool chains_build(builder *b)
+{
+    if (b->chain_head)
+        return true;
+    b->n_heads = 16;
+    while (b->n_heads < 2 * b->n_roots)
+        b->n_heads *= 2;
+    b->chain_head = tb__malloc(b->n_heads * sizeof *b->chain_head);
+    b->chain_next = tb__malloc((b->n_roots ? b->n_roots : 1) * sizeof *b->chain_next);
+    if (!b->chain_head || !b->chain_next)
+        return false;
+    for (size_t h = 0; h < b->n_heads; h++)
+        b->chain_head[h] = SIZE_MAX;
+    size_t *tail = tb__malloc(b->n_heads * sizeof *tail);
+    if (!tail)
+        return false;
+    for (size_t i = 0; i < b->n_roots; i++) {
+        b->chain_next[i] = SIZE_MAX;
+        const char *tid =
+            b->roots[i] && !is_otlp_record(&b->records[i]) ? record_trace_id(b, i) : NULL;
+        if (!tid)
+            continue;
+        size_t h = (size_t)id_hash(tid) & (b->n_heads - 1);
+        while (b->chain_head[h] != SIZE_MAX && strcmp(record_trace_id(b, b->chain_head[h]), tid))
+            h = (h + 1) & (b->n_heads - 1);
+        if (b->chain_head[h] == SIZE_MAX)
+            b->chain_head[h] = i;
+        else
+            b->chain_next[tail[h]] = i;
+        tail[h] = i;
+    }
+    tb__free_mem(tail);
+    return true;
+}
+
+/* The first record of the batch of trace `id` (then chain_next), or SIZE_MAX. */
+static size_t chain_first(const builder *b, const char *id)
+{
+    size_t h = (size_t)id_hash(id) & (b->n_heads - 1);
+    while (b->chain_head[h] != SIZE_MAX) {
+        if (strcmp(record_trace_id(b, b->chain_head[h]), id) == 0)
+            return b->chain_head[h];
+        h = (h + 1) & (b->n_heads - 1);
+    }
+    return SIZE_MAX;
+}
+
 /* A record's place in seq order; records without a seq (the encoder used
  * on its own) are in batch order. */
 static int64_t record_order(const builder *b, const tb_record *r)
@@ -197,11 +262,23 @@ static void agent_context(builder *b, trace_ref *t, const tb_record *rec, tb__ot
             return;
         }
         visit_ctx vc = {b, t->ctx};
-        bool stored = b->opts->spans_lookup && b->opts->spans_lookup(b->opts->lookup_ctx, t->id,
-                                                                     b->next_seq, ctx_visit, &vc);
-        for (size_t i = 0; !stored && i < b->n_roots; i++) {
-            const char *tid = str_field(b->roots[i], "trace_id");
-            if (tid && strcmp(tid, t->id) == 0)
+        /* A batch whose seqs run without a gap holds every record from its
+         * first seq on: the store is asked only for what precedes it, and
+         * the batch's own spans (parsed already) are added after, in seq
+         * order, so their bodies are not read again. Otherwise (a requeued
+         * record, a hole) the store is asked for all and the batch's are
+         * recognised by seq. */
+        int64_t first = b->n_roots ? b->records[0].seq : 0;
+        bool dense = first > 0 && b->records[b->n_roots - 1].seq - first == (int64_t)b->n_roots - 1;
+        bool stored = b->opts->spans_lookup &&
+                      b->opts->spans_lookup(b->opts->lookup_ctx, t->id, dense ? first : b->next_seq,
+                                            ctx_visit, &vc);
+        if (!stored || dense) {
+            if (!chains_build(b)) {
+                b->failed = true;
+                return;
+            }
+            for (size_t i = chain_first(b, t->id); i != SIZE_MAX; i = b->chain_next[i])
                 tb__otlp_trace_ctx_add(t->ctx, record_order(b, &b->records[i]), b->roots[i]);
         }
         if (!tb__otlp_trace_ctx_ok(t->ctx))
@@ -672,14 +749,20 @@ tb_status tb__otlp_encode(tb__buf *out, const tb_record *records, size_t n, tb__
 done:
     if (st != TB_OK)
         snprintf(err, err_size, "out of memory encoding %zu records as OTLP", n);
-    for (size_t i = 0; b.roots && i < b.n_roots; i++)
+    /* the trees are the pool's (tb__json_pool_end frees them) unless it
+     * overflowed into malloc */
+    bool pooled = tb__json_pool_whole();
+    for (size_t i = 0; !pooled && b.roots && i < b.n_roots; i++)
         cJSON_Delete(b.roots[i]);
     tb__free_mem(b.roots);
     for (size_t i = 0; i < b.n_traces; i++) {
-        cJSON_Delete(b.traces[i].owned);
+        if (!pooled)
+            cJSON_Delete(b.traces[i].owned);
         tb__otlp_trace_ctx_free(b.traces[i].ctx);
     }
     tb__free_mem(b.traces);
+    tb__free_mem(b.chain_head);
+    tb__free_mem(b.chain_next);
     tb__free_mem(b.attrs.v);
     tb__otlp_arena_free(&b.ar);
     tb__json_pool_end();
