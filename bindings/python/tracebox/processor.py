@@ -463,7 +463,7 @@ class OutboxProcessor(_Base):
                     "shutdown of %s timed out with %d record(s) still queued; "
                     "leaving the file open",
                     self.path,
-                    sum(1 for x in list(self._q) if x.__class__ is bytes),
+                    sum(1 for x in list(self._q) if x.__class__ in (bytes, tuple)),
                 )
                 return
             with self._cv:
@@ -614,31 +614,27 @@ class OutboxProcessor(_Base):
     def _warn_closed(self, record):
         logger.warning(
             "record %s arrived after shutdown of %s; not stored",
-            _record_id(record),
+            record if isinstance(record, str) else _record_id(record),
             self.path,
         )
 
     # ---- async / trace: the queue and its helper thread ----
     def _queue_from(self, obj, what):
-        # the per-span path: no lock, no C call (the helper makes those)
-        got = self._export(obj, what)
-        if got is None:
-            return
-        try:
-            data = _encode_record(*got)
-        except Exception:
-            self._count("failed")
-            logger.exception("could not store a record")
-            return
+        # The per-span path: no lock, no C call, no export: the span object
+        # itself goes into the queue, and whoever writes the queue (the
+        # helper thread, or on_trace_end in trace mode) calls export() and
+        # encodes it, as the SDK's BatchTraceProcessor calls export() on its
+        # worker thread. A span is not changed after on_span_end, nor a
+        # trace's export fields after on_trace_start.
         if self._closed:
             self._count("failed")
-            self._warn_closed(got[0])
+            self._warn_closed(_obj_id(obj))
             return
         try:
             q = self._q
-            if len(q) >= self._capacity and not self._make_room(got[0]):
+            if len(q) >= self._capacity and not self._make_room(_obj_id(obj)):
                 return
-            q.append(data)
+            q.append((obj, what))
             if self._helper is None:
                 self._start_helper()
             elif self._sleeping or len(q) >= self._capacity >> 1:
@@ -646,7 +642,7 @@ class OutboxProcessor(_Base):
         except Exception:  # never into the agent run
             logger.exception("could not queue a record")
 
-    def _make_room(self, record):
+    def _make_room(self, record_id):
         """The queue is full: wait for room (policy block) or drop the record
         (policy drop: counted and logged). True when there is room."""
         self._wake.set()
@@ -663,7 +659,7 @@ class OutboxProcessor(_Base):
             logger.error(
                 "record %s not stored in %s: async queue full (%d records): record "
                 "dropped and counted (TB_FULL)",
-                _record_id(record),
+                record_id,
                 self.path,
                 self._capacity,
             )
@@ -685,7 +681,7 @@ class OutboxProcessor(_Base):
                 self._blocked -= 1
         if self._closed:  # shut down while waiting for room
             self._count("failed")
-            self._warn_closed(record)
+            self._warn_closed(record_id)
             return False
         return True
 
@@ -751,7 +747,7 @@ class OutboxProcessor(_Base):
                 x = self._q.popleft()
             except IndexError:
                 break
-            if x.__class__ is bytes:
+            if x.__class__ is bytes or x.__class__ is tuple:
                 n += 1
             else:
                 x.release()
@@ -850,7 +846,11 @@ class OutboxProcessor(_Base):
             except IndexError:  # (shutdown's leftovers)
                 break
             taken += 1
-            if x.__class__ is bytes:
+            if x.__class__ is tuple:  # a span or trace queued as it is: export it now
+                data = self._encode_queued(*x)
+                if data is not None:
+                    batch.append(data)
+            elif x.__class__ is bytes:  # (put back after a locked file)
                 batch.append(x)
             else:
                 barriers.append(x)
@@ -879,6 +879,19 @@ class OutboxProcessor(_Base):
         for b in barriers:
             b.release()
         return taken, False
+
+    def _encode_queued(self, obj, what):
+        """A queued span or trace as the JSON text to store, or None (counted
+        and logged: export() raised or returned None, or it did not encode)."""
+        got = self._export(obj, what)
+        if got is None:
+            return None
+        try:
+            return _encode_record(*got)
+        except Exception:
+            self._count("failed")
+            logger.exception("could not store a record")
+            return None
 
     def _write_batch(self, batch):
         """Hand `batch` to tb_outbox_put_json_many (committed when it
@@ -963,6 +976,16 @@ def _flush_at_exit():
                 p._wait_queued(p._trace_wait)
             except Exception:
                 pass
+
+
+def _obj_id(obj):
+    """A queued span's or trace's id for a message (its export is not made
+    yet)."""
+    for attr in ("span_id", "trace_id"):
+        v = getattr(obj, attr, None)
+        if isinstance(v, str):
+            return repr(v)
+    return "(unexported)"
 
 
 def _record_id(record):
