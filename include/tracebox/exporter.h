@@ -24,7 +24,8 @@ extern "C" {
  * NULL where the column is NULL. */
 typedef struct tb_record {
     int64_t seq;
-    const char *kind; /* "trace" or "span" */
+    const char *kind; /* "trace", "span", or "otlp" (a span `tracebox serve` received over OTLP:
+                         body = the span in OTLP/JSON with "resource" and "scope") */
     const char *trace_id;
     const char *span_id;
     const char *parent_id;
