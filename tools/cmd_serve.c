@@ -105,11 +105,6 @@ static size_t put_varint(unsigned char *p, uint64_t v)
     return n;
 }
 
-static void json_escape(FILE *f, const char *s)
-{
-    cli_json_str(f, s);
-}
-
 static enum MHD_Result otlp_error(struct MHD_Connection *mc, bool json, unsigned status, int code,
                                   const char *msg, const char *retry_after)
 {
@@ -120,7 +115,7 @@ static enum MHD_Result otlp_error(struct MHD_Connection *mc, bool json, unsigned
         if (!f)
             return MHD_NO;
         fprintf(f, "{\"code\":%d,\"message\":", code);
-        json_escape(f, msg);
+        cli_json_str(f, msg);
         fputs("}", f);
         fclose(f);
         enum MHD_Result r = respond(mc, status, "application/json", text, len, retry_after);
@@ -158,7 +153,7 @@ static enum MHD_Result otlp_ok(struct MHD_Connection *mc, bool json, int64_t rej
             return MHD_NO;
         fprintf(f, "{\"partialSuccess\":{\"rejectedSpans\":\"%lld\",\"errorMessage\":",
                 (long long)rejected);
-        json_escape(f, msg);
+        cli_json_str(f, msg);
         fputs("}}", f);
         fclose(f);
         enum MHD_Result r = respond(mc, MHD_HTTP_OK, "application/json", text, len, NULL);
@@ -569,17 +564,7 @@ static enum MHD_Result get_metrics(server *s, struct MHD_Connection *mc)
 {
     char *text = NULL;
     size_t len = 0;
-    /* A read-only connection opened while the shipper checkpoints can, on
-     * rare occasions (seen under ThreadSanitizer's timing), read a WAL
-     * frame short (SQLITE_IOERR_SHORT_READ): nothing is damaged, and a new
-     * connection reads cleanly. So a failed read is made again, twice. */
-    int rc = EXIT_ERR;
-    for (int attempt = 0; attempt < 3 && rc != EXIT_OK; attempt++) {
-        free(text);
-        if (attempt)
-            cli_nap_ms(10 * attempt);
-        rc = metrics_text(s, &text, &len);
-    }
+    int rc = metrics_text(s, &text, &len);
     char msg[600];
     snprintf(msg, sizeof msg, "the outbox cannot be read: %s\n", tb_last_error());
     enum MHD_Result r =
@@ -611,12 +596,6 @@ static enum MHD_Result get_page(server *s, struct MHD_Connection *mc, const char
     size_t len = 0;
     const char *type = "text/plain; charset=utf-8";
     int status = serve_page(s->db, url, &body, &len, &type);
-    for (int attempt = 1; attempt < 3 && status == MHD_HTTP_SERVICE_UNAVAILABLE; attempt++) {
-        free(body); /* a short read as in get_metrics: read again */
-        body = NULL;
-        cli_nap_ms(10 * attempt);
-        status = serve_page(s->db, url, &body, &len, &type);
-    }
     enum MHD_Result r =
         body ? respond(mc, (unsigned)status, type, body, len, NULL)
              : respond_text(mc, MHD_HTTP_SERVICE_UNAVAILABLE, "the page cannot be made\n", NULL);
@@ -776,8 +755,8 @@ static void completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 
 /* HOST:PORT ("127.0.0.1:4318", "[::1]:4318", "0.0.0.0:4318", ":4318",
  * "localhost:0") into an address. */
-static bool parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *ss_len,
-                         char *shown, size_t shown_size)
+static bool parse_listen(const char *spec, struct sockaddr_storage *ss, char *shown,
+                         size_t shown_size)
 {
     char host[256];
     const char *colon = strrchr(spec, ':');
@@ -804,7 +783,6 @@ static bool parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_
     if (getaddrinfo(host[0] ? host : NULL, portstr, &hints, &ai) != 0 || !ai)
         return false;
     memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-    *ss_len = ai->ai_addrlen;
     char addr[INET6_ADDRSTRLEN] = "";
     if (ai->ai_family == AF_INET)
         inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr, addr,
@@ -877,9 +855,8 @@ int cmd_serve(cli *c)
         return cli_fail(EXIT_CONFIG, "serve: %s", tb_last_error());
     const char *spec = listen_arg ? listen_arg : set.listen ? set.listen : DEFAULT_LISTEN;
     struct sockaddr_storage ss;
-    socklen_t ss_len = 0;
     char shown[INET6_ADDRSTRLEN + 2];
-    if (!parse_listen(spec, &ss, &ss_len, shown, sizeof shown))
+    if (!parse_listen(spec, &ss, shown, sizeof shown))
         return cli_fail(EXIT_USAGE,
                         "serve: --listen %s: not HOST:PORT (e.g. 127.0.0.1:4318, [::1]:4318)",
                         spec);
@@ -942,7 +919,6 @@ int cmd_serve(cli *c)
         return cli_fail(EXIT_ERR, "serve: cannot listen on %s: %s", spec,
                         err ? strerror(err) : "libmicrohttpd refused the options");
     }
-    (void)ss_len;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     unsigned port = info ? info->port : 0;
     fprintf(stderr,

@@ -476,9 +476,9 @@ static bool build_otlp(builder *b, const tb_record *records, size_t n, unsigned 
     if (!n_otlp)
         return true;
     tb__otlp_stored *st = tb__calloc(n_otlp, sizeof *st);
-    size_t *gid = tb__calloc(n_otlp, sizeof *gid), *idx = tb__calloc(n_otlp, sizeof *idx);
+    size_t *gid = tb__calloc(n_otlp, sizeof *gid);
     otlp_group *g = tb__calloc(n_otlp, sizeof *g);
-    bool ok = st && gid && idx && g;
+    bool ok = st && gid && g;
     size_t n_groups = 0, m = 0;
     /* which group each span joins */
     for (size_t i = 0; ok && i < n; i++) {
@@ -520,7 +520,6 @@ static bool build_otlp(builder *b, const tb_record *records, size_t n, unsigned 
         }
         g[k].n_spans++;
         gid[m] = k;
-        idx[m] = i;
         m++;
     }
     /* the envelopes, then the spans into them in batch order */
@@ -596,7 +595,6 @@ static bool build_otlp(builder *b, const tb_record *records, size_t n, unsigned 
     }
     tb__free_mem(st);
     tb__free_mem(gid);
-    tb__free_mem(idx);
     tb__free_mem(g);
     if (!ok)
         b->failed = true;

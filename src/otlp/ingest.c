@@ -198,9 +198,7 @@ static bool json_strict(const void *data, size_t len, char *err, size_t err_size
         snprintf(err, err_size, "text after the request at byte %zu", where);
         return false;
     case TB__JSCAN_DUPLICATE:
-        for (char *c = dup; *c; c++)
-            if ((unsigned char)*c < 0x20 || *c == 0x7F)
-                *c = '?';
+        tb__one_line(dup);
         snprintf(err, err_size, "key \"%s\" appears twice", dup);
         return false;
     }
@@ -324,11 +322,19 @@ static bool redact_body(cJSON *body)
 /* At most 40 bytes of a span's name for a message: one line, ASCII. */
 static const char *shown(const char *name, char out[48])
 {
-    size_t k = 0;
-    for (const char *c = name ? name : ""; *c && k < 40; c++)
-        out[k++] = *c >= 0x20 && *c < 0x7F ? *c : '?';
-    out[k] = '\0';
+    snprintf(out, 48, "%.40s", name ? name : "");
+    tb__one_line(out);
     return out;
+}
+
+/* Copy s to *p (NUL included), advance *p; the copy. */
+static char *put_str(char **p, const char *s)
+{
+    char *at = *p;
+    size_t n = strlen(s) + 1;
+    memcpy(at, s, n);
+    *p += n;
+    return at;
 }
 
 /* Fill rec (columns in one allocation, rec->strings) and *body for one
@@ -429,53 +435,21 @@ static tb_status span_record(const Tbotlp__ResourceSpans *rs, const Tbotlp__Scop
         hex(s->parent_span_id, p);
     }
     p += 17;
-#define PUT(field, value)                                                                          \
-    do {                                                                                           \
-        size_t n_ = strlen(value) + 1;                                                             \
-        memcpy(p, value, n_);                                                                      \
-        rec->field = p;                                                                            \
-        p += n_;                                                                                   \
-    } while (0)
-    PUT(type, type);
-    const char *name_col = NULL;
-    {
-        size_t n_ = strlen(name) + 1;
-        memcpy(p, name, n_);
-        name_col = p;
-        p += n_;
-    }
-    if (started[0])
-        PUT(started_at, started);
-    if (ended[0])
-        PUT(ended_at, ended);
-    const char *error_col = NULL;
-    if (error) {
-        size_t n_ = strlen(error) + 1;
-        memcpy(p, error, n_);
-        error_col = p;
-        p += n_;
-    }
-#undef PUT
-    rec->name = (char *)name_col;
-    rec->error_json = (char *)error_col;
+    rec->type = put_str(&p, type);
+    rec->name = put_str(&p, name);
+    rec->started_at = started[0] ? put_str(&p, started) : NULL;
+    rec->ended_at = ended[0] ? put_str(&p, ended) : NULL;
+    rec->error_json = error ? put_str(&p, error) : NULL;
     rec->id = rec->span_id;
     rec->is_otlp = true;
     rec->strings = buf;
     rec->packed = true;
     cJSON_free(error);
     cJSON_Delete(o);
-    /* the body in tracebox's allocator, as the writer frees it */
-    size_t len = strlen(text);
-    *body = tb__malloc(len + 1);
-    if (!*body) {
-        cJSON_free(text);
-        tb__record_clear(rec);
-        snprintf(msg, msg_size, "out of memory");
-        return TB_NOMEM;
-    }
-    memcpy(*body, text, len + 1);
-    *body_len = len;
-    cJSON_free(text);
+    /* cJSON allocates with tb__malloc (util.c's hooks; no JSON pool is open
+     * on an entry point's thread), so the writer can free the text itself */
+    *body = text;
+    *body_len = strlen(text);
     return TB_OK;
 }
 

@@ -183,10 +183,8 @@ static bool read_enum(reader *r, const cJSON *o, const char *camel, const char *
                 return true;
             }
         char shown[48];
-        size_t k = 0;
-        for (const char *c = v->valuestring; *c && k < 40; c++)
-            shown[k++] = *c >= 0x20 && *c < 0x7F ? *c : '?'; /* one line, ASCII */
-        shown[k] = '\0';
+        snprintf(shown, sizeof shown, "%.40s", v->valuestring);
+        tb__one_line(shown);
         return fail(r, "%s: unknown value \"%s\"", camel, shown);
     }
     uint64_t x = 0;
