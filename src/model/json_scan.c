@@ -305,6 +305,7 @@ static __attribute__((noinline)) void note_dup(scan *s, const key *k)
         text = buf;
     }
     snprintf(s->dup[level], sizeof s->dup[level], "%.*s", (int)len, text);
+    tb__one_line(s->dup[level]); /* it goes into one-line messages */
     s->has_dup[level] = true;
 }
 

@@ -58,7 +58,8 @@ typedef enum tb__jscan_result {
 } tb__jscan_result;
 
 /* Scan text[0, len). *top (may be NULL) is the whole value; dup (dup_size
- * bytes) receives the decoded duplicate key, cut to fit. */
+ * bytes) receives the decoded duplicate key, cut to fit, with control
+ * characters made blanks (tb__one_line: it goes into a message). */
 tb__jscan_result tb__json_scan(const char *text, size_t len, const tb__jspec *spec, tb__jval *top,
                                size_t *where, char *dup, size_t dup_size);
 

@@ -198,7 +198,6 @@ static bool json_strict(const void *data, size_t len, char *err, size_t err_size
         snprintf(err, err_size, "text after the request at byte %zu", where);
         return false;
     case TB__JSCAN_DUPLICATE:
-        tb__one_line(dup);
         snprintf(err, err_size, "key \"%s\" appears twice", dup);
         return false;
     }

@@ -235,6 +235,22 @@ rollback:
     return st;
 }
 
+/* PRAGMA journal_mode=WAL. Turning a new file to WAL needs its exclusive
+ * lock, and when several processes create the same outbox at once SQLite
+ * can answer SQLITE_BUSY at once rather than through the busy handler
+ * (seen in test_concurrency's forked children): try again, with short
+ * pauses, for as long as the busy timeout. */
+static tb_status set_wal(sqlite3 *db, int busy_ms)
+{
+    for (int waited_ms = 0;; waited_ms += 2) {
+        int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+        if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= busy_ms)
+            return rc == SQLITE_OK ? TB_OK : tb__db_error(db, rc, "setting WAL mode");
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static tb_status open_once(sqlite3 **out, const char *path, int busy_ms, int sync_full,
                            int readonly)
 {
@@ -274,7 +290,7 @@ static tb_status open_once(sqlite3 **out, const char *path, int busy_ms, int syn
         if (tables == 0 && (st = tb__db_exec(db, "PRAGMA auto_vacuum=INCREMENTAL",
                                              "setting auto_vacuum")) != TB_OK)
             goto fail;
-        if ((st = tb__db_exec(db, "PRAGMA journal_mode=WAL", "setting WAL mode")) != TB_OK)
+        if ((st = set_wal(db, busy_ms)) != TB_OK)
             goto fail;
     }
     if ((st = tb__db_exec(db, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
