@@ -207,7 +207,8 @@ static cJSON *json_span(jw *w, const Tbotlp__Span *s)
         jadd(w, o, "parentSpanId", jhex(w, s->parent_span_id));
     juint(w, o, "flags", s->flags);
     jadd(w, o, "name", jstr(w, s->name));
-    jadd(w, o, "kind", cJSON_CreateNumber((double)s->kind));
+    jadd(w, o, "kind",
+         cJSON_CreateNumber((double)(int)s->kind)); /* an open enum: may be negative */
     jadd(w, o, "startTimeUnixNano", ju64(w, s->start_time_unix_nano));
     jadd(w, o, "endTimeUnixNano", ju64(w, s->end_time_unix_nano));
     jadd(w, o, "attributes", json_kvs(w, s->attributes, s->n_attributes));
@@ -247,7 +248,7 @@ static cJSON *json_span(jw *w, const Tbotlp__Span *s)
         cJSON *st = jchk(w, cJSON_CreateObject());
         if (s->status->message && s->status->message[0])
             jadd(w, st, "message", jstr(w, s->status->message));
-        jadd(w, st, "code", cJSON_CreateNumber((double)s->status->code));
+        jadd(w, st, "code", cJSON_CreateNumber((double)(int)s->status->code));
         jadd(w, o, "status", st);
     }
     return o;
