@@ -288,21 +288,61 @@ int64_t tb__mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
+ * civil_from_days): tb_span_end formats two of these per span, and gmtime_r
+ * + snprintf were a third of its time. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static void put_digits(char *p, unsigned v, int n)
+{
+    while (n-- > 0) {
+        p[n] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
 void tb__iso8601(int64_t us, char buf[40])
 {
-    time_t secs = (time_t)(us / 1000000);
-    long frac = (long)(us % 1000000);
+    int64_t secs = us / 1000000;
+    int64_t frac = us % 1000000;
     if (frac < 0) {
         frac += 1000000;
         secs -= 1;
     }
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    /* the ranges are spelled out so the compiler can see the text fits */
-    snprintf(buf, 40, "%04u-%02u-%02uT%02u:%02u:%02u.%06u+00:00",
-             (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
-             (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
-             (unsigned)tm.tm_sec % 100u, (unsigned)frac % 1000000u);
+    int64_t days = secs / 86400, sod = secs % 86400;
+    if (sod < 0) {
+        sod += 86400;
+        days -= 1;
+    }
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(days, &y, &m, &d);
+    /* four digits of the year, as "%04u" of (unsigned)year % 10000 wrote it */
+    put_digits(buf, (unsigned)y % 10000u, 4);
+    buf[4] = '-';
+    put_digits(buf + 5, m, 2);
+    buf[7] = '-';
+    put_digits(buf + 8, d, 2);
+    buf[10] = 'T';
+    put_digits(buf + 11, (unsigned)(sod / 3600), 2);
+    buf[13] = ':';
+    put_digits(buf + 14, (unsigned)(sod / 60 % 60), 2);
+    buf[16] = ':';
+    put_digits(buf + 17, (unsigned)(sod % 60), 2);
+    buf[19] = '.';
+    put_digits(buf + 20, (unsigned)frac, 6);
+    memcpy(buf + 26, "+00:00", 7);
 }
 
 static bool digits(const char *s, int n, int *out)

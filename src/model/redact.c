@@ -11,6 +11,7 @@
  * kept: do not put secrets there.
  */
 #include "redact.h"
+#include "json_print.h"
 
 #include <cjson/cJSON.h>
 #include <string.h>
@@ -94,7 +95,7 @@ int tb__redact_record(const char *json, size_t len, char **out, size_t *out_len)
         return -1;
     }
     if (changed) {
-        *out = cJSON_PrintUnformatted(root);
+        *out = tb__json_print(root);
         if (!*out)
             changed = -1;
         else

@@ -3,12 +3,13 @@
  * end, export, and the outbox record of an ended span.
  *
  * A span's data is kept as a cJSON object from start to end ("type" first,
- * as the SDK writes it); export builds the SDK's export object from it by
- * reference, not copy, since it is printed at once and thrown away. The
+ * as the SDK writes it); export writes the SDK's export object around it
+ * straight into text (json_print.h), with no wrapper tree. The
  * typed constructors (tb_span_start_agent & co.) are in span_kinds.c.
  */
 #include "tracing_internal.h"
 #include "record.h"
+#include "json_print.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -331,6 +332,42 @@ const char *tb_span_type(const tb_span *s)
     return cJSON_IsString(t) ? t->valuestring : NULL;
 }
 
+/* The SDK's export object, written straight from the span's fields and its
+ * trees (nothing copied into a wrapper tree first: this is on
+ * tb_span_end's path, and a generation's input can be large). The bytes
+ * are what cJSON_PrintUnformatted made of the wrapper before. */
+static void export_into(tb__buf *b, const tb_span *s, const char *started, const char *ended)
+{
+    tb__buf_puts(b, "{\"object\":\"trace.span\",\"id\":");
+    tb__json_write_str(b, s->id);
+    tb__buf_puts(b, ",\"trace_id\":");
+    tb__json_write_str(b, s->trace->id);
+    tb__buf_puts(b, ",\"parent_id\":");
+    if (s->parent_id[0])
+        tb__json_write_str(b, s->parent_id);
+    else
+        tb__buf_puts(b, "null");
+    tb__buf_puts(b, ",\"started_at\":");
+    tb__json_write_str(b, started);
+    tb__buf_puts(b, ",\"ended_at\":");
+    if (ended)
+        tb__json_write_str(b, ended);
+    else
+        tb__buf_puts(b, "null");
+    tb__buf_puts(b, ",\"span_data\":");
+    tb__json_write(b, s->data);
+    tb__buf_puts(b, ",\"error\":");
+    if (s->error)
+        tb__json_write(b, s->error);
+    else
+        tb__buf_puts(b, "null");
+    if (s->metadata && s->metadata->child) {
+        tb__buf_puts(b, ",\"metadata\":");
+        tb__json_write(b, s->metadata);
+    }
+    tb__buf_puts(b, "}");
+}
+
 tb_status tb_span_export_json(const tb_span *s, char **out)
 {
     if (!out)
@@ -340,29 +377,18 @@ tb_status tb_span_export_json(const tb_span *s, char **out)
         return tb__set_error(TB_INVALID, "tb_span_export_json: span is NULL");
     if (s->noop)
         return tb__set_error(TB_DISABLED, "no-op span has no export");
-    tb__json_init();
     char started[40], ended[40];
     tb__iso8601(s->started_us, started);
     if (s->ended_us)
         tb__iso8601(s->ended_us, ended);
-    cJSON *o = tb__json_add(cJSON_CreateObject(), "object", cJSON_CreateString("trace.span"));
-    o = tb__json_add(o, "id", cJSON_CreateString(s->id));
-    o = tb__json_add(o, "trace_id", cJSON_CreateString(s->trace->id));
-    o = tb__json_add(o, "parent_id", tb__json_str_or_null(s->parent_id[0] ? s->parent_id : NULL));
-    o = tb__json_add(o, "started_at", cJSON_CreateString(started));
-    o = tb__json_add(o, "ended_at", s->ended_us ? cJSON_CreateString(ended) : cJSON_CreateNull());
-    /* references, not copies: the export is printed and thrown away, and a
-     * generation's input can be large (this is on tb_span_end's path) */
-    o = tb__json_add(o, "span_data", cJSON_CreateObjectReference(s->data->child));
-    o = tb__json_add(o, "error",
-                     s->error ? cJSON_CreateObjectReference(s->error->child) : cJSON_CreateNull());
-    if (s->metadata && s->metadata->child)
-        o = tb__json_add(o, "metadata", cJSON_CreateObjectReference(s->metadata->child));
-    if (!o)
+    tb__buf b = {0};
+    export_into(&b, s, started, s->ended_us ? ended : NULL);
+    if (b.failed) {
+        tb__buf_free(&b);
         return tb__set_error(TB_NOMEM, "out of memory exporting a span");
-    *out = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return *out ? TB_OK : tb__set_error(TB_NOMEM, "out of memory exporting a span");
+    }
+    *out = b.data;
+    return TB_OK;
 }
 
 tb_status tb__span_record(const tb_span *s, tb__record *rec, char **body, size_t *len)
@@ -370,13 +396,19 @@ tb_status tb__span_record(const tb_span *s, tb__record *rec, char **body, size_t
     memset(rec, 0, sizeof *rec);
     *body = NULL;
     *len = 0;
-    tb_status st = tb_span_export_json(s, body);
-    if (st != TB_OK)
-        return st;
-    *len = strlen(*body);
+    if (s->noop)
+        return tb__set_error(TB_DISABLED, "no-op span has no export");
     char started[40], ended[40];
     tb__iso8601(s->started_us, started);
     tb__iso8601(s->ended_us, ended);
+    tb__buf b = {0};
+    export_into(&b, s, started, s->ended_us ? ended : NULL);
+    if (b.failed) {
+        tb__buf_free(&b);
+        return tb__set_error(TB_NOMEM, "out of memory exporting a span");
+    }
+    *body = b.data;
+    *len = b.len;
     rec->is_trace = false;
     rec->id = s->id;
     rec->span_id = s->id;
@@ -387,7 +419,7 @@ tb_status tb__span_record(const tb_span *s, tb__record *rec, char **body, size_t
     rec->ended_at = s->ended_us ? ended : NULL;
     rec->name = tb__span_name(s->data, rec->type ? rec->type : "custom");
     if (s->error)
-        rec->error_json = cJSON_PrintUnformatted(s->error);
+        rec->error_json = tb__json_print(s->error);
     /* copy the borrowed columns into the record's own buffer */
     if (!rec->name || (s->error && !rec->error_json) || tb__record_compact(rec) != TB_OK) {
         tb__record_clear(rec);

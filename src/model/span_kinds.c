@@ -10,6 +10,7 @@
  * travel as NULL items through tb__json_add and surface as one TB_NOMEM.
  */
 #include "tracing_internal.h"
+#include "json_print.h"
 
 /* Build a data object from key/value pairs and start the span. Values are
  * cJSON items (consumed); NULL items mean the call failed to allocate. */
@@ -20,7 +21,7 @@ static tb_status start_typed(tb_span **out, tb_trace *trace, const tb_span *pare
         *out = NULL; /* on every failure path, as tb_span_start promises */
     if (!data)
         return tb__set_error(TB_NOMEM, "out of memory starting a span");
-    char *json = cJSON_PrintUnformatted(data);
+    char *json = tb__json_print(data);
     cJSON_Delete(data);
     if (!json)
         return tb__set_error(TB_NOMEM, "out of memory starting a span");

@@ -8,6 +8,7 @@
  * are shared with span.c (tracing_internal.h).
  */
 #include "tracing_internal.h"
+#include "json_print.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -149,7 +150,7 @@ tb_status tb_trace_export_json(const tb_trace *t, char **out)
         cJSON_Delete(md);
         return tb__set_error(TB_NOMEM, "out of memory exporting a trace");
     }
-    *out = cJSON_PrintUnformatted(o);
+    *out = tb__json_print(o);
     cJSON_Delete(o);
     return *out ? TB_OK : tb__set_error(TB_NOMEM, "out of memory exporting a trace");
 }

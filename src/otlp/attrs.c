@@ -12,6 +12,7 @@
 #include "otlp/attrs.h"
 
 #include "internal.h"
+#include "json_print.h"
 #include "trace.pb-c.h"
 
 #include <string.h>
@@ -104,7 +105,7 @@ void tb__otlp_attr_json(tb__otlp_attrs *a, const char *key, const cJSON *value)
 {
     if (!value || cJSON_IsNull(value) || cJSON_IsInvalid(value))
         return;
-    char *text = cJSON_PrintUnformatted(value);
+    char *text = tb__json_print(value);
     if (!text) {
         a->failed = true;
         return;

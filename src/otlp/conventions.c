@@ -55,6 +55,7 @@
 #include "otlp/conventions.h"
 
 #include "internal.h"
+#include "json_print.h"
 #include "otlp/attrs.h"
 #include "otlp/fields.h"
 #include "otlp/llm.h"
@@ -112,7 +113,7 @@ static void io_set(tb__otlp_attrs *a, io_val *v, const cJSON *item)
         }
         return;
     }
-    v->owned = cJSON_PrintUnformatted(item);
+    v->owned = tb__json_print(item);
     if (!v->owned) {
         tb__otlp_attr_fail(a);
         return;

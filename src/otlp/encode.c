@@ -43,6 +43,7 @@
 
 #include "otlp/arena.h"
 #include "otlp/attrs.h"
+#include "json_print.h"
 #include "otlp/conventions.h"
 #include "otlp/ids.h"
 #include "otlp/json.h"
@@ -398,7 +399,7 @@ static Tbotlp__Span *build_span(builder *b, const tb_record *rec, const cJSON *r
     if (cJSON_IsString(data))
         data_text = tb__strdup(data->valuestring);
     else if (data && !cJSON_IsNull(data))
-        data_text = cJSON_PrintUnformatted(data);
+        data_text = tb__json_print(data);
     if (data && !cJSON_IsNull(data) && !data_text)
         return NULL;
     tb__buf m = {0};

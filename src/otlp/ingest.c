@@ -23,6 +23,7 @@
 #include "otlp/arena.h"
 #include "otlp/json.h"
 #include "otlp/json_in.h"
+#include "json_print.h"
 #include "json_scan.h"
 #include "outbox_put.h"
 #include "trace.pb-c.h"
@@ -388,7 +389,7 @@ static tb_status span_record(const Tbotlp__ResourceSpans *rs, const Tbotlp__Scop
         cJSON_Delete(o);
         o = NULL;
     }
-    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    char *text = o ? tb__json_print(o) : NULL;
     /* the name as stored (valid UTF-8), for the column */
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(o, "name");
     const char *name = cJSON_IsString(nm) ? nm->valuestring : "";
@@ -398,7 +399,7 @@ static tb_status span_record(const Tbotlp__ResourceSpans *rs, const Tbotlp__Scop
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "status");
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(st, "message");
         if (e && cJSON_AddStringToObject(e, "message", cJSON_IsString(m) ? m->valuestring : ""))
-            error = cJSON_PrintUnformatted(e);
+            error = tb__json_print(e);
         cJSON_Delete(e);
         if (!error) {
             cJSON_free(text);

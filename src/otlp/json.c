@@ -12,6 +12,7 @@
 #include "otlp/json.h"
 
 #include "otlp/arena.h"
+#include "json_print.h"
 #include "trace.pb-c.h"
 
 #include <cjson/cJSON.h>
@@ -312,7 +313,7 @@ tb_status tb__otlp_json_request(tb__buf *out, const Tbotlp__ExportTraceServiceRe
 {
     jw w = {.ok = true};
     cJSON *root = request_tree(&w, req);
-    char *text = w.ok && !w.ar.failed ? cJSON_PrintUnformatted(root) : NULL;
+    char *text = w.ok && !w.ar.failed ? tb__json_print(root) : NULL;
     cJSON_Delete(root);
     tb__otlp_arena_free(&w.ar);
     if (!text)

@@ -37,6 +37,7 @@
 #include "otlp/messages.h"
 
 #include "internal.h"
+#include "json_print.h"
 #include "otlp/fields.h"
 
 #include <stdio.h>
@@ -291,7 +292,7 @@ static bool chat_content(cJSON *obj, const cJSON *content)
         const char *text = gets(content, "text");
         if (text)
             return cJSON_AddStringToObject(obj, "content", text) != NULL;
-        char *json = cJSON_PrintUnformatted(content);
+        char *json = tb__json_print(content);
         bool ok = json && cJSON_AddStringToObject(obj, "content", json);
         cJSON_free(json);
         return ok;
@@ -372,7 +373,7 @@ static bool chat_message_json(cJSON *out, const msg *m, bool output)
         if (ok && cJSON_IsString(c.arguments)) {
             ok = cJSON_AddStringToObject(fn, "arguments", c.arguments->valuestring) != NULL;
         } else if (ok && has_value(c.arguments)) {
-            char *json = cJSON_PrintUnformatted(c.arguments);
+            char *json = tb__json_print(c.arguments);
             ok = json && cJSON_AddStringToObject(fn, "arguments", json);
             cJSON_free(json);
         }
@@ -388,7 +389,7 @@ char *tb__otlp_chat_messages_text(const msg_list *l, bool output, tb__otlp_attrs
     bool ok = out != NULL;
     for (size_t i = 0; ok && i < l->n; i++)
         ok = l->m[i].unknown || chat_message_json(out, &l->m[i], output);
-    char *text = ok ? cJSON_PrintUnformatted(out) : NULL;
+    char *text = ok ? tb__json_print(out) : NULL;
     if (!text)
         tb__otlp_attr_fail(a);
     cJSON_Delete(out);

@@ -25,6 +25,7 @@
 #include "otlp/trace_context.h"
 
 #include "internal.h"
+#include "json_print.h"
 #include "otlp/fields.h"
 
 #include <string.h>
@@ -198,7 +199,7 @@ void tb__otlp_trace_ctx_add(tb__otlp_trace_ctx *c, int64_t order, const cJSON *s
         if (cJSON_IsString(in)) {
             l->in = dup_or_null(in->valuestring, &c->failed);
         } else if (cJSON_IsArray(in) && cJSON_GetArraySize(in) > 0) {
-            char *json = cJSON_PrintUnformatted(in);
+            char *json = tb__json_print(in);
             l->in = dup_or_null(json, &c->failed);
             l->in_json = true;
             if (!json)

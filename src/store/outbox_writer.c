@@ -20,6 +20,7 @@
  * records every destination has delivered are deleted first.
  */
 #include "outbox_handle.h"
+#include "json_print.h"
 #include "store.h"
 
 #include <stdio.h>
@@ -138,7 +139,7 @@ static tb_status merge_trace(tb_outbox *ob, tb__put_req *r)
     cJSON_Delete(incoming);
     tb_status st = TB_OK;
     if (changed) {
-        char *body = cJSON_PrintUnformatted(old);
+        char *body = tb__json_print(old);
         if (!body) {
             cJSON_Delete(old);
             return TB_NOMEM;

@@ -17,7 +17,7 @@
 set -eu
 secs=${1:-20}
 [ $# -gt 0 ] && shift
-targets=${*:-record config otlp otlp_in}
+targets=${*:-record config otlp otlp_in json_print}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$root/build/fuzz
 CC=${CC:-clang}

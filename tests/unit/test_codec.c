@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -931,6 +932,58 @@ static void test_parse_iso8601(void **state)
     assert_false(tb__parse_iso8601(NULL, &us));
 }
 
+/* tb__iso8601 formats by hand; gmtime_r + snprintf is the reference, over
+ * edges (epoch, leap days, century years, negative times) and random times
+ * from year 0 to 9999 */
+static void iso8601_reference(int64_t us, char buf[40])
+{
+    time_t secs = (time_t)(us / 1000000);
+    long frac = (long)(us % 1000000);
+    if (frac < 0) {
+        frac += 1000000;
+        secs -= 1;
+    }
+    struct tm tm;
+    assert_non_null(gmtime_r(&secs, &tm));
+    snprintf(buf, 40, "%04u-%02u-%02uT%02u:%02u:%02u.%06u+00:00",
+             (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
+             (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
+             (unsigned)tm.tm_sec % 100u, (unsigned)frac % 1000000u);
+}
+
+static void test_iso8601_against_gmtime(void **state)
+{
+    (void)state;
+    static const int64_t edges[] = {0,
+                                    -1,
+                                    1,
+                                    -1000000,
+                                    -86400000000,
+                                    INT64_C(951782400000000),    /* 2000-02-29 */
+                                    INT64_C(951868799999999),    /* its last µs */
+                                    INT64_C(4107542400000000),   /* 2100-03-01 */
+                                    INT64_C(253402300799999999), /* 9999-12-31 */
+                                    INT64_C(-62167219200000000), /* 0000-01-01 */
+                                    INT64_C(1748781296789012)};
+    char got[40], want[40];
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        tb__iso8601(edges[i], got);
+        iso8601_reference(edges[i], want);
+        assert_string_equal(got, want);
+    }
+    uint64_t x = 0x9E3779B97F4A7C15u;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        int64_t span = INT64_C(253402300800000000) + INT64_C(62167219200000000);
+        int64_t us = (int64_t)(x % (uint64_t)span) - INT64_C(62167219200000000);
+        tb__iso8601(us, got);
+        iso8601_reference(us, want);
+        assert_string_equal(got, want);
+    }
+}
+
 /* ---- misuse ------------------------------------------------------------- */
 
 static void test_end_twice_and_after_trace_end(void **state)
@@ -1125,6 +1178,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scanner_edges, setup, teardown),
         cmocka_unit_test(test_scanner_stack),
         cmocka_unit_test_setup_teardown(test_parse_iso8601, setup, teardown),
+        cmocka_unit_test(test_iso8601_against_gmtime),
         cmocka_unit_test_setup_teardown(test_end_twice_and_after_trace_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_null_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tracing_disabled, setup, teardown),
