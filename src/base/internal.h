@@ -46,6 +46,9 @@ void tb__json_pool_end(void);
  * all, and a tree made meanwhile needs no cJSON_Delete (a walk of every
  * node for nothing). */
 bool tb__json_pool_whole(void);
+/* What cJSON's allocation hook returns (from the pool when one is open):
+ * memory a cJSON tree may hold and cJSON_Delete may free. */
+void *tb__json_alloc(size_t n);
 
 /* ---- errors ---- */
 /* Set this thread's last error; returns `st` so callers can `return`. */

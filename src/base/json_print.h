@@ -1,6 +1,7 @@
 /*
  * json_print.h — cJSON trees to text, byte for byte what
- * cJSON_PrintUnformatted writes, in a fraction of its time.
+ * cJSON_PrintUnformatted writes, in a fraction of its time; and text to
+ * the trees cJSON_ParseWithLength makes (json_parse.c).
  *
  * cJSON's printer grows its output through the allocator hooks and formats
  * every string twice (a counting pass, then a copy); on tb_span_end's path
@@ -25,5 +26,11 @@ void tb__json_write_str(tb__buf *b, const char *s);
 /* item's JSON text as a new string (tb__malloc'd: free with tb__free_mem or
  * cJSON_free), or NULL as cJSON_PrintUnformatted would return it. */
 char *tb__json_print(const cJSON *item);
+
+/* The tree cJSON_ParseWithLength(text, len) makes, or NULL where it fails
+ * (json_parse.c). Its memory comes from cJSON's allocation hook: inside
+ * tb__json_pool_begin/_end from the pool; free it with cJSON_Delete as any
+ * cJSON tree. */
+cJSON *tb__json_parse(const char *text, size_t len);
 
 #endif

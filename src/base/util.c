@@ -183,6 +183,11 @@ static void *json_malloc(size_t n)
     return tl_pool.depth > 0 ? pool_alloc(n) : tb__malloc(n);
 }
 
+void *tb__json_alloc(size_t n)
+{
+    return json_malloc(n);
+}
+
 static void json_free(void *p)
 {
     if (tl_pool.head && pool_owns(p))

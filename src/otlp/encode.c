@@ -136,7 +136,7 @@ static trace_ref *trace_find(builder *b, const char *trace_id)
         if (strcmp(b->traces[i].id, trace_id) == 0)
             return &b->traces[i];
     char *text = b->opts->lookup ? b->opts->lookup(b->opts->lookup_ctx, trace_id) : NULL;
-    cJSON *root = text ? cJSON_Parse(text) : NULL;
+    cJSON *root = text ? tb__json_parse(text, strlen(text) + 1) : NULL;
     tb__free_mem(text);
     if (root && !cJSON_IsObject(root)) {
         cJSON_Delete(root);
@@ -246,7 +246,7 @@ static void ctx_visit(void *ctx, int64_t seq, const char *body, size_t len)
         tb__otlp_trace_ctx_add(vc->ctx, seq, vc->b->roots[i]);
         return;
     }
-    cJSON *root = cJSON_ParseWithLength(body, len);
+    cJSON *root = tb__json_parse(body, len);
     tb__otlp_trace_ctx_add(vc->ctx, seq, root);
     cJSON_Delete(root);
 }
@@ -725,7 +725,7 @@ tb_status tb__otlp_encode(tb__buf *out, const tb_record *records, size_t n, tb__
             b.next_seq = r->seq + 1;
         if (!r->body)
             continue;
-        cJSON *root = cJSON_ParseWithLength(r->body, r->body_len);
+        cJSON *root = tb__json_parse(r->body, r->body_len);
         if (root && !cJSON_IsObject(root)) {
             cJSON_Delete(root);
             root = NULL;

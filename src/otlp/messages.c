@@ -552,7 +552,10 @@ static bool genai_message(cJSON *out, const msg *m, bool output)
         cJSON *p = genai_part("tool_call");
         ok = p && add_copy(p, "id", c.id) && add_copy(p, "name", c.name);
         /* arguments: the parsed object when the string is JSON */
-        cJSON *parsed = cJSON_IsString(c.arguments) ? cJSON_Parse(c.arguments->valuestring) : NULL;
+        cJSON *parsed =
+            cJSON_IsString(c.arguments)
+                ? tb__json_parse(c.arguments->valuestring, strlen(c.arguments->valuestring) + 1)
+                : NULL;
         if (ok && parsed) {
             ok = cJSON_AddItemToObject(p, "arguments", parsed);
             if (!ok)
