@@ -13,8 +13,10 @@
 
 #include "internal.h"
 #include "json_print.h"
+#include "json_print.h"
 #include "trace.pb-c.h"
 
+#include <stdint.h>
 #include <string.h>
 
 typedef struct kvbox {
@@ -22,7 +24,7 @@ typedef struct kvbox {
     Tbotlp__AnyValue av;
 } kvbox;
 
-static Tbotlp__AnyValue *attr_new(tb__otlp_attrs *a, const char *key)
+static Tbotlp__AnyValue *attr_new(tb__otlp_attrs *a, const char *key, bool key_lit)
 {
     if (a->failed || a->ar->failed)
         return NULL;
@@ -37,7 +39,8 @@ static Tbotlp__AnyValue *attr_new(tb__otlp_attrs *a, const char *key)
         a->cap = cap;
     }
     kvbox *b = tb__otlp_arena_alloc(a->ar, sizeof *b);
-    char *k = tb__otlp_arena_cstr(a->ar, key);
+    /* a literal is ours and outlives the request: protobuf-c only reads it */
+    char *k = key_lit ? (char *)(uintptr_t)key : tb__otlp_arena_cstr(a->ar, key);
     if (!b || !k) {
         a->failed = true;
         return NULL;
@@ -52,11 +55,12 @@ static Tbotlp__AnyValue *attr_new(tb__otlp_attrs *a, const char *key)
     return &b->av;
 }
 
-void tb__otlp_attr_strn(tb__otlp_attrs *a, const char *key, const char *value, size_t len)
+void tb__otlp_attr_strn_(tb__otlp_attrs *a, const char *key, bool key_lit, const char *value,
+                         size_t len)
 {
     if (!value)
         return;
-    Tbotlp__AnyValue *v = attr_new(a, key);
+    Tbotlp__AnyValue *v = attr_new(a, key, key_lit);
     if (!v)
         return;
     char *s = tb__otlp_arena_str(a->ar, value, len);
@@ -68,50 +72,63 @@ void tb__otlp_attr_strn(tb__otlp_attrs *a, const char *key, const char *value, s
     v->string_value = s;
 }
 
-void tb__otlp_attr_str(tb__otlp_attrs *a, const char *key, const char *value)
+void tb__otlp_attr_str_(tb__otlp_attrs *a, const char *key, bool key_lit, const char *value,
+                        bool value_lit)
 {
-    if (value)
-        tb__otlp_attr_strn(a, key, value, strlen(value));
+    if (!value)
+        return;
+    if (!value_lit) {
+        tb__otlp_attr_strn_(a, key, key_lit, value, strlen(value));
+        return;
+    }
+    Tbotlp__AnyValue *v = attr_new(a, key, key_lit);
+    if (!v)
+        return;
+    v->value_case = TBOTLP__ANY_VALUE__VALUE_STRING_VALUE;
+    v->string_value = (char *)(uintptr_t)value;
 }
 
-void tb__otlp_attr_int(tb__otlp_attrs *a, const char *key, int64_t value)
+void tb__otlp_attr_int_(tb__otlp_attrs *a, const char *key, bool key_lit, int64_t value)
 {
-    Tbotlp__AnyValue *v = attr_new(a, key);
+    Tbotlp__AnyValue *v = attr_new(a, key, key_lit);
     if (!v)
         return;
     v->value_case = TBOTLP__ANY_VALUE__VALUE_INT_VALUE;
     v->int_value = value;
 }
 
-void tb__otlp_attr_double(tb__otlp_attrs *a, const char *key, double value)
+void tb__otlp_attr_double_(tb__otlp_attrs *a, const char *key, bool key_lit, double value)
 {
-    Tbotlp__AnyValue *v = attr_new(a, key);
+    Tbotlp__AnyValue *v = attr_new(a, key, key_lit);
     if (!v)
         return;
     v->value_case = TBOTLP__ANY_VALUE__VALUE_DOUBLE_VALUE;
     v->double_value = value;
 }
 
-void tb__otlp_attr_bool(tb__otlp_attrs *a, const char *key, bool value)
+void tb__otlp_attr_bool_(tb__otlp_attrs *a, const char *key, bool key_lit, bool value)
 {
-    Tbotlp__AnyValue *v = attr_new(a, key);
+    Tbotlp__AnyValue *v = attr_new(a, key, key_lit);
     if (!v)
         return;
     v->value_case = TBOTLP__ANY_VALUE__VALUE_BOOL_VALUE;
     v->bool_value = value ? 1 : 0;
 }
 
-void tb__otlp_attr_json(tb__otlp_attrs *a, const char *key, const cJSON *value)
+void tb__otlp_attr_json_(tb__otlp_attrs *a, const char *key, bool key_lit, const cJSON *value)
 {
     if (!value || cJSON_IsNull(value) || cJSON_IsInvalid(value))
         return;
-    char *text = tb__json_print(value);
-    if (!text) {
+    /* printed into the builder's scratch text, then copied once */
+    a->scratch.len = 0;
+    if (a->scratch.data)
+        a->scratch.data[0] = '\0';
+    tb__json_write(&a->scratch, value);
+    if (a->scratch.failed) {
         a->failed = true;
         return;
     }
-    tb__otlp_attr_str(a, key, text);
-    cJSON_free(text);
+    tb__otlp_attr_strn_(a, key, key_lit, a->scratch.data, a->scratch.len);
 }
 
 void tb__otlp_attr_fail(tb__otlp_attrs *a)

@@ -763,6 +763,7 @@ done:
     tb__free_mem(b.chain_head);
     tb__free_mem(b.chain_next);
     tb__free_mem(b.attrs.v);
+    tb__buf_free(&b.attrs.scratch);
     tb__otlp_arena_free(&b.ar);
     tb__json_pool_end();
     return st;

@@ -492,22 +492,28 @@ void tb__otlp_oi_messages(const msg_list *l, const char *prefix, bool positional
 /* ---- GenAI: [{"role":…, "parts":[…], "finish_reason":…}] -----------------
  * Parts: {"type":"text","content"}, {"type":"tool_call","id","name",
  * "arguments"}, {"type":"tool_call_response","id","response"};
- * finish_reason on output messages only. */
-static cJSON *genai_part(const char *type)
+ * finish_reason on output messages only. Written straight as text (the
+ * bytes cJSON printed of the same objects, built as trees before). */
+
+/* ,"key":value — value as JSON, or null when it has none */
+static void put_member(tb__buf *b, const char *key, const cJSON *v)
 {
-    cJSON *p = cJSON_CreateObject();
-    if (p && !cJSON_AddStringToObject(p, "type", type)) {
-        cJSON_Delete(p);
-        return NULL;
-    }
-    return p;
+    tb__buf_puts(b, ",\"");
+    tb__buf_puts(b, key);
+    tb__buf_puts(b, "\":");
+    if (has_value(v))
+        tb__json_write(b, v);
+    else
+        tb__buf_puts(b, "null");
 }
 
-static bool text_part(cJSON *parts, const char *text)
+static void text_part(tb__buf *b, bool *first, const char *text)
 {
-    cJSON *p = genai_part("text");
-    bool ok = p && cJSON_AddStringToObject(p, "content", text);
-    return push(parts, p) && ok;
+    tb__buf_puts(b,
+                 *first ? "{\"type\":\"text\",\"content\":" : ",{\"type\":\"text\",\"content\":");
+    tb__json_write_str(b, text);
+    tb__buf_puts(b, "}");
+    *first = false;
 }
 
 /* GenAI's values: stop, length, content_filter, tool_call, error. */
@@ -521,79 +527,75 @@ static const char *finish_reason(const msg *m)
     return fr;
 }
 
-static bool genai_message(cJSON *out, const msg *m, bool output)
+static void genai_message(tb__buf *b, const msg *m, bool output)
 {
-    cJSON *obj = cJSON_CreateObject();
-    cJSON *parts = cJSON_CreateArray();
-    bool ok = obj && parts;
     const char *role = m->role;
     const cJSON *content = m->content;
-    ok = ok && cJSON_AddStringToObject(obj, "role", role ? role : (output ? "assistant" : "user"));
-    if (ok && role && strcmp(role, "tool") == 0) {
-        cJSON *p = genai_part("tool_call_response");
-        ok = p && add_copy(p, "id", m->tool_call_id) && add_copy(p, "response", content);
-        ok = push(parts, p) && ok;
-    } else if (ok && cJSON_IsString(content)) {
-        ok = text_part(parts, content->valuestring);
-    } else if (ok && cJSON_IsArray(content)) {
+    tb__buf_puts(b, "{\"role\":");
+    tb__json_write_str(b, role ? role : (output ? "assistant" : "user"));
+    if (output) {
+        tb__buf_puts(b, ",\"finish_reason\":");
+        tb__json_write_str(b, finish_reason(m));
+    }
+    tb__buf_puts(b, ",\"parts\":[");
+    bool first = true;
+    if (role && strcmp(role, "tool") == 0) {
+        tb__buf_puts(b, "{\"type\":\"tool_call_response\"");
+        put_member(b, "id", m->tool_call_id);
+        put_member(b, "response", content);
+        tb__buf_puts(b, "}");
+        first = false;
+    } else if (cJSON_IsString(content)) {
+        text_part(b, &first, content->valuestring);
+    } else if (cJSON_IsArray(content)) {
         const cJSON *part;
         cJSON_ArrayForEach(part, content)
         {
             const char *text = part_text(part);
-            if (text && !(ok = text_part(parts, text)))
-                break;
+            if (text)
+                text_part(b, &first, text);
         }
-    } else if (ok && gets(content, "text")) {
-        ok = text_part(parts, gets(content, "text"));
+    } else if (gets(content, "text")) {
+        text_part(b, &first, gets(content, "text"));
     }
-    for (const cJSON *tc = ok ? first_call(m) : NULL; tc; tc = next_call(m, tc)) {
+    for (const cJSON *tc = first_call(m); tc && !b->failed; tc = next_call(m, tc)) {
         tool_call c;
         read_call(m, tc, &c);
-        cJSON *p = genai_part("tool_call");
-        ok = p && add_copy(p, "id", c.id) && add_copy(p, "name", c.name);
+        tb__buf_puts(b, first ? "{\"type\":\"tool_call\"" : ",{\"type\":\"tool_call\"");
+        first = false;
+        put_member(b, "id", c.id);
+        put_member(b, "name", c.name);
         /* arguments: the parsed object when the string is JSON */
         cJSON *parsed =
             cJSON_IsString(c.arguments)
                 ? tb__json_parse(c.arguments->valuestring, strlen(c.arguments->valuestring) + 1)
                 : NULL;
-        if (ok && parsed) {
-            ok = cJSON_AddItemToObject(p, "arguments", parsed);
-            if (!ok)
-                cJSON_Delete(parsed);
-        } else {
-            cJSON_Delete(parsed);
-            ok = ok && add_copy(p, "arguments", c.arguments);
-        }
-        ok = push(parts, p) && ok;
-        if (!ok)
-            break;
+        put_member(b, "arguments", parsed ? parsed : c.arguments);
+        cJSON_Delete(parsed);
+        tb__buf_puts(b, "}");
     }
-    if (ok && output)
-        ok = cJSON_AddStringToObject(obj, "finish_reason", finish_reason(m)) != NULL;
-    if (ok) {
-        ok = cJSON_AddItemToObject(obj, "parts", parts);
-        if (ok)
-            parts = NULL;
-    }
-    cJSON_Delete(parts);
-    if (!ok) {
-        cJSON_Delete(obj);
-        return false;
-    }
-    return push(out, obj);
+    tb__buf_puts(b, "]}");
 }
 
 void tb__otlp_genai_messages(const msg_list *l, const char *key, bool output, tb__otlp_attrs *a)
 {
     if (known_messages(l) == 0 && !l->complete)
         return;
-    cJSON *out = cJSON_CreateArray();
-    bool ok = out != NULL;
-    for (size_t i = 0; ok && i < l->n; i++)
-        ok = l->m[i].unknown || genai_message(out, &l->m[i], output);
-    if (ok)
-        tb__otlp_attr_json(a, key, out);
-    else
+    tb__buf *b = &a->scratch;
+    b->len = 0;
+    tb__buf_puts(b, "[");
+    bool first = true;
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->m[i].unknown)
+            continue;
+        if (!first)
+            tb__buf_puts(b, ",");
+        genai_message(b, &l->m[i], output);
+        first = false;
+    }
+    tb__buf_puts(b, "]");
+    if (b->failed)
         tb__otlp_attr_fail(a);
-    cJSON_Delete(out);
+    else
+        tb__otlp_attr_strn(a, key, b->data, b->len);
 }

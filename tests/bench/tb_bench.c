@@ -1152,8 +1152,8 @@ static void latency_run(tb_durability d, int64_t pace_ns, const char *label)
     snprintf(what, sizeof what, "tb_span_end latency, %s%s (%zu spans, %.0f spans/s)", mode_name(d),
              label, l.n, (double)l.n / ((double)el / 1e9));
     if (d == TB_DURABILITY_ASYNC) {
-        snprintf(target, sizeof target, "p99 ≤ 20 µs");
-        verdict = met(p99 <= 20.0);
+        snprintf(target, sizeof target, "p99 ≤ 15 µs");
+        verdict = met(p99 <= 15.0);
     }
     row("3", what, target, verdict, "p50 %.1f µs, p99 %.1f µs, p99.9 %.1f µs, max %.1f ms", p50,
         p99, p999, l.n ? (double)l.s[l.n - 1] / 1e6 : 0.0);

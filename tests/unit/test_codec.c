@@ -122,6 +122,24 @@ static cJSON *check_span(const tb_span *s, const tb_trace *t, const tb_span *par
     assert_int_equal(tb_span_export_json(s, &json), TB_OK);
     assert_non_null(json);
 
+    /* the export is written as text (span.c), not printed from a tree: it
+     * must be the text cJSON prints of it, keys in the SDK's order */
+    cJSON *tree = cJSON_Parse(json);
+    assert_non_null(tree);
+    char *canon = cJSON_PrintUnformatted(tree);
+    assert_string_equal(json, canon);
+    cJSON_free(canon);
+    static const char *const order[] = {"object",    "id",         "trace_id",
+                                        "parent_id", "started_at", "ended_at",
+                                        "span_data", "error",      "metadata"};
+    size_t k = 0;
+    for (const cJSON *c = tree->child; c; c = c->next, k++) {
+        assert_true(k < sizeof order / sizeof order[0]);
+        assert_string_equal(c->string, order[k]);
+    }
+    assert_true(k >= 8);
+    cJSON_Delete(tree);
+
     tb__record rec;
     decode_ok(&rec, json);
     assert_false(rec.is_trace);
