@@ -17,10 +17,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
+/* cJSON_GetObjectItemCaseSensitive (the first member of that name), with
+ * the first byte compared before strcmp is called: the readers look up
+ * hundreds of keys a batch, and the call per member was most of the time. */
 static inline const cJSON *get(const cJSON *o, const char *key)
 {
-    return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
+    if (!cJSON_IsObject(o))
+        return NULL;
+    for (const cJSON *c = o->child; c && c->string; c = c->next) /* cJSON stops at a nameless one */
+        if (c->string[0] == key[0] && strcmp(c->string, key) == 0)
+            return c;
+    return NULL;
 }
 
 static inline const char *gets(const cJSON *o, const char *key)
