@@ -68,14 +68,7 @@ static void batch_clear(batch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
         tb_record *r = &b->rec[i];
-        free((void *)r->kind);
-        free((void *)r->trace_id);
-        free((void *)r->span_id);
-        free((void *)r->parent_id);
-        free((void *)r->type);
-        free((void *)r->name);
-        free((void *)r->started_at);
-        free((void *)r->ended_at);
+        free((void *)r->kind); /* the columns' one block (copy_columns) */
         free((void *)r->body);
         free(b->dead_reason[i]);
     }
@@ -92,9 +85,34 @@ static void batch_free(batch *b)
     memset(b, 0, sizeof *b);
 }
 
-static char *dup_str(const char *t)
+/* A row's text columns, copied into one block that starts with `kind`
+ * (never NULL in a row), so a record costs one allocation, not eight.
+ * false: out of memory (then r->kind is NULL and nothing is held). */
+static bool copy_columns(tb_record *r, const tb_record *src)
 {
-    return t ? tb__strdup(t) : NULL;
+    const char *from[8] = {src->kind, src->trace_id, src->span_id,    src->parent_id,
+                           src->type, src->name,     src->started_at, src->ended_at};
+    const char **to[8] = {&r->kind, &r->trace_id, &r->span_id,    &r->parent_id,
+                          &r->type, &r->name,     &r->started_at, &r->ended_at};
+    size_t len[8], total = 0;
+    for (int i = 0; i < 8; i++) {
+        len[i] = from[i] ? strlen(from[i]) + 1 : 0;
+        total += len[i];
+        *to[i] = NULL;
+    }
+    if (!src->kind)
+        return false;
+    char *p = tb__malloc(total);
+    if (!p)
+        return false;
+    for (int i = 0; i < 8; i++) {
+        if (!from[i])
+            continue;
+        memcpy(p, from[i], len[i]);
+        *to[i] = p;
+        p += len[i];
+    }
+    return true;
 }
 
 static bool batch_reserve(batch *b, size_t n)
@@ -139,14 +157,7 @@ static int read_row(void *ctx, const tb_record *src, const char *created_at)
         return 1;
     tb_record *r = &b->rec[b->n];
     *r = *src;
-    r->kind = dup_str(src->kind);
-    r->trace_id = dup_str(src->trace_id);
-    r->span_id = dup_str(src->span_id);
-    r->parent_id = dup_str(src->parent_id);
-    r->type = dup_str(src->type);
-    r->name = dup_str(src->name);
-    r->started_at = dup_str(src->started_at);
-    r->ended_at = dup_str(src->ended_at);
+    copy_columns(r, src);
     r->body = src->body ? tb__strndup(src->body, src->body_len) : NULL;
     b->dead[b->n] = 0;
     b->dead_status[b->n] = 0;

@@ -159,10 +159,14 @@ tb_status tb__delivery_read(sqlite3 *db, const char *name, bool requeued, int li
 #define COLS TB__RECORD_COLS("r.") ", r.created_at"
     const char *sql = requeued ? "SELECT " COLS " FROM requeued q JOIN records r ON r.seq = q.seq "
                                  "WHERE q.destination = ?1 ORDER BY r.seq LIMIT ?2"
+                               /* the per-row dead-letter probe only when the
+                                * destination has dead letters at all (the first
+                                * subquery runs once; OR stops at a true left side) */
                                : "SELECT " COLS " FROM records r WHERE r.seq > (SELECT cursor "
-                                 "FROM destinations WHERE name = ?1) AND NOT EXISTS (SELECT 1 "
-                                 "FROM dead_letters x WHERE x.destination = ?1 AND x.seq = "
-                                 "r.seq) ORDER BY r.seq LIMIT ?2";
+                                 "FROM destinations WHERE name = ?1) AND (NOT EXISTS (SELECT 1 "
+                                 "FROM dead_letters WHERE destination = ?1) OR NOT EXISTS "
+                                 "(SELECT 1 FROM dead_letters x WHERE x.destination = ?1 AND "
+                                 "x.seq = r.seq)) ORDER BY r.seq LIMIT ?2";
 #undef COLS
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
