@@ -87,6 +87,12 @@ bool tb__valid_id(const char *s);
  * 1: *out (tb__malloc'd, *out_len bytes) holds the rewritten text; 0: there
  * was nothing to rewrite; -1: out of memory. */
 int tb__json_tolerate(const char *json, size_t len, char **out, size_t *out_len);
+/* Code point cp (at most 0x10FFFF) as UTF-8 at out (1 to 4 bytes); the
+ * number written. */
+size_t tb__utf8_put(unsigned long cp, char *out);
+/* The byte a JSON escape \c stands for (b f n r t " \ /), or -1 (u, and
+ * anything else, is the caller's). */
+int tb__json_escape_byte(int c);
 /* Is [s, s+len) valid UTF-8? On failure *bad_at is the byte offset. */
 bool tb__utf8_valid(const char *s, size_t len, size_t *bad_at);
 
@@ -126,6 +132,9 @@ typedef struct tb__buf {
     size_t cap;
     bool failed; /* an append ran out of memory */
 } tb__buf;
+/* Room for n more bytes (and the NUL kept after them) at b->data + b->len,
+ * or NULL when memory runs out (b->failed is then set). */
+char *tb__buf_reserve(tb__buf *b, size_t n);
 void tb__buf_append(tb__buf *b, const void *data, size_t n);
 void tb__buf_puts(tb__buf *b, const char *s);
 void tb__buf_printf(tb__buf *b, const char *fmt, ...) TB__PRINTF(2, 3);

@@ -88,26 +88,7 @@ static size_t utf16_escape(const unsigned char *s, const unsigned char *close, u
         cp = 0x10000 + (((cp & 0x3FF) << 10) | (lo & 0x3FF));
         len = 12;
     }
-    unsigned char *o = *out;
-    if (cp < 0x80) {
-        o[0] = (unsigned char)cp;
-        *out = o + 1;
-    } else if (cp < 0x800) {
-        o[0] = (unsigned char)(0xC0 | (cp >> 6));
-        o[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        *out = o + 2;
-    } else if (cp < 0x10000) {
-        o[0] = (unsigned char)(0xE0 | (cp >> 12));
-        o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        *out = o + 3;
-    } else {
-        o[0] = (unsigned char)(0xF0 | (cp >> 18));
-        o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-        o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        o[3] = (unsigned char)(0x80 | (cp & 0x3F));
-        *out = o + 4;
-    }
+    *out += tb__utf8_put(cp, (char *)*out);
     return len;
 }
 
@@ -152,35 +133,10 @@ static char *parse_string(parser *p)
             continue;
         }
         size_t len = 2;
-        switch (i[1]) {
-        case 'b':
-            *o++ = '\b';
-            break;
-        case 'f':
-            *o++ = '\f';
-            break;
-        case 'n':
-            *o++ = '\n';
-            break;
-        case 'r':
-            *o++ = '\r';
-            break;
-        case 't':
-            *o++ = '\t';
-            break;
-        case '"':
-        case '\\':
-        case '/':
-            *o++ = i[1];
-            break;
-        case 'u':
-            len = utf16_escape(i, q, &o);
-            if (!len) {
-                cJSON_free(out);
-                return NULL;
-            }
-            break;
-        default:
+        int e = tb__json_escape_byte(i[1]);
+        if (e >= 0) {
+            *o++ = (unsigned char)e;
+        } else if (i[1] != 'u' || !(len = utf16_escape(i, q, &o))) {
             cJSON_free(out);
             return NULL;
         }

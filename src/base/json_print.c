@@ -14,34 +14,9 @@
 #include <math.h>
 #include <string.h>
 
-/* Room for n more bytes (and the terminating NUL tb__buf keeps); NULL when
- * memory runs out (b->failed is then set). */
-static char *reserve(tb__buf *b, size_t n)
-{
-    if (b->failed)
-        return NULL;
-    if (n > SIZE_MAX / 2 - b->len) {
-        b->failed = true;
-        return NULL;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = tb__realloc(b->data, cap);
-        if (!p) {
-            b->failed = true;
-            return NULL;
-        }
-        b->data = p;
-        b->cap = cap;
-    }
-    return b->data + b->len;
-}
-
 static void put(tb__buf *b, const char *s, size_t n)
 {
-    char *p = reserve(b, n);
+    char *p = tb__buf_reserve(b, n);
     if (!p)
         return;
     memcpy(p, s, n);
@@ -51,7 +26,7 @@ static void put(tb__buf *b, const char *s, size_t n)
 
 static void put_char(tb__buf *b, char c)
 {
-    char *p = reserve(b, 1);
+    char *p = tb__buf_reserve(b, 1);
     if (!p)
         return;
     *p = c;
@@ -89,7 +64,7 @@ void tb__json_write_str(tb__buf *b, const char *str)
     size_t n = 0, out = 0;
     for (; s[n]; n++)
         out += esc_len[s[n]];
-    char *p = reserve(b, out + 2);
+    char *p = tb__buf_reserve(b, out + 2);
     if (!p)
         return;
     *p++ = '"';

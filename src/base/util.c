@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -604,6 +605,52 @@ int tb__json_tolerate(const char *json, size_t len, char **out, size_t *out_len)
     return 1;
 }
 
+size_t tb__utf8_put(unsigned long cp, char *out)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+int tb__json_escape_byte(int c)
+{
+    switch (c) {
+    case 'b':
+        return '\b';
+    case 'f':
+        return '\f';
+    case 'n':
+        return '\n';
+    case 'r':
+        return '\r';
+    case 't':
+        return '\t';
+    case '"':
+    case '\\':
+    case '/':
+        return c;
+    default:
+        return -1;
+    }
+}
+
 bool tb__utf8_valid(const char *str, size_t len, size_t *bad_at)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -741,10 +788,14 @@ bool tb__parse_size(const char *s, int64_t *bytes)
 
 /* ---- buffer ---- */
 
-void tb__buf_append(tb__buf *b, const void *data, size_t n)
+char *tb__buf_reserve(tb__buf *b, size_t n)
 {
     if (b->failed)
-        return;
+        return NULL;
+    if (n > SIZE_MAX / 2 - b->len) {
+        b->failed = true;
+        return NULL;
+    }
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->len + n + 1)
@@ -752,11 +803,18 @@ void tb__buf_append(tb__buf *b, const void *data, size_t n)
         char *p = tb__realloc(b->data, cap);
         if (!p) {
             b->failed = true;
-            return;
+            return NULL;
         }
         b->data = p;
         b->cap = cap;
     }
+    return b->data + b->len;
+}
+
+void tb__buf_append(tb__buf *b, const void *data, size_t n)
+{
+    if (!tb__buf_reserve(b, n))
+        return;
     memcpy(b->data + b->len, data, n);
     b->len += n;
     b->data[b->len] = '\0';
