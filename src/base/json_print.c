@@ -139,17 +139,18 @@ static void write_number(tb__buf *b, const cJSON *item)
         write_int(b, item->valueint);
         return;
     }
-    /* NaN, infinities and fractions: cJSON's own rule, from cJSON */
+    /* NaN, infinities and fractions: cJSON's own rule, from cJSON, into a
+     * buffer of ours (cJSON's own print allocates twice a number, which
+     * inside a JSON pool is never given back) */
     cJSON copy = *item;
     copy.next = copy.prev = copy.child = NULL;
     copy.string = NULL;
-    char *text = cJSON_PrintUnformatted(&copy);
-    if (!text) {
+    char text[64]; /* cJSON prints a number in at most 25 bytes */
+    if (!cJSON_PrintPreallocated(&copy, text, (int)sizeof text, 0)) {
         b->failed = true;
         return;
     }
     put(b, text, strlen(text));
-    cJSON_free(text);
 }
 
 void tb__json_write(tb__buf *b, const cJSON *item)

@@ -24,6 +24,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "json_print.h"
 #include "record.h"
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -1002,6 +1003,38 @@ static void test_iso8601_against_gmtime(void **state)
     }
 }
 
+/* The printer writes fractions, -0, NaN and 1e300 as cJSON does, and
+ * allocates nothing for them: inside a JSON pool (the OTLP encoder's) an
+ * allocation per number is never given back, and a batch of float arrays
+ * once filled the pool (a review found it). */
+static void test_json_print_numbers(void **state)
+{
+    (void)state;
+    tb__json_init();
+    cJSON *arr = cJSON_CreateArray();
+    assert_non_null(arr);
+    for (int i = 0; i < 1000; i++)
+        assert_true(cJSON_AddItemToArray(arr, cJSON_CreateNumber((i - 500) * 0.37 + 0.001)));
+    cJSON_AddItemToArray(arr, cJSON_CreateNumber(-0.0));
+    cJSON_AddItemToArray(arr, cJSON_CreateNumber(1e300));
+    cJSON_AddItemToArray(arr, cJSON_CreateNumber(0.30000000000000004));
+    cJSON_AddItemToArray(arr, cJSON_CreateNumber(2147483647.0));
+    cJSON_AddItemToArray(arr, cJSON_CreateNumber(-2147483648.0));
+    char *want = cJSON_PrintUnformatted(arr);
+    assert_non_null(want);
+    tb__buf b = {0};
+    assert_non_null(tb__buf_reserve(&b, strlen(want) + 1));
+    tb__alloc_fail_after(-1); /* from here, count the allocations */
+    tb__json_write(&b, arr);
+    long allocs = tb__alloc_fail_after(-1);
+    assert_false(b.failed);
+    assert_string_equal(b.data, want);
+    assert_int_equal(allocs, 0);
+    tb__buf_free(&b);
+    cJSON_free(want);
+    cJSON_Delete(arr);
+}
+
 /* ---- misuse ------------------------------------------------------------- */
 
 static void test_end_twice_and_after_trace_end(void **state)
@@ -1197,6 +1230,7 @@ int main(void)
         cmocka_unit_test(test_scanner_stack),
         cmocka_unit_test_setup_teardown(test_parse_iso8601, setup, teardown),
         cmocka_unit_test(test_iso8601_against_gmtime),
+        cmocka_unit_test(test_json_print_numbers),
         cmocka_unit_test_setup_teardown(test_end_twice_and_after_trace_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_null_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tracing_disabled, setup, teardown),
