@@ -162,9 +162,12 @@ static bool parse_number(parser *p, cJSON *item)
     char small[64], *num = small;
     if (n >= sizeof small && !(num = tb__malloc(n + 1)))
         return false;
-    char point = localeconv()->decimal_point[0];
-    for (size_t i = 0; i < n; i++)
-        num[i] = p->at[i] == '.' ? point : (char)p->at[i];
+    char point = 0; /* the locale's, asked only for a number that has a '.' */
+    for (size_t i = 0; i < n; i++) {
+        num[i] = (char)p->at[i];
+        if (num[i] == '.')
+            num[i] = point ? point : (point = localeconv()->decimal_point[0]);
+    }
     num[n] = '\0';
     char *after = NULL;
     double d = strtod(num, &after);
