@@ -40,7 +40,7 @@ static Tbotlp__AnyValue *attr_new(tb__otlp_attrs *a, const char *key, bool key_l
     }
     kvbox *b = tb__otlp_arena_alloc(a->ar, sizeof *b);
     /* a literal is ours and outlives the request: protobuf-c only reads it */
-    char *k = key_lit ? (char *)(uintptr_t)key : tb__otlp_arena_cstr(a->ar, key);
+    char *k = key_lit && key ? (char *)(uintptr_t)key : tb__otlp_arena_cstr(a->ar, key);
     if (!b || !k) {
         a->failed = true;
         return NULL;
