@@ -386,6 +386,7 @@ class TestNonFiniteAndSurrogates(Stored):
         t = sdk.Trace(self.p, "w", metadata={"loop": loop, "n": NAN})
         with self.assertLogs("tracebox", level="ERROR"):
             t.start()  # must not raise (nor recurse forever)
+            self.p.force_flush()  # async: encoded (and logged) on the writer thread
         self.assertEqual(self.p.stats["failed"], 1)
         self.assertEqual(rows(self.db, "SELECT seq FROM records"), [])
 
