@@ -289,6 +289,11 @@ static bool parse_value(parser *p, cJSON *item)
     }
 }
 
+cJSON *tb__json_parse_str(const char *s)
+{
+    return s ? tb__json_parse(s, strlen(s) + 1) : NULL;
+}
+
 cJSON *tb__json_parse(const char *text, size_t len)
 {
     if (!text || len == 0)

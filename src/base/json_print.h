@@ -32,5 +32,8 @@ char *tb__json_print(const cJSON *item);
  * tb__json_pool_begin/_end from the pool; free it with cJSON_Delete as any
  * cJSON tree. */
 cJSON *tb__json_parse(const char *text, size_t len);
+/* The tree cJSON_Parse(s) makes: s with its NUL, which cJSON reads as one
+ * more byte of white space. */
+cJSON *tb__json_parse_str(const char *s);
 
 #endif

@@ -368,6 +368,22 @@ static void export_into(tb__buf *b, const tb_span *s, const char *started, const
     tb__buf_puts(b, "}");
 }
 
+/* The export as a new string (*len its length), NULL when memory runs out
+ * (the error is set). ended: NULL while the span is open. */
+static char *export_text(const tb_span *s, const char *started, const char *ended, size_t *len)
+{
+    tb__buf b = {0};
+    export_into(&b, s, started, ended);
+    if (b.failed) {
+        tb__buf_free(&b);
+        tb__set_error(TB_NOMEM, "out of memory exporting a span");
+        return NULL;
+    }
+    if (len)
+        *len = b.len;
+    return b.data;
+}
+
 tb_status tb_span_export_json(const tb_span *s, char **out)
 {
     if (!out)
@@ -381,14 +397,8 @@ tb_status tb_span_export_json(const tb_span *s, char **out)
     tb__iso8601(s->started_us, started);
     if (s->ended_us)
         tb__iso8601(s->ended_us, ended);
-    tb__buf b = {0};
-    export_into(&b, s, started, s->ended_us ? ended : NULL);
-    if (b.failed) {
-        tb__buf_free(&b);
-        return tb__set_error(TB_NOMEM, "out of memory exporting a span");
-    }
-    *out = b.data;
-    return TB_OK;
+    *out = export_text(s, started, s->ended_us ? ended : NULL, NULL);
+    return *out ? TB_OK : TB_NOMEM;
 }
 
 tb_status tb__span_record(const tb_span *s, tb__record *rec, char **body, size_t *len)
@@ -401,14 +411,8 @@ tb_status tb__span_record(const tb_span *s, tb__record *rec, char **body, size_t
     char started[40], ended[40];
     tb__iso8601(s->started_us, started);
     tb__iso8601(s->ended_us, ended);
-    tb__buf b = {0};
-    export_into(&b, s, started, s->ended_us ? ended : NULL);
-    if (b.failed) {
-        tb__buf_free(&b);
-        return tb__set_error(TB_NOMEM, "out of memory exporting a span");
-    }
-    *body = b.data;
-    *len = b.len;
+    if (!(*body = export_text(s, started, s->ended_us ? ended : NULL, len)))
+        return TB_NOMEM;
     rec->is_trace = false;
     rec->id = s->id;
     rec->span_id = s->id;

@@ -107,7 +107,7 @@ static void io_set(tb__otlp_attrs *a, io_val *v, const cJSON *item)
         while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
             p++;
         if (*p == '{' || *p == '[') {
-            cJSON *parsed = tb__json_parse(item->valuestring, strlen(item->valuestring) + 1);
+            cJSON *parsed = tb__json_parse_str(item->valuestring);
             v->json = parsed != NULL;
             cJSON_Delete(parsed);
         }

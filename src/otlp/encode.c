@@ -136,7 +136,7 @@ static trace_ref *trace_find(builder *b, const char *trace_id)
         if (strcmp(b->traces[i].id, trace_id) == 0)
             return &b->traces[i];
     char *text = b->opts->lookup ? b->opts->lookup(b->opts->lookup_ctx, trace_id) : NULL;
-    cJSON *root = text ? tb__json_parse(text, strlen(text) + 1) : NULL;
+    cJSON *root = text ? tb__json_parse_str(text) : NULL;
     tb__free_mem(text);
     if (root && !cJSON_IsObject(root)) {
         cJSON_Delete(root);

@@ -567,9 +567,7 @@ static void genai_message(tb__buf *b, const msg *m, bool output)
         put_member(b, "name", c.name);
         /* arguments: the parsed object when the string is JSON */
         cJSON *parsed =
-            cJSON_IsString(c.arguments)
-                ? tb__json_parse(c.arguments->valuestring, strlen(c.arguments->valuestring) + 1)
-                : NULL;
+            cJSON_IsString(c.arguments) ? tb__json_parse_str(c.arguments->valuestring) : NULL;
         put_member(b, "arguments", parsed ? parsed : c.arguments);
         cJSON_Delete(parsed);
         tb__buf_puts(b, "}");

@@ -199,12 +199,10 @@ void tb__otlp_trace_ctx_add(tb__otlp_trace_ctx *c, int64_t order, const cJSON *s
         if (cJSON_IsString(in)) {
             l->in = dup_or_null(in->valuestring, &c->failed);
         } else if (cJSON_IsArray(in) && cJSON_GetArraySize(in) > 0) {
-            char *json = tb__json_print(in);
-            l->in = dup_or_null(json, &c->failed);
+            l->in = tb__json_print(in);
             l->in_json = true;
-            if (!json)
+            if (!l->in)
                 c->failed = true;
-            cJSON_free(json);
         }
     }
     tb__buf b = {0};
