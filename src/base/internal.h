@@ -78,8 +78,18 @@ tb_status tb__new_span_id(char buf[40]);
 void tb__set_err(char *err, size_t size, const char *fmt, ...) TB__PRINTF(3, 4);
 /* Replace control characters in s with spaces, so the text stays one line. */
 void tb__one_line(char *s);
-/* The value of one hex digit, or -1. */
-int tb__hexval(char c);
+/* The value of one hex digit, or -1 (inline: ids are decoded a digit at a
+ * time, several ids a record, on the shipping path). */
+static inline int tb__hexval(char c)
+{
+    unsigned u = (unsigned char)c;
+    if (u - '0' < 10u)
+        return (int)(u - '0');
+    u |= 0x20u; /* 'A'..'F' -> 'a'..'f' */
+    if (u - 'a' < 6u)
+        return (int)(u - 'a' + 10);
+    return -1;
+}
 /* A trace or span id: any non-empty string (the SDKs accept caller ids). */
 bool tb__valid_id(const char *s);
 /* Rewrite what the SDKs write but JSON forbids: NaN / Infinity / -Infinity

@@ -504,17 +504,6 @@ void tb__one_line(char *s)
     }
 }
 
-int tb__hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool hex4(const char *p, const char *end, unsigned *out)
 {
     if (end - p < 4)

@@ -45,6 +45,7 @@
 #include "otlp/attrs.h"
 #include "json_print.h"
 #include "otlp/conventions.h"
+#include "otlp/fields.h"
 #include "otlp/ids.h"
 #include "otlp/json.h"
 #include "otlp/json_in.h"
@@ -68,6 +69,7 @@ typedef struct trace_ref {
     const cJSON *root;       /* NULL: looked up and not found */
     cJSON *owned;            /* the parsed lookup result */
     tb__otlp_trace_ctx *ctx; /* for agent spans; loaded on the first one */
+    uint64_t hash;           /* tb__otlp_id_hash(id): compared before the id */
     bool ctx_loaded;
 } trace_ref;
 
@@ -90,7 +92,7 @@ typedef struct builder {
 
 static const char *str_field(const cJSON *obj, const char *key)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    const cJSON *v = get(obj, key);
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
@@ -123,6 +125,7 @@ static trace_ref *trace_add(builder *b, const char *id, const cJSON *root, cJSON
     trace_ref *t = &b->traces[b->n_traces++];
     memset(t, 0, sizeof *t);
     t->id = id;
+    t->hash = tb__otlp_id_hash(id);
     t->root = root;
     t->owned = owned;
     return t;
@@ -132,8 +135,9 @@ static trace_ref *trace_add(builder *b, const char *id, const cJSON *root, cJSON
  * per id (a negative answer is remembered too). NULL: out of memory. */
 static trace_ref *trace_find(builder *b, const char *trace_id)
 {
+    uint64_t h = tb__otlp_id_hash(trace_id);
     for (size_t i = 0; i < b->n_traces; i++)
-        if (strcmp(b->traces[i].id, trace_id) == 0)
+        if (b->traces[i].hash == h && strcmp(b->traces[i].id, trace_id) == 0)
             return &b->traces[i];
     char *text = b->opts->lookup ? b->opts->lookup(b->opts->lookup_ctx, trace_id) : NULL;
     cJSON *root = text ? tb__json_parse_str(text) : NULL;
@@ -148,14 +152,6 @@ static trace_ref *trace_find(builder *b, const char *trace_id)
         return NULL;
     }
     return trace_add(b, id, root, root);
-}
-
-static uint64_t id_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
 }
 
 static const char *record_trace_id(const builder *b, size_t i)
@@ -186,7 +182,7 @@ static bool chains_build(builder *b)
             b->roots[i] && !is_otlp_record(&b->records[i]) ? record_trace_id(b, i) : NULL;
         if (!tid)
             continue;
-        size_t h = (size_t)id_hash(tid) & (b->n_heads - 1);
+        size_t h = (size_t)tb__otlp_id_hash(tid) & (b->n_heads - 1);
         while (b->chain_head[h] != SIZE_MAX && strcmp(record_trace_id(b, b->chain_head[h]), tid))
             h = (h + 1) & (b->n_heads - 1);
         if (b->chain_head[h] == SIZE_MAX)
@@ -202,7 +198,7 @@ static bool chains_build(builder *b)
 /* The first record of the batch of trace `id` (then chain_next), or SIZE_MAX. */
 static size_t chain_first(const builder *b, const char *id)
 {
-    size_t h = (size_t)id_hash(id) & (b->n_heads - 1);
+    size_t h = (size_t)tb__otlp_id_hash(id) & (b->n_heads - 1);
     while (b->chain_head[h] != SIZE_MAX) {
         if (strcmp(record_trace_id(b, b->chain_head[h]), id) == 0)
             return b->chain_head[h];
@@ -339,7 +335,7 @@ static Tbotlp__Span *build_span(builder *b, const tb_record *rec, const cJSON *r
     tb__otlp_span_view v;
     memset(&v, 0, sizeof v);
     v.span = root;
-    v.data = cJSON_GetObjectItemCaseSensitive(root, "span_data");
+    v.data = get(root, "span_data");
     if (!cJSON_IsObject(v.data))
         v.data = &empty_object;
     v.type = tb__otlp_effective_type(v.data);
@@ -351,7 +347,7 @@ static Tbotlp__Span *build_span(builder *b, const tb_record *rec, const cJSON *r
         stats->traces_missing++;
     if (strcmp(v.type, "agent") == 0 || !parent_id || !parent_id[0])
         agent_context(b, t, rec, &v);
-    const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
+    const cJSON *err = get(root, "error");
     v.error = cJSON_IsObject(err) ? err : NULL;
 
     char name[NAME_MAX_BYTES];
@@ -386,7 +382,7 @@ static Tbotlp__Span *build_span(builder *b, const tb_record *rec, const cJSON *r
         return s;
     }
     const char *msg = str_field(v.error, "message");
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(v.error, "data");
+    const cJSON *data = get(v.error, "data");
     Tbotlp__Span__Event *ev = tb__otlp_arena_alloc(&b->ar, sizeof *ev);
     Tbotlp__Span__Event **evs = tb__otlp_arena_alloc(&b->ar, sizeof *evs);
     if (!ev || !evs)
@@ -498,8 +494,8 @@ static bool build_otlp(builder *b, const tb_record *records, size_t n, unsigned 
                 stats->bad++;
             continue;
         }
-        const cJSON *res = cJSON_GetObjectItemCaseSensitive(root, "resource");
-        const cJSON *scope = cJSON_GetObjectItemCaseSensitive(root, "scope");
+        const cJSON *res = get(root, "resource");
+        const cJSON *scope = get(root, "scope");
         const char *rschema = schema_of(root, "resourceSchemaUrl");
         const char *sschema = schema_of(root, "scopeSchemaUrl");
         size_t k = 0, rgroup = SIZE_MAX;

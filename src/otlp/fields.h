@@ -1,12 +1,12 @@
 /*
  * otlp/fields.h — reading the fields of SDK export JSON (internal; for
- * conventions.c, llm.c, messages.c and trace_context.c).
+ * encode.c, conventions.c, llm.c, messages.c and trace_context.c).
  *
  * Every reader takes any cJSON (NULL, or not an object, reads as "absent")
  * so an extractor can chain them over span_data of any shape without a
  * check at each step. They are static inline with short names, an
  * exception to the tb__ prefix for shared internals: they are called a few
- * hundred times in these four files, read like the field access they are,
+ * hundred times in these five files, read like the field access they are,
  * and are visible nowhere else.
  */
 #ifndef TRACEBOX_OTLP_FIELDS_H

@@ -60,6 +60,11 @@ static size_t hex_run(const char *s)
     return n;
 }
 
+uint64_t tb__otlp_id_hash(const char *id)
+{
+    return fnv1a64(FNV_BASIS, id);
+}
+
 void tb__otlp_trace_id(const char *sdk, uint8_t out[16])
 {
     if (!sdk)

@@ -25,5 +25,7 @@
 
 void tb__otlp_trace_id(const char *sdk_trace_id, uint8_t out[16]);
 void tb__otlp_span_id(const char *sdk_span_id, uint8_t out[8]);
+/* FNV-1a-64 of an id (the first pass above): for tables of ids. */
+uint64_t tb__otlp_id_hash(const char *id);
 
 #endif

@@ -169,12 +169,39 @@ static size_t attrs_len(Tbotlp__KeyValue *const *kvs, size_t n)
     return total; /* one byte tags: fields 1..15 */
 }
 
+/* Each key's and string value's length is taken once here (put_key_value
+ * would take them three times more): attributes are most of the bytes. */
 static uint8_t *put_attrs(uint8_t *p, uint8_t tag, Tbotlp__KeyValue *const *kvs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
+        const Tbotlp__KeyValue *kv = kvs[i];
+        const Tbotlp__AnyValue *v = kv->value;
+        if (v && v->value_case != TBOTLP__ANY_VALUE__VALUE_STRING_VALUE) {
+            *p++ = tag;
+            p = put_varint(p, key_value_len(kv));
+            p = put_key_value(p, kv);
+            continue;
+        }
+        size_t kn = kv->key ? strlen(kv->key) : 0;
+        size_t vn = v && v->string_value ? strlen(v->string_value) : 0;
+        size_t av = field_len(vn); /* the AnyValue: tag 1, its string */
         *p++ = tag;
-        p = put_varint(p, key_value_len(kvs[i]));
-        p = put_key_value(p, kvs[i]);
+        p = put_varint(p, (kn ? field_len(kn) : 0) + (v ? field_len(av) : 0));
+        if (kn) {
+            *p++ = 0x0A;
+            p = put_varint(p, kn);
+            memcpy(p, kv->key, kn);
+            p += kn;
+        }
+        if (v) {
+            *p++ = 0x12;
+            p = put_varint(p, av);
+            *p++ = 0x0A;
+            p = put_varint(p, vn);
+            if (vn)
+                memcpy(p, v->string_value, vn);
+            p += vn;
+        }
     }
     return p;
 }

@@ -10,6 +10,7 @@
  * on to the outbox, through the send's host (exporters/otlp.c).
  */
 #include "otlp/encode.h"
+#include "otlp/ids.h"
 
 #include <string.h>
 
@@ -18,6 +19,7 @@
 typedef struct cache_entry {
     char *id;
     char *body;
+    uint64_t hash; /* of id: compared before it */
 } cache_entry;
 
 struct tb__otlp_trace_cache {
@@ -60,9 +62,10 @@ void tb__otlp_trace_cache_put(tb__otlp_trace_cache *c, const tb_record *records,
         if (!r->kind || strcmp(r->kind, "trace") != 0 || !r->trace_id || !r->body ||
             r->body_len > CACHE_MAX_BODY)
             continue;
+        uint64_t h = tb__otlp_id_hash(r->trace_id);
         cache_entry *slot = NULL;
         for (size_t k = 0; k < c->cap && !slot; k++)
-            if (c->e[k].id && strcmp(c->e[k].id, r->trace_id) == 0)
+            if (c->e[k].id && c->e[k].hash == h && strcmp(c->e[k].id, r->trace_id) == 0)
                 slot = &c->e[k];
         char *body = tb__strndup(r->body, r->body_len);
         if (!body)
@@ -83,6 +86,7 @@ void tb__otlp_trace_cache_put(tb__otlp_trace_cache *c, const tb_record *records,
         tb__free_mem(slot->body);
         slot->id = id;
         slot->body = body;
+        slot->hash = h;
     }
 }
 
@@ -90,8 +94,9 @@ char *tb__otlp_trace_cache_get(tb__otlp_trace_cache *c, const char *sdk_trace_id
 {
     if (!c || !sdk_trace_id)
         return NULL;
+    uint64_t h = tb__otlp_id_hash(sdk_trace_id);
     for (size_t k = 0; k < c->cap; k++)
-        if (c->e[k].id && strcmp(c->e[k].id, sdk_trace_id) == 0)
+        if (c->e[k].id && c->e[k].hash == h && strcmp(c->e[k].id, sdk_trace_id) == 0)
             return tb__strdup(c->e[k].body);
     return NULL;
 }
