@@ -22,7 +22,11 @@ Cases, each in a fresh child process, rounds interleaved, median shown
           every 0.2 s and exports batches of 128, calling export() on each)
   async, trace, normal, full
           tracebox OutboxProcessor in that durability (`trace` only where the
-          binding has it)
+          binding has it); the row names the encoder the binding used
+          (orjson when it is installed, else the json module)
+  async-json
+          tracebox `async` with TRACEBOX_PYTHON_JSON=stdlib: the json module's
+          encoder even where orjson is installed
 
 "drain" is the time after the last span until everything is handed over
 (force_flush: committed for tracebox; exported for batch) — the SDK's
@@ -68,8 +72,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 DEFAULT_BINDING = os.path.join(ROOT, "bindings", "python")
 DOUBLE_DIR = os.path.join(ROOT, "bindings", "python", "tests")
-ALL_MODES = ["none", "batch", "async", "trace", "normal", "full"]
-TRACEBOX_MODES = ["async", "trace", "normal", "full"]
+ALL_MODES = ["none", "batch", "async", "async-json", "trace", "normal", "full"]
+TRACEBOX_MODES = ["async", "async-json", "trace", "normal", "full"]
 perf = time.perf_counter
 
 MESSAGES = [
@@ -368,9 +372,14 @@ def child(spec):
         stored = lambda e=exp: e.items  # noqa: E731
         close = proc.shutdown
     else:
+        if mode == "async-json":
+            os.environ["TRACEBOX_PYTHON_JSON"] = "stdlib"
+            mode = "async"
         import tracebox
+        import tracebox.processor
 
         out["library"] = tracebox.library_version()
+        out["encoder"] = getattr(tracebox.processor, "JSON_ENCODER", "json")
         db = os.path.join(spec["tmp"], "%s-%d.db" % (mode, os.getpid()))
         try:
             proc = tracebox.OutboxProcessor(db, durability=mode)
@@ -631,7 +640,8 @@ def main():
                     name = ("BatchTraceProcessor" if "stand-in" not in r0.get("batch", "")
                             else "BatchTraceProcessor (stand-in)")
                 else:
-                    name = "tracebox `%s`%s" % (m, b[0])
+                    enc = res[(m, b)][0].get("encoder", "json").split()[0]
+                    name = "tracebox `%s` (%s)%s" % (m.replace("-json", ""), enc, b[0])
                 rows.append((name, summ[(m, b)]))
             print_table(title, rows, batch, none, is_async)
         print("\nµs/span: create + end of every span and trace, per span (wall time). × batch: "

@@ -112,12 +112,47 @@ except Exception:  # pragma: no cover - an interpreter without the C encoder
     _dumps = _json_encoder.encode
 _NONFINITE_KEY = {float("inf"): "Infinity", float("-inf"): "-Infinity"}
 
+# orjson, when the application has it (it is optional: `pip install orjson`),
+# encodes a record about four times faster than the json module, and the
+# async helper encodes on a thread that holds the GIL the application needs.
+# It writes what the json path writes, with two exceptions that keep the
+# value: a number in exponent form is written as orjson writes it (1e-7 for
+# 1e-07), and a float subclass is written as its float. Values are routed so
+# that nothing else differs: datetimes and dataclasses go to _json_default,
+# as in the json path; whatever orjson refuses (a lone surrogate, an integer
+# beyond 64 bits, a key that is not a string, nesting past 254 levels) takes
+# the json path. TRACEBOX_PYTHON_JSON=stdlib turns it off.
+try:
+    if os.environ.get("TRACEBOX_PYTHON_JSON", "").lower() == "stdlib":
+        raise ImportError("turned off")
+    import orjson as _orjson
+
+    _ORJSON_OPT = _orjson.OPT_PASSTHROUGH_DATETIME | _orjson.OPT_PASSTHROUGH_DATACLASS
+
+    def _orjson_default(o):
+        if isinstance(o, float):  # a float subclass (numpy.float64): its value
+            return float(o)
+        return _json_default(o)
+
+    def _fast_dumps(o, _d=_orjson.dumps, _default=_orjson_default, _opt=_ORJSON_OPT):
+        try:
+            return _d(o, default=_default, option=_opt)
+        except TypeError:  # orjson.JSONEncodeError: the json path decides
+            return None
+
+    _fast_dumps({"check": [1, 2.5, None, True, "x\u00e9"]})
+    JSON_ENCODER = "orjson %s" % getattr(_orjson, "__version__", "?")
+except Exception:
+    _fast_dumps = None
+    JSON_ENCODER = "json (the standard library)"
+
 # A response's JSON comes straight from pydantic's serializer (half the cost
 # of model_dump + json.dumps): the record is encoded with this string in its
 # place, then the text replaces it. The string has NULs and a random part: no
 # value in a record holds it.
 _SLOT = "\x00tracebox:raw:%s\x00" % uuid.uuid4().hex
 _SLOT_JSON = _dumps(_SLOT)
+_SLOT_JSON_BYTES = _SLOT_JSON.encode("ascii")
 
 
 def _sanitised(o, _active=None):
@@ -175,6 +210,12 @@ def _encode_record(record, raw=None):
             return bytes(record)
         if isinstance(record, str):
             return _utf8(record)
+    if _fast_dumps is not None:
+        data = _fast_dumps(record)
+        if data is not None:
+            if raw is not None:
+                data = data.replace(_SLOT_JSON_BYTES, _utf8(raw), 1)
+            return data
     try:
         text = _dumps(record)
     except (ValueError, TypeError, RecursionError):
