@@ -1,12 +1,14 @@
 """OutboxProcessor: an OpenAI Agents SDK TracingProcessor that writes every
 trace (at start) and span (at end) into a tracebox outbox file."""
 
+import array
 import atexit
 import collections
 import ctypes
 import dataclasses
 import json
 import json.encoder
+import itertools
 import logging
 import math
 import os
@@ -310,6 +312,18 @@ _MAX_BATCH = 512
 _INTS_PER_RESULT = ctypes.sizeof(_lib.PutResult) // ctypes.sizeof(ctypes.c_int)
 
 
+def _array_code(size):
+    """The `array` type code of an unsigned integer of `size` bytes."""
+    for code in "BHILQ":
+        if array.array(code).itemsize == size:
+            return code
+    raise RuntimeError("no array type code for %d-byte integers" % size)
+
+
+_SIZE_T_CODE = _array_code(ctypes.sizeof(ctypes.c_size_t))
+_PTR_CODE = _array_code(ctypes.sizeof(ctypes.c_void_p))
+
+
 class OutboxProcessor(_Base):
     """A TracingProcessor for the OpenAI Agents SDK (Python).
 
@@ -594,6 +608,10 @@ class OutboxProcessor(_Base):
             self._count("failed")
             logger.exception("%s.export() raised; record not stored", what)
             return None
+        return self._exported(obj, what, record)
+
+    def _exported(self, obj, what, record):
+        """_export() after obj.export() returned `record`."""
         if record is None:  # a NoOpTrace/NoOpSpan (tracing disabled)
             self._count("skipped")
             return None
@@ -924,7 +942,22 @@ class OutboxProcessor(_Base):
     def _encode_queued(self, obj, what):
         """A queued span or trace as the JSON text to store, or None (counted
         and logged: export() raised or returned None, or it did not encode)."""
-        got = self._export(obj, what)
+        try:
+            record = obj.export()
+        except Exception:
+            self._count("failed")
+            logger.exception("%s.export() raised; record not stored", what)
+            return None
+        # the helper's common case, without the layers below (they were a
+        # fifth of its time holding the GIL): a plain record, not a response
+        # span (which gains extension fields), that orjson encodes
+        if record.__class__ is dict and _fast_dumps is not None:
+            sd = record.get("span_data")
+            if not isinstance(sd, dict) or sd.get("type") != "response":
+                data = _fast_dumps(record)
+                if data is not None:
+                    return data
+        got = self._exported(obj, what, record)
         if got is None:
             return None
         try:
@@ -954,9 +987,21 @@ class OutboxProcessor(_Base):
                 )
                 self._results_cap = cap
             res = self._results
+            # one buffer and two arrays built in C (array, accumulate): a
+            # ctypes array made from n objects cost 0.65 µs a record of the
+            # helper's time holding the GIL
+            text = b"".join(batch)
+            lens = array.array(_SIZE_T_CODE, map(len, batch))
+            base = ctypes.cast(ctypes.c_char_p(text), ctypes.c_void_p).value
+            ptrs = array.array(_PTR_CODE, itertools.accumulate(lens, initial=base))
             st = self._lib.tb_outbox_put_json_many(
-                h, (ctypes.c_char_p * n)(*batch), (ctypes.c_size_t * n)(*map(len, batch)), n, res
+                h,
+                (ctypes.c_char_p * (n + 1)).from_buffer(ptrs),
+                (ctypes.c_size_t * n).from_buffer(lens),
+                n,
+                res,
             )
+            del text  # (alive until the call returned)
             if st != _lib.TB_OK:
                 err = _lib.decode(self._lib.tb_outbox_errmsg(h))
                 statuses = None
