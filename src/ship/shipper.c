@@ -620,6 +620,8 @@ void tb__engine_forget_statements(engine *e)
         sqlite3_finalize(e->host_stmts[i]);
         e->host_stmts[i] = NULL;
     }
+    /* and those delivery.c keeps on the connection */
+    tb__db_finalize_all(e->db);
 }
 
 tb_status tb__engine_reconnect(engine *e)

@@ -351,6 +351,35 @@ static void register_sqlite_hook(void)
     tb__fork_register(&sqlite_hook);
 }
 
+sqlite3_stmt *tb__db_stmt(sqlite3 *db, const char *sql, int *rc)
+{
+    for (sqlite3_stmt *s = sqlite3_next_stmt(db, NULL); s; s = sqlite3_next_stmt(db, s)) {
+        const char *text = sqlite3_sql(s);
+        if (text && text[0] == sql[0] && !sqlite3_stmt_busy(s) && strcmp(text, sql) == 0) {
+            sqlite3_reset(s);
+            sqlite3_clear_bindings(s);
+            *rc = SQLITE_OK;
+            return s;
+        }
+    }
+    sqlite3_stmt *s = NULL;
+    *rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+    if (*rc != SQLITE_OK) {
+        sqlite3_finalize(s);
+        return NULL;
+    }
+    return s;
+}
+
+void tb__db_finalize_all(sqlite3 *db)
+{
+    if (!db)
+        return;
+    sqlite3_stmt *s;
+    while ((s = sqlite3_next_stmt(db, NULL)) != NULL)
+        sqlite3_finalize(s);
+}
+
 void tb__db_close_quietly(sqlite3 *db)
 {
     if (!db)

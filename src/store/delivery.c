@@ -6,9 +6,12 @@
  * Design. The shipper (shipper.c) holds the policy — when to send, how to
  * split and bisect, how long to back off — and calls these to read and
  * record, inside its own transactions where a send's outcome must be one
- * commit. Statements are prepared per call: a batch is dozens to
- * thousands of records, so preparation is not the cost, and the file may
- * be migrated by another process between calls. Every write names the
+ * commit. Statements are kept on the connection (tb__db_stmt): the
+ * shipper runs these every batch, and preparing them again each time was a
+ * tenth of a batch for the file exporter; a file migrated by another
+ * process between calls makes SQLite prepare them again by itself. The
+ * connection's owner (the shipper engine) finalizes them before it closes
+ * the connection (tb__db_finalize_all). Every write names the
  * destination; the lease check (tb__delivery_lease_confirm) is how two
  * shippers of one destination never both record a batch.
  */
@@ -23,9 +26,9 @@
 /* Run `sql` with parameters by `fmt` (s: const char *, i: int64_t). */
 static tb_status exec_bind(sqlite3 *db, const char *sql, const char *what, const char *fmt, ...)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
+    int rc;
+    sqlite3_stmt *st = tb__db_stmt(db, sql, &rc);
+    if (!st)
         return tb__db_error(db, rc, what);
     va_list ap;
     va_start(ap, fmt);
@@ -37,23 +40,25 @@ static tb_status exec_bind(sqlite3 *db, const char *sql, const char *what, const
     }
     va_end(ap);
     rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? TB_OK : tb__db_error(db, rc, what);
+    tb_status status = rc == SQLITE_DONE || rc == SQLITE_ROW ? TB_OK : tb__db_error(db, rc, what);
+    sqlite3_reset(st);
+    return status;
 }
 
 /* Does `sql` (text parameters a, b, c; NULL: unbound) return a row? */
 static bool exists(sqlite3 *db, const char *sql, const char *a, const char *b, const char *c)
 {
-    sqlite3_stmt *s = NULL;
+    int rc;
+    sqlite3_stmt *s = tb__db_stmt(db, sql, &rc);
     bool found = false;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+    if (s) {
         const char *p[] = {a, b, c};
         for (int i = 0; i < 3; i++)
             if (p[i])
                 sqlite3_bind_text(s, i + 1, p[i], -1, SQLITE_STATIC);
         found = sqlite3_step(s) == SQLITE_ROW;
+        sqlite3_reset(s);
     }
-    sqlite3_finalize(s);
     return found;
 }
 
@@ -132,14 +137,15 @@ bool tb__delivery_backing_off(sqlite3 *db, const char *name, const char *now, co
 /* The one integer `sql` (one text parameter) returns, or `fallback`. */
 static int64_t one_int(sqlite3 *db, const char *sql, const char *name, int64_t fallback)
 {
-    sqlite3_stmt *st = NULL;
+    int rc;
+    sqlite3_stmt *st = tb__db_stmt(db, sql, &rc);
     int64_t v = fallback;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+    if (st) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW)
             v = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
     }
-    sqlite3_finalize(st);
     return v;
 }
 
@@ -168,9 +174,9 @@ tb_status tb__delivery_read(sqlite3 *db, const char *name, bool requeued, int li
                                  "(SELECT 1 FROM dead_letters x WHERE x.destination = ?1 AND "
                                  "x.seq = r.seq)) ORDER BY r.seq LIMIT ?2";
 #undef COLS
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
-    if (rc != SQLITE_OK)
+    int rc;
+    sqlite3_stmt *s = tb__db_stmt(db, sql, &rc);
+    if (!s)
         return tb__db_error(db, rc, "reading a batch");
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 2, limit);
@@ -182,8 +188,9 @@ tb_status tb__delivery_read(sqlite3 *db, const char *name, bool requeued, int li
             break;
         }
     }
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? TB_OK : tb__db_error(db, rc, "reading a batch");
+    tb_status st = rc == SQLITE_DONE ? TB_OK : tb__db_error(db, rc, "reading a batch");
+    sqlite3_reset(s);
+    return st;
 }
 
 tb_status tb__delivery_dead_letter(sqlite3 *db, const char *name, int64_t seq, const char *reason,
@@ -230,16 +237,17 @@ tb_status tb__delivery_retry_now(sqlite3 *db, const char *name)
 
 int64_t tb__delivery_next_attempt_us(sqlite3 *db, const char *name)
 {
-    sqlite3_stmt *s = NULL;
+    int rc;
+    sqlite3_stmt *s =
+        tb__db_stmt(db, "SELECT next_attempt_at FROM destinations WHERE name = ?1", &rc);
     int64_t us = 0;
-    if (sqlite3_prepare_v2(db, "SELECT next_attempt_at FROM destinations WHERE name = ?1", -1, &s,
-                           NULL) == SQLITE_OK) {
+    if (s) {
         sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
         if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0) &&
             !tb__parse_iso8601((const char *)sqlite3_column_text(s, 0), &us))
             us = 0;
+        sqlite3_reset(s);
     }
-    sqlite3_finalize(s);
     return us;
 }
 

@@ -1061,6 +1061,59 @@ static void test_put_tolerates_sdk_json(void **state)
     assert_non_null(strstr(body, "\"NaN \\ufffd x \\ufffd \\ud83d\\ude00\""));
 }
 
+/* tb__db_stmt keeps a statement on the connection: the same one comes back
+ * for the same text, a running one is never handed out twice, a file
+ * migrated by another connection in between does not break it, and
+ * tb__db_finalize_all lets the connection close. */
+static void test_statement_kept_on_the_connection(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    in_dir(path, sizeof path, "stmts.db");
+    sqlite3 *db = NULL;
+    assert_int_equal(tb__db_open(&db, path, 1000, 0, 0), TB_OK);
+    static const char q[] = "SELECT count(*) FROM records WHERE seq > ?1";
+    int rc = -1;
+    sqlite3_stmt *a = tb__db_stmt(db, q, &rc);
+    assert_non_null(a);
+    assert_int_equal(rc, SQLITE_OK);
+    sqlite3_bind_int(a, 1, 5);
+    assert_int_equal(sqlite3_step(a), SQLITE_ROW);
+    /* a is running: the same text gives another statement */
+    sqlite3_stmt *b = tb__db_stmt(db, q, &rc);
+    assert_non_null(b);
+    assert_ptr_not_equal(a, b);
+    sqlite3_reset(a);
+    sqlite3_reset(b);
+    /* reset: one of them comes back */
+    sqlite3_stmt *again = tb__db_stmt(db, q, &rc);
+    assert_true(again == a || again == b);
+    assert_int_equal(sqlite3_step(again), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(again, 0), 0);
+    sqlite3_reset(again);
+    /* another text, another statement */
+    sqlite3_stmt *c = tb__db_stmt(db, "SELECT 1", &rc);
+    assert_non_null(c);
+    assert_ptr_not_equal(c, a);
+    assert_ptr_not_equal(c, b);
+    /* bad SQL: NULL and the code */
+    assert_null(tb__db_stmt(db, "SELEKT 1", &rc));
+    assert_int_equal(rc, SQLITE_ERROR);
+    /* the schema changes under it (another connection): it still runs */
+    sqlite3 *other = NULL;
+    assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "CREATE TABLE operator_notes (x)", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(other);
+    sqlite3_stmt *d = tb__db_stmt(db, q, &rc);
+    assert_true(d == a || d == b);
+    assert_int_equal(sqlite3_step(d), SQLITE_ROW);
+    sqlite3_reset(d);
+    tb__db_finalize_all(db);
+    assert_null(sqlite3_next_stmt(db, NULL));
+    assert_int_equal(sqlite3_close(db), SQLITE_OK); /* SQLITE_BUSY if one were left */
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, st_tmp_setup, teardown)
@@ -1084,6 +1137,7 @@ int main(void)
         T(test_count_dropped),
         T(test_async_block_policy_loses_nothing),
         T(test_async_drop_policy_counts_drops),
+        T(test_statement_kept_on_the_connection),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
