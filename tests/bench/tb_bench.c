@@ -1086,13 +1086,45 @@ typedef struct lat_ctx {
     int64_t failed;
     int64_t pace_ns; /* 0: as fast as possible */
     int64_t next_at;
+    /* paced runs: the reference, timed halfway between two span ends */
+    int ref_iters;
+    int64_t *ref;
+    size_t nref;
 } lat_ctx;
+
+static volatile uint64_t g_ref_sink;
+
+/* The reference of a paced run: `iters` dependent multiply-adds, no memory
+ * touched, timed as tb_span_end is. Whatever stretches it is the machine
+ * (interrupts, the hypervisor), not the library. */
+static int64_t ref_work(int iters)
+{
+    int64_t t0 = now_ns();
+    uint64_t x = (uint64_t)t0;
+    for (int k = 0; k < iters; k++)
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    g_ref_sink = x;
+    return now_ns() - t0;
+}
+
+/* How many ref_work iterations take `ns`. */
+static int ref_iters_for(int64_t ns)
+{
+    int64_t el = ref_work(1000000);
+    int n = (int)((double)ns * 1e6 / (double)(el > 0 ? el : 1));
+    return n > 0 ? n : 1;
+}
 
 static tb_status timed_end(tb_span *span, void *ctx)
 {
     lat_ctx *l = ctx;
     if (l->pace_ns) {
         while (now_ns() < l->next_at)
+            ;
+        if (l->nref < l->cap)
+            l->ref[l->nref++] = ref_work(l->ref_iters);
+        int64_t half = l->next_at + l->pace_ns / 2;
+        while (now_ns() < half)
             ;
         l->next_at += l->pace_ns;
     }
@@ -1110,7 +1142,9 @@ static tb_status timed_end(tb_span *span, void *ctx)
     return st;
 }
 
-static void latency_run(tb_durability d, int64_t pace_ns, const char *label)
+/* Returns the p50 in ns. ref_ns: paced runs also time a reference of that
+ * length (see ref_work). */
+static int64_t latency_run(tb_durability d, int64_t pace_ns, const char *label, int64_t ref_ns)
 {
     char path[PATH_MAX], name[64];
     snprintf(name, sizeof name, "latency_%s.db", mode_name(d));
@@ -1127,6 +1161,12 @@ static void latency_run(tb_durability d, int64_t pace_ns, const char *label)
     if (!l.s || !l.g)
         die("out of memory");
     l.pace_ns = pace_ns;
+    if (pace_ns) {
+        l.ref_iters = ref_iters_for(ref_ns > 0 ? ref_ns : 2000);
+        l.ref = malloc(l.cap * sizeof *l.ref);
+        if (!l.ref)
+            die("out of memory");
+    }
     int64_t dur = (int64_t)(g_quick ? 1.5e9 : 5e9);
     progress("latency: tb_span_end, durability=%s%s...", mode_name(d), label);
     /* full/normal: after each conversation, as many raw one-row commits with
@@ -1208,22 +1248,35 @@ static void latency_run(tb_durability d, int64_t pace_ns, const char *label)
     if (d == TB_DURABILITY_FULL)
         row("3", "full tb_span_end p50 / raw FULL commit p50 (interleaved)", "≤ 1.5×",
             met(p50 <= 1.5 * raw_p50), "%.2f× (%.0f µs vs %.0f µs)", p50 / raw_p50, p50, raw_p50);
+    if (l.nref) {
+        qsort(l.ref, l.nref, sizeof *l.ref, cmp_i64);
+        snprintf(what, sizeof what,
+                 "  … reference: %d multiply-adds, paced and timed the same way, same run",
+                 l.ref_iters);
+        row("3", what, NULL, NULL, "p50 %.1f µs, p99 %.1f µs, p99.9 %.1f µs",
+            (double)pct(l.ref, l.nref, 0.5) / 1e3, (double)pct(l.ref, l.nref, 0.99) / 1e3,
+            (double)pct(l.ref, l.nref, 0.999) / 1e3);
+    }
     if (l.failed)
         progress("  %lld tb_span_end calls failed", (long long)l.failed);
+    int64_t p50_ns = l.n ? pct(l.s, l.n, 0.5) : 0;
     free(l.s);
     free(l.g);
+    free(l.ref);
+    return p50_ns;
 }
 
 static void section_latency(void)
 {
     if (g_mode < 0 || g_mode == TB_DURABILITY_FULL)
-        latency_run(TB_DURABILITY_FULL, 0, "");
+        latency_run(TB_DURABILITY_FULL, 0, "", 0);
     if (g_mode < 0 || g_mode == TB_DURABILITY_NORMAL)
-        latency_run(TB_DURABILITY_NORMAL, 0, "");
+        latency_run(TB_DURABILITY_NORMAL, 0, "", 0);
     if (g_mode < 0 || g_mode == TB_DURABILITY_ASYNC) {
-        latency_run(TB_DURABILITY_ASYNC, 0, ", unpaced");
-        /* an agent ends spans at a human pace: 2 000 spans/s is a busy one */
-        latency_run(TB_DURABILITY_ASYNC, 500000, ", paced 2k spans/s");
+        int64_t p50 = latency_run(TB_DURABILITY_ASYNC, 0, ", unpaced", 0);
+        /* an agent ends spans at a human pace: 2 000 spans/s is a busy one;
+         * beside it, a reference as long as the unpaced p50 */
+        latency_run(TB_DURABILITY_ASYNC, 500000, ", paced 2k spans/s", p50);
     }
 }
 
