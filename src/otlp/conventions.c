@@ -545,27 +545,46 @@ static void trace_attrs(const tb__otlp_span_view *v, unsigned conv, tb__otlp_att
         if (!getsn(v->span, "parent_id"))
             tb__otlp_attr_bool(a, "wandb.is_turn", true);
     }
-    if ((conv & OI) && (meta || span_meta)) {
-        /* the trace's metadata, with the span's own keys added */
-        cJSON *m = meta ? cJSON_Duplicate(meta, 1) : cJSON_CreateObject();
+    if ((conv & OI) && span_meta) {
+        /* the trace's metadata with the span's own keys added (a key once:
+         * the trace's, or the span's first), written as the merged object
+         * prints, without building it */
+        tb__buf b = {0};
+        tb__buf_puts(&b, "{");
         const cJSON *kv;
-        cJSON_ArrayForEach(kv, (m ? span_meta : NULL))
+        bool first = true;
+        cJSON_ArrayForEach(kv, meta)
         {
-            if (cJSON_GetObjectItemCaseSensitive(m, kv->string))
-                continue;
-            cJSON *c = cJSON_Duplicate(kv, 1);
-            if (!c || !cJSON_AddItemToObject(m, kv->string, c)) {
-                cJSON_Delete(c);
-                cJSON_Delete(m);
-                m = NULL;
-                break;
-            }
+            if (!first)
+                tb__buf_puts(&b, ",");
+            first = false;
+            tb__json_write_str(&b, kv->string);
+            tb__buf_puts(&b, ":");
+            tb__json_write(&b, kv);
         }
-        if (m && cJSON_GetArraySize(m) > 0)
-            tb__otlp_attr_json(a, "metadata", m);
-        else if (!m)
+        cJSON_ArrayForEach(kv, span_meta)
+        {
+            bool seen = get(meta, kv->string) != NULL;
+            for (const cJSON *e = span_meta->child; !seen && e != kv; e = e->next)
+                seen = strcmp(e->string, kv->string) == 0;
+            if (seen)
+                continue;
+            if (!first)
+                tb__buf_puts(&b, ",");
+            first = false;
+            tb__json_write_str(&b, kv->string);
+            tb__buf_puts(&b, ":");
+            tb__json_write(&b, kv);
+        }
+        tb__buf_puts(&b, "}");
+        if (b.failed)
             tb__otlp_attr_fail(a);
-        cJSON_Delete(m);
+        else
+            tb__otlp_attr_strn(a, "metadata", b.data, b.len);
+        tb__buf_free(&b);
+    } else if ((conv & OI) && meta && cJSON_GetArraySize(meta) > 0) {
+        /* the trace's metadata as it is: printed, not copied first */
+        tb__otlp_attr_json(a, "metadata", meta);
     }
     if (conv & LF) {
         tb__otlp_attr_str(a, "langfuse.trace.name", wf);

@@ -1800,6 +1800,40 @@ static void test_alloc_failures(void **state)
     batch_free(&b);
 }
 
+/* OpenInference `metadata`: the trace's metadata with the span's own keys
+ * added, a key once (the trace's value wins; of a key the span has twice,
+ * the first), as cJSON prints the merged object: the exact text. Without
+ * span metadata, the trace's as it is; with neither, none. */
+static void test_metadata_merge(void **state)
+{
+    (void)state;
+    static const char *trace =
+        "{\"object\":\"trace\",\"id\":\"" T1 "\",\"workflow_name\":\"w\","
+        "\"group_id\":null,\"metadata\":{\"a\":1,\"b\":\"x\\u00e9\",\"a\":2}}";
+    static const char *with_own =
+        "{\"object\":\"trace.span\",\"id\":\"span_" ID_TASK "\",\"trace_id\":\"" T1
+        "\",\"parent_id\":null,\"started_at\":\"" START "\",\"ended_at\":\"" END
+        "\",\"span_data\":{\"type\":\"custom\",\"name\":\"t\",\"data\":{}},\"error\":null,"
+        "\"metadata\":{\"b\":2,\"c\":[1,{\"k\":true}],\"c\":3,\"d\":null,\"e\":1.5}}";
+    static const char *without =
+        SPAN(ID_AGENT, T1, P(ID_TASK), "{\"type\":\"agent\",\"name\":\"A\"}");
+    batch b;
+    memset(&b, 0, sizeof b);
+    batch_add(&b, trace);
+    batch_add(&b, with_own);
+    batch_add(&b, without);
+    tb__otlp_options o = opts_for(TB__OTLP_CONV_OPENINFERENCE);
+    tb__buf out;
+    encode(&b, TB__OTLP_PROTOBUF, &o, &out, NULL);
+    Tbotlp__ExportTraceServiceRequest *req = decode(&out);
+    expect_s(span_of(req, ID_TASK), "metadata",
+             "{\"a\":1,\"b\":\"x\u00e9\",\"a\":2,\"c\":[1,{\"k\":true}],\"d\":null,\"e\":1.5}");
+    expect_s(span_of(req, ID_AGENT), "metadata", "{\"a\":1,\"b\":\"x\u00e9\",\"a\":2}");
+    tbotlp__export_trace_service_request__free_unpacked(req, NULL);
+    tb__buf_free(&out);
+    batch_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1818,6 +1852,7 @@ int main(void)
         cmocka_unit_test(test_response),
         cmocka_unit_test(test_traces_url),
         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_metadata_merge),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
