@@ -510,6 +510,16 @@ void tb__otlp_span_name(const tb__otlp_span_view *v, char *buf, size_t size)
 /* Trace-level and common attributes                                         */
 /* ------------------------------------------------------------------------ */
 
+/* ,"key":value (no comma after the opening brace) */
+static void merge_member(tb__buf *b, const cJSON *kv)
+{
+    if (b->len > 1)
+        tb__buf_puts(b, ",");
+    tb__json_write_str(b, kv->string);
+    tb__buf_puts(b, ":");
+    tb__json_write(b, kv);
+}
+
 static void trace_attrs(const tb__otlp_span_view *v, unsigned conv, tb__otlp_attrs *a)
 {
     const cJSON *tr = v->trace;
@@ -552,29 +562,17 @@ static void trace_attrs(const tb__otlp_span_view *v, unsigned conv, tb__otlp_att
         tb__buf b = {0};
         tb__buf_puts(&b, "{");
         const cJSON *kv;
-        bool first = true;
         cJSON_ArrayForEach(kv, meta)
         {
-            if (!first)
-                tb__buf_puts(&b, ",");
-            first = false;
-            tb__json_write_str(&b, kv->string);
-            tb__buf_puts(&b, ":");
-            tb__json_write(&b, kv);
+            merge_member(&b, kv);
         }
         cJSON_ArrayForEach(kv, span_meta)
         {
             bool seen = get(meta, kv->string) != NULL;
             for (const cJSON *e = span_meta->child; !seen && e != kv; e = e->next)
                 seen = strcmp(e->string, kv->string) == 0;
-            if (seen)
-                continue;
-            if (!first)
-                tb__buf_puts(&b, ",");
-            first = false;
-            tb__json_write_str(&b, kv->string);
-            tb__buf_puts(&b, ":");
-            tb__json_write(&b, kv);
+            if (!seen)
+                merge_member(&b, kv);
         }
         tb__buf_puts(&b, "}");
         if (b.failed)

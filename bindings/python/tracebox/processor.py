@@ -306,6 +306,7 @@ except Exception:  # the SDK is optional: the protocol is duck-typed
 
 
 _TB_BUSY = 7
+_RAISED = object()  # what _export_raw returns when export() raised
 # A batch the helper hands to tb_outbox_put_json_many at most: bounds how
 # long it holds the GIL building the arrays (the C call itself releases it).
 _MAX_BATCH = 512
@@ -599,16 +600,20 @@ class OutboxProcessor(_Base):
             if self._active == 0:
                 self._cv.notify_all()
 
-    def _export(self, obj, what):
-        """(record, raw) for obj, or None when there is nothing to store
-        (counted and logged here)."""
+    def _export_raw(self, obj, what):
+        """obj.export(), or _RAISED (counted and logged here)."""
         try:
-            record = obj.export()
+            return obj.export()
         except Exception:
             self._count("failed")
             logger.exception("%s.export() raised; record not stored", what)
-            return None
-        return self._exported(obj, what, record)
+            return _RAISED
+
+    def _export(self, obj, what):
+        """(record, raw) for obj, or None when there is nothing to store
+        (counted and logged here)."""
+        record = self._export_raw(obj, what)
+        return None if record is _RAISED else self._exported(obj, what, record)
 
     def _exported(self, obj, what, record):
         """_export() after obj.export() returned `record`."""
@@ -942,11 +947,8 @@ class OutboxProcessor(_Base):
     def _encode_queued(self, obj, what):
         """A queued span or trace as the JSON text to store, or None (counted
         and logged: export() raised or returned None, or it did not encode)."""
-        try:
-            record = obj.export()
-        except Exception:
-            self._count("failed")
-            logger.exception("%s.export() raised; record not stored", what)
+        record = self._export_raw(obj, what)
+        if record is _RAISED:
             return None
         # the helper's common case, without the layers below (they were a
         # fifth of its time holding the GIL): a plain record, not a response
