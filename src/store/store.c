@@ -353,14 +353,18 @@ tb_status tb__store_trace_spans(sqlite3 *db, sqlite3_stmt **slot, const char *tr
                                 void *ctx)
 {
     sqlite3_stmt *s = NULL;
-    tb_status st = prepare_cached(db, slot, &s,
-                                  "SELECT " TB__RECORD_COLS("") " FROM records WHERE trace_id = ?1 "
-                                                                "AND kind = 'span' AND (?2 <= 0 OR "
-                                                                "seq < ?2) ORDER BY seq",
-                                  "reading a trace's spans", trace_id);
+    /* `seq < ?2` as a plain range: the trace_id index holds the rowid, so
+     * SQLite walks only the trace's records before before_seq (for a batch
+     * that holds the rest of the trace, usually none) instead of all of
+     * them, each read from the table to be tested */
+    tb_status st =
+        prepare_cached(db, slot, &s,
+                       "SELECT " TB__RECORD_COLS("") " FROM records WHERE trace_id = ?1 AND "
+                                                     "seq < ?2 AND kind = 'span' ORDER BY seq",
+                       "reading a trace's spans", trace_id);
     if (st != TB_OK)
         return st;
-    sqlite3_bind_int64(s, 2, before_seq);
+    sqlite3_bind_int64(s, 2, before_seq > 0 ? before_seq : INT64_MAX);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *type = col(s, 5);
