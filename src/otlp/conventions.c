@@ -101,7 +101,7 @@ static void io_set(tb__otlp_attrs *a, io_val *v, const cJSON *item)
 {
     if (!has_value(item))
         return;
-    if (cJSON_IsString(item)) {
+    if (is_string(item)) {
         v->text = item->valuestring;
         const char *p = item->valuestring;
         while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
@@ -165,9 +165,9 @@ static void agent_x(const tb__otlp_span_view *v, const type_map *t, unsigned con
     }
     const cJSON *tools = get(v->data, "tools");
     const cJSON *handoffs = get(v->data, "handoffs");
-    if (cJSON_IsArray(tools))
+    if (is_array(tools))
         tb__otlp_attr_json(a, "tracebox.agent.tools", tools);
-    if (cJSON_IsArray(handoffs))
+    if (is_array(handoffs))
         tb__otlp_attr_json(a, "tracebox.agent.handoffs", handoffs);
     tb__otlp_attr_str(a, "tracebox.agent.output_type", getsn(v->data, "output_type"));
     if (v->lifted_in) {
@@ -188,7 +188,7 @@ static void llm_x(const tb__otlp_span_view *v, const type_map *t, unsigned conv,
     (void)t;
     const cJSON *d = v->data;
     const cJSON *resp = get(d, "response");
-    if (!cJSON_IsObject(resp))
+    if (!is_object(resp))
         resp = NULL;
     const char *model = getsn(d, "model");
     if (!model)
@@ -198,7 +198,7 @@ static void llm_x(const tb__otlp_span_view *v, const type_map *t, unsigned conv,
     const char *answered = getsn(resp, "model");
     const cJSON *gout = get(d, "output");
     if (!answered)
-        answered = getsn(cJSON_IsArray(gout) ? gout->child : gout, "model");
+        answered = getsn(is_array(gout) ? gout->child : gout, "model");
     cJSON *params = resp ? tb__otlp_invocation_params(resp, a) : NULL;
     tb__otlp_model_attrs(model, answered, resp ? params : get(d, "model_config"), conv, a);
     cJSON_Delete(params);
@@ -233,8 +233,8 @@ static void llm_x(const tb__otlp_span_view *v, const type_map *t, unsigned conv,
             tb__otlp_genai_messages(&lout, "gen_ai.output.messages", true, a);
     }
     if (conv & OI) {
-        bool choices = cJSON_IsArray(get(out, "choices")) ||
-                       (cJSON_IsArray(out) && cJSON_IsArray(get(out->child, "choices")));
+        bool choices = is_array(get(out, "choices")) ||
+                       (is_array(out) && is_array(get(out->child, "choices")));
         tb__otlp_oi_messages(&lin, "llm.input_messages", true, a);
         tb__otlp_oi_messages(&lout, "llm.output_messages", !resp && !choices, a);
     }
@@ -315,7 +315,7 @@ static void guardrail_x(const tb__otlp_span_view *v, const type_map *t, unsigned
 {
     (void)t;
     const cJSON *trig = get(v->data, "triggered");
-    bool triggered = cJSON_IsTrue(trig);
+    bool triggered = is_true(trig);
     const char *name = getsn(v->data, "name");
     tb__otlp_attr_bool(a, "guardrail.triggered", triggered);
     if (conv & OI)
@@ -332,7 +332,7 @@ static void custom_x(const tb__otlp_span_view *v, const type_map *t, unsigned co
 {
     (void)t;
     const cJSON *data = get(v->data, "data");
-    if (!cJSON_IsObject(data))
+    if (!is_object(data))
         data = v->data;
     if (cJSON_GetArraySize(data) > 0)
         io_set(a, &x->out, data);
@@ -355,7 +355,7 @@ static void speech_group_x(const tb__otlp_span_view *v, const type_map *t, unsig
 /* Audio {"data": base64, "format": …} → the same with data replaced. */
 static void audio_io(tb__otlp_attrs *a, io_val *dst, const cJSON *audio)
 {
-    if (!cJSON_IsObject(audio)) {
+    if (!is_object(audio)) {
         io_set(a, dst, audio);
         return;
     }
@@ -526,10 +526,10 @@ static void trace_attrs(const tb__otlp_span_view *v, unsigned conv, tb__otlp_att
     const char *wf = getsn(tr, "workflow_name");
     const char *group = getsn(tr, "group_id");
     const cJSON *meta = get(tr, "metadata");
-    if (!cJSON_IsObject(meta))
+    if (!is_object(meta))
         meta = NULL;
     const cJSON *span_meta = get(v->span, "metadata");
-    if (!cJSON_IsObject(span_meta) || cJSON_GetArraySize(span_meta) == 0)
+    if (!is_object(span_meta) || cJSON_GetArraySize(span_meta) == 0)
         span_meta = NULL;
 
     /* what the enabled conventions have no name for */
@@ -591,7 +591,7 @@ static void trace_attrs(const tb__otlp_span_view *v, unsigned conv, tb__otlp_att
         cJSON_ArrayForEach(kv, meta)
         {
             snprintf(key, sizeof key, "langfuse.trace.metadata.%s", kv->string);
-            if (cJSON_IsString(kv))
+            if (is_string(kv))
                 tb__otlp_attr_str(a, key, kv->valuestring);
             else
                 tb__otlp_attr_json(a, key, kv);
@@ -599,7 +599,7 @@ static void trace_attrs(const tb__otlp_span_view *v, unsigned conv, tb__otlp_att
         cJSON_ArrayForEach(kv, span_meta)
         {
             snprintf(key, sizeof key, "langfuse.observation.metadata.%s", kv->string);
-            if (cJSON_IsString(kv))
+            if (is_string(kv))
                 tb__otlp_attr_str(a, key, kv->valuestring);
             else
                 tb__otlp_attr_json(a, key, kv);

@@ -93,7 +93,7 @@ typedef struct builder {
 static const char *str_field(const cJSON *obj, const char *key)
 {
     const cJSON *v = get(obj, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
+    return is_string(v) ? v->valuestring : NULL;
 }
 
 static bool is_trace_record(const tb_record *r, const cJSON *root)
@@ -142,7 +142,7 @@ static trace_ref *trace_find(builder *b, const char *trace_id)
     char *text = b->opts->lookup ? b->opts->lookup(b->opts->lookup_ctx, trace_id) : NULL;
     cJSON *root = text ? tb__json_parse_str(text) : NULL;
     tb__free_mem(text);
-    if (root && !cJSON_IsObject(root)) {
+    if (root && !is_object(root)) {
         cJSON_Delete(root);
         root = NULL;
     }
@@ -336,7 +336,7 @@ static Tbotlp__Span *build_span(builder *b, const tb_record *rec, const cJSON *r
     memset(&v, 0, sizeof v);
     v.span = root;
     v.data = get(root, "span_data");
-    if (!cJSON_IsObject(v.data))
+    if (!is_object(v.data))
         v.data = &empty_object;
     v.type = tb__otlp_effective_type(v.data);
     trace_ref *t = trace_find(b, trace_id);
@@ -348,7 +348,7 @@ static Tbotlp__Span *build_span(builder *b, const tb_record *rec, const cJSON *r
     if (strcmp(v.type, "agent") == 0 || !parent_id || !parent_id[0])
         agent_context(b, t, rec, &v);
     const cJSON *err = get(root, "error");
-    v.error = cJSON_IsObject(err) ? err : NULL;
+    v.error = is_object(err) ? err : NULL;
 
     char name[NAME_MAX_BYTES];
     tb__otlp_span_name(&v, name, sizeof name);
@@ -392,11 +392,11 @@ static Tbotlp__Span *build_span(builder *b, const tb_record *rec, const cJSON *r
      * reaches platforms that read only the status (Langfuse's
      * statusMessage) */
     char *data_text = NULL;
-    if (cJSON_IsString(data))
+    if (is_string(data))
         data_text = tb__strdup(data->valuestring);
-    else if (data && !cJSON_IsNull(data))
+    else if (data && !is_null(data))
         data_text = tb__json_print(data);
-    if (data && !cJSON_IsNull(data) && !data_text)
+    if (data && !is_null(data) && !data_text)
         return NULL;
     tb__buf m = {0};
     tb__buf_puts(&m, msg ? msg : "error");
@@ -405,7 +405,7 @@ static Tbotlp__Span *build_span(builder *b, const tb_record *rec, const cJSON *r
         tb__buf_puts(&m, data_text);
     }
     tb__buf_append(&m, "", 1);
-    if (cJSON_IsString(data))
+    if (is_string(data))
         tb__free_mem(data_text);
     else
         cJSON_free(data_text);
@@ -722,7 +722,7 @@ tb_status tb__otlp_encode(tb__buf *out, const tb_record *records, size_t n, tb__
         if (!r->body)
             continue;
         cJSON *root = tb__json_parse(r->body, r->body_len);
-        if (root && !cJSON_IsObject(root)) {
+        if (root && !is_object(root)) {
             cJSON_Delete(root);
             root = NULL;
         }

@@ -19,12 +19,51 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* cJSON's type tests, inline: the library's are calls through the PLT,
+ * made a few dozen times a span. The same answers (NULL is none of them). */
+static inline bool is_type(const cJSON *v, int type)
+{
+    return v && (v->type & 0xFF) == type;
+}
+static inline bool is_object(const cJSON *v)
+{
+    return is_type(v, cJSON_Object);
+}
+static inline bool is_array(const cJSON *v)
+{
+    return is_type(v, cJSON_Array);
+}
+static inline bool is_string(const cJSON *v)
+{
+    return is_type(v, cJSON_String);
+}
+static inline bool is_number(const cJSON *v)
+{
+    return is_type(v, cJSON_Number);
+}
+static inline bool is_null(const cJSON *v)
+{
+    return is_type(v, cJSON_NULL);
+}
+static inline bool is_true(const cJSON *v)
+{
+    return is_type(v, cJSON_True);
+}
+static inline bool is_invalid(const cJSON *v)
+{
+    return is_type(v, cJSON_Invalid);
+}
+static inline bool is_bool(const cJSON *v)
+{
+    return v && (v->type & (cJSON_True | cJSON_False)) != 0;
+}
+
 /* cJSON_GetObjectItemCaseSensitive (the first member of that name), with
  * the first byte compared before strcmp is called: the readers look up
  * hundreds of keys a batch, and the call per member was most of the time. */
 static inline const cJSON *get(const cJSON *o, const char *key)
 {
-    if (!cJSON_IsObject(o))
+    if (!is_object(o))
         return NULL;
     for (const cJSON *c = o->child; c && c->string; c = c->next) /* cJSON stops at a nameless one */
         if (c->string[0] == key[0] && strcmp(c->string, key) == 0)
@@ -35,7 +74,7 @@ static inline const cJSON *get(const cJSON *o, const char *key)
 static inline const char *gets(const cJSON *o, const char *key)
 {
     const cJSON *v = get(o, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
+    return is_string(v) ? v->valuestring : NULL;
 }
 
 /* A non-empty string, else NULL. */
@@ -49,12 +88,12 @@ static inline const char *getsn(const cJSON *o, const char *key)
 static inline bool geti(const cJSON *o, const char *key, int64_t *out)
 {
     const cJSON *v = get(o, key);
-    if (cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble >= -9.2e18 &&
+    if (is_number(v) && isfinite(v->valuedouble) && v->valuedouble >= -9.2e18 &&
         v->valuedouble <= 9.2e18) {
         *out = (int64_t)v->valuedouble;
         return true;
     }
-    if (cJSON_IsString(v) && v->valuestring[0]) {
+    if (is_string(v) && v->valuestring[0]) {
         char *end = NULL;
         long long n = strtoll(v->valuestring, &end, 10);
         if (end && *end == '\0') {
@@ -68,7 +107,7 @@ static inline bool geti(const cJSON *o, const char *key, int64_t *out)
 /* Present, and not JSON null. */
 static inline bool has_value(const cJSON *v)
 {
-    return v && !cJSON_IsNull(v) && !cJSON_IsInvalid(v);
+    return v && !is_null(v) && !is_invalid(v);
 }
 
 /* obj[key] = a copy of v (JSON null when v has no value); false when out

@@ -37,7 +37,7 @@ typedef struct usage {
 static void read_usage(const cJSON *u, usage *x)
 {
     memset(x, 0, sizeof *x);
-    if (!cJSON_IsObject(u))
+    if (!is_object(u))
         return;
     x->has_in = geti(u, "input_tokens", &x->in) || geti(u, "prompt_tokens", &x->in);
     x->has_out = geti(u, "output_tokens", &x->out) || geti(u, "completion_tokens", &x->out);
@@ -68,13 +68,13 @@ static void read_usage(const cJSON *u, usage *x)
 static void sum_output_usage(const cJSON *output, usage *x)
 {
     memset(x, 0, sizeof *x);
-    if (!cJSON_IsArray(output))
+    if (!is_array(output))
         return;
     const cJSON *e;
     cJSON_ArrayForEach(e, output)
     {
         const cJSON *u = get(e, "usage");
-        if (!cJSON_IsObject(u))
+        if (!is_object(u))
             continue;
         usage one;
         read_usage(u, &one);
@@ -175,7 +175,7 @@ void tb__otlp_model_attrs(const char *model, const char *answered, const cJSON *
         bool have_max = false;
         for (size_t i = 0; i < sizeof k_params / sizeof k_params[0]; i++) {
             const cJSON *v = get(config, k_params[i].config_key);
-            if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+            if (!is_number(v) || !isfinite(v->valuedouble))
                 continue;
             if (k_params[i].integer) {
                 if (strcmp(k_params[i].genai_key, "gen_ai.request.max_tokens") == 0) {
@@ -191,13 +191,13 @@ void tb__otlp_model_attrs(const char *model, const char *answered, const cJSON *
     }
     if (conv & OI) {
         tb__otlp_attr_str(a, "llm.model_name", model);
-        if (cJSON_IsObject(config))
+        if (is_object(config))
             tb__otlp_attr_json(a, "llm.invocation_parameters", config);
     }
     if (conv & LF) {
         /* the exact model that answered, which Langfuse prices */
         tb__otlp_attr_str(a, "langfuse.observation.model.name", answered ? answered : model);
-        if (cJSON_IsObject(config))
+        if (is_object(config))
             tb__otlp_attr_json(a, "langfuse.observation.model.parameters", config);
     }
 }
@@ -268,13 +268,13 @@ static const char *response_finish_reason(const cJSON *resp)
 static const char *choices_finish_reason(const cJSON *output)
 {
     const char *fr = NULL;
-    const cJSON *single = cJSON_IsArray(get(output, "choices")) ? output : NULL;
-    if (!single && !cJSON_IsArray(output))
+    const cJSON *single = is_array(get(output, "choices")) ? output : NULL;
+    if (!single && !is_array(output))
         return NULL;
     for (const cJSON *e = single ? single : output->child; e; e = single ? NULL : e->next) {
         const cJSON *choices = get(e, "choices");
         const cJSON *c;
-        cJSON_ArrayForEach(c, (cJSON_IsArray(choices) ? choices : NULL))
+        cJSON_ArrayForEach(c, (is_array(choices) ? choices : NULL))
         {
             if (getsn(c, "finish_reason"))
                 fr = getsn(c, "finish_reason");
@@ -285,7 +285,7 @@ static const char *choices_finish_reason(const cJSON *output)
 
 void tb__otlp_oi_tools(const cJSON *tools, tb__otlp_attrs *a)
 {
-    if (!cJSON_IsArray(tools))
+    if (!is_array(tools))
         return;
     int i = -1;
     const cJSON *t;

@@ -96,7 +96,7 @@ static const cJSON *next_call(const msg *m, const cJSON *tc)
 static const cJSON *call_id(const cJSON *item)
 {
     const cJSON *id = get(item, "call_id");
-    return cJSON_IsString(id) ? id : get(item, "callId");
+    return is_string(id) ? id : get(item, "callId");
 }
 
 static void read_call(const msg *m, const cJSON *tc, tool_call *c)
@@ -130,10 +130,10 @@ static void chat_message(const cJSON *m, msg *out)
     memset(out, 0, sizeof *out);
     out->role = gets(m, "role");
     out->content = get(m, "content");
-    if (!cJSON_IsString(out->content) && !cJSON_IsArray(out->content) && getsn(m, "refusal"))
+    if (!is_string(out->content) && !is_array(out->content) && getsn(m, "refusal"))
         out->content = get(m, "refusal");
     const cJSON *calls = get(m, "tool_calls");
-    out->tool_calls = cJSON_IsArray(calls) ? calls : NULL;
+    out->tool_calls = is_array(calls) ? calls : NULL;
     out->tool_call_id = get(m, "tool_call_id");
     out->name = getsn(m, "name");
     out->finish_reason = getsn(m, "finish_reason");
@@ -143,18 +143,18 @@ static void chat_message(const cJSON *m, msg *out)
  * *complete when e, or a choice of it, has no known shape. */
 static size_t norm_element(const cJSON *e, msg *dst, bool *complete)
 {
-    if (!cJSON_IsObject(e)) {
+    if (!is_object(e)) {
         *complete = false;
         return 0;
     }
     const cJSON *choices = get(e, "choices");
-    if (cJSON_IsArray(choices)) {
+    if (is_array(choices)) {
         size_t n = 0;
         const cJSON *c;
         cJSON_ArrayForEach(c, choices)
         {
             const cJSON *m = get(c, "message");
-            if (!cJSON_IsObject(m)) {
+            if (!is_object(m)) {
                 *complete = false;
                 continue;
             }
@@ -207,9 +207,9 @@ bool tb__otlp_norm_messages(const cJSON *v, msg_list *l, tb__otlp_attrs *a)
     l->complete = true;
     const cJSON *first;
     bool single = false;
-    if (cJSON_IsArray(v)) {
+    if (is_array(v)) {
         first = v->child;
-    } else if (cJSON_IsArray(get(v, "choices"))) {
+    } else if (is_array(get(v, "choices"))) {
         first = v;
         single = true;
     } else {
@@ -240,15 +240,15 @@ bool tb__otlp_norm_messages_with(const cJSON *v, const cJSON *instructions, msg_
                                  tb__otlp_attrs *a)
 {
     memset(l, 0, sizeof *l);
-    bool sys = cJSON_IsString(instructions) && instructions->valuestring[0];
-    if (!sys && !cJSON_IsString(v))
+    bool sys = is_string(instructions) && instructions->valuestring[0];
+    if (!sys && !is_string(v))
         return tb__otlp_norm_messages(v, l, a);
     msg_list rest;
     memset(&rest, 0, sizeof rest);
     rest.complete = true;
-    if (!cJSON_IsString(v) && has_value(v) && !tb__otlp_norm_messages(v, &rest, a))
+    if (!is_string(v) && has_value(v) && !tb__otlp_norm_messages(v, &rest, a))
         return false;
-    size_t n = rest.n + (sys ? 1 : 0) + (cJSON_IsString(v) ? 1 : 0);
+    size_t n = rest.n + (sys ? 1 : 0) + (is_string(v) ? 1 : 0);
     memset(l, 0, sizeof *l);
     l->complete = rest.complete;
     l->m = tb__calloc(n ? n : 1, sizeof *l->m);
@@ -262,7 +262,7 @@ bool tb__otlp_norm_messages_with(const cJSON *v, const cJSON *instructions, msg_
         l->m[l->n++].content = instructions;
     }
     size_t lead = l->n;
-    if (cJSON_IsString(v)) {
+    if (is_string(v)) {
         l->m[l->n].role = "user";
         l->m[l->n].pos = lead;
         l->m[l->n++].content = v;
@@ -285,9 +285,9 @@ static bool chat_content(cJSON *obj, const cJSON *content)
 {
     if (!has_value(content))
         return true;
-    if (cJSON_IsString(content))
+    if (is_string(content))
         return cJSON_AddStringToObject(obj, "content", content->valuestring) != NULL;
-    if (!cJSON_IsArray(content)) {
+    if (!is_array(content)) {
         const char *text = gets(content, "text");
         if (text)
             return cJSON_AddStringToObject(obj, "content", text) != NULL;
@@ -354,7 +354,7 @@ static bool chat_message_json(cJSON *out, const msg *m, bool output)
         chat_content(obj, m->content);
     if (ok && m->name)
         ok = cJSON_AddStringToObject(obj, "name", m->name) != NULL;
-    if (ok && cJSON_IsString(m->tool_call_id))
+    if (ok && is_string(m->tool_call_id))
         ok = cJSON_AddStringToObject(obj, "tool_call_id", m->tool_call_id->valuestring) != NULL;
     cJSON *calls = ok && has_calls(m) ? cJSON_AddArrayToObject(obj, "tool_calls") : NULL;
     for (const cJSON *tc = calls ? first_call(m) : NULL; tc && ok; tc = next_call(m, tc)) {
@@ -369,7 +369,7 @@ static bool chat_message_json(cJSON *out, const msg *m, bool output)
         }
         ok = add_copy(call, "id", c.id) && cJSON_AddStringToObject(call, "type", "function") &&
              add_copy(fn, "name", c.name);
-        if (ok && cJSON_IsString(c.arguments)) {
+        if (ok && is_string(c.arguments)) {
             ok = cJSON_AddStringToObject(fn, "arguments", c.arguments->valuestring) != NULL;
         } else if (ok && has_value(c.arguments)) {
             char *json = tb__json_print(c.arguments);
@@ -447,9 +447,9 @@ static void oi_str(tb__otlp_attrs *a, const char *base, const char *suffix, cons
 
 static void oi_content(const cJSON *content, const char *base, tb__otlp_attrs *a)
 {
-    if (cJSON_IsString(content)) {
+    if (is_string(content)) {
         oi_str(a, base, ".content", content->valuestring);
-    } else if (cJSON_IsArray(content)) {
+    } else if (is_array(content)) {
         size_t j = 0;
         const cJSON *part;
         cJSON_ArrayForEach(part, content)
@@ -491,7 +491,7 @@ void tb__otlp_oi_messages(const msg_list *l, const char *prefix, bool positional
         char base[BASE_MAX];
         key_num(base, sizeof base, prefix, ".", positional ? m->pos : next++, ".message");
         oi_str(a, base, ".role", m->role);
-        if (m->tool_result && !cJSON_IsString(m->content) && !gets(m->content, "text")) {
+        if (m->tool_result && !is_string(m->content) && !gets(m->content, "text")) {
             /* a tool's output of another shape: its JSON */
             char key[KEY_MAX];
             key_join(key, sizeof key, base, ".content");
@@ -500,7 +500,7 @@ void tb__otlp_oi_messages(const msg_list *l, const char *prefix, bool positional
             oi_content(m->content, base, a);
         }
         oi_str(a, base, ".name", m->name);
-        const char *tcid = cJSON_IsString(m->tool_call_id) ? m->tool_call_id->valuestring : NULL;
+        const char *tcid = is_string(m->tool_call_id) ? m->tool_call_id->valuestring : NULL;
         oi_str(a, base, ".tool_call_id", tcid && tcid[0] ? tcid : NULL);
         size_t k = 0;
         for (const cJSON *tc = first_call(m); tc; tc = next_call(m, tc)) {
@@ -508,11 +508,11 @@ void tb__otlp_oi_messages(const msg_list *l, const char *prefix, bool positional
             read_call(m, tc, &c);
             char cb[SUB_MAX];
             key_num(cb, sizeof cb, base, ".tool_calls.", k++, ".tool_call");
-            oi_str(a, cb, ".id", cJSON_IsString(c.id) ? c.id->valuestring : NULL);
-            oi_str(a, cb, ".function.name", cJSON_IsString(c.name) ? c.name->valuestring : NULL);
-            if (cJSON_IsString(c.arguments)) {
+            oi_str(a, cb, ".id", is_string(c.id) ? c.id->valuestring : NULL);
+            oi_str(a, cb, ".function.name", is_string(c.name) ? c.name->valuestring : NULL);
+            if (is_string(c.arguments)) {
                 oi_str(a, cb, ".function.arguments", c.arguments->valuestring);
-            } else if (cJSON_IsObject(c.arguments) || cJSON_IsArray(c.arguments)) {
+            } else if (is_object(c.arguments) || is_array(c.arguments)) {
                 char key[KEY_MAX];
                 key_join(key, sizeof key, cb, ".function.arguments");
                 tb__otlp_attr_json(a, key, c.arguments);
@@ -577,9 +577,9 @@ static void genai_message(tb__buf *b, const msg *m, bool output)
         put_member(b, "response", content);
         tb__buf_puts(b, "}");
         first = false;
-    } else if (cJSON_IsString(content)) {
+    } else if (is_string(content)) {
         text_part(b, &first, content->valuestring);
-    } else if (cJSON_IsArray(content)) {
+    } else if (is_array(content)) {
         const cJSON *part;
         cJSON_ArrayForEach(part, content)
         {
@@ -599,7 +599,7 @@ static void genai_message(tb__buf *b, const msg *m, bool output)
         put_member(b, "name", c.name);
         /* arguments: the parsed object when the string is JSON */
         cJSON *parsed =
-            cJSON_IsString(c.arguments) ? tb__json_parse_str(c.arguments->valuestring) : NULL;
+            is_string(c.arguments) ? tb__json_parse_str(c.arguments->valuestring) : NULL;
         put_member(b, "arguments", parsed ? parsed : c.arguments);
         cJSON_Delete(parsed);
         tb__buf_puts(b, "}");

@@ -91,18 +91,18 @@ static char *dup_or_null(const char *s, bool *failed)
 static void output_text(const cJSON *out, tb__buf *b)
 {
     const cJSON *e;
-    cJSON_ArrayForEach(e, (cJSON_IsArray(out) ? out : NULL))
+    cJSON_ArrayForEach(e, (is_array(out) ? out : NULL))
     {
         const cJSON *choices = get(e, "choices");
         const cJSON *c;
-        cJSON_ArrayForEach(c, (cJSON_IsArray(choices) ? choices : NULL))
+        cJSON_ArrayForEach(c, (is_array(choices) ? choices : NULL))
         {
             const cJSON *content = get(get(c, "message"), "content");
-            if (cJSON_IsString(content))
+            if (is_string(content))
                 tb__buf_puts(b, content->valuestring);
         }
         const cJSON *content = get(e, "content");
-        if (cJSON_IsString(content)) {
+        if (is_string(content)) {
             tb__buf_puts(b, content->valuestring);
             continue;
         }
@@ -110,12 +110,12 @@ static void output_text(const cJSON *out, tb__buf *b)
         if (!type || strcmp(type, "message") != 0)
             continue;
         const cJSON *part;
-        cJSON_ArrayForEach(part, (cJSON_IsArray(content) ? content : NULL))
+        cJSON_ArrayForEach(part, (is_array(content) ? content : NULL))
         {
             const char *pt = getsn(part, "type");
             const cJSON *text = get(part, "text");
             if (pt && (strcmp(pt, "output_text") == 0 || strcmp(pt, "text") == 0) &&
-                cJSON_IsString(text))
+                is_string(text))
                 tb__buf_puts(b, text->valuestring);
         }
     }
@@ -196,9 +196,9 @@ void tb__otlp_trace_ctx_add(tb__otlp_trace_ctx *c, int64_t order, const cJSON *s
      * non-empty list as its JSON */
     const cJSON *in = get(d, "input");
     if (first_under(c, parent)) {
-        if (cJSON_IsString(in)) {
+        if (is_string(in)) {
             l->in = dup_or_null(in->valuestring, &c->failed);
-        } else if (cJSON_IsArray(in) && cJSON_GetArraySize(in) > 0) {
+        } else if (is_array(in) && cJSON_GetArraySize(in) > 0) {
             l->in = tb__json_print(in);
             l->in_json = true;
             if (!l->in)
