@@ -83,24 +83,38 @@ static bool pool_owns(const void *p)
     return false;
 }
 
-static void *pool_alloc(size_t n)
+#if defined(__GNUC__)
+#define TB__NOINLINE __attribute__((noinline))
+#else
+#define TB__NOINLINE
+#endif
+
+/* A new chunk for n bytes (n rounded already), or malloc past POOL_MAX;
+ * out of line, so the common case below saves no registers. */
+static TB__NOINLINE void *pool_alloc_chunk(size_t n)
+{
+    size_t size = n > POOL_CHUNK ? n : POOL_CHUNK;
+    if (tl_pool.total + size > POOL_MAX) {
+        tl_pool.spilled = true;
+        return tb__malloc(n);
+    }
+    pool_chunk *c;
+    if (alloc_should_fail() || !(c = malloc(sizeof *c + size)))
+        return NULL;
+    c->at = c->data + n;
+    c->end = c->data + size;
+    c->next = tl_pool.head;
+    tl_pool.head = c;
+    tl_pool.total += size;
+    return c->data;
+}
+
+static inline void *pool_alloc(size_t n)
 {
     n = (n + 15) & ~(size_t)15;
     pool_chunk *c = tl_pool.head;
-    if (!c || (size_t)(c->end - c->at) < n) {
-        size_t size = n > POOL_CHUNK ? n : POOL_CHUNK;
-        if (tl_pool.total + size > POOL_MAX) {
-            tl_pool.spilled = true;
-            return tb__malloc(n);
-        }
-        if (alloc_should_fail() || !(c = malloc(sizeof *c + size)))
-            return NULL;
-        c->at = c->data;
-        c->end = c->data + size;
-        c->next = tl_pool.head;
-        tl_pool.head = c;
-        tl_pool.total += size;
-    }
+    if (!c || (size_t)(c->end - c->at) < n)
+        return pool_alloc_chunk(n);
     void *p = c->at;
     c->at += n;
     return p;
