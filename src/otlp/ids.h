@@ -25,7 +25,8 @@
 
 void tb__otlp_trace_id(const char *sdk_trace_id, uint8_t out[16]);
 void tb__otlp_span_id(const char *sdk_span_id, uint8_t out[8]);
-/* FNV-1a-64 of an id (the first pass above): for tables of ids. */
+/* A 64-bit hash of an id, for tables of ids in memory (not an OTLP id:
+ * it may change between versions). */
 uint64_t tb__otlp_id_hash(const char *id);
 
 #endif

@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <string.h>
 
-static size_t varint_len(size_t v)
+static inline size_t varint_len(size_t v)
 {
     size_t n = 1;
     while (v >= 0x80) {
@@ -40,7 +40,7 @@ static uint8_t *put_varint(uint8_t *p, size_t v)
 }
 
 /* bytes of `tag + len + payload` for a length-delimited field */
-static size_t field_len(size_t payload)
+static inline size_t field_len(size_t payload)
 {
     return 1 + varint_len(payload) + payload;
 }
@@ -221,7 +221,7 @@ static bool string_valued(const Tbotlp__KeyValue *kv)
 }
 
 /* bytes of a string attribute: key field + AnyValue{string} field */
-static size_t string_kv_len(size_t kn, size_t vn, bool has_value)
+static inline size_t string_kv_len(size_t kn, size_t vn, bool has_value)
 {
     return (kn ? field_len(kn) : 0) + (has_value ? field_len(field_len(vn)) : 0);
 }
