@@ -20,6 +20,9 @@ Cases, each in a fresh child process, rounds interleaved, median shown
           what the SDK's does: queue.Queue(maxsize=8192).put_nowait per trace
           and span, drop + log a warning when full, a worker thread that wakes
           every 0.2 s and exports batches of 128, calling export() on each)
+  batch-all
+          the same with a queue of 1 048 576: it drops nothing, so it exports
+          every span (the ratios stay against `batch`)
   async, trace, normal, full
           tracebox OutboxProcessor in that durability (`trace` only where the
           binding has it); the row names the encoder the binding used
@@ -72,7 +75,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 DEFAULT_BINDING = os.path.join(ROOT, "bindings", "python")
 DOUBLE_DIR = os.path.join(ROOT, "bindings", "python", "tests")
-ALL_MODES = ["none", "batch", "async", "async-json", "trace", "normal", "full"]
+ALL_MODES = ["none", "batch", "batch-all", "async", "async-json", "trace", "normal", "full"]
 TRACEBOX_MODES = ["async", "async-json", "trace", "normal", "full"]
 perf = time.perf_counter
 
@@ -194,9 +197,10 @@ class DoubleSDK:
     def set_processor(self, proc):
         self.proc = proc if proc is not None else _NullProcessor()
 
-    def batch(self):
+    def batch(self, capacity=8192):
         exp = CountingExporter()
-        return BatchStandIn(exp), exp, "stand-in for BatchTraceProcessor (the SDK is not installed)"
+        return (BatchStandIn(exp, capacity=capacity), exp,
+                "stand-in for BatchTraceProcessor (the SDK is not installed)")
 
     def one_trace(self, t, k):
         sdk, proc = self.sdk, self.proc
@@ -273,11 +277,12 @@ class RealSDK:
     def set_processor(self, proc):
         self.t.set_trace_processors([proc] if proc is not None else [])
 
-    def batch(self):
+    def batch(self, capacity=8192):
         from agents.tracing.processors import BatchTraceProcessor
 
         exp = CountingExporter()
-        return BatchTraceProcessor(exp), exp, "agents.tracing.processors.BatchTraceProcessor"
+        return (BatchTraceProcessor(exp, max_queue_size=capacity), exp,
+                "agents.tracing.processors.BatchTraceProcessor")
 
     def _spans(self, t, k):
         tr = self.t
@@ -367,8 +372,10 @@ def child(spec):
     proc, stored, close, db = None, None, None, None
     if mode == "none":
         pass
-    elif mode == "batch":
-        proc, exp, out["batch"] = sdk.batch()
+    elif mode in ("batch", "batch-all"):
+        # batch-all: a queue no run fills, so it drops nothing and exports
+        # every span (what storing every span costs the SDK's processor)
+        proc, exp, out["batch"] = sdk.batch(1 << 20 if mode == "batch-all" else 8192)
         stored = lambda e=exp: e.items  # noqa: E731
         close = proc.shutdown
     else:
@@ -423,7 +430,7 @@ def child(spec):
         close()
         sdk.set_processor(None)
         out["stored"] = stored()
-        if mode == "batch":
+        if mode in ("batch", "batch-all"):
             out["dropped"] = getattr(timed.inner if timed else proc, "dropped", None)
     if db is not None:
         con = sqlite3.connect(db)
@@ -635,10 +642,12 @@ def main():
             for m, b in cases:
                 if m == "none":
                     name = "no processor"
-                elif m == "batch":
+                elif m in ("batch", "batch-all"):
                     r0 = res[(m, b)][0]
                     name = ("BatchTraceProcessor" if "stand-in" not in r0.get("batch", "")
                             else "BatchTraceProcessor (stand-in)")
+                    if m == "batch-all":
+                        name += ", queue of 1 048 576 (drops nothing)"
                 else:
                     enc = res[(m, b)][0].get("encoder", "json").split()[0]
                     name = "tracebox `%s` (%s)%s" % (m.replace("-json", ""), enc, b[0])
