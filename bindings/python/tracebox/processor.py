@@ -956,7 +956,10 @@ class OutboxProcessor(_Base):
         if record.__class__ is dict and _fast_dumps is not None:
             sd = record.get("span_data")
             if not isinstance(sd, dict) or sd.get("type") != "response":
-                data = _fast_dumps(record)
+                try:
+                    data = _fast_dumps(record)
+                except Exception:  # not orjson's TypeError: the json path decides
+                    data = None
                 if data is not None:
                     return data
         got = self._exported(obj, what, record)
