@@ -136,6 +136,46 @@ void tb__otlp_attr_fail(tb__otlp_attrs *a)
     a->failed = true;
 }
 
+size_t tb__otlp_attrs_count(const tb__otlp_attrs *a)
+{
+    return a->n;
+}
+
+Tbotlp__KeyValue **tb__otlp_attrs_since(tb__otlp_attrs *a, size_t from, size_t *n_out)
+{
+    *n_out = 0;
+    if (a->failed || from >= a->n)
+        return NULL;
+    Tbotlp__KeyValue **v = tb__otlp_arena_alloc(a->ar, (a->n - from) * sizeof *v);
+    if (!v) {
+        a->failed = true;
+        return NULL;
+    }
+    memcpy(v, a->v + from, (a->n - from) * sizeof *v);
+    *n_out = a->n - from;
+    return v;
+}
+
+void tb__otlp_attrs_add_kvs(tb__otlp_attrs *a, Tbotlp__KeyValue *const *kv, size_t n)
+{
+    if (a->failed || n == 0)
+        return;
+    if (a->n + n > a->cap) {
+        size_t cap = a->cap ? a->cap : 32;
+        while (cap < a->n + n)
+            cap *= 2;
+        Tbotlp__KeyValue **v = tb__realloc(a->v, cap * sizeof *v);
+        if (!v) {
+            a->failed = true;
+            return;
+        }
+        a->v = v;
+        a->cap = cap;
+    }
+    memcpy(a->v + a->n, kv, n * sizeof *kv);
+    a->n += n;
+}
+
 Tbotlp__KeyValue **tb__otlp_attrs_take(tb__otlp_attrs *a, size_t *n_out)
 {
     *n_out = 0;

@@ -72,6 +72,15 @@ struct tb__otlp_attrs {
     tb__buf scratch; /* JSON text on its way into the arena; tb__buf_free it */
 };
 
+/* How many attributes are collected so far. */
+size_t tb__otlp_attrs_count(const tb__otlp_attrs *a);
+/* The attributes collected since `from` (a count), copied into the arena
+ * as an array for tb__otlp_attrs_add_kvs; NULL and *n_out 0 when there
+ * are none or on failure. The builder keeps them. */
+struct Tbotlp__KeyValue **tb__otlp_attrs_since(tb__otlp_attrs *a, size_t from, size_t *n_out);
+/* Add attributes already built for this request (shared, not copied). */
+void tb__otlp_attrs_add_kvs(tb__otlp_attrs *a, struct Tbotlp__KeyValue *const *kv, size_t n);
+
 /* Move the collected attributes into the arena and reset the builder:
  * the array for a message's `attributes`, its length in *n_out (NULL and
  * 0 when there are none, or on failure). */

@@ -520,7 +520,7 @@ static void merge_member(tb__buf *b, const cJSON *kv)
     tb__json_write(b, kv);
 }
 
-static void trace_attrs(const tb__otlp_span_view *v, unsigned conv, tb__otlp_attrs *a)
+static void trace_attrs_build(const tb__otlp_span_view *v, unsigned conv, tb__otlp_attrs *a)
 {
     const cJSON *tr = v->trace;
     const char *wf = getsn(tr, "workflow_name");
@@ -604,6 +604,27 @@ static void trace_attrs(const tb__otlp_span_view *v, unsigned conv, tb__otlp_att
             else
                 tb__otlp_attr_json(a, key, kv);
         }
+    }
+}
+
+/* The trace-level attributes: built for the first span of a trace, then
+ * the same KeyValues for its other spans, unless a span's own metadata or
+ * W&B's per-span flag makes them differ (see tb__otlp_trace_attrs). */
+static void trace_attrs(const tb__otlp_span_view *v, unsigned conv, tb__otlp_attrs *a)
+{
+    tb__otlp_trace_attrs *kept = v->trace_attrs;
+    const cJSON *span_meta = get(v->span, "metadata");
+    bool shared =
+        kept && !(conv & WANDB) && (!is_object(span_meta) || cJSON_GetArraySize(span_meta) == 0);
+    if (shared && kept->built) {
+        tb__otlp_attrs_add_kvs(a, kept->kv, kept->n);
+        return;
+    }
+    size_t from = tb__otlp_attrs_count(a);
+    trace_attrs_build(v, conv, a);
+    if (shared) {
+        kept->kv = tb__otlp_attrs_since(a, from, &kept->n);
+        kept->built = true;
     }
 }
 

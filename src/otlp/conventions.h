@@ -14,6 +14,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The trace-level attributes conventions.c wrote for one span of a trace,
+ * kept (by encode.c, one per trace of a request) for its other spans: they
+ * depend on the trace record and the conventions only, unless the span has
+ * metadata of its own or W&B's per-span flag applies. The KeyValues are the
+ * request's (its arena): several spans point to the same ones. Zeroed by
+ * its owner; conventions.c fills it on first use. */
+typedef struct tb__otlp_trace_attrs {
+    bool built;
+    struct Tbotlp__KeyValue **kv;
+    size_t n;
+} tb__otlp_trace_attrs;
+
 /* What conventions.c sees of one SDK span. */
 typedef struct tb__otlp_span_view {
     const cJSON *span;  /* the span record */
@@ -33,6 +45,7 @@ typedef struct tb__otlp_span_view {
     bool lifted_in_json;
     const char *run_in, *run_out;
     bool run_in_json;
+    tb__otlp_trace_attrs *trace_attrs; /* NULL: nothing kept */
 } tb__otlp_span_view;
 
 /* span_data.type, except that a custom span whose data.sdk_span_type is

@@ -71,6 +71,7 @@ typedef struct trace_ref {
     tb__otlp_trace_ctx *ctx; /* for agent spans; loaded on the first one */
     uint64_t hash;           /* tb__otlp_id_hash(id): compared before the id */
     bool ctx_loaded;
+    tb__otlp_trace_attrs attrs; /* its trace-level attributes, kept (conventions.h) */
 } trace_ref;
 
 typedef struct builder {
@@ -343,6 +344,7 @@ static Tbotlp__Span *build_span(builder *b, const tb_record *rec, const cJSON *r
     if (!t)
         return NULL;
     v.trace = t->root;
+    v.trace_attrs = &t->attrs;
     if (!v.trace && stats)
         stats->traces_missing++;
     if (strcmp(v.type, "agent") == 0 || !parent_id || !parent_id[0])

@@ -1817,18 +1817,42 @@ static void test_metadata_merge(void **state)
         "\"metadata\":{\"b\":2,\"c\":[1,{\"k\":true}],\"c\":3,\"d\":null,\"e\":1.5}}";
     static const char *without =
         SPAN(ID_AGENT, T1, P(ID_TASK), "{\"type\":\"agent\",\"name\":\"A\"}");
+    /* a second span without metadata of its own: the trace-level attributes
+     * kept from the first one (conventions.h tb__otlp_trace_attrs) */
+    static const char *without_too =
+        SPAN(ID_TURN, T1, P(ID_AGENT), "{\"type\":\"custom\",\"name\":\"u\",\"data\":{}}");
+    /* another trace, other metadata: nothing of the first trace's */
+    static const char *trace2 = "{\"object\":\"trace\",\"id\":\"" T2 "\",\"workflow_name\":\"w2\","
+                                "\"group_id\":\"g2\",\"metadata\":{\"z\":0}}";
+    static const char *other = SPAN(ID_GEN, T2, "null", "{\"type\":\"agent\",\"name\":\"B\"}");
+    static const char *other_too =
+        SPAN(ID_FUNC, T2, P(ID_GEN), "{\"type\":\"custom\",\"name\":\"v\",\"data\":{}}");
     batch b;
     memset(&b, 0, sizeof b);
     batch_add(&b, trace);
     batch_add(&b, with_own);
     batch_add(&b, without);
-    tb__otlp_options o = opts_for(TB__OTLP_CONV_OPENINFERENCE);
+    batch_add(&b, trace2);
+    batch_add(&b, other);
+    batch_add(&b, without_too);
+    batch_add(&b, other_too);
+    tb__otlp_options o = opts_for(TB__OTLP_CONV_OPENINFERENCE | TB__OTLP_CONV_GENAI);
     tb__buf out;
     encode(&b, TB__OTLP_PROTOBUF, &o, &out, NULL);
     Tbotlp__ExportTraceServiceRequest *req = decode(&out);
     expect_s(span_of(req, ID_TASK), "metadata",
              "{\"a\":1,\"b\":\"x\u00e9\",\"a\":2,\"c\":[1,{\"k\":true}],\"d\":null,\"e\":1.5}");
     expect_s(span_of(req, ID_AGENT), "metadata", "{\"a\":1,\"b\":\"x\u00e9\",\"a\":2}");
+    expect_s(span_of(req, ID_TURN), "metadata", "{\"a\":1,\"b\":\"x\u00e9\",\"a\":2}");
+    expect_s(span_of(req, ID_TURN), "tracebox.trace.workflow_name", "w");
+    expect_none(span_of(req, ID_TURN), "session.id"); /* group_id null */
+    for (int k = 0; k < 2; k++) {
+        const Tbotlp__Span *s2 = span_of(req, k ? ID_FUNC : ID_GEN);
+        expect_s(s2, "metadata", "{\"z\":0}");
+        expect_s(s2, "tracebox.trace.workflow_name", "w2");
+        expect_s(s2, "session.id", "g2");
+        expect_s(s2, "gen_ai.conversation.id", "g2");
+    }
     tbotlp__export_trace_service_request__free_unpacked(req, NULL);
     tb__buf_free(&out);
     batch_free(&b);
