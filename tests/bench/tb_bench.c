@@ -9,11 +9,11 @@
  *            synchronous=FULL and =NORMAL
  *   ingest   tb_outbox_put_json() per durability mode, 1 and 4 producers,
  *            as a ratio of the batched ceiling
- *   latency  tb_span_end() p50/p99/p99.9 per mode, through the tracing API;
- *            async also paced at 2 000 spans/s, beside a reference (dependent
+ *   latency  tb_span_end() p50/p99/p99.9 per mode, through the tracing API
+ *            with the outbox processor registered, one thread; async also
+ *            paced at 2 000 spans/s, beside a reference (dependent
  *            multiply-adds as long as the unpaced p50) paced and timed the same
  *            way: what the machine adds to any work of that length
- *            with the outbox processor registered, one thread
  *   ship     tb_ship_once() to the `file` exporter, to `webhook` and (when
  *            it is built) `otlp` http/protobuf against the tests' loopback
  *            HTTP server (tests/helpers/testserver.py, keeping no request
