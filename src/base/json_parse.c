@@ -21,13 +21,21 @@
 
 #include <limits.h>
 #include <locale.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct parser {
     const unsigned char *at, *end;
     size_t depth;
+    bool insitu; /* strings are decoded in place (tb__json_parse_insitu) */
 } parser;
+
+/* An item's type, keeping the mark an in-situ key already put on it. */
+static void set_type(cJSON *item, int type)
+{
+    item->type = (item->type & cJSON_StringIsConst) | type;
+}
 
 static cJSON *new_node(void)
 {
@@ -117,11 +125,15 @@ static char *parse_string(parser *p)
     if (q >= p->end)
         return NULL;
     size_t n = (size_t)(q - s - 1);
-    unsigned char *out = tb__json_alloc(n - escapes + 1);
+    /* in situ: the decoded text is never longer than its source, so it is
+     * written over it, and its NUL over the closing quote at the latest */
+    unsigned char *out =
+        p->insitu ? (unsigned char *)(uintptr_t)(s + 1) : tb__json_alloc(n - escapes + 1);
     if (!out)
         return NULL;
     if (!escapes) {
-        memcpy(out, s + 1, n);
+        if (!p->insitu)
+            memcpy(out, s + 1, n);
         out[n] = '\0';
         p->at = q + 1;
         return (char *)out;
@@ -137,7 +149,8 @@ static char *parse_string(parser *p)
         if (e >= 0) {
             *o++ = (unsigned char)e;
         } else if (i[1] != 'u' || !(len = utf16_escape(i, q, &o))) {
-            cJSON_free(out);
+            if (!p->insitu)
+                cJSON_free(out);
             return NULL;
         }
         i += len;
@@ -183,7 +196,7 @@ static bool parse_number(parser *p, cJSON *item)
         item->valueint = INT_MIN;
     else
         item->valueint = (int)d;
-    item->type = cJSON_Number;
+    set_type(item, cJSON_Number);
     p->at += used;
     return true;
 }
@@ -199,7 +212,7 @@ static bool parse_container(parser *p, cJSON *item, unsigned char close)
     if (p->depth >= CJSON_NESTING_LIMIT)
         return false;
     p->depth++;
-    item->type = object ? cJSON_Object : cJSON_Array;
+    set_type(item, object ? cJSON_Object : cJSON_Array);
     p->at++;
     skip_ws(p);
     if (p->at < p->end && *p->at == close)
@@ -226,6 +239,8 @@ static bool parse_container(parser *p, cJSON *item, unsigned char close)
             c->string = parse_string(p);
             if (!c->string)
                 return false;
+            if (p->insitu) /* the key is the caller's text: never freed */
+                c->type = cJSON_StringIsConst;
             skip_ws(p);
             if (p->at >= p->end || *p->at != ':')
                 return false;
@@ -252,21 +267,21 @@ static bool parse_value(parser *p, cJSON *item)
     switch (*p->at) {
     case 'n':
         if (left >= 4 && memcmp(p->at, "null", 4) == 0) {
-            item->type = cJSON_NULL;
+            set_type(item, cJSON_NULL);
             p->at += 4;
             return true;
         }
         return false;
     case 'f':
         if (left >= 5 && memcmp(p->at, "false", 5) == 0) {
-            item->type = cJSON_False;
+            set_type(item, cJSON_False);
             p->at += 5;
             return true;
         }
         return false;
     case 't':
         if (left >= 4 && memcmp(p->at, "true", 4) == 0) {
-            item->type = cJSON_True;
+            set_type(item, cJSON_True);
             item->valueint = 1;
             p->at += 4;
             return true;
@@ -276,7 +291,8 @@ static bool parse_value(parser *p, cJSON *item)
         item->valuestring = parse_string(p);
         if (!item->valuestring)
             return false;
-        item->type = cJSON_String;
+        /* in situ, the text is the caller's: cJSON_Delete must not free it */
+        set_type(item, cJSON_String | (p->insitu ? cJSON_IsReference : 0));
         return true;
     case '[':
         return parse_container(p, item, ']');
@@ -294,12 +310,12 @@ cJSON *tb__json_parse_str(const char *s)
     return s ? tb__json_parse(s, strlen(s) + 1) : NULL;
 }
 
-cJSON *tb__json_parse(const char *text, size_t len)
+static cJSON *parse(const char *text, size_t len, bool insitu)
 {
     if (!text || len == 0)
         return NULL;
     tb__json_init();
-    parser p = {(const unsigned char *)text, (const unsigned char *)text + len, 0};
+    parser p = {(const unsigned char *)text, (const unsigned char *)text + len, 0, insitu};
     if (len > 4 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
         p.at += 3;
     cJSON *root = new_node();
@@ -311,4 +327,14 @@ cJSON *tb__json_parse(const char *text, size_t len)
         return NULL;
     }
     return root;
+}
+
+cJSON *tb__json_parse(const char *text, size_t len)
+{
+    return parse(text, len, false);
+}
+
+cJSON *tb__json_parse_insitu(char *text, size_t len)
+{
+    return parse(text, len, true);
 }

@@ -35,5 +35,12 @@ cJSON *tb__json_parse(const char *text, size_t len);
 /* The tree cJSON_Parse(s) makes: s with its NUL, which cJSON reads as one
  * more byte of white space. */
 cJSON *tb__json_parse_str(const char *s);
+/* tb__json_parse, with its strings and keys decoded in place in `text`
+ * (which it overwrites) instead of copied: the tree points into text, which
+ * must outlive it. The same tree otherwise, except its type flags: strings
+ * are cJSON_IsReference and keys cJSON_StringIsConst, so cJSON_Delete frees
+ * the nodes and never the text. A copy (cJSON_Duplicate) of a member keeps
+ * pointing to its key in text. */
+cJSON *tb__json_parse_insitu(char *text, size_t len);
 
 #endif

@@ -79,6 +79,7 @@ typedef struct builder {
     tb__otlp_attrs attrs;
     const tb__otlp_options *opts;
     cJSON **roots; /* parsed bodies, one per record (NULL: unparseable) */
+    char **texts;  /* the copies they were parsed from, in place (point into) */
     size_t n_roots;
     const tb_record *records; /* the batch */
     int64_t next_seq;         /* one past the batch's highest seq */
@@ -713,7 +714,8 @@ tb_status tb__otlp_encode(tb__buf *out, const tb_record *records, size_t n, tb__
     b.opts = opts;
     tb_status st = TB_NOMEM;
     b.roots = tb__calloc(n ? n : 1, sizeof *b.roots);
-    if (!b.roots)
+    b.texts = tb__calloc(n ? n : 1, sizeof *b.texts);
+    if (!b.roots || !b.texts)
         goto done;
     b.n_roots = n;
     b.records = records;
@@ -723,7 +725,15 @@ tb_status tb__otlp_encode(tb__buf *out, const tb_record *records, size_t n, tb__
             b.next_seq = r->seq + 1;
         if (!r->body)
             continue;
-        cJSON *root = tb__json_parse(r->body, r->body_len);
+        /* a copy of the body, from the pool, parsed in place: its strings
+         * are not allocated and copied one by one (a tenth of the parse) */
+        char *text = tb__json_alloc(r->body_len + 1);
+        if (!text)
+            continue; /* out of memory: counted as unparseable, as before */
+        memcpy(text, r->body, r->body_len);
+        text[r->body_len] = '\0';
+        b.texts[i] = text;
+        cJSON *root = tb__json_parse_insitu(text, r->body_len);
         if (root && !is_object(root)) {
             cJSON_Delete(root);
             root = NULL;
@@ -751,7 +761,10 @@ done:
     bool pooled = tb__json_pool_whole();
     for (size_t i = 0; !pooled && b.roots && i < b.n_roots; i++)
         cJSON_Delete(b.roots[i]);
+    for (size_t i = 0; !pooled && b.texts && i < b.n_roots; i++)
+        tb__free_mem(b.texts[i]); /* (after the trees that point into them) */
     tb__free_mem(b.roots);
+    tb__free_mem(b.texts);
     for (size_t i = 0; i < b.n_traces; i++) {
         if (!pooled)
             cJSON_Delete(b.traces[i].owned);

@@ -5,7 +5,9 @@
  * writes (control characters, escapes, numbers, nesting, empty containers),
  * and fail exactly where it fails. And tb__json_parse must accept exactly
  * what cJSON_ParseWithLength accepts, making trees that print the same,
- * inside a JSON pool (as the OTLP encoder calls it) and outside.
+ * inside a JSON pool (as the OTLP encoder calls it) and outside; and so
+ * must tb__json_parse_insitu, on a copy it decodes in place (the same tree
+ * but for its strings' and keys' ownership flags).
  * Build and run: tests/fuzz/run.sh [SECONDS] json_print.
  */
 #include "json_print.h"
@@ -17,11 +19,15 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* In-situ trees carry ownership flags cJSON's do not. */
+static int g_flags_ignored;
+
 /* The same tree, field for field: types, ints, the bits of every double,
  * keys and strings, and the prev links cJSON's append relies on. */
 static void same(const cJSON *a, const cJSON *b)
 {
-    assert(a->type == b->type && a->valueint == b->valueint);
+    assert((a->type & ~g_flags_ignored) == (b->type & ~g_flags_ignored) &&
+           a->valueint == b->valueint);
     assert(memcmp(&a->valuedouble, &b->valuedouble, sizeof a->valuedouble) == 0);
     assert((a->string == NULL) == (b->string == NULL));
     assert(!a->string || strcmp(a->string, b->string) == 0);
@@ -44,9 +50,15 @@ static void same(const cJSON *a, const cJSON *b)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     cJSON *doc = cJSON_ParseWithLength((const char *)data, size);
+    char *copy = malloc(size ? size : 1);
+    assert(copy);
+    if (size)
+        memcpy(copy, data, size);
     if (!doc) {
         cJSON *mine = tb__json_parse((const char *)data, size);
         assert(mine == NULL);
+        assert(tb__json_parse_insitu(copy, size) == NULL);
+        free(copy);
         return 0;
     }
     char *want = cJSON_PrintUnformatted(doc);
@@ -69,6 +81,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (pooled)
             tb__json_pool_end();
     }
+    /* in place: the tree points into copy, freed after it */
+    for (int pooled = 0; pooled < 2; pooled++) {
+        if (pooled)
+            tb__json_pool_begin();
+        if (size)
+            memcpy(copy, data, size);
+        cJSON *mine = tb__json_parse_insitu(copy, size);
+        assert(mine != NULL);
+        char *again = tb__json_print(mine);
+        assert((want == NULL) == (again == NULL));
+        if (want)
+            assert(strcmp(want, again) == 0);
+        g_flags_ignored = cJSON_IsReference | cJSON_StringIsConst;
+        same(doc, mine);
+        g_flags_ignored = 0;
+        tb__free_mem(again);
+        cJSON_Delete(mine);
+        if (pooled)
+            tb__json_pool_end();
+    }
+    free(copy);
     cJSON_free(want);
     tb__free_mem(got);
     cJSON_Delete(doc);
