@@ -728,8 +728,10 @@ tb_status tb__otlp_encode(tb__buf *out, const tb_record *records, size_t n, tb__
         /* a copy of the body, from the pool, parsed in place: its strings
          * are not allocated and copied one by one (a tenth of the parse) */
         char *text = tb__json_alloc(r->body_len + 1);
-        if (!text)
-            continue; /* out of memory: counted as unparseable, as before */
+        if (!text) {
+            b.failed = true; /* out of memory: the batch is tried again, no record is refused */
+            break;
+        }
         memcpy(text, r->body, r->body_len);
         text[r->body_len] = '\0';
         b.texts[i] = text;
@@ -740,6 +742,8 @@ tb_status tb__otlp_encode(tb__buf *out, const tb_record *records, size_t n, tb__
         }
         b.roots[i] = root;
     }
+    if (b.failed)
+        goto done;
     Tbotlp__ExportTraceServiceRequest *req = build_request(&b, records, n, bad, stats);
     if (!req || b.failed || b.ar.failed || b.attrs.failed)
         goto done;
