@@ -62,16 +62,10 @@ static unsigned hex4(const unsigned char *s)
 {
     unsigned h = 0;
     for (int i = 0; i < 4; i++) {
-        unsigned c = s[i], v;
-        if (c >= '0' && c <= '9')
-            v = c - '0';
-        else if (c >= 'A' && c <= 'F')
-            v = c - 'A' + 10;
-        else if (c >= 'a' && c <= 'f')
-            v = c - 'a' + 10;
-        else
+        int v = tb__hexval((char)s[i]);
+        if (v < 0)
             return 0; /* cJSON's parse_hex4: a bad digit makes the whole 0 */
-        h = (h << 4) | v;
+        h = (h << 4) | (unsigned)v;
     }
     return h;
 }

@@ -14,16 +14,6 @@
 #include <math.h>
 #include <string.h>
 
-static void put(tb__buf *b, const char *s, size_t n)
-{
-    char *p = tb__buf_reserve(b, n);
-    if (!p)
-        return;
-    memcpy(p, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
 static void put_char(tb__buf *b, char c)
 {
     char *p = tb__buf_reserve(b, 1);
@@ -57,7 +47,7 @@ static const unsigned char esc_len[256] = {
 void tb__json_write_str(tb__buf *b, const char *str)
 {
     if (!str) {
-        put(b, "\"\"", 2);
+        tb__buf_append(b, "\"\"", 2);
         return;
     }
     const unsigned char *s = (const unsigned char *)str;
@@ -128,7 +118,7 @@ static void write_int(tb__buf *b, int v)
     } while (u);
     if (v < 0)
         tmp[--i] = '-';
-    put(b, tmp + i, sizeof tmp - i);
+    tb__buf_append(b, tmp + i, sizeof tmp - i);
 }
 
 static void write_number(tb__buf *b, const cJSON *item)
@@ -150,7 +140,7 @@ static void write_number(tb__buf *b, const cJSON *item)
         b->failed = true;
         return;
     }
-    put(b, text, strlen(text));
+    tb__buf_append(b, text, strlen(text));
 }
 
 void tb__json_write(tb__buf *b, const cJSON *item)
@@ -161,13 +151,13 @@ void tb__json_write(tb__buf *b, const cJSON *item)
     }
     switch (item->type & 0xFF) {
     case cJSON_NULL:
-        put(b, "null", 4);
+        tb__buf_append(b, "null", 4);
         return;
     case cJSON_False:
-        put(b, "false", 5);
+        tb__buf_append(b, "false", 5);
         return;
     case cJSON_True:
-        put(b, "true", 4);
+        tb__buf_append(b, "true", 4);
         return;
     case cJSON_Number:
         write_number(b, item);
@@ -177,7 +167,7 @@ void tb__json_write(tb__buf *b, const cJSON *item)
             b->failed = true;
             return;
         }
-        put(b, item->valuestring, strlen(item->valuestring));
+        tb__buf_append(b, item->valuestring, strlen(item->valuestring));
         return;
     case cJSON_String:
         tb__json_write_str(b, item->valuestring);

@@ -13,7 +13,6 @@
 
 #include "internal.h"
 #include "json_print.h"
-#include "json_print.h"
 #include "trace.pb-c.h"
 
 #include <stdint.h>

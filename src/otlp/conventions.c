@@ -520,7 +520,9 @@ static void merge_member(tb__buf *b, const cJSON *kv)
     tb__json_write(b, kv);
 }
 
-static void trace_attrs_build(const tb__otlp_span_view *v, unsigned conv, tb__otlp_attrs *a)
+/* span_meta: the span's own metadata (a non-empty object), or NULL */
+static void trace_attrs_build(const tb__otlp_span_view *v, const cJSON *span_meta, unsigned conv,
+                              tb__otlp_attrs *a)
 {
     const cJSON *tr = v->trace;
     const char *wf = getsn(tr, "workflow_name");
@@ -528,9 +530,6 @@ static void trace_attrs_build(const tb__otlp_span_view *v, unsigned conv, tb__ot
     const cJSON *meta = get(tr, "metadata");
     if (!is_object(meta))
         meta = NULL;
-    const cJSON *span_meta = get(v->span, "metadata");
-    if (!is_object(span_meta) || cJSON_GetArraySize(span_meta) == 0)
-        span_meta = NULL;
 
     /* what the enabled conventions have no name for */
     if (!(conv & LF))
@@ -614,14 +613,15 @@ static void trace_attrs(const tb__otlp_span_view *v, unsigned conv, tb__otlp_att
 {
     tb__otlp_trace_attrs *kept = v->trace_attrs;
     const cJSON *span_meta = get(v->span, "metadata");
-    bool shared =
-        kept && !(conv & WANDB) && (!is_object(span_meta) || cJSON_GetArraySize(span_meta) == 0);
+    if (!is_object(span_meta) || cJSON_GetArraySize(span_meta) == 0)
+        span_meta = NULL;
+    bool shared = kept && !(conv & WANDB) && !span_meta;
     if (shared && kept->built) {
         tb__otlp_attrs_add_kvs(a, kept->kv, kept->n);
         return;
     }
     size_t from = tb__otlp_attrs_count(a);
-    trace_attrs_build(v, conv, a);
+    trace_attrs_build(v, span_meta, conv, a);
     if (shared) {
         kept->kv = tb__otlp_attrs_since(a, from, &kept->n);
         kept->built = true;

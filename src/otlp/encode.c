@@ -92,15 +92,9 @@ typedef struct builder {
     bool failed; /* outside the arena / builder (cJSON, the trace list) */
 } builder;
 
-static const char *str_field(const cJSON *obj, const char *key)
-{
-    const cJSON *v = get(obj, key);
-    return is_string(v) ? v->valuestring : NULL;
-}
-
 static bool is_trace_record(const tb_record *r, const cJSON *root)
 {
-    const char *object = str_field(root, "object");
+    const char *object = gets(root, "object");
     if (object)
         return strcmp(object, "trace") == 0;
     return r->kind && strcmp(r->kind, "trace") == 0;
@@ -158,7 +152,7 @@ static trace_ref *trace_find(builder *b, const char *trace_id)
 
 static const char *record_trace_id(const builder *b, size_t i)
 {
-    return b->records[i].trace_id ? b->records[i].trace_id : str_field(b->roots[i], "trace_id");
+    return b->records[i].trace_id ? b->records[i].trace_id : gets(b->roots[i], "trace_id");
 }
 
 /* Chain the batch's SDK span records by trace id, once per batch. */
@@ -315,13 +309,13 @@ static Tbotlp__Span *build_span(builder *b, const tb_record *rec, const cJSON *r
     Tbotlp__Span s0 = TBOTLP__SPAN__INIT;
     *s = s0;
 
-    const char *span_id = str_field(root, "id");
+    const char *span_id = gets(root, "id");
     if (!span_id)
         span_id = rec->span_id ? rec->span_id : "";
-    const char *trace_id = str_field(root, "trace_id");
+    const char *trace_id = gets(root, "trace_id");
     if (!trace_id)
         trace_id = rec->trace_id ? rec->trace_id : "";
-    const char *parent_id = str_field(root, "parent_id");
+    const char *parent_id = gets(root, "parent_id");
 
     uint8_t tid[16], sid[8], pid[8];
     tb__otlp_trace_id(trace_id, tid);
@@ -359,8 +353,8 @@ static Tbotlp__Span *build_span(builder *b, const tb_record *rec, const cJSON *r
     s->kind = tb__otlp_span_kind(&v) == 3 ? TBOTLP__SPAN__SPAN_KIND__SPAN_KIND_CLIENT
                                           : TBOTLP__SPAN__SPAN_KIND__SPAN_KIND_INTERNAL;
 
-    uint64_t start = time_ns(str_field(root, "started_at"));
-    uint64_t end = time_ns(str_field(root, "ended_at"));
+    uint64_t start = time_ns(gets(root, "started_at"));
+    uint64_t end = time_ns(gets(root, "ended_at"));
     if (!start)
         start = end;
     if (!end)
@@ -384,7 +378,7 @@ static Tbotlp__Span *build_span(builder *b, const tb_record *rec, const cJSON *r
         st->code = TBOTLP__STATUS__STATUS_CODE__STATUS_CODE_OK;
         return s;
     }
-    const char *msg = str_field(v.error, "message");
+    const char *msg = gets(v.error, "message");
     const cJSON *data = get(v.error, "data");
     Tbotlp__Span__Event *ev = tb__otlp_arena_alloc(&b->ar, sizeof *ev);
     Tbotlp__Span__Event **evs = tb__otlp_arena_alloc(&b->ar, sizeof *evs);
@@ -454,7 +448,7 @@ typedef struct otlp_group {
 
 static const char *schema_of(const cJSON *root, const char *key)
 {
-    const char *v = str_field(root, key);
+    const char *v = gets(root, key);
     return v ? v : "";
 }
 
@@ -613,7 +607,7 @@ static Tbotlp__ExportTraceServiceRequest *build_request(builder *b, const tb_rec
         if (!root || is_otlp_record(&records[i]))
             continue;
         if (is_trace_record(&records[i], root)) {
-            const char *id = str_field(root, "id");
+            const char *id = gets(root, "id");
             if (!id)
                 id = records[i].trace_id;
             if (id && !trace_add(b, id, root, NULL))

@@ -169,39 +169,62 @@ static size_t attrs_len(Tbotlp__KeyValue *const *kvs, size_t n)
     return total; /* one byte tags: fields 1..15 */
 }
 
+static bool string_valued(const Tbotlp__KeyValue *kv)
+{
+    return !kv->value || kv->value->value_case == TBOTLP__ANY_VALUE__VALUE_STRING_VALUE;
+}
+
+/* bytes of a string attribute: key field + AnyValue{string} field */
+static inline size_t string_kv_len(size_t kn, size_t vn, bool has_value)
+{
+    return (kn ? field_len(kn) : 0) + (has_value ? field_len(field_len(vn)) : 0);
+}
+
+/* A string attribute (string_valued) whose key and value are kn and vn
+ * bytes long, as a `tag` field; other attributes go through put_key_value. */
+static uint8_t *put_string_kv(uint8_t *p, uint8_t tag, const Tbotlp__KeyValue *kv, size_t kn,
+                              size_t vn)
+{
+    *p++ = tag;
+    p = put_varint(p, string_kv_len(kn, vn, kv->value != NULL));
+    if (kn) {
+        *p++ = 0x0A;
+        p = put_varint(p, kn);
+        memcpy(p, kv->key, kn);
+        p += kn;
+    }
+    if (kv->value) {
+        *p++ = 0x12;
+        p = put_varint(p, field_len(vn)); /* the AnyValue: tag 1, its string */
+        *p++ = 0x0A;
+        p = put_varint(p, vn);
+        if (vn)
+            memcpy(p, kv->value->string_value, vn);
+        p += vn;
+    }
+    return p;
+}
+
+static uint8_t *put_other_kv(uint8_t *p, uint8_t tag, const Tbotlp__KeyValue *kv)
+{
+    *p++ = tag;
+    p = put_varint(p, key_value_len(kv));
+    return put_key_value(p, kv);
+}
+
 /* Each key's and string value's length is taken once here (put_key_value
  * would take them three times more): attributes are most of the bytes. */
 static uint8_t *put_attrs(uint8_t *p, uint8_t tag, Tbotlp__KeyValue *const *kvs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const Tbotlp__KeyValue *kv = kvs[i];
-        const Tbotlp__AnyValue *v = kv->value;
-        if (v && v->value_case != TBOTLP__ANY_VALUE__VALUE_STRING_VALUE) {
-            *p++ = tag;
-            p = put_varint(p, key_value_len(kv));
-            p = put_key_value(p, kv);
+        if (!string_valued(kv)) {
+            p = put_other_kv(p, tag, kv);
             continue;
         }
         size_t kn = kv->key ? strlen(kv->key) : 0;
-        size_t vn = v && v->string_value ? strlen(v->string_value) : 0;
-        size_t av = field_len(vn); /* the AnyValue: tag 1, its string */
-        *p++ = tag;
-        p = put_varint(p, (kn ? field_len(kn) : 0) + (v ? field_len(av) : 0));
-        if (kn) {
-            *p++ = 0x0A;
-            p = put_varint(p, kn);
-            memcpy(p, kv->key, kn);
-            p += kn;
-        }
-        if (v) {
-            *p++ = 0x12;
-            p = put_varint(p, av);
-            *p++ = 0x0A;
-            p = put_varint(p, vn);
-            if (vn)
-                memcpy(p, v->string_value, vn);
-            p += vn;
-        }
+        size_t vn = kv->value && kv->value->string_value ? strlen(kv->value->string_value) : 0;
+        p = put_string_kv(p, tag, kv, kn, vn);
     }
     return p;
 }
@@ -214,17 +237,6 @@ typedef struct kept_lens {
     size_t *v; /* key length, then value length, of each string attribute */
     size_t at; /* next free (sizing) or next unread (writing) */
 } kept_lens;
-
-static bool string_valued(const Tbotlp__KeyValue *kv)
-{
-    return !kv->value || kv->value->value_case == TBOTLP__ANY_VALUE__VALUE_STRING_VALUE;
-}
-
-/* bytes of a string attribute: key field + AnyValue{string} field */
-static inline size_t string_kv_len(size_t kn, size_t vn, bool has_value)
-{
-    return (kn ? field_len(kn) : 0) + (has_value ? field_len(field_len(vn)) : 0);
-}
 
 static size_t attrs_len_keep(Tbotlp__KeyValue *const *kvs, size_t n, kept_lens *k)
 {
@@ -250,27 +262,11 @@ static uint8_t *put_attrs_kept(uint8_t *p, uint8_t tag, Tbotlp__KeyValue *const 
     for (size_t i = 0; i < n; i++) {
         const Tbotlp__KeyValue *kv = kvs[i];
         if (!string_valued(kv)) {
-            p = put_attrs(p, tag, &kvs[i], 1);
+            p = put_other_kv(p, tag, kv);
             continue;
         }
         size_t kn = k->v[k->at++], vn = k->v[k->at++];
-        *p++ = tag;
-        p = put_varint(p, string_kv_len(kn, vn, kv->value != NULL));
-        if (kn) {
-            *p++ = 0x0A;
-            p = put_varint(p, kn);
-            memcpy(p, kv->key, kn);
-            p += kn;
-        }
-        if (kv->value) {
-            *p++ = 0x12;
-            p = put_varint(p, field_len(vn));
-            *p++ = 0x0A;
-            p = put_varint(p, vn);
-            if (vn)
-                memcpy(p, kv->value->string_value, vn);
-            p += vn;
-        }
+        p = put_string_kv(p, tag, kv, kn, vn);
     }
     return p;
 }

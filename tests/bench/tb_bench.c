@@ -657,7 +657,6 @@ static void bind_row(sqlite3_stmt *s, const rowbuf *rb, const char *now)
     sqlite3_bind_text(s, 11, now, -1, SQLITE_STATIC);
 }
 
-/* Insert `rows` rows from stream `base` in transactions of `batch`. */
 /* Insert `rows` rows, `batch` a transaction, taking them in turn from
  * `streams` conversations generators (bases base, base+1, …): one stream
  * is one producer's records, consecutive ids; 32 streams are what 32
@@ -958,10 +957,6 @@ static void cli_ingest(void)
         raw_rate);
 }
 
-/* The batched ceiling measured again now, for `rows` rows: the figure a
- * library measurement is compared with is taken right before and right
- * after it, so a disk or a neighbour that changes speed during the run
- * moves both sides. */
 /* The plain loop's rows/s with `batch` rows a FULL commit from `streams`
  * producers' worth of ids, in a new file. */
 static double raw_rate(int64_t rows, int batch, int streams)
@@ -977,6 +972,10 @@ static double raw_rate(int64_t rows, int batch, int streams)
     return (double)rows / ((double)el / 1e9);
 }
 
+/* The batched ceiling measured again now, for `rows` rows: the figure a
+ * library measurement is compared with is taken right before and right
+ * after it, so a disk or a neighbour that changes speed during the run
+ * moves both sides. */
 static double ceiling_now(int64_t rows)
 {
     return raw_rate(rows, 1000, 1);

@@ -63,7 +63,7 @@ class Model:
 def corpus():
     """Records of what an app puts in spans, the awkward values included."""
     out = []
-    trace, spans = sdk.run_fake_agent(_Collect())
+    trace, spans = sdk.run_fake_agent(_NullProcessor())
     out.append(trace.export())
     out.extend(s.export() for s in spans)
     meta = {
@@ -99,7 +99,7 @@ def corpus():
     return out
 
 
-class _Collect:
+class _NullProcessor:
     def on_trace_start(self, t):
         pass
 
