@@ -5,8 +5,9 @@
  * are collected as protobuf-c KeyValue / AnyValue pairs, each pair one
  * arena block, behind a pointer array that is reused from span to span;
  * tb__otlp_attrs_take() copies the array into the arena for the message that
- * owns it. Keys and string values are arena copies made valid UTF-8, so
- * nothing points into the parsed records. An allocation failure marks the
+ * owns it. Keys and string values are arena copies made valid UTF-8,
+ * except literals and the strings of a span's own text when that text is
+ * valid UTF-8 (parsed in place, it lives as long as the request). An allocation failure marks the
  * builder; every later call is a no-op.
  */
 #include "otlp/attrs.h"
@@ -22,6 +23,16 @@ typedef struct kvbox {
     Tbotlp__KeyValue kv;
     Tbotlp__AnyValue av;
 } kvbox;
+
+/* s[0..len) as the request's string: s itself when it lies in the span's
+ * valid text and ends there (attrs.h: borrow_lo), else an arena copy. */
+static char *text_of(tb__otlp_attrs *a, const char *s, size_t len)
+{
+    uintptr_t p = (uintptr_t)s, lo = (uintptr_t)a->borrow_lo, hi = (uintptr_t)a->borrow_hi;
+    if (p >= lo && p < hi && len < hi - p && s[len] == '\0')
+        return (char *)(uintptr_t)s;
+    return tb__otlp_arena_str(a->ar, s, len);
+}
 
 static Tbotlp__AnyValue *attr_new(tb__otlp_attrs *a, const char *key, bool key_lit)
 {
@@ -39,7 +50,9 @@ static Tbotlp__AnyValue *attr_new(tb__otlp_attrs *a, const char *key, bool key_l
     }
     kvbox *b = tb__otlp_arena_alloc(a->ar, sizeof *b);
     /* a literal is ours and outlives the request: protobuf-c only reads it */
-    char *k = key_lit && key ? (char *)(uintptr_t)key : tb__otlp_arena_cstr(a->ar, key);
+    char *k = key_lit && key ? (char *)(uintptr_t)key
+              : key          ? text_of(a, key, strlen(key))
+                             : tb__otlp_arena_cstr(a->ar, key);
     if (!b || !k) {
         a->failed = true;
         return NULL;
@@ -62,7 +75,7 @@ void tb__otlp_attr_strn_(tb__otlp_attrs *a, const char *key, bool key_lit, const
     Tbotlp__AnyValue *v = attr_new(a, key, key_lit);
     if (!v)
         return;
-    char *s = tb__otlp_arena_str(a->ar, value, len);
+    char *s = text_of(a, value, len);
     if (!s) {
         a->failed = true;
         return;

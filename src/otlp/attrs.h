@@ -4,8 +4,8 @@
  *
  * encode.c owns the memory of the request being built (otlp/arena.h);
  * conventions.c, llm.c and messages.c add attributes through these calls,
- * which copy key and value (invalid UTF-8 becomes U+FFFD; a literal is not
- * copied) and never fail
+ * which copy key and value (invalid UTF-8 becomes U+FFFD; a literal, or a
+ * string of the span's own valid text, is not copied) and never fail
  * visibly: an allocation failure marks the builder, and tb__otlp_encode()
  * returns TB_NOMEM. One thread at a time.
  */
@@ -70,6 +70,12 @@ struct tb__otlp_attrs {
     size_t n, cap;
     bool failed;
     tb__buf scratch; /* JSON text on its way into the arena; tb__buf_free it */
+    /* The text the span being converted was parsed from, in place, when it
+     * is valid UTF-8 (encode.c sets it around each span; NULL: none). A
+     * key or value that lies inside it and ends at a NUL there is used as
+     * it is, not copied: it lives until the request is written, and the
+     * in-place parse only ever decodes a valid text into valid UTF-8. */
+    const char *borrow_lo, *borrow_hi;
 };
 
 /* How many attributes are collected so far. */

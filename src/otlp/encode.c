@@ -6,8 +6,10 @@
  * and string of it carved from one arena (arena.c) that is freed in one
  * go; then either pack.c packs it (binary) or json.c turns the same
  * structs into OTLP/JSON with cJSON (lowerCamelCase keys, hex ids, 64-bit
- * integers as decimal strings, enums as integers). Nothing in the model
- * points into the parsed records, so the writers need nothing else.
+ * integers as decimal strings, enums as integers). The model's strings
+ * are arena copies, or literals, or strings of a span's own body text when
+ * that text is valid UTF-8 (parsed in place, it lives until this call
+ * returns: attrs.h, borrow_lo), so the writers need nothing else.
  *
  * A batch becomes one ResourceSpans (service.name, telemetry.sdk.*, the
  * destination's extras) holding one ScopeSpans (scope "tracebox") holding
@@ -78,8 +80,9 @@ typedef struct builder {
     tb__otlp_arena ar;
     tb__otlp_attrs attrs;
     const tb__otlp_options *opts;
-    cJSON **roots; /* parsed bodies, one per record (NULL: unparseable) */
-    char **texts;  /* the copies they were parsed from, in place (point into) */
+    cJSON **roots;        /* parsed bodies, one per record (NULL: unparseable) */
+    char **texts;         /* the copies they were parsed from, in place (point into) */
+    unsigned char *valid; /* texts[i] is valid UTF-8: its strings need no copy */
     size_t n_roots;
     const tb_record *records; /* the batch */
     int64_t next_seq;         /* one past the batch's highest seq */
@@ -665,7 +668,12 @@ static Tbotlp__ExportTraceServiceRequest *build_request(builder *b, const tb_rec
         }
         if (is_otlp_record(&records[i]) || is_trace_record(&records[i], root))
             continue;
+        if (b->valid[i]) {
+            b->attrs.borrow_lo = b->texts[i];
+            b->attrs.borrow_hi = b->texts[i] + records[i].body_len + 1;
+        }
         Tbotlp__Span *s = build_span(b, &records[i], root, stats);
+        b->attrs.borrow_lo = b->attrs.borrow_hi = NULL;
         if (!s || b->failed)
             return NULL;
         spans[k++] = s;
@@ -709,7 +717,8 @@ tb_status tb__otlp_encode(tb__buf *out, const tb_record *records, size_t n, tb__
     tb_status st = TB_NOMEM;
     b.roots = tb__calloc(n ? n : 1, sizeof *b.roots);
     b.texts = tb__calloc(n ? n : 1, sizeof *b.texts);
-    if (!b.roots || !b.texts)
+    b.valid = tb__calloc(n ? n : 1, sizeof *b.valid);
+    if (!b.roots || !b.texts || !b.valid)
         goto done;
     b.n_roots = n;
     b.records = records;
@@ -729,6 +738,8 @@ tb_status tb__otlp_encode(tb__buf *out, const tb_record *records, size_t n, tb__
         memcpy(text, r->body, r->body_len);
         text[r->body_len] = '\0';
         b.texts[i] = text;
+        size_t bad_at;
+        b.valid[i] = tb__utf8_valid(r->body, r->body_len, &bad_at);
         cJSON *root = tb__json_parse_insitu(text, r->body_len);
         if (root && !is_object(root)) {
             cJSON_Delete(root);
@@ -763,6 +774,7 @@ done:
         tb__free_mem(b.texts[i]); /* (after the trees that point into them) */
     tb__free_mem(b.roots);
     tb__free_mem(b.texts);
+    tb__free_mem(b.valid);
     for (size_t i = 0; i < b.n_traces; i++) {
         if (!pooled)
             cJSON_Delete(b.traces[i].owned);

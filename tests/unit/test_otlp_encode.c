@@ -1032,12 +1032,18 @@ static void test_json_shape(void **state)
     batch_free(&b);
 }
 
-/* Invalid UTF-8 in a record comes out as U+FFFD, never as invalid bytes. */
+/* Invalid UTF-8 in a record comes out as U+FFFD, never as invalid bytes.
+ * The strings of a valid record in the same batch are used where its text
+ * was parsed in place (attrs.h, borrow_lo): they come out decoded, and
+ * whole, beside the repaired ones. */
 static void test_invalid_utf8(void **state)
 {
     (void)state;
     batch b;
     memset(&b, 0, sizeof b);
+    batch_add(&b, SPAN(ID_FUNC, T1, "null",
+                       "{\"type\":\"function\",\"name\":\"caf\\u00e9 \\ud83d\\ude00\","
+                       "\"input\":\"a\\tb\\\"c\",\"output\":\"x\\u0000y\"}"));
     batch_add(&b, SPAN(ID_CUSTOM, T1, "null",
                        "{\"type\":\"function\",\"name\":\"bad\xff\xfe name\",\"input\":\"x\xc3\","
                        "\"output\":\"ok\"}"));
@@ -1049,6 +1055,11 @@ static void test_invalid_utf8(void **state)
     assert_string_equal(s->name, "bad\xef\xbf\xbd\xef\xbf\xbd name");
     expect_s(s, "tool.name", "bad\xef\xbf\xbd\xef\xbf\xbd name");
     expect_s(s, "input.value", "x\xef\xbf\xbd");
+    const Tbotlp__Span *f = span_of(req, ID_FUNC);
+    assert_string_equal(f->name, "caf\xc3\xa9 \xf0\x9f\x98\x80");
+    expect_s(f, "tool.name", "caf\xc3\xa9 \xf0\x9f\x98\x80");
+    expect_s(f, "input.value", "a\tb\"c");
+    expect_s(f, "output.value", "x"); /* \u0000 ends a string, as in cJSON */
     tbotlp__export_trace_service_request__free_unpacked(req, NULL);
     tb__buf_free(&out);
     out.data = NULL;
