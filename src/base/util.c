@@ -365,13 +365,15 @@ void tb__iso8601(int64_t us, char buf[40])
     memcpy(buf + 26, "+00:00", 7);
 }
 
-static bool digits(const char *s, int n, int *out)
+/* n ASCII digits at s (a NUL fails before anything after it is read). */
+static inline bool digits(const char *s, int n, int *out)
 {
     int v = 0;
     for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i]))
+        unsigned d = (unsigned)((unsigned char)s[i] - '0');
+        if (d > 9)
             return false;
-        v = v * 10 + (s[i] - '0');
+        v = v * 10 + (int)d;
     }
     *out = v;
     return true;
@@ -380,7 +382,9 @@ static bool digits(const char *s, int n, int *out)
 bool tb__parse_iso8601(const char *s, int64_t *us)
 {
     int Y, M, D, h, m, sec;
-    if (!s || strlen(s) < 19)
+    /* each test reads one character further than the one before, and a NUL
+     * fails the test that reads it: a short text is never read past */
+    if (!s)
         return false;
     if (!digits(s, 4, &Y) || s[4] != '-' || !digits(s + 5, 2, &M) || s[7] != '-' ||
         !digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != ' ') || !digits(s + 11, 2, &h) ||
@@ -394,7 +398,7 @@ bool tb__parse_iso8601(const char *s, int64_t *us)
         p++;
         int nd = 0;
         int64_t scale = 100000;
-        while (isdigit((unsigned char)*p)) {
+        while ((unsigned)((unsigned char)*p - '0') <= 9) {
             if (nd < 6) {
                 frac += (*p - '0') * scale;
                 scale /= 10;

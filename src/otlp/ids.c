@@ -37,7 +37,8 @@ static void put_be64(uint8_t *out, uint64_t v)
 }
 
 /* Decode the first 2*n characters of s as hex into out; false when any is
- * not a hex digit or the bytes are all zero. */
+ * not a hex digit or the bytes are all zero. It reads no further than the
+ * first character that is not a hex digit (a NUL ends it). */
 static bool hex_bytes(const char *s, uint8_t *out, size_t n)
 {
     unsigned nonzero = 0;
@@ -50,14 +51,6 @@ static bool hex_bytes(const char *s, uint8_t *out, size_t n)
         nonzero |= out[i];
     }
     return nonzero != 0;
-}
-
-static size_t hex_run(const char *s)
-{
-    size_t n = 0;
-    while (s[n] && tb__hexval(s[n]) >= 0)
-        n++;
-    return n;
 }
 
 uint64_t tb__otlp_id_hash(const char *id)
@@ -85,7 +78,7 @@ void tb__otlp_trace_id(const char *sdk, uint8_t out[16])
     if (!sdk)
         sdk = "";
     const char *h = strncmp(sdk, "trace_", 6) == 0 ? sdk + 6 : sdk;
-    if (hex_run(h) == 32 && h[32] == '\0' && hex_bytes(h, out, 16))
+    if (hex_bytes(h, out, 16) && h[32] == '\0') /* exactly 32 hex digits */
         return;
     uint64_t a = fnv1a64(FNV_BASIS, sdk);
     uint64_t b = fnv1a64(a ^ GOLDEN, sdk);
@@ -100,7 +93,7 @@ void tb__otlp_span_id(const char *sdk, uint8_t out[8])
     if (!sdk)
         sdk = "";
     const char *h = strncmp(sdk, "span_", 5) == 0 ? sdk + 5 : sdk;
-    if (hex_run(h) >= 16 && hex_bytes(h, out, 8))
+    if (hex_bytes(h, out, 8)) /* at least 16 hex digits: the first 16 */
         return;
     uint64_t a = fnv1a64(FNV_BASIS, sdk);
     put_be64(out, a ? a : 1);
