@@ -143,8 +143,16 @@ typedef struct tb__buf {
     bool failed; /* an append ran out of memory */
 } tb__buf;
 /* Room for n more bytes (and the NUL kept after them) at b->data + b->len,
- * or NULL when memory runs out (b->failed is then set). */
-char *tb__buf_reserve(tb__buf *b, size_t n);
+ * or NULL when memory runs out (b->failed is then set). The common case,
+ * room already there, is inline (the printers and packers call it per
+ * value); tb__buf_grow does the rest. */
+char *tb__buf_grow(tb__buf *b, size_t n);
+static inline char *tb__buf_reserve(tb__buf *b, size_t n)
+{
+    if (!b->failed && n < b->cap - b->len)
+        return b->data + b->len;
+    return tb__buf_grow(b, n);
+}
 void tb__buf_append(tb__buf *b, const void *data, size_t n);
 void tb__buf_puts(tb__buf *b, const char *s);
 void tb__buf_printf(tb__buf *b, const char *fmt, ...) TB__PRINTF(2, 3);

@@ -795,7 +795,7 @@ bool tb__parse_size(const char *s, int64_t *bytes)
 
 /* ---- buffer ---- */
 
-char *tb__buf_reserve(tb__buf *b, size_t n)
+char *tb__buf_grow(tb__buf *b, size_t n)
 {
     if (b->failed)
         return NULL;

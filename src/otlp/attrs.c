@@ -7,13 +7,21 @@
  * tb__otlp_attrs_take() copies the array into the arena for the message that
  * owns it. Keys and string values are arena copies made valid UTF-8,
  * except literals and the strings of a span's own text when that text is
- * valid UTF-8 (parsed in place, it lives as long as the request). An allocation failure marks the
- * builder; every later call is a no-op.
+ * valid UTF-8 (parsed in place, it lives as long as the request).
+ *
+ * In wire mode (a span of a protobuf request) there are no structs: each
+ * attribute is packed where it is added (pack.c writes the bytes, the same
+ * as when it packs the structs), so it is neither allocated, nor copied,
+ * nor walked again to be sized and written. Its strings only need to be
+ * valid UTF-8 by then: checked, and repaired into the arena when not.
+ *
+ * An allocation failure marks the builder; every later call is a no-op.
  */
 #include "otlp/attrs.h"
 
 #include "internal.h"
 #include "json_print.h"
+#include "otlp/pack.h"
 #include "trace.pb-c.h"
 
 #include <stdint.h>
@@ -24,15 +32,75 @@ typedef struct kvbox {
     Tbotlp__AnyValue av;
 } kvbox;
 
-/* s[0..len) as the request's string: s itself when it lies in the span's
- * valid text and ends there (attrs.h: borrow_lo), else an arena copy. */
-static char *text_of(tb__otlp_attrs *a, const char *s, size_t len)
+/* s[0..len) lies in the span's valid text (attrs.h: borrow_lo) */
+static bool borrowed(const tb__otlp_attrs *a, const char *s, size_t len)
 {
     uintptr_t p = (uintptr_t)s, lo = (uintptr_t)a->borrow_lo, hi = (uintptr_t)a->borrow_hi;
-    if (p >= lo && p < hi && len < hi - p && s[len] == '\0')
+    return p >= lo && p < hi && len < hi - p;
+}
+
+/* s[0..len) as the request's string: s itself when it lies in the span's
+ * valid text and ends there, else an arena copy. */
+static char *text_of(tb__otlp_attrs *a, const char *s, size_t len)
+{
+    if (borrowed(a, s, len) && s[len] == '\0')
         return (char *)(uintptr_t)s;
     return tb__otlp_arena_str(a->ar, s, len);
 }
+
+/* ---- wire mode ---- */
+
+/* s[0..*len) as valid UTF-8 to be packed now: s itself (a literal, a string
+ * of the span's valid text, or checked), else a repaired arena copy whose
+ * length goes to *len. NULL: out of memory. */
+static const char *wire_text(tb__otlp_attrs *a, const char *s, size_t *len, bool lit)
+{
+    size_t bad;
+    if (lit || borrowed(a, s, *len) || tb__utf8_valid(s, *len, &bad))
+        return s;
+    char *c = tb__otlp_arena_str(a->ar, s, *len);
+    if (c)
+        *len = strlen(c);
+    return c;
+}
+
+/* Pack one attribute with value av (vn: the length of its string). */
+static void wire_put(tb__otlp_attrs *a, const char *key, bool key_lit, Tbotlp__AnyValue *av,
+                     size_t vn)
+{
+    if (a->failed || a->ar->failed) {
+        a->failed = true;
+        return;
+    }
+    size_t kn = key ? strlen(key) : 0;
+    const char *k = key ? wire_text(a, key, &kn, key_lit) : NULL;
+    if (key && !k) {
+        a->failed = true;
+        return;
+    }
+    Tbotlp__KeyValue kv = TBOTLP__KEY_VALUE__INIT;
+    kv.key = (char *)(uintptr_t)k;
+    kv.value = av;
+    tb__otlp_pack_kv(a->wire, 0x4A, &kv, kn, vn);
+    if (a->wire->failed)
+        a->failed = true;
+}
+
+static void wire_str(tb__otlp_attrs *a, const char *key, bool key_lit, const char *value,
+                     size_t len, bool value_lit)
+{
+    const char *v = wire_text(a, value, &len, value_lit);
+    if (!v) {
+        a->failed = true;
+        return;
+    }
+    Tbotlp__AnyValue av = TBOTLP__ANY_VALUE__INIT;
+    av.value_case = TBOTLP__ANY_VALUE__VALUE_STRING_VALUE;
+    av.string_value = (char *)(uintptr_t)v;
+    wire_put(a, key, key_lit, &av, len);
+}
+
+/* ---- struct mode ---- */
 
 static Tbotlp__AnyValue *attr_new(tb__otlp_attrs *a, const char *key, bool key_lit)
 {
@@ -72,6 +140,12 @@ void tb__otlp_attr_strn_(tb__otlp_attrs *a, const char *key, bool key_lit, const
 {
     if (!value)
         return;
+    if (a->wire) {
+        /* packed, the string ends at a NUL in it, as it does as a struct */
+        const char *nul = memchr(value, '\0', len);
+        wire_str(a, key, key_lit, value, nul ? (size_t)(nul - value) : len, false);
+        return;
+    }
     Tbotlp__AnyValue *v = attr_new(a, key, key_lit);
     if (!v)
         return;
@@ -89,6 +163,10 @@ void tb__otlp_attr_str_(tb__otlp_attrs *a, const char *key, bool key_lit, const 
 {
     if (!value)
         return;
+    if (a->wire) {
+        wire_str(a, key, key_lit, value, strlen(value), value_lit);
+        return;
+    }
     if (!value_lit) {
         tb__otlp_attr_strn_(a, key, key_lit, value, strlen(value));
         return;
@@ -102,6 +180,13 @@ void tb__otlp_attr_str_(tb__otlp_attrs *a, const char *key, bool key_lit, const 
 
 void tb__otlp_attr_int_(tb__otlp_attrs *a, const char *key, bool key_lit, int64_t value)
 {
+    if (a->wire) {
+        Tbotlp__AnyValue av = TBOTLP__ANY_VALUE__INIT;
+        av.value_case = TBOTLP__ANY_VALUE__VALUE_INT_VALUE;
+        av.int_value = value;
+        wire_put(a, key, key_lit, &av, 0);
+        return;
+    }
     Tbotlp__AnyValue *v = attr_new(a, key, key_lit);
     if (!v)
         return;
@@ -111,6 +196,13 @@ void tb__otlp_attr_int_(tb__otlp_attrs *a, const char *key, bool key_lit, int64_
 
 void tb__otlp_attr_double_(tb__otlp_attrs *a, const char *key, bool key_lit, double value)
 {
+    if (a->wire) {
+        Tbotlp__AnyValue av = TBOTLP__ANY_VALUE__INIT;
+        av.value_case = TBOTLP__ANY_VALUE__VALUE_DOUBLE_VALUE;
+        av.double_value = value;
+        wire_put(a, key, key_lit, &av, 0);
+        return;
+    }
     Tbotlp__AnyValue *v = attr_new(a, key, key_lit);
     if (!v)
         return;
@@ -120,6 +212,13 @@ void tb__otlp_attr_double_(tb__otlp_attrs *a, const char *key, bool key_lit, dou
 
 void tb__otlp_attr_bool_(tb__otlp_attrs *a, const char *key, bool key_lit, bool value)
 {
+    if (a->wire) {
+        Tbotlp__AnyValue av = TBOTLP__ANY_VALUE__INIT;
+        av.value_case = TBOTLP__ANY_VALUE__VALUE_BOOL_VALUE;
+        av.bool_value = value ? 1 : 0;
+        wire_put(a, key, key_lit, &av, 0);
+        return;
+    }
     Tbotlp__AnyValue *v = attr_new(a, key, key_lit);
     if (!v)
         return;
@@ -148,33 +247,59 @@ void tb__otlp_attr_fail(tb__otlp_attrs *a)
     a->failed = true;
 }
 
-size_t tb__otlp_attrs_count(const tb__otlp_attrs *a)
+size_t tb__otlp_attrs_mark(const tb__otlp_attrs *a)
 {
-    return a->n;
+    return a->wire ? a->wire->len : a->n;
 }
 
-Tbotlp__KeyValue **tb__otlp_attrs_since(tb__otlp_attrs *a, size_t from, size_t *n_out)
+void tb__otlp_attrs_keep(tb__otlp_attrs *a, size_t from, tb__otlp_attrs_kept *k)
 {
-    *n_out = 0;
-    if (a->failed || from >= a->n)
-        return NULL;
+    memset(k, 0, sizeof *k);
+    if (a->failed)
+        return;
+    if (a->wire) {
+        if (a->wire->failed || from >= a->wire->len)
+            return;
+        size_t len = a->wire->len - from;
+        char *bytes = tb__otlp_arena_alloc(a->ar, len);
+        if (!bytes) {
+            a->failed = true;
+            return;
+        }
+        memcpy(bytes, a->wire->data + from, len);
+        k->bytes = bytes;
+        k->len = len;
+        return;
+    }
+    if (from >= a->n)
+        return;
     Tbotlp__KeyValue **v = tb__otlp_arena_alloc(a->ar, (a->n - from) * sizeof *v);
     if (!v) {
         a->failed = true;
-        return NULL;
+        return;
     }
     memcpy(v, a->v + from, (a->n - from) * sizeof *v);
-    *n_out = a->n - from;
-    return v;
+    k->kv = v;
+    k->n = a->n - from;
 }
 
-void tb__otlp_attrs_add_kvs(tb__otlp_attrs *a, Tbotlp__KeyValue *const *kv, size_t n)
+void tb__otlp_attrs_add_kept(tb__otlp_attrs *a, const tb__otlp_attrs_kept *k)
 {
-    if (a->failed || n == 0)
+    if (a->failed)
         return;
-    if (a->n + n > a->cap) {
+    if (a->wire) {
+        if (k->len) {
+            tb__buf_append(a->wire, k->bytes, k->len);
+            if (a->wire->failed)
+                a->failed = true;
+        }
+        return;
+    }
+    if (k->n == 0)
+        return;
+    if (a->n + k->n > a->cap) {
         size_t cap = a->cap ? a->cap : 32;
-        while (cap < a->n + n)
+        while (cap < a->n + k->n)
             cap *= 2;
         Tbotlp__KeyValue **v = tb__realloc(a->v, cap * sizeof *v);
         if (!v) {
@@ -184,8 +309,8 @@ void tb__otlp_attrs_add_kvs(tb__otlp_attrs *a, Tbotlp__KeyValue *const *kv, size
         a->v = v;
         a->cap = cap;
     }
-    memcpy(a->v + a->n, kv, n * sizeof *kv);
-    a->n += n;
+    memcpy(a->v + a->n, k->kv, k->n * sizeof *k->kv);
+    a->n += k->n;
 }
 
 Tbotlp__KeyValue **tb__otlp_attrs_take(tb__otlp_attrs *a, size_t *n_out)

@@ -36,6 +36,11 @@ typedef struct tb__otlp_attrs tb__otlp_attrs;
 
 #define tb__otlp_attr_str(a, key, value)                                                           \
     tb__otlp_attr_str_((a), (key), TB__OTLP_LIT(key), (value), TB__OTLP_LIT(value))
+/* A value that is a string constant of this program, though not a literal
+ * at the call (a table's entry, a function's choice of literals): used as
+ * it is, like a literal. */
+#define tb__otlp_attr_static(a, key, value)                                                        \
+    tb__otlp_attr_str_((a), (key), TB__OTLP_LIT(key), (value), true)
 #define tb__otlp_attr_strn(a, key, value, len)                                                     \
     tb__otlp_attr_strn_((a), (key), TB__OTLP_LIT(key), (value), (len))
 #define tb__otlp_attr_int(a, key, value) tb__otlp_attr_int_((a), (key), TB__OTLP_LIT(key), (value))
@@ -70,6 +75,12 @@ struct tb__otlp_attrs {
     size_t n, cap;
     bool failed;
     tb__buf scratch; /* JSON text on its way into the arena; tb__buf_free it */
+    /* Wire mode (encode.c, for the attributes of a span of a protobuf
+     * request): when set, each attribute is appended to this buffer as the
+     * packed bytes of one Span.attributes field (pack.h) instead of being
+     * built as structs, and its strings are not copied, only checked (and
+     * repaired) as UTF-8; tb__otlp_attrs_take() then has nothing to take. */
+    tb__buf *wire;
     /* The text the span being converted was parsed from, in place, when it
      * is valid UTF-8 (encode.c sets it around each span; NULL: none). A
      * key or value that lies inside it and ends at a NUL there is used as
@@ -78,14 +89,22 @@ struct tb__otlp_attrs {
     const char *borrow_lo, *borrow_hi;
 };
 
-/* How many attributes are collected so far. */
-size_t tb__otlp_attrs_count(const tb__otlp_attrs *a);
-/* The attributes collected since `from` (a count), copied into the arena
- * as an array for tb__otlp_attrs_add_kvs; NULL and *n_out 0 when there
- * are none or on failure. The builder keeps them. */
-struct Tbotlp__KeyValue **tb__otlp_attrs_since(tb__otlp_attrs *a, size_t from, size_t *n_out);
-/* Add attributes already built for this request (shared, not copied). */
-void tb__otlp_attrs_add_kvs(tb__otlp_attrs *a, struct Tbotlp__KeyValue *const *kv, size_t n);
+/* Attributes kept to be added again (the same KeyValues, or in wire mode
+ * a copy of their bytes; the request's memory either way). Zeroed: none. */
+typedef struct tb__otlp_attrs_kept {
+    struct Tbotlp__KeyValue **kv;
+    size_t n;
+    const char *bytes;
+    size_t len;
+} tb__otlp_attrs_kept;
+
+/* Where the attributes collected so far end: a mark for keep. */
+size_t tb__otlp_attrs_mark(const tb__otlp_attrs *a);
+/* Keep the attributes collected since the mark `from` in *k (the builder
+ * keeps them too); *k is zeroed when there are none or on failure. */
+void tb__otlp_attrs_keep(tb__otlp_attrs *a, size_t from, tb__otlp_attrs_kept *k);
+/* Add kept attributes of this request, in the mode they were kept in. */
+void tb__otlp_attrs_add_kept(tb__otlp_attrs *a, const tb__otlp_attrs_kept *k);
 
 /* Move the collected attributes into the arena and reset the builder:
  * the array for a message's `attributes`, its length in *n_out (NULL and

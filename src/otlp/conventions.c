@@ -617,13 +617,13 @@ static void trace_attrs(const tb__otlp_span_view *v, unsigned conv, tb__otlp_att
         span_meta = NULL;
     bool shared = kept && !(conv & WANDB) && !span_meta;
     if (shared && kept->built) {
-        tb__otlp_attrs_add_kvs(a, kept->kv, kept->n);
+        tb__otlp_attrs_add_kept(a, &kept->kept);
         return;
     }
-    size_t from = tb__otlp_attrs_count(a);
+    size_t from = tb__otlp_attrs_mark(a);
     trace_attrs_build(v, span_meta, conv, a);
     if (shared) {
-        kept->kv = tb__otlp_attrs_since(a, from, &kept->n);
+        tb__otlp_attrs_keep(a, from, &kept->kept);
         kept->built = true;
     }
 }
@@ -643,15 +643,15 @@ void tb__otlp_conventions_apply(const tb__otlp_span_view *v, unsigned conv, tb__
     tb__otlp_attr_str(a, "tracebox.sdk_trace_id", gets(v->span, "trace_id"));
 
     if (conv & OI) {
-        tb__otlp_attr_str(a, "openinference.span.kind", t->oi_kind);
+        tb__otlp_attr_static(a, "openinference.span.kind", t->oi_kind);
         /* the official processors: the Agents SDK is the system, on every span */
         if (!t->model_call)
             tb__otlp_attr_str(a, "llm.system", "openai");
     }
     if ((conv & GENAI) && t->genai_op)
-        tb__otlp_attr_str(a, "gen_ai.operation.name", t->genai_op);
+        tb__otlp_attr_static(a, "gen_ai.operation.name", t->genai_op);
     if (conv & LF)
-        tb__otlp_attr_str(a, "langfuse.observation.type", t->langfuse_type);
+        tb__otlp_attr_static(a, "langfuse.observation.type", t->langfuse_type);
     if (t->model_call) {
         if (conv & GENAI) {
             tb__otlp_attr_str(a, "gen_ai.provider.name", "openai");
@@ -673,11 +673,11 @@ void tb__otlp_conventions_apply(const tb__otlp_span_view *v, unsigned conv, tb__
     if (conv & OI) {
         if (x.in.text) {
             tb__otlp_attr_str(a, "input.value", x.in.text);
-            tb__otlp_attr_str(a, "input.mime_type", mime(&x.in));
+            tb__otlp_attr_static(a, "input.mime_type", mime(&x.in));
         }
         if (x.out.text) {
             tb__otlp_attr_str(a, "output.value", x.out.text);
-            tb__otlp_attr_str(a, "output.mime_type", mime(&x.out));
+            tb__otlp_attr_static(a, "output.mime_type", mime(&x.out));
         }
     }
     if (conv & LF) {

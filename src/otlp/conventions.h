@@ -17,13 +17,13 @@
 /* The trace-level attributes conventions.c wrote for one span of a trace,
  * kept (by encode.c, one per trace of a request) for its other spans: they
  * depend on the trace record and the conventions only, unless the span has
- * metadata of its own or W&B's per-span flag applies. The KeyValues are the
- * request's (its arena): several spans point to the same ones. Zeroed by
+ * metadata of its own or W&B's per-span flag applies. The KeyValues (or
+ * their packed bytes) are the request's (its arena): several spans share
+ * them. Zeroed by
  * its owner; conventions.c fills it on first use. */
 typedef struct tb__otlp_trace_attrs {
     bool built;
-    struct Tbotlp__KeyValue **kv;
-    size_t n;
+    tb__otlp_attrs_kept kept;
 } tb__otlp_trace_attrs;
 
 /* What conventions.c sees of one SDK span. */

@@ -83,6 +83,12 @@ typedef struct builder {
     cJSON **roots;        /* parsed bodies, one per record (NULL: unparseable) */
     char **texts;         /* the copies they were parsed from, in place (point into) */
     unsigned char *valid; /* texts[i] is valid UTF-8: its strings need no copy */
+    /* protobuf: the SDK spans' attributes, packed as they are added (attrs.h,
+     * wire mode); span k's are wire.data[wire_at[2k] .. + wire_at[2k+1]) */
+    bool packed;
+    tb__buf wire;
+    size_t *wire_at;
+    const Tbotlp__ScopeSpans *sdk_ss; /* the ScopeSpans of those spans, if sent */
     size_t n_roots;
     const tb_record *records; /* the batch */
     int64_t next_seq;         /* one past the batch's highest seq */
@@ -303,7 +309,7 @@ static ProtobufCBinaryData id_bytes(builder *b, const uint8_t *bytes, size_t n)
     return d;
 }
 
-static Tbotlp__Span *build_span(builder *b, const tb_record *rec, const cJSON *root,
+static Tbotlp__Span *build_span(builder *b, const tb_record *rec, const cJSON *root, size_t k,
                                 tb__otlp_stats *stats)
 {
     Tbotlp__Span *s = tb__otlp_arena_alloc(&b->ar, sizeof *s);
@@ -365,10 +371,19 @@ static Tbotlp__Span *build_span(builder *b, const tb_record *rec, const cJSON *r
     s->start_time_unix_nano = start;
     s->end_time_unix_nano = end;
 
+    size_t from = b->wire.len;
+    if (b->packed)
+        b->attrs.wire = &b->wire;
     tb__otlp_conventions_apply(&v, b->opts->conventions, &b->attrs);
     for (size_t i = 0; i < b->opts->n_span_attrs; i++)
         tb__otlp_attr_str(&b->attrs, b->opts->span_attrs[i].key, b->opts->span_attrs[i].value);
-    s->attributes = tb__otlp_attrs_take(&b->attrs, &s->n_attributes);
+    b->attrs.wire = NULL;
+    if (b->packed) {
+        b->wire_at[2 * k] = from;
+        b->wire_at[2 * k + 1] = b->wire.len - from;
+    } else {
+        s->attributes = tb__otlp_attrs_take(&b->attrs, &s->n_attributes);
+    }
 
     Tbotlp__Status *st = tb__otlp_arena_alloc(&b->ar, sizeof *st);
     if (!st)
@@ -631,7 +646,10 @@ static Tbotlp__ExportTraceServiceRequest *build_request(builder *b, const tb_rec
     Tbotlp__ScopeSpans **ssv = tb__otlp_arena_alloc(&b->ar, sizeof *ssv);
     Tbotlp__InstrumentationScope *scope = tb__otlp_arena_alloc(&b->ar, sizeof *scope);
     Tbotlp__Span **spans = tb__otlp_arena_alloc(&b->ar, (n_spans ? n_spans : 1) * sizeof *spans);
-    if (!req || !rs || !rsv || !res || !ss || !ssv || !scope || !spans)
+    if (b->packed)
+        b->wire_at = tb__otlp_arena_alloc(&b->ar, (n_spans ? n_spans : 1) * 2 * sizeof *b->wire_at);
+    if (!req || !rs || !rsv || !res || !ss || !ssv || !scope || !spans ||
+        (b->packed && !b->wire_at))
         return NULL;
     Tbotlp__ExportTraceServiceRequest req0 = TBOTLP__EXPORT_TRACE_SERVICE_REQUEST__INIT;
     Tbotlp__ResourceSpans rs0 = TBOTLP__RESOURCE_SPANS__INIT;
@@ -672,7 +690,7 @@ static Tbotlp__ExportTraceServiceRequest *build_request(builder *b, const tb_rec
             b->attrs.borrow_lo = b->texts[i];
             b->attrs.borrow_hi = b->texts[i] + records[i].body_len + 1;
         }
-        Tbotlp__Span *s = build_span(b, &records[i], root, stats);
+        Tbotlp__Span *s = build_span(b, &records[i], root, k, stats);
         b->attrs.borrow_lo = b->attrs.borrow_hi = NULL;
         if (!s || b->failed)
             return NULL;
@@ -686,8 +704,10 @@ static Tbotlp__ExportTraceServiceRequest *build_request(builder *b, const tb_rec
     rs->scope_spans = ssv;
     rs->n_scope_spans = 1;
     size_t n_rs = 0;
-    if (k) /* no empty envelopes */
+    if (k) { /* no empty envelopes */
         rsv[n_rs++] = rs;
+        b->sdk_ss = ss;
+    }
     if (stats)
         stats->spans = k;
     if (!build_otlp(b, records, n, bad, stats, rsv, &n_rs))
@@ -714,6 +734,7 @@ tb_status tb__otlp_encode(tb__buf *out, const tb_record *records, size_t n, tb__
     memset(&b, 0, sizeof b);
     b.attrs.ar = &b.ar;
     b.opts = opts;
+    b.packed = fmt == TB__OTLP_PROTOBUF;
     tb_status st = TB_NOMEM;
     b.roots = tb__calloc(n ? n : 1, sizeof *b.roots);
     b.texts = tb__calloc(n ? n : 1, sizeof *b.texts);
@@ -753,7 +774,8 @@ tb_status tb__otlp_encode(tb__buf *out, const tb_record *records, size_t n, tb__
     if (!req || b.failed || b.ar.failed || b.attrs.failed)
         goto done;
     if (fmt == TB__OTLP_PROTOBUF) {
-        if (tb__otlp_pack_request(out, req) != TB_OK || out->failed)
+        tb__otlp_packed_attrs pk = {b.sdk_ss, b.wire.data, b.wire_at};
+        if (b.wire.failed || tb__otlp_pack_request(out, req, &pk) != TB_OK || out->failed)
             goto done;
     } else {
         if (tb__otlp_json_request(out, req) != TB_OK)
@@ -785,6 +807,7 @@ done:
     tb__free_mem(b.chain_next);
     tb__free_mem(b.attrs.v);
     tb__buf_free(&b.attrs.scratch);
+    tb__buf_free(&b.wire);
     tb__otlp_arena_free(&b.ar);
     tb__json_pool_end();
     return st;

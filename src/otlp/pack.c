@@ -271,6 +271,18 @@ static uint8_t *put_attrs_kept(uint8_t *p, uint8_t tag, Tbotlp__KeyValue *const 
     return p;
 }
 
+void tb__otlp_pack_kv(tb__buf *out, uint8_t tag, const Tbotlp__KeyValue *kv, size_t kn, size_t vn)
+{
+    bool str = string_valued(kv);
+    size_t len = str ? string_kv_len(kn, vn, kv->value != NULL) : key_value_len(kv);
+    uint8_t *p = (uint8_t *)tb__buf_reserve(out, field_len(len));
+    if (!p)
+        return;
+    uint8_t *end = str ? put_string_kv(p, tag, kv, kn, vn) : put_other_kv(p, tag, kv);
+    out->len += (size_t)(end - p);
+    out->data[out->len] = '\0';
+}
+
 static size_t uint_field_len(uint64_t v)
 {
     return v ? 1 + varint_len((size_t)v) : 0;
@@ -306,13 +318,20 @@ static size_t status_len(const Tbotlp__Status *st)
 
 /* The span's fields up to and including attributes (1-9), which every
  * span has, then the rest (10-16). */
-static size_t span_len(const Tbotlp__Span *s, kept_lens *k)
+/* The span's attributes already packed (tb__otlp_packed_attrs), or none:
+ * a NULL text with 0 bytes means its structs are packed here. */
+typedef struct packed_span {
+    const char *text;
+    size_t len;
+} packed_span;
+
+static size_t span_len(const Tbotlp__Span *s, kept_lens *k, packed_span pa)
 {
     size_t n = bytes_field_len(&s->trace_id) + bytes_field_len(&s->span_id) +
                str_field_len(s->trace_state) + bytes_field_len(&s->parent_span_id) +
                str_field_len(s->name) + uint_field_len((uint64_t)s->kind) +
                (s->start_time_unix_nano ? 9 : 0) + (s->end_time_unix_nano ? 9 : 0) +
-               attrs_len_keep(s->attributes, s->n_attributes, k) +
+               (pa.text ? pa.len : attrs_len_keep(s->attributes, s->n_attributes, k)) +
                uint_field_len(s->dropped_attributes_count);
     for (size_t i = 0; i < s->n_events; i++)
         n += field_len(event_len(s->events[i]));
@@ -327,7 +346,7 @@ static size_t span_len(const Tbotlp__Span *s, kept_lens *k)
     return n;
 }
 
-static uint8_t *put_span(uint8_t *p, const Tbotlp__Span *s, kept_lens *k)
+static uint8_t *put_span(uint8_t *p, const Tbotlp__Span *s, kept_lens *k, packed_span pa)
 {
     p = put_bytes_field(p, 0x0A, &s->trace_id);
     p = put_bytes_field(p, 0x12, &s->span_id);
@@ -339,7 +358,12 @@ static uint8_t *put_span(uint8_t *p, const Tbotlp__Span *s, kept_lens *k)
         p = put_fixed64(p, 0x39, s->start_time_unix_nano);
     if (s->end_time_unix_nano)
         p = put_fixed64(p, 0x41, s->end_time_unix_nano);
-    p = put_attrs_kept(p, 0x4A, s->attributes, s->n_attributes, k);
+    if (pa.text) {
+        memcpy(p, pa.text, pa.len);
+        p += pa.len;
+    } else {
+        p = put_attrs_kept(p, 0x4A, s->attributes, s->n_attributes, k);
+    }
     p = put_uint_field(p, 0x50, s->dropped_attributes_count);
     for (size_t i = 0; i < s->n_events; i++) {
         *p++ = 0x5A;
@@ -369,7 +393,19 @@ static uint8_t *put_span(uint8_t *p, const Tbotlp__Span *s, kept_lens *k)
     return p;
 }
 
-tb_status tb__otlp_pack_request(tb__buf *out, const Tbotlp__ExportTraceServiceRequest *req)
+static packed_span packed_of(const tb__otlp_packed_attrs *pk, const Tbotlp__ScopeSpans *ss,
+                             size_t k)
+{
+    packed_span pa = {NULL, 0};
+    if (pk && pk->ss == ss) {
+        pa.text = pk->data ? pk->data + pk->at[2 * k] : "";
+        pa.len = pk->at[2 * k + 1];
+    }
+    return pa;
+}
+
+tb_status tb__otlp_pack_request(tb__buf *out, const Tbotlp__ExportTraceServiceRequest *req,
+                                const tb__otlp_packed_attrs *packed)
 {
     /* sizes, bottom up, each computed once */
     size_t total = 0, n_spans = 0, n_attrs = 0;
@@ -409,7 +445,7 @@ tb_status tb__otlp_pack_request(tb__buf *out, const Tbotlp__ExportTraceServiceRe
             if (ss->scope)
                 ss_len += field_len(tbotlp__instrumentation_scope__get_packed_size(ss->scope));
             for (size_t k = 0; k < ss->n_spans; k++) {
-                span_size[si] = span_len(ss->spans[k], &kept);
+                span_size[si] = span_len(ss->spans[k], &kept, packed_of(packed, ss, k));
                 ss_len += field_len(span_size[si]);
                 si++;
             }
@@ -464,7 +500,7 @@ tb_status tb__otlp_pack_request(tb__buf *out, const Tbotlp__ExportTraceServiceRe
                 *p++ = 0x12; /* ScopeSpans.spans = 2 */
                 p = put_varint(p, span_size[si]);
                 uint8_t *start = p;
-                p = put_span(p, ss->spans[k], &kept);
+                p = put_span(p, ss->spans[k], &kept, packed_of(packed, ss, k));
                 if ((size_t)(p - start) != span_size[si]) {
                     tb__free_mem(span_size);
                     tb__free_mem(ss_size);

@@ -478,7 +478,7 @@ static void test_hand_packed_span_matches_protobuf_c(void **state)
 
     tb__buf out;
     memset(&out, 0, sizeof out);
-    assert_int_equal(tb__otlp_pack_request(&out, &req), TB_OK);
+    assert_int_equal(tb__otlp_pack_request(&out, &req, NULL), TB_OK);
     size_t n = tbotlp__export_trace_service_request__get_packed_size(&req);
     uint8_t *want = malloc(n);
     assert_non_null(want);
