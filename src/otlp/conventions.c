@@ -146,6 +146,17 @@ struct type_map {
     bool genai_io;             /* GenAI has names for its input/output */
     const char *default_name;  /* NULL: the type itself */
     extract_fn extract;
+    int name_from; /* NAME_*: where tb__otlp_span_name finds the name */
+};
+
+enum {
+    NAME_NAME = 0, /* span_data.name (agent, function, guardrail, custom, any other) */
+    NAME_MODEL,    /* span_data.model */
+    NAME_HANDOFF,  /* "handoff to <to_agent>" */
+    NAME_MCP,      /* "mcp_tools <server>" */
+    NAME_TASK,     /* span_data.data.name */
+    NAME_TURN,     /* "turn <data.turn>" */
+    NAME_DEFAULT,  /* none of its own: the default name, or the type */
 };
 
 static void agent_x(const tb__otlp_span_view *v, const type_map *t, unsigned conv,
@@ -404,28 +415,35 @@ static void speech_x(const tb__otlp_span_view *v, const type_map *t, unsigned co
 
 static const type_map k_types[] = {
     /* type, OI kind, GenAI op, Langfuse type, kind, model, genai_io, name, extract */
-    {"agent", "AGENT", "invoke_agent", "agent", INTERNAL, false, false, NULL, agent_x},
-    {"generation", "LLM", "chat", "generation", CLIENT, true, true, NULL, llm_x},
-    {"response", "LLM", "chat", "generation", CLIENT, true, false, NULL, llm_x},
-    {"function", "TOOL", "execute_tool", "tool", INTERNAL, false, true, NULL, function_x},
-    {"mcp_tools", "TOOL", NULL, "span", INTERNAL, false, false, NULL, mcp_tools_x},
-    {"handoff", "TOOL", "handoff", "tool", INTERNAL, false, false, NULL, handoff_x},
-    {"guardrail", "GUARDRAIL", "guardrail", "guardrail", INTERNAL, false, false, NULL, guardrail_x},
-    {"custom", "CHAIN", NULL, "span", INTERNAL, false, false, NULL, custom_x},
-    {"task", "CHAIN", "invoke_workflow", "chain", INTERNAL, false, false, NULL, custom_x},
-    {"turn", "CHAIN", NULL, "chain", INTERNAL, false, false, NULL, custom_x},
-    {"speech_group", "CHAIN", NULL, "chain", INTERNAL, false, false, NULL, speech_group_x},
+    /* type, OI kind, GenAI op, Langfuse type, kind, model, genai_io, name, extract, name from */
+    {"agent", "AGENT", "invoke_agent", "agent", INTERNAL, false, false, NULL, agent_x, NAME_NAME},
+    {"generation", "LLM", "chat", "generation", CLIENT, true, true, NULL, llm_x, NAME_MODEL},
+    {"response", "LLM", "chat", "generation", CLIENT, true, false, NULL, llm_x, NAME_DEFAULT},
+    {"function", "TOOL", "execute_tool", "tool", INTERNAL, false, true, NULL, function_x,
+     NAME_NAME},
+    {"mcp_tools", "TOOL", NULL, "span", INTERNAL, false, false, NULL, mcp_tools_x, NAME_MCP},
+    {"handoff", "TOOL", "handoff", "tool", INTERNAL, false, false, NULL, handoff_x, NAME_HANDOFF},
+    {"guardrail", "GUARDRAIL", "guardrail", "guardrail", INTERNAL, false, false, NULL, guardrail_x,
+     NAME_NAME},
+    {"custom", "CHAIN", NULL, "span", INTERNAL, false, false, NULL, custom_x, NAME_NAME},
+    {"task", "CHAIN", "invoke_workflow", "chain", INTERNAL, false, false, NULL, custom_x,
+     NAME_TASK},
+    {"turn", "CHAIN", NULL, "chain", INTERNAL, false, false, NULL, custom_x, NAME_TURN},
+    {"speech_group", "CHAIN", NULL, "chain", INTERNAL, false, false, NULL, speech_group_x,
+     NAME_DEFAULT},
     {"transcription", "CHAIN", "transcription", "generation", INTERNAL, true, false, NULL,
-     transcription_x},
-    {"speech", "CHAIN", "speech_generation", "generation", INTERNAL, true, false, NULL, speech_x},
+     transcription_x, NAME_MODEL},
+    {"speech", "CHAIN", "speech_generation", "generation", INTERNAL, true, false, NULL, speech_x,
+     NAME_MODEL},
 };
-static const type_map k_default = {NULL,  "CHAIN", NULL, "span",  INTERNAL,
-                                   false, false,   NULL, custom_x};
+static const type_map k_default = {NULL,  "CHAIN", NULL, "span",   INTERNAL,
+                                   false, false,   NULL, custom_x, NAME_NAME};
 
 static const type_map *find_type(const char *type)
 {
+    /* the first byte tells most apart before strcmp (three calls a span) */
     for (size_t i = 0; i < sizeof k_types / sizeof k_types[0]; i++)
-        if (strcmp(k_types[i].type, type) == 0)
+        if (k_types[i].type[0] == type[0] && strcmp(k_types[i].type, type) == 0)
             return &k_types[i];
     return &k_default;
 }
@@ -470,37 +488,46 @@ void tb__otlp_span_name(const tb__otlp_span_view *v, char *buf, size_t size)
     if (!size)
         return;
     const cJSON *d = v->data;
-    const cJSON *inner = get(d, "data");
     const char *type = v->type;
+    const type_map *t = find_type(type);
     char tmp[512];
     const char *name = NULL;
     int64_t turn;
-    if (strcmp(type, "generation") == 0 || strcmp(type, "transcription") == 0 ||
-        strcmp(type, "speech") == 0) {
+    switch (t->name_from) {
+    case NAME_MODEL:
         name = getsn(d, "model");
-    } else if (strcmp(type, "handoff") == 0) {
+        break;
+    case NAME_HANDOFF: {
         const char *to = getsn(d, "to_agent");
         if (to) {
             snprintf(tmp, sizeof tmp, "handoff to %s", to);
             name = tmp;
         }
-    } else if (strcmp(type, "mcp_tools") == 0) {
+        break;
+    }
+    case NAME_MCP: {
         const char *server = getsn(d, "server");
         if (server) {
             snprintf(tmp, sizeof tmp, "mcp_tools %s", server);
             name = tmp;
         }
-    } else if (strcmp(type, "task") == 0) {
-        name = getsn(inner, "name");
-    } else if (strcmp(type, "turn") == 0) {
-        if (geti(inner, "turn", &turn)) {
+        break;
+    }
+    case NAME_TASK:
+        name = getsn(get(d, "data"), "name");
+        break;
+    case NAME_TURN:
+        if (geti(get(d, "data"), "turn", &turn)) {
             snprintf(tmp, sizeof tmp, "turn %" PRId64, turn);
             name = tmp;
         }
-    } else if (strcmp(type, "response") != 0 && strcmp(type, "speech_group") != 0) {
+        break;
+    case NAME_DEFAULT:
+        break;
+    default:
         name = getsn(d, "name"); /* agent, function, guardrail, custom, unknown */
+        break;
     }
-    const type_map *t = find_type(type);
     if (!name)
         name = t->default_name ? t->default_name : type;
     copy_utf8(buf, size, name);
