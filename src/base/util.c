@@ -396,18 +396,18 @@ bool tb__parse_iso8601(const char *s, int64_t *us)
     int64_t frac = 0;
     if (*p == '.') {
         p++;
+        /* microseconds: the first six digits, scaled; any further ones read */
+        static const int64_t scale[7] = {1000000, 100000, 10000, 1000, 100, 10, 1};
         int nd = 0;
-        int64_t scale = 100000;
         while ((unsigned)((unsigned char)*p - '0') <= 9) {
-            if (nd < 6) {
-                frac += (*p - '0') * scale;
-                scale /= 10;
-            }
+            if (nd < 6)
+                frac = frac * 10 + (*p - '0');
             nd++;
             p++;
         }
         if (nd == 0)
             return false;
+        frac *= scale[nd < 6 ? nd : 6];
     }
     int64_t off = 0;
     if (*p == 'Z' || *p == 'z') {
