@@ -663,7 +663,15 @@ bool tb__utf8_valid(const char *str, size_t len, size_t *bad_at)
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
     while (i < len) {
-        /* ASCII, eight bytes at a time */
+        /* ASCII, 32 then eight bytes at a time (a record's body is checked
+         * whole before the OTLP encoder uses its strings as they are) */
+        while (i + 32 <= len) {
+            uint64_t w[4];
+            memcpy(w, s + i, 32);
+            if ((w[0] | w[1] | w[2] | w[3]) & UINT64_C(0x8080808080808080))
+                break;
+            i += 32;
+        }
         while (i + 8 <= len) {
             uint64_t w;
             memcpy(&w, s + i, 8);

@@ -68,8 +68,8 @@ static void batch_clear(batch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
         tb_record *r = &b->rec[i];
-        free((void *)r->kind); /* the columns' one block (copy_columns) */
-        free((void *)r->body);
+        free((void *)r->kind); /* the columns' and the body's one block (copy_row) */
+        free(b->own_body[i]);
         free(b->dead_reason[i]);
     }
     b->n = 0;
@@ -82,13 +82,14 @@ static void batch_free(batch *b)
     tb__free_mem(b->dead);
     tb__free_mem(b->dead_status);
     tb__free_mem(b->dead_reason);
+    tb__free_mem(b->own_body);
     memset(b, 0, sizeof *b);
 }
 
-/* A row's text columns, copied into one block that starts with `kind`
- * (never NULL in a row), so a record costs one allocation, not eight.
- * false: out of memory (then r->kind is NULL and nothing is held). */
-static bool copy_columns(tb_record *r, const tb_record *src)
+/* A row's text columns and its body, copied into one block that starts
+ * with `kind` (never NULL in a row), so a record costs one allocation, not
+ * nine. false: out of memory (then r->kind is NULL and nothing is held). */
+static bool copy_row(tb_record *r, const tb_record *src)
 {
     const char *from[8] = {src->kind, src->trace_id, src->span_id,    src->parent_id,
                            src->type, src->name,     src->started_at, src->ended_at};
@@ -100,9 +101,10 @@ static bool copy_columns(tb_record *r, const tb_record *src)
         total += len[i];
         *to[i] = NULL;
     }
-    if (!src->kind)
+    r->body = NULL;
+    if (!src->kind || !src->body)
         return false;
-    char *p = tb__malloc(total);
+    char *p = tb__malloc(total + src->body_len + 1);
     if (!p)
         return false;
     for (int i = 0; i < 8; i++) {
@@ -112,6 +114,9 @@ static bool copy_columns(tb_record *r, const tb_record *src)
         *to[i] = p;
         p += len[i];
     }
+    memcpy(p, src->body, src->body_len);
+    p[src->body_len] = '\0';
+    r->body = p;
     return true;
 }
 
@@ -135,6 +140,10 @@ static bool batch_reserve(batch *b, size_t n)
     if (!dr)
         return false;
     b->dead_reason = dr;
+    char **ob = tb__realloc(b->own_body, n * sizeof *ob);
+    if (!ob)
+        return false;
+    b->own_body = ob;
     b->cap = n;
     return true;
 }
@@ -157,11 +166,11 @@ static int read_row(void *ctx, const tb_record *src, const char *created_at)
         return 1;
     tb_record *r = &b->rec[b->n];
     *r = *src;
-    copy_columns(r, src);
-    r->body = src->body ? tb__strndup(src->body, src->body_len) : NULL;
+    copy_row(r, src);
     b->dead[b->n] = 0;
     b->dead_status[b->n] = 0;
     b->dead_reason[b->n] = NULL;
+    b->own_body[b->n] = NULL;
     b->n++;
     if (!r->body || !r->kind || !r->trace_id) {
         rd->st = tb__set_error(TB_NOMEM, "out of memory reading a batch");
@@ -177,7 +186,7 @@ static int read_row(void *ctx, const tb_record *src, const char *created_at)
             return 1;
         }
         if (rr == 1) {
-            free((void *)r->body);
+            b->own_body[b->n - 1] = red; /* (the copy stays in the row's block) */
             r->body = red;
             r->body_len = red_len;
         }
