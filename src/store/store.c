@@ -22,10 +22,10 @@
 
 #include <string.h>
 
+/* (sqlite3_column_text is NULL for an SQL NULL: no type asked first) */
 static const char *col(sqlite3_stmt *s, int i)
 {
-    return sqlite3_column_type(s, i) == SQLITE_NULL ? NULL
-                                                    : (const char *)sqlite3_column_text(s, i);
+    return (const char *)sqlite3_column_text(s, i);
 }
 
 void tb__store_row_record(sqlite3_stmt *s, tb_record *r)
