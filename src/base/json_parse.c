@@ -166,6 +166,23 @@ static bool parse_number(parser *p, cJSON *item)
     size_t n = 0;
     while (p->at + n < p->end && number_char(p->at[n]))
         n++;
+    /* an integer of up to 15 digits (token counts, times): strtod's double
+     * is the integer itself, exactly; made here without copy or call */
+    size_t neg = n && p->at[0] == '-';
+    if (n > neg && n - neg <= 15) {
+        int64_t v = 0;
+        size_t k = neg;
+        for (; k < n && p->at[k] >= '0' && p->at[k] <= '9'; k++)
+            v = v * 10 + (p->at[k] - '0');
+        if (k == n) {
+            double d = neg ? -(double)v : (double)v;
+            item->valuedouble = d;
+            item->valueint = d >= INT_MAX ? INT_MAX : d <= (double)INT_MIN ? INT_MIN : (int)d;
+            set_type(item, cJSON_Number);
+            p->at += n;
+            return true;
+        }
+    }
     char small[64], *num = small;
     if (n >= sizeof small && !(num = tb__malloc(n + 1)))
         return false;

@@ -64,24 +64,30 @@ static const char *wire_text(tb__otlp_attrs *a, const char *s, size_t *len, bool
     return c;
 }
 
-/* Pack one attribute with value av (vn: the length of its string). */
-static void wire_put(tb__otlp_attrs *a, const char *key, bool key_lit, Tbotlp__AnyValue *av,
-                     size_t vn)
+/* The key of an attribute to pack, valid UTF-8, its length in *kn (NULL
+ * packs as ""); false: the builder failed (marked). */
+static bool wire_key(tb__otlp_attrs *a, const char *key, bool key_lit, const char **k, size_t *kn)
 {
-    if (a->failed || a->ar->failed) {
+    *kn = key ? strlen(key) : 0;
+    *k = key ? wire_text(a, key, kn, key_lit) : NULL;
+    if (a->failed || a->ar->failed || (key && !*k)) {
         a->failed = true;
-        return;
+        return false;
     }
-    size_t kn = key ? strlen(key) : 0;
-    const char *k = key ? wire_text(a, key, &kn, key_lit) : NULL;
-    if (key && !k) {
-        a->failed = true;
+    return true;
+}
+
+/* Pack one attribute whose value (not a string) is av. */
+static void wire_put(tb__otlp_attrs *a, const char *key, bool key_lit, Tbotlp__AnyValue *av)
+{
+    const char *k;
+    size_t kn;
+    if (!wire_key(a, key, key_lit, &k, &kn))
         return;
-    }
     Tbotlp__KeyValue kv = TBOTLP__KEY_VALUE__INIT;
     kv.key = (char *)(uintptr_t)k;
     kv.value = av;
-    tb__otlp_pack_kv(a->wire, 0x4A, &kv, kn, vn);
+    tb__otlp_pack_kv(a->wire, 0x4A, &kv, kn, 0);
     if (a->wire->failed)
         a->failed = true;
 }
@@ -89,15 +95,15 @@ static void wire_put(tb__otlp_attrs *a, const char *key, bool key_lit, Tbotlp__A
 static void wire_str(tb__otlp_attrs *a, const char *key, bool key_lit, const char *value,
                      size_t len, bool value_lit)
 {
-    const char *v = wire_text(a, value, &len, value_lit);
-    if (!v) {
+    const char *k, *v = wire_text(a, value, &len, value_lit);
+    size_t kn;
+    if (!v)
         a->failed = true;
+    if (!wire_key(a, key, key_lit, &k, &kn))
         return;
-    }
-    Tbotlp__AnyValue av = TBOTLP__ANY_VALUE__INIT;
-    av.value_case = TBOTLP__ANY_VALUE__VALUE_STRING_VALUE;
-    av.string_value = (char *)(uintptr_t)v;
-    wire_put(a, key, key_lit, &av, len);
+    tb__otlp_pack_str_kv(a->wire, 0x4A, k, kn, v, len);
+    if (a->wire->failed)
+        a->failed = true;
 }
 
 /* ---- struct mode ---- */
@@ -184,7 +190,7 @@ void tb__otlp_attr_int_(tb__otlp_attrs *a, const char *key, bool key_lit, int64_
         Tbotlp__AnyValue av = TBOTLP__ANY_VALUE__INIT;
         av.value_case = TBOTLP__ANY_VALUE__VALUE_INT_VALUE;
         av.int_value = value;
-        wire_put(a, key, key_lit, &av, 0);
+        wire_put(a, key, key_lit, &av);
         return;
     }
     Tbotlp__AnyValue *v = attr_new(a, key, key_lit);
@@ -200,7 +206,7 @@ void tb__otlp_attr_double_(tb__otlp_attrs *a, const char *key, bool key_lit, dou
         Tbotlp__AnyValue av = TBOTLP__ANY_VALUE__INIT;
         av.value_case = TBOTLP__ANY_VALUE__VALUE_DOUBLE_VALUE;
         av.double_value = value;
-        wire_put(a, key, key_lit, &av, 0);
+        wire_put(a, key, key_lit, &av);
         return;
     }
     Tbotlp__AnyValue *v = attr_new(a, key, key_lit);
@@ -216,7 +222,7 @@ void tb__otlp_attr_bool_(tb__otlp_attrs *a, const char *key, bool key_lit, bool 
         Tbotlp__AnyValue av = TBOTLP__ANY_VALUE__INIT;
         av.value_case = TBOTLP__ANY_VALUE__VALUE_BOOL_VALUE;
         av.bool_value = value ? 1 : 0;
-        wire_put(a, key, key_lit, &av, 0);
+        wire_put(a, key, key_lit, &av);
         return;
     }
     Tbotlp__AnyValue *v = attr_new(a, key, key_lit);

@@ -29,7 +29,7 @@ static inline size_t varint_len(size_t v)
     return n;
 }
 
-static uint8_t *put_varint(uint8_t *p, size_t v)
+static inline uint8_t *put_varint(uint8_t *p, size_t v)
 {
     while (v >= 0x80) {
         *p++ = (uint8_t)(v | 0x80);
@@ -203,6 +203,46 @@ static uint8_t *put_string_kv(uint8_t *p, uint8_t tag, const Tbotlp__KeyValue *k
         p += vn;
     }
     return p;
+}
+
+/* n bytes of s at p: short ones (most keys and values) without a call */
+static inline uint8_t *put_bytes(uint8_t *p, const char *s, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(p, &a, 8);
+        memcpy(p + n - 8, &b, 8);
+    } else if (n) {
+        memcpy(p, s, n);
+    }
+    return p + n;
+}
+
+void tb__otlp_pack_str_kv(tb__buf *out, uint8_t tag, const char *k, size_t kn, const char *v,
+                          size_t vn)
+{
+    size_t any = field_len(vn); /* AnyValue: tag 1, the string */
+    size_t len = (kn ? field_len(kn) : 0) + field_len(any);
+    uint8_t *p = (uint8_t *)tb__buf_reserve(out, field_len(len));
+    if (!p)
+        return;
+    uint8_t *start = p;
+    *p++ = tag;
+    p = put_varint(p, len);
+    if (kn) {
+        *p++ = 0x0A;
+        p = put_varint(p, kn);
+        p = put_bytes(p, k, kn);
+    }
+    *p++ = 0x12;
+    p = put_varint(p, any);
+    *p++ = 0x0A;
+    p = put_varint(p, vn);
+    p = put_bytes(p, v, vn);
+    out->len += (size_t)(p - start);
+    out->data[out->len] = '\0';
 }
 
 static uint8_t *put_other_kv(uint8_t *p, uint8_t tag, const Tbotlp__KeyValue *kv)

@@ -35,5 +35,9 @@ tb_status tb__otlp_pack_request(tb__buf *out, const struct Tbotlp__ExportTraceSe
  * and, when its value is a string, of that string (else ignored). */
 void tb__otlp_pack_kv(tb__buf *out, uint8_t tag, const struct Tbotlp__KeyValue *kv, size_t kn,
                       size_t vn);
+/* The same for a string attribute: key k[0..kn), value v[0..vn) (the bytes
+ * a KeyValue with that key and AnyValue{string_value} packs to). */
+void tb__otlp_pack_str_kv(tb__buf *out, uint8_t tag, const char *k, size_t kn, const char *v,
+                          size_t vn);
 
 #endif
