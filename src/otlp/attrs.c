@@ -184,52 +184,41 @@ void tb__otlp_attr_str_(tb__otlp_attrs *a, const char *key, bool key_lit, const 
     v->string_value = (char *)(uintptr_t)value;
 }
 
-void tb__otlp_attr_int_(tb__otlp_attrs *a, const char *key, bool key_lit, int64_t value)
+/* Add an attribute whose value (not a string) is av: packed in wire mode,
+ * else a copy in the arena. */
+static void add_value(tb__otlp_attrs *a, const char *key, bool key_lit, Tbotlp__AnyValue *av)
 {
     if (a->wire) {
-        Tbotlp__AnyValue av = TBOTLP__ANY_VALUE__INIT;
-        av.value_case = TBOTLP__ANY_VALUE__VALUE_INT_VALUE;
-        av.int_value = value;
-        wire_put(a, key, key_lit, &av);
+        wire_put(a, key, key_lit, av);
         return;
     }
     Tbotlp__AnyValue *v = attr_new(a, key, key_lit);
-    if (!v)
-        return;
-    v->value_case = TBOTLP__ANY_VALUE__VALUE_INT_VALUE;
-    v->int_value = value;
+    if (v)
+        *v = *av;
+}
+
+void tb__otlp_attr_int_(tb__otlp_attrs *a, const char *key, bool key_lit, int64_t value)
+{
+    Tbotlp__AnyValue av = TBOTLP__ANY_VALUE__INIT;
+    av.value_case = TBOTLP__ANY_VALUE__VALUE_INT_VALUE;
+    av.int_value = value;
+    add_value(a, key, key_lit, &av);
 }
 
 void tb__otlp_attr_double_(tb__otlp_attrs *a, const char *key, bool key_lit, double value)
 {
-    if (a->wire) {
-        Tbotlp__AnyValue av = TBOTLP__ANY_VALUE__INIT;
-        av.value_case = TBOTLP__ANY_VALUE__VALUE_DOUBLE_VALUE;
-        av.double_value = value;
-        wire_put(a, key, key_lit, &av);
-        return;
-    }
-    Tbotlp__AnyValue *v = attr_new(a, key, key_lit);
-    if (!v)
-        return;
-    v->value_case = TBOTLP__ANY_VALUE__VALUE_DOUBLE_VALUE;
-    v->double_value = value;
+    Tbotlp__AnyValue av = TBOTLP__ANY_VALUE__INIT;
+    av.value_case = TBOTLP__ANY_VALUE__VALUE_DOUBLE_VALUE;
+    av.double_value = value;
+    add_value(a, key, key_lit, &av);
 }
 
 void tb__otlp_attr_bool_(tb__otlp_attrs *a, const char *key, bool key_lit, bool value)
 {
-    if (a->wire) {
-        Tbotlp__AnyValue av = TBOTLP__ANY_VALUE__INIT;
-        av.value_case = TBOTLP__ANY_VALUE__VALUE_BOOL_VALUE;
-        av.bool_value = value ? 1 : 0;
-        wire_put(a, key, key_lit, &av);
-        return;
-    }
-    Tbotlp__AnyValue *v = attr_new(a, key, key_lit);
-    if (!v)
-        return;
-    v->value_case = TBOTLP__ANY_VALUE__VALUE_BOOL_VALUE;
-    v->bool_value = value ? 1 : 0;
+    Tbotlp__AnyValue av = TBOTLP__ANY_VALUE__INIT;
+    av.value_case = TBOTLP__ANY_VALUE__VALUE_BOOL_VALUE;
+    av.bool_value = value ? 1 : 0;
+    add_value(a, key, key_lit, &av);
 }
 
 void tb__otlp_attr_json_(tb__otlp_attrs *a, const char *key, bool key_lit, const cJSON *value)
