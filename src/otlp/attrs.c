@@ -32,7 +32,8 @@ typedef struct kvbox {
     Tbotlp__AnyValue av;
 } kvbox;
 
-/* s[0..len) lies in the span's valid text (attrs.h: borrow_lo) */
+/* s[0..len] (its end included) lies in the span's valid text (attrs.h:
+ * borrow_lo) */
 static bool borrowed(const tb__otlp_attrs *a, const char *s, size_t len)
 {
     uintptr_t p = (uintptr_t)s, lo = (uintptr_t)a->borrow_lo, hi = (uintptr_t)a->borrow_hi;
@@ -50,13 +51,14 @@ static char *text_of(tb__otlp_attrs *a, const char *s, size_t len)
 
 /* ---- wire mode ---- */
 
-/* s[0..*len) as valid UTF-8 to be packed now: s itself (a literal, a string
- * of the span's valid text, or checked), else a repaired arena copy whose
+/* s[0..*len) as valid UTF-8 to be packed now: s itself (a literal, a whole
+ * string of the span's valid text — it ends at a NUL there, so it was not
+ * cut inside a character — or checked), else a repaired arena copy whose
  * length goes to *len. NULL: out of memory. */
 static const char *wire_text(tb__otlp_attrs *a, const char *s, size_t *len, bool lit)
 {
     size_t bad;
-    if (lit || borrowed(a, s, *len) || tb__utf8_valid(s, *len, &bad))
+    if (lit || (borrowed(a, s, *len) && s[*len] == '\0') || tb__utf8_valid(s, *len, &bad))
         return s;
     char *c = tb__otlp_arena_str(a->ar, s, *len);
     if (c)

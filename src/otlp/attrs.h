@@ -4,8 +4,10 @@
  *
  * encode.c owns the memory of the request being built (otlp/arena.h);
  * conventions.c, llm.c and messages.c add attributes through these calls,
- * which copy key and value (invalid UTF-8 becomes U+FFFD; a literal, or a
- * string of the span's own valid text, is not copied) and never fail
+ * which make key and value valid UTF-8 (invalid bytes become U+FFFD) and
+ * copy them, except a literal or a string of the span's own valid text (and
+ * in wire mode, below, nothing valid is copied: it is packed at once), and
+ * never fail
  * visibly: an allocation failure marks the builder, and tb__otlp_encode()
  * returns TB_NOMEM. One thread at a time.
  */
@@ -23,8 +25,9 @@
 typedef struct tb__otlp_attrs tb__otlp_attrs;
 
 /* The calls below copy key and value into the request's arena, made valid
- * UTF-8, except a string literal: its text is ours (ASCII) and lives as
- * long as the program, so it is used as it is. Most keys and many values
+ * UTF-8 (in wire mode: pack them, checked), except a string literal: its
+ * text is ours (ASCII) and lives as long as the program, so it is used as
+ * it is. Most keys and many values
  * are literals, and the copies were a tenth of the encoder's time. GCC and
  * Clang tell a literal at compile time (__builtin_constant_p is 1 for a
  * literal, 0 for any array or pointer variable); elsewhere all is copied. */

@@ -34,9 +34,11 @@
  * about them (trace_context.c): read from the outbox behind the exporter
  * when the options can ask it, else from the batch.
  *
- * Strings are copied as valid UTF-8 (invalid bytes become U+FFFD; see
- * arena.c): protobuf decoders (Go, upb) reject invalid UTF-8 in string
- * fields, and one bad byte would otherwise refuse a whole batch.
+ * Strings go out as valid UTF-8 (invalid bytes become U+FFFD in an arena
+ * copy; see arena.c and attrs.h): protobuf decoders (Go, upb) reject
+ * invalid UTF-8 in string fields, and one bad byte would otherwise refuse
+ * a whole batch. A body that is valid UTF-8 (checked once) gives its
+ * strings as they are.
  *
  * Memory: an allocation failure anywhere marks the arena or the attribute
  * builder; tb__otlp_encode() checks once at the end and returns TB_NOMEM.

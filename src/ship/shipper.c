@@ -86,10 +86,11 @@ static void batch_free(batch *b)
     memset(b, 0, sizeof *b);
 }
 
-/* A row's text columns and its body, copied into one block that starts
- * with `kind` (never NULL in a row), so a record costs one allocation, not
- * nine. false: out of memory (then r->kind is NULL and nothing is held). */
-static bool copy_row(tb_record *r, const tb_record *src)
+/* A row's text columns, and its body when `with_body`, copied into one
+ * block that starts with `kind` (never NULL in a row), so a record costs
+ * one allocation, not nine. false: out of memory (then r->kind is NULL and
+ * nothing is held). */
+static bool copy_row(tb_record *r, const tb_record *src, bool with_body)
 {
     const char *from[8] = {src->kind, src->trace_id, src->span_id,    src->parent_id,
                            src->type, src->name,     src->started_at, src->ended_at};
@@ -104,7 +105,7 @@ static bool copy_row(tb_record *r, const tb_record *src)
     r->body = NULL;
     if (!src->kind || !src->body)
         return false;
-    char *p = tb__malloc(total + src->body_len + 1);
+    char *p = tb__malloc(total + (with_body ? src->body_len + 1 : 0));
     if (!p)
         return false;
     for (int i = 0; i < 8; i++) {
@@ -114,9 +115,11 @@ static bool copy_row(tb_record *r, const tb_record *src)
         *to[i] = p;
         p += len[i];
     }
-    memcpy(p, src->body, src->body_len);
-    p[src->body_len] = '\0';
-    r->body = p;
+    if (with_body) {
+        memcpy(p, src->body, src->body_len);
+        p[src->body_len] = '\0';
+        r->body = p;
+    }
     return true;
 }
 
@@ -166,11 +169,15 @@ static int read_row(void *ctx, const tb_record *src, const char *created_at)
         return 1;
     tb_record *r = &b->rec[b->n];
     *r = *src;
-    copy_row(r, src);
+    /* a body to redact is copied apart: its original is freed at once, so
+     * what this destination must not get does not wait out the send */
+    copy_row(r, src, !cfg->redact);
     b->dead[b->n] = 0;
     b->dead_status[b->n] = 0;
     b->dead_reason[b->n] = NULL;
     b->own_body[b->n] = NULL;
+    if (cfg->redact && r->kind)
+        r->body = b->own_body[b->n] = tb__strndup(src->body, src->body_len);
     b->n++;
     if (!r->body || !r->kind || !r->trace_id) {
         rd->st = tb__set_error(TB_NOMEM, "out of memory reading a batch");
@@ -186,8 +193,8 @@ static int read_row(void *ctx, const tb_record *src, const char *created_at)
             return 1;
         }
         if (rr == 1) {
-            b->own_body[b->n - 1] = red; /* (the copy stays in the row's block) */
-            r->body = red;
+            free(b->own_body[b->n - 1]);
+            r->body = b->own_body[b->n - 1] = red;
             r->body_len = red_len;
         }
     }

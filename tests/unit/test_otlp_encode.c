@@ -495,7 +495,7 @@ static void test_protobuf_bytes_match_protobuf_c(void **state)
     (void)state;
     batch b;
     full_batch(&b, true);
-    for (unsigned conv = 1; conv <= 3; conv++) {
+    for (unsigned conv = 1; conv <= 15; conv++) { /* every set: GenAI, OI, Langfuse, W&B */
         tb__otlp_options o = opts_for(conv);
         tb__buf out;
         tb__otlp_stats stats;
