@@ -68,7 +68,8 @@ static const char *wire_text(tb__otlp_attrs *a, const char *s, size_t *len, bool
 
 /* The key of an attribute to pack, valid UTF-8, its length in *kn (NULL
  * packs as ""); false: the builder failed (marked). */
-static bool wire_key(tb__otlp_attrs *a, const char *key, bool key_lit, const char **k, size_t *kn)
+static inline bool wire_key(tb__otlp_attrs *a, const char *key, bool key_lit, const char **k,
+                            size_t *kn)
 {
     *kn = key ? strlen(key) : 0;
     *k = key ? wire_text(a, key, kn, key_lit) : NULL;
