@@ -32,33 +32,33 @@ typedef struct kvbox {
     Tbotlp__AnyValue av;
 } kvbox;
 
-/* s[0..len] (its end included) lies in the span's valid text (attrs.h:
- * borrow_lo) */
+/* s[0..len) is a whole string of the span's valid text (attrs.h:
+ * borrow_lo): inside it, and ending at a NUL there (so not cut inside a
+ * character) */
 static bool borrowed(const tb__otlp_attrs *a, const char *s, size_t len)
 {
     uintptr_t p = (uintptr_t)s, lo = (uintptr_t)a->borrow_lo, hi = (uintptr_t)a->borrow_hi;
-    return p >= lo && p < hi && len < hi - p;
+    return p >= lo && p < hi && len < hi - p && s[len] == '\0';
 }
 
-/* s[0..len) as the request's string: s itself when it lies in the span's
- * valid text and ends there, else an arena copy. */
+/* s[0..len) as the request's string: s itself when it is borrowed, else an
+ * arena copy. */
 static char *text_of(tb__otlp_attrs *a, const char *s, size_t len)
 {
-    if (borrowed(a, s, len) && s[len] == '\0')
+    if (borrowed(a, s, len))
         return (char *)(uintptr_t)s;
     return tb__otlp_arena_str(a->ar, s, len);
 }
 
 /* ---- wire mode ---- */
 
-/* s[0..*len) as valid UTF-8 to be packed now: s itself (a literal, a whole
- * string of the span's valid text — it ends at a NUL there, so it was not
- * cut inside a character — or checked), else a repaired arena copy whose
- * length goes to *len. NULL: out of memory. */
+/* s[0..*len) as valid UTF-8 to be packed now: s itself (a literal, a
+ * borrowed string, or checked), else a repaired arena copy whose length
+ * goes to *len. NULL: out of memory. */
 static const char *wire_text(tb__otlp_attrs *a, const char *s, size_t *len, bool lit)
 {
     size_t bad;
-    if (lit || (borrowed(a, s, *len) && s[*len] == '\0') || tb__utf8_valid(s, *len, &bad))
+    if (lit || borrowed(a, s, *len) || tb__utf8_valid(s, *len, &bad))
         return s;
     char *c = tb__otlp_arena_str(a->ar, s, *len);
     if (c)
@@ -90,7 +90,7 @@ static void wire_put(tb__otlp_attrs *a, const char *key, bool key_lit, Tbotlp__A
     Tbotlp__KeyValue kv = TBOTLP__KEY_VALUE__INIT;
     kv.key = (char *)(uintptr_t)k;
     kv.value = av;
-    tb__otlp_pack_kv(a->wire, 0x4A, &kv, kn, 0);
+    tb__otlp_pack_kv(a->wire, 0x4A, &kv);
     if (a->wire->failed)
         a->failed = true;
 }
@@ -111,20 +111,28 @@ static void wire_str(tb__otlp_attrs *a, const char *key, bool key_lit, const cha
 
 /* ---- struct mode ---- */
 
+/* Room for `more` KeyValue pointers; false: out of memory (marked). */
+static bool room(tb__otlp_attrs *a, size_t more)
+{
+    if (a->n + more <= a->cap)
+        return true;
+    size_t cap = a->cap ? a->cap : 32;
+    while (cap < a->n + more)
+        cap *= 2;
+    Tbotlp__KeyValue **v = tb__realloc(a->v, cap * sizeof *v);
+    if (!v) {
+        a->failed = true;
+        return false;
+    }
+    a->v = v;
+    a->cap = cap;
+    return true;
+}
+
 static Tbotlp__AnyValue *attr_new(tb__otlp_attrs *a, const char *key, bool key_lit)
 {
-    if (a->failed || a->ar->failed)
+    if (a->failed || a->ar->failed || !room(a, 1))
         return NULL;
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 32;
-        Tbotlp__KeyValue **v = tb__realloc(a->v, cap * sizeof *v);
-        if (!v) {
-            a->failed = true;
-            return NULL;
-        }
-        a->v = v;
-        a->cap = cap;
-    }
     kvbox *b = tb__otlp_arena_alloc(a->ar, sizeof *b);
     /* a literal is ours and outlives the request: protobuf-c only reads it */
     char *k = key_lit && key ? (char *)(uintptr_t)key
@@ -293,20 +301,8 @@ void tb__otlp_attrs_add_kept(tb__otlp_attrs *a, const tb__otlp_attrs_kept *k)
         }
         return;
     }
-    if (k->n == 0)
+    if (k->n == 0 || !room(a, k->n))
         return;
-    if (a->n + k->n > a->cap) {
-        size_t cap = a->cap ? a->cap : 32;
-        while (cap < a->n + k->n)
-            cap *= 2;
-        Tbotlp__KeyValue **v = tb__realloc(a->v, cap * sizeof *v);
-        if (!v) {
-            a->failed = true;
-            return;
-        }
-        a->v = v;
-        a->cap = cap;
-    }
     memcpy(a->v + a->n, k->kv, k->n * sizeof *k->kv);
     a->n += k->n;
 }

@@ -53,10 +53,6 @@ static inline bool is_invalid(const cJSON *v)
 {
     return is_type(v, cJSON_Invalid);
 }
-static inline bool is_bool(const cJSON *v)
-{
-    return v && (v->type & (cJSON_True | cJSON_False)) != 0;
-}
 
 /* cJSON_GetObjectItemCaseSensitive (the first member of that name), with
  * the first byte compared before strcmp is called: the readers look up

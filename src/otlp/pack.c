@@ -161,14 +161,6 @@ static uint8_t *put_key_value(uint8_t *p, const Tbotlp__KeyValue *kv)
     return p;
 }
 
-static size_t attrs_len(Tbotlp__KeyValue *const *kvs, size_t n)
-{
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += field_len(key_value_len(kvs[i]));
-    return total; /* one byte tags: fields 1..15 */
-}
-
 static bool string_valued(const Tbotlp__KeyValue *kv)
 {
     return !kv->value || kv->value->value_case == TBOTLP__ANY_VALUE__VALUE_STRING_VALUE;
@@ -178,31 +170,6 @@ static bool string_valued(const Tbotlp__KeyValue *kv)
 static inline size_t string_kv_len(size_t kn, size_t vn, bool has_value)
 {
     return (kn ? field_len(kn) : 0) + (has_value ? field_len(field_len(vn)) : 0);
-}
-
-/* A string attribute (string_valued) whose key and value are kn and vn
- * bytes long, as a `tag` field; other attributes go through put_key_value. */
-static uint8_t *put_string_kv(uint8_t *p, uint8_t tag, const Tbotlp__KeyValue *kv, size_t kn,
-                              size_t vn)
-{
-    *p++ = tag;
-    p = put_varint(p, string_kv_len(kn, vn, kv->value != NULL));
-    if (kn) {
-        *p++ = 0x0A;
-        p = put_varint(p, kn);
-        memcpy(p, kv->key, kn);
-        p += kn;
-    }
-    if (kv->value) {
-        *p++ = 0x12;
-        p = put_varint(p, field_len(vn)); /* the AnyValue: tag 1, its string */
-        *p++ = 0x0A;
-        p = put_varint(p, vn);
-        if (vn)
-            memcpy(p, kv->value->string_value, vn);
-        p += vn;
-    }
-    return p;
 }
 
 /* n bytes of s at p: short ones (most keys and values) without a call */
@@ -220,31 +187,37 @@ static inline uint8_t *put_bytes(uint8_t *p, const char *s, size_t n)
     return p + n;
 }
 
-void tb__otlp_pack_str_kv(tb__buf *out, uint8_t tag, const char *k, size_t kn, const char *v,
-                          size_t vn)
+#if defined(__GNUC__)
+#define TB__ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define TB__ALWAYS_INLINE inline
+#endif
+
+/* A string attribute as a `tag` field: key k[0..kn), and when has_value an
+ * AnyValue{string_value} of v[0..vn). The one writer of string attributes,
+ * from structs (put_attrs) or straight (tb__otlp_pack_str_kv: a call an
+ * attribute, where a call more cost 2 % of the encoder). */
+static TB__ALWAYS_INLINE uint8_t *put_str_kv(uint8_t *p, uint8_t tag, const char *k, size_t kn,
+                                             const char *v, size_t vn, bool has_value)
 {
-    size_t any = field_len(vn); /* AnyValue: tag 1, the string */
-    size_t len = (kn ? field_len(kn) : 0) + field_len(any);
-    uint8_t *p = (uint8_t *)tb__buf_reserve(out, field_len(len));
-    if (!p)
-        return;
-    uint8_t *start = p;
     *p++ = tag;
-    p = put_varint(p, len);
+    p = put_varint(p, string_kv_len(kn, vn, has_value));
     if (kn) {
         *p++ = 0x0A;
         p = put_varint(p, kn);
         p = put_bytes(p, k, kn);
     }
-    *p++ = 0x12;
-    p = put_varint(p, any);
-    *p++ = 0x0A;
-    p = put_varint(p, vn);
-    p = put_bytes(p, v, vn);
-    out->len += (size_t)(p - start);
-    out->data[out->len] = '\0';
+    if (has_value) {
+        *p++ = 0x12;
+        p = put_varint(p, field_len(vn)); /* the AnyValue: tag 1, its string */
+        *p++ = 0x0A;
+        p = put_varint(p, vn);
+        p = put_bytes(p, v, vn);
+    }
+    return p;
 }
 
+/* Any other attribute as a `tag` field. */
 static uint8_t *put_other_kv(uint8_t *p, uint8_t tag, const Tbotlp__KeyValue *kv)
 {
     *p++ = tag;
@@ -252,52 +225,64 @@ static uint8_t *put_other_kv(uint8_t *p, uint8_t tag, const Tbotlp__KeyValue *kv
     return put_key_value(p, kv);
 }
 
-/* Each key's and string value's length is taken once here (put_key_value
- * would take them three times more): attributes are most of the bytes. */
-static uint8_t *put_attrs(uint8_t *p, uint8_t tag, Tbotlp__KeyValue *const *kvs, size_t n)
+void tb__otlp_pack_str_kv(tb__buf *out, uint8_t tag, const char *k, size_t kn, const char *v,
+                          size_t vn)
 {
-    for (size_t i = 0; i < n; i++) {
-        const Tbotlp__KeyValue *kv = kvs[i];
-        if (!string_valued(kv)) {
-            p = put_other_kv(p, tag, kv);
-            continue;
-        }
-        size_t kn = kv->key ? strlen(kv->key) : 0;
-        size_t vn = kv->value && kv->value->string_value ? strlen(kv->value->string_value) : 0;
-        p = put_string_kv(p, tag, kv, kn, vn);
-    }
-    return p;
+    uint8_t *p = (uint8_t *)tb__buf_reserve(out, field_len(string_kv_len(kn, vn, true)));
+    if (!p)
+        return;
+    uint8_t *end = put_str_kv(p, tag, k, kn, v, vn, true);
+    out->len += (size_t)(end - p);
+    out->data[out->len] = '\0';
 }
 
-/* A span's attributes are sized and then written: the lengths of their
- * keys and string values, taken in the sizing pass, are kept here in
- * attribute order for the writing pass (two strlen calls an attribute
- * instead of four or more). */
+void tb__otlp_pack_kv(tb__buf *out, uint8_t tag, const Tbotlp__KeyValue *kv)
+{
+    uint8_t *p = (uint8_t *)tb__buf_reserve(out, field_len(key_value_len(kv)));
+    if (!p)
+        return;
+    uint8_t *end = put_other_kv(p, tag, kv);
+    out->len += (size_t)(end - p);
+    out->data[out->len] = '\0';
+}
+
+/* Attributes are sized and then written. A span's keep the lengths of their
+ * keys and string values, taken in the sizing pass, in attribute order for
+ * the writing pass (two strlen calls an attribute instead of four or more);
+ * with k NULL (an event's) each pass takes them itself. */
 typedef struct kept_lens {
     size_t *v; /* key length, then value length, of each string attribute */
     size_t at; /* next free (sizing) or next unread (writing) */
 } kept_lens;
 
-static size_t attrs_len_keep(Tbotlp__KeyValue *const *kvs, size_t n, kept_lens *k)
+static void str_lens(const Tbotlp__KeyValue *kv, size_t *kn, size_t *vn)
 {
-    size_t total = 0;
+    *kn = kv->key ? strlen(kv->key) : 0;
+    *vn = kv->value && kv->value->string_value ? strlen(kv->value->string_value) : 0;
+}
+
+static size_t attrs_len(Tbotlp__KeyValue *const *kvs, size_t n, kept_lens *k)
+{
+    size_t total = 0; /* one byte tags: fields 1..15 */
     for (size_t i = 0; i < n; i++) {
         const Tbotlp__KeyValue *kv = kvs[i];
         if (!string_valued(kv)) {
             total += field_len(key_value_len(kv));
             continue;
         }
-        size_t kn = kv->key ? strlen(kv->key) : 0;
-        size_t vn = kv->value && kv->value->string_value ? strlen(kv->value->string_value) : 0;
-        k->v[k->at++] = kn;
-        k->v[k->at++] = vn;
+        size_t kn, vn;
+        str_lens(kv, &kn, &vn);
+        if (k) {
+            k->v[k->at++] = kn;
+            k->v[k->at++] = vn;
+        }
         total += field_len(string_kv_len(kn, vn, kv->value != NULL));
     }
     return total;
 }
 
-static uint8_t *put_attrs_kept(uint8_t *p, uint8_t tag, Tbotlp__KeyValue *const *kvs, size_t n,
-                               kept_lens *k)
+static uint8_t *put_attrs(uint8_t *p, uint8_t tag, Tbotlp__KeyValue *const *kvs, size_t n,
+                          kept_lens *k)
 {
     for (size_t i = 0; i < n; i++) {
         const Tbotlp__KeyValue *kv = kvs[i];
@@ -305,22 +290,17 @@ static uint8_t *put_attrs_kept(uint8_t *p, uint8_t tag, Tbotlp__KeyValue *const 
             p = put_other_kv(p, tag, kv);
             continue;
         }
-        size_t kn = k->v[k->at++], vn = k->v[k->at++];
-        p = put_string_kv(p, tag, kv, kn, vn);
+        size_t kn, vn;
+        if (k) {
+            kn = k->v[k->at++];
+            vn = k->v[k->at++];
+        } else {
+            str_lens(kv, &kn, &vn);
+        }
+        p = put_str_kv(p, tag, kv->key, kn, kv->value ? kv->value->string_value : NULL, vn,
+                       kv->value != NULL);
     }
     return p;
-}
-
-void tb__otlp_pack_kv(tb__buf *out, uint8_t tag, const Tbotlp__KeyValue *kv, size_t kn, size_t vn)
-{
-    bool str = string_valued(kv);
-    size_t len = str ? string_kv_len(kn, vn, kv->value != NULL) : key_value_len(kv);
-    uint8_t *p = (uint8_t *)tb__buf_reserve(out, field_len(len));
-    if (!p)
-        return;
-    uint8_t *end = str ? put_string_kv(p, tag, kv, kn, vn) : put_other_kv(p, tag, kv);
-    out->len += (size_t)(end - p);
-    out->data[out->len] = '\0';
 }
 
 static size_t uint_field_len(uint64_t v)
@@ -339,7 +319,8 @@ static uint8_t *put_uint_field(uint8_t *p, uint8_t tag, uint64_t v)
 static size_t event_len(const Tbotlp__Span__Event *e)
 {
     return (e->time_unix_nano ? 9 : 0) + str_field_len(e->name) +
-           attrs_len(e->attributes, e->n_attributes) + uint_field_len(e->dropped_attributes_count);
+           attrs_len(e->attributes, e->n_attributes, NULL) +
+           uint_field_len(e->dropped_attributes_count);
 }
 
 static uint8_t *put_event(uint8_t *p, const Tbotlp__Span__Event *e)
@@ -347,7 +328,7 @@ static uint8_t *put_event(uint8_t *p, const Tbotlp__Span__Event *e)
     if (e->time_unix_nano)
         p = put_fixed64(p, 0x09, e->time_unix_nano);
     p = put_str_field(p, 0x12, e->name);
-    p = put_attrs(p, 0x1A, e->attributes, e->n_attributes);
+    p = put_attrs(p, 0x1A, e->attributes, e->n_attributes, NULL);
     return put_uint_field(p, 0x20, e->dropped_attributes_count);
 }
 
@@ -371,7 +352,7 @@ static size_t span_len(const Tbotlp__Span *s, kept_lens *k, packed_span pa)
                str_field_len(s->trace_state) + bytes_field_len(&s->parent_span_id) +
                str_field_len(s->name) + uint_field_len((uint64_t)s->kind) +
                (s->start_time_unix_nano ? 9 : 0) + (s->end_time_unix_nano ? 9 : 0) +
-               (pa.text ? pa.len : attrs_len_keep(s->attributes, s->n_attributes, k)) +
+               (pa.text ? pa.len : attrs_len(s->attributes, s->n_attributes, k)) +
                uint_field_len(s->dropped_attributes_count);
     for (size_t i = 0; i < s->n_events; i++)
         n += field_len(event_len(s->events[i]));
@@ -402,7 +383,7 @@ static uint8_t *put_span(uint8_t *p, const Tbotlp__Span *s, kept_lens *k, packed
         memcpy(p, pa.text, pa.len);
         p += pa.len;
     } else {
-        p = put_attrs_kept(p, 0x4A, s->attributes, s->n_attributes, k);
+        p = put_attrs(p, 0x4A, s->attributes, s->n_attributes, k);
     }
     p = put_uint_field(p, 0x50, s->dropped_attributes_count);
     for (size_t i = 0; i < s->n_events; i++) {

@@ -13,7 +13,7 @@ struct Tbotlp__KeyValue;
 struct Tbotlp__ScopeSpans;
 
 /* The attributes of the spans of one ScopeSpans given as bytes already
- * packed (tb__otlp_pack_kv with tag 0x4A, Span.attributes), not as the
+ * packed (tb__otlp_pack_kv / _str_kv with tag 0x4A, Span.attributes), not as the
  * spans' KeyValue structs: spans[k]'s are data[at[2k] .. at[2k] + at[2k+1]).
  * Those spans' own `attributes` are not read. */
 typedef struct tb__otlp_packed_attrs {
@@ -31,10 +31,8 @@ tb_status tb__otlp_pack_request(tb__buf *out, const struct Tbotlp__ExportTraceSe
                                 const tb__otlp_packed_attrs *packed);
 
 /* Append kv as one `tag` field (a repeated KeyValue: 0x4A for a Span's
- * attributes), as protobuf-c packs it. kn and vn: the lengths of its key
- * and, when its value is a string, of that string (else ignored). */
-void tb__otlp_pack_kv(tb__buf *out, uint8_t tag, const struct Tbotlp__KeyValue *kv, size_t kn,
-                      size_t vn);
+ * attributes), as protobuf-c packs it. */
+void tb__otlp_pack_kv(tb__buf *out, uint8_t tag, const struct Tbotlp__KeyValue *kv);
 /* The same for a string attribute: key k[0..kn), value v[0..vn) (the bytes
  * a KeyValue with that key and AnyValue{string_value} packs to). */
 void tb__otlp_pack_str_kv(tb__buf *out, uint8_t tag, const char *k, size_t kn, const char *v,

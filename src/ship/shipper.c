@@ -68,7 +68,7 @@ static void batch_clear(batch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
         tb_record *r = &b->rec[i];
-        free((void *)r->kind); /* the columns' and the body's one block (copy_row) */
+        free((void *)r->kind); /* the columns' one block, with the body unless own_body */
         free(b->own_body[i]);
         free(b->dead_reason[i]);
     }

@@ -18,7 +18,7 @@ typedef struct batch {
     unsigned char *dead; /* per record: 1 = dead-letter */
     int *dead_status;    /* HTTP status for the dead letter */
     char **dead_reason;  /* owned reason strings */
-    char **own_body;     /* a body of its own (redacted), else NULL: in the columns' block */
+    char **own_body;     /* a body of its own (a destination that redacts), else NULL */
     size_t n, cap;
     bool requeued; /* records come from the requeued table */
     int64_t from;  /* the cursor the batch was read after */
