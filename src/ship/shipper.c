@@ -322,7 +322,7 @@ static size_t resolve(engine *e, dest_rt *d, batch *b, size_t lo, size_t hi, out
     res.retry_after_ms = -1;
     res.rejected = rej;
     /* what the exporter may ask of us during the send (export_host.h) */
-    tb_export_host host = {.db = e->db, .abort = e->abort, .stmts = e->host_stmts};
+    tb_export_host host = {.db = e->db, .abort = e->abort, .keep_stmts = true};
     tb_status st = d->vt->send_with ? d->vt->send_with(d->inst, &host, live, n, &res)
                                     : d->vt->send(d->inst, live, n, &res);
     if (st != TB_OK) {
@@ -632,11 +632,7 @@ void tb__engine_close(engine *e, dest_rt *dests, size_t n)
 
 void tb__engine_forget_statements(engine *e)
 {
-    for (size_t i = 0; i < sizeof e->host_stmts / sizeof e->host_stmts[0]; i++) {
-        sqlite3_finalize(e->host_stmts[i]);
-        e->host_stmts[i] = NULL;
-    }
-    /* and those delivery.c keeps on the connection */
+    /* those delivery.c and the exporters' questions keep on the connection */
     tb__db_finalize_all(e->db);
 }
 

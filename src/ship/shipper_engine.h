@@ -48,7 +48,6 @@ typedef struct engine {
     int64_t deadline_ms;    /* monotonic; 0: none */
     int64_t progress_at_ms; /* verbose 2: last progress line */
     int verbose;
-    sqlite3_stmt *host_stmts[2]; /* tb_export_host.stmts: finalize before closing db */
 } engine;
 
 /* Open the outbox and create an exporter per configured destination (or
@@ -60,7 +59,8 @@ tb_status tb__engine_open(engine *e, const char *db_path, const tb_config *cfg,
  * destination gets its turns without holding the others back. */
 tb_status tb__engine_pass(engine *e, dest_rt *dests, size_t n);
 void tb__engine_close(engine *e, dest_rt *dests, size_t n);
-/* Finalize the statements kept for exporters' questions (before db closes). */
+/* Finalize the statements kept on the connection (delivery.c, the
+ * exporters' questions) before db closes. */
 void tb__engine_forget_statements(engine *e);
 /* Copy options of version 1 or 2 into the current struct (defaults for
  * what an older version lacks). TB_INVALID for another version. */

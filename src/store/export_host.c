@@ -15,8 +15,7 @@ tb_status tb_export_host_trace(const tb_export_host *host, const char *trace_id,
         return tb__set_error(TB_INVALID, "tb_export_host_trace: NULL argument");
     if (!host->db)
         return tb__set_error(TB_NOT_FOUND, "no outbox behind this send");
-    return tb__store_trace_record(host->db, host->stmts ? &host->stmts[0] : NULL, trace_id,
-                                  out_json);
+    return tb__store_trace_record(host->db, host->keep_stmts, trace_id, out_json);
 }
 
 tb_status tb_export_host_spans(const tb_export_host *host, const char *trace_id, int64_t before_seq,
@@ -26,8 +25,7 @@ tb_status tb_export_host_spans(const tb_export_host *host, const char *trace_id,
         return tb__set_error(TB_INVALID, "tb_export_host_spans: NULL argument");
     if (!host->db)
         return tb__set_error(TB_NOT_FOUND, "no outbox behind this send");
-    return tb__store_trace_spans(host->db, host->stmts ? &host->stmts[1] : NULL, trace_id,
-                                 before_seq, types, fn, ctx);
+    return tb__store_trace_spans(host->db, host->keep_stmts, trace_id, before_seq, types, fn, ctx);
 }
 
 int tb_export_host_stopping(const tb_export_host *host)

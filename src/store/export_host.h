@@ -17,9 +17,9 @@
 struct tb_export_host {
     sqlite3 *db;             /* the outbox being shipped; NULL: none */
     const atomic_int *abort; /* set: give up the send in flight; NULL: never */
-    /* the shipper's statements for the questions below, kept across sends
-     * on db (finalized by the shipper before it closes db); NULL: none */
-    sqlite3_stmt **stmts; /* [0] a trace record, [1] a trace's spans */
+    /* db keeps the statements of the questions below across sends
+     * (tb__db_stmt; the shipper finalizes them before it closes db) */
+    bool keep_stmts;
 };
 
 #endif

@@ -68,39 +68,30 @@ static tb_status finish(sqlite3 *db, sqlite3_stmt *s, int rc, const char *what)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? TB_OK : tb__db_error(db, rc, what);
 }
 
-/* prepare() for a statement the caller keeps in *slot between calls (the
- * shipper asks the same question for every trace of a batch): prepared on
- * first use, reset and bound again after. slot NULL: an ordinary prepare
- * (end it with finish()); else end it with finish_cached(). */
-static tb_status prepare_cached(sqlite3 *db, sqlite3_stmt **slot, sqlite3_stmt **s, const char *sql,
-                                const char *what, const char *p1)
+/* prepare() for a question asked again and again (the shipper asks it for
+ * every trace of a batch) on a connection that keeps its statements
+ * (tb__db_stmt: one asked again from inside an exporter's callback, while
+ * the first is stepping, gets one of its own). keep false: an ordinary
+ * prepare. End it with finish_kept(). */
+static tb_status prepare_kept(sqlite3 *db, bool keep, sqlite3_stmt **s, const char *sql,
+                              const char *what, const char *p1)
 {
-    /* an exporter asking again from inside its own callback finds the kept
-     * statement stepping: it gets one of its own */
-    if (!slot || (*slot && sqlite3_stmt_busy(*slot)))
+    if (!keep)
         return prepare(db, s, sql, what, p1, NULL);
-    if (!*slot) {
-        int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
-        if (rc != SQLITE_OK) {
-            sqlite3_finalize(*slot);
-            *slot = NULL;
-            return tb__db_error(db, rc, what);
-        }
-    }
-    *s = *slot;
-    sqlite3_reset(*s);
+    int rc;
+    if (!(*s = tb__db_stmt(db, sql, &rc)))
+        return tb__db_error(db, rc, what);
     sqlite3_bind_text(*s, 1, p1, -1, SQLITE_TRANSIENT);
     return TB_OK;
 }
 
-static tb_status finish_cached(sqlite3 *db, sqlite3_stmt **slot, sqlite3_stmt *s, int rc,
-                               const char *what)
+static tb_status finish_kept(sqlite3 *db, bool keep, sqlite3_stmt *s, int rc, const char *what)
 {
-    if (!slot || s != *slot)
+    if (!keep)
         return finish(db, s, rc, what);
+    tb_status st = rc == SQLITE_DONE || rc == SQLITE_ROW ? TB_OK : tb__db_error(db, rc, what);
     sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? TB_OK : tb__db_error(db, rc, what);
+    return st;
 }
 
 static tb_status scalar(sqlite3 *db, const char *sql, const char *p1, const char *what,
@@ -325,32 +316,31 @@ tb_status tb__store_records(sqlite3 *db, const char *trace_id, tb_record_fn fn, 
     return finish(db, s, rc, "reading records");
 }
 
-tb_status tb__store_trace_record(sqlite3 *db, sqlite3_stmt **slot, const char *trace_id, char **out)
+tb_status tb__store_trace_record(sqlite3 *db, bool keep, const char *trace_id, char **out)
 {
     *out = NULL;
     sqlite3_stmt *s = NULL;
-    tb_status st = prepare_cached(db, slot, &s,
-                                  "SELECT body FROM records WHERE kind = 'trace' AND trace_id = ?1",
-                                  "reading a trace record", trace_id);
+    tb_status st = prepare_kept(db, keep, &s,
+                                "SELECT body FROM records WHERE kind = 'trace' AND trace_id = ?1",
+                                "reading a trace record", trace_id);
     if (st != TB_OK)
         return st;
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         const char *body = col(s, 0);
         if (body && !(*out = tb__strndup(body, (size_t)sqlite3_column_bytes(s, 0)))) {
-            finish_cached(db, slot, s, rc, "reading a trace record");
+            finish_kept(db, keep, s, rc, "reading a trace record");
             return tb__set_error(TB_NOMEM, "out of memory reading a trace record");
         }
     }
-    st = finish_cached(db, slot, s, rc, "reading a trace record");
+    st = finish_kept(db, keep, s, rc, "reading a trace record");
     if (st == TB_OK && !*out)
         st = tb__set_error(TB_NOT_FOUND, "no trace record %s in the outbox", trace_id);
     return st;
 }
 
-tb_status tb__store_trace_spans(sqlite3 *db, sqlite3_stmt **slot, const char *trace_id,
-                                int64_t before_seq, const char *const *types, tb_record_fn fn,
-                                void *ctx)
+tb_status tb__store_trace_spans(sqlite3 *db, bool keep, const char *trace_id, int64_t before_seq,
+                                const char *const *types, tb_record_fn fn, void *ctx)
 {
     sqlite3_stmt *s = NULL;
     /* `seq < ?2` as a plain range: the trace_id index holds the rowid, so
@@ -358,10 +348,10 @@ tb_status tb__store_trace_spans(sqlite3 *db, sqlite3_stmt **slot, const char *tr
      * that holds the rest of the trace, usually none) instead of all of
      * them, each read from the table to be tested */
     tb_status st =
-        prepare_cached(db, slot, &s,
-                       "SELECT " TB__RECORD_COLS("") " FROM records WHERE trace_id = ?1 AND "
-                                                     "seq < ?2 AND kind = 'span' ORDER BY seq",
-                       "reading a trace's spans", trace_id);
+        prepare_kept(db, keep, &s,
+                     "SELECT " TB__RECORD_COLS("") " FROM records WHERE trace_id = ?1 AND "
+                                                   "seq < ?2 AND kind = 'span' ORDER BY seq",
+                     "reading a trace's spans", trace_id);
     if (st != TB_OK)
         return st;
     sqlite3_bind_int64(s, 2, before_seq > 0 ? before_seq : INT64_MAX);
@@ -378,7 +368,7 @@ tb_status tb__store_trace_spans(sqlite3 *db, sqlite3_stmt **slot, const char *tr
         if (fn(ctx, &r))
             break;
     }
-    return finish_cached(db, slot, s, rc, "reading a trace's spans");
+    return finish_kept(db, keep, s, rc, "reading a trace's spans");
 }
 
 tb_status tb__store_trace_delivery(sqlite3 *db, const char *trace_id, tb_trace_delivery_fn fn,

@@ -51,13 +51,11 @@ tb_status tb__store_has_destination(sqlite3 *db, const char *name, bool *found);
 /* The shipper's questions during a send (tb_export_host): a trace's record
  * (*out tb__malloc'd; TB_NOT_FOUND when absent), and its span records with
  * seq < before_seq (<= 0: all) of the given types (NULL: all), by seq.
- * slot: where the statement is kept between calls (finalize it before
- * closing db), or NULL to prepare it each time. */
-tb_status tb__store_trace_record(sqlite3 *db, sqlite3_stmt **slot, const char *trace_id,
-                                 char **out);
-tb_status tb__store_trace_spans(sqlite3 *db, sqlite3_stmt **slot, const char *trace_id,
-                                int64_t before_seq, const char *const *types, tb_record_fn fn,
-                                void *ctx);
+ * keep: db keeps the statement between calls (tb__db_stmt: whoever closes
+ * db calls tb__db_finalize_all first); false: prepared each time. */
+tb_status tb__store_trace_record(sqlite3 *db, bool keep, const char *trace_id, char **out);
+tb_status tb__store_trace_spans(sqlite3 *db, bool keep, const char *trace_id, int64_t before_seq,
+                                const char *const *types, tb_record_fn fn, void *ctx);
 tb_status tb__store_requeue(sqlite3 *db, const char *destination, bool all, int64_t *requeued,
                             int64_t *gone);
 tb_status tb__store_forget(sqlite3 *db, const char *destination, int64_t *dead_dropped);
