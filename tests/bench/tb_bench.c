@@ -193,7 +193,7 @@ static int64_t pct(const int64_t *sorted, size_t n, double q)
 typedef struct result_row {
     char sec[12];
     char what[112];
-    char figure[80];
+    char figure[160];
     char target[64];
     char verdict[24];
 } result_row;
@@ -1431,6 +1431,72 @@ static double cjson_reference_ns(int64_t n)
     return (double)(c1 - c0) / (double)n;
 }
 
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The OTLP row (#15): the backlog shipped OTLP_REPS times, each time to a
+ * destination of a new name (so from the start), alternating with the
+ * cJSON reference (before the first and after each): the figures are the
+ * median shipment with the range beside it, and the shipper's CPU as a
+ * multiple of the reference timed around that shipment. */
+enum { OTLP_REPS = 5 };
+
+static void otlp_alternating(const char *path, int64_t n)
+{
+    ship_stats st, *s = &st;
+    double us[OTLP_REPS], ratio[OTLP_REPS], rate[OTLP_REPS], ref[OTLP_REPS + 1];
+    double srv_us = 0;
+    int64_t reqs = 0;
+    int64_t ref_n = n / 4 < 5000 ? 5000 : n / 4;
+    ref[0] = cjson_reference_ns(ref_n);
+    for (int k = 0; k < OTLP_REPS; k++) {
+        char name[32];
+        snprintf(name, sizeof name, k ? "otlp_rep%d" : "otlp", k + 1);
+        ship_run(path, name, "otlp", s);
+        if (s->st == TB_CONFIG && strstr(s->err, "not available")) {
+            g_otlp_built = false;
+            row("4", "ship to otlp http/protobuf", "≥ 50 000 spans/s", "n/a", "not built: %s",
+                s->err);
+            return;
+        }
+        if (s->st != TB_OK || s->rep.delivered != n)
+            die("ship to otlp: status %s (%s), delivered %lld of %lld", tb_status_str(s->st),
+                s->err, (long long)s->rep.delivered, (long long)n);
+        ref[k + 1] = cjson_reference_ns(ref_n);
+        us[k] = (double)s->proc_cpu_ns / 1e3 / (double)n;
+        ratio[k] = us[k] * 1e3 / ((ref[k] + ref[k + 1]) / 2);
+        rate[k] = (double)n / ((double)s->wall_ns / 1e9);
+        srv_us += (double)s->srv_cpu_ns / 1e3 / (double)n / OTLP_REPS;
+        reqs = s->srv_requests;
+        progress("  shipment %d: %.2f µs/span, %.0f spans/s; reference %.2f µs/record after it",
+                 k + 1, us[k], rate[k], ref[k + 1] / 1e3);
+    }
+    double refs[OTLP_REPS + 1];
+    memcpy(refs, ref, sizeof refs);
+    qsort(us, OTLP_REPS, sizeof *us, cmp_dbl);
+    qsort(ratio, OTLP_REPS, sizeof *ratio, cmp_dbl);
+    qsort(rate, OTLP_REPS, sizeof *rate, cmp_dbl);
+    qsort(refs, OTLP_REPS + 1, sizeof *refs, cmp_dbl);
+    const int m = OTLP_REPS / 2;
+    row("4", "ship to otlp http/protobuf → local HTTP server", "≥ 50 000 spans/s",
+        met(rate[m] >= 50000), "%.0f spans/s (%.0f–%.0f; median of %d shipments)", rate[m], rate[0],
+        rate[OTLP_REPS - 1], OTLP_REPS);
+    row("4", "  … CPU: shipper side / loopback HTTP server (python)", "≤ 6 µs/span",
+        met(us[m] <= 6.0), "%.1f µs/span (%.1f–%.1f; median of %d) / %.2f µs/span (%lld req)",
+        us[m], us[0], us[OTLP_REPS - 1], OTLP_REPS, srv_us, (long long)reqs);
+    row("4", "  … reference: cJSON parse + print of each body, between the shipments", NULL, NULL,
+        "%.2f µs/record (%.2f–%.2f); the shipper's CPU is %.2f× it (%.2f–%.2f)",
+        refs[OTLP_REPS / 2] / 1e3, refs[0] / 1e3, refs[OTLP_REPS] / 1e3, ratio[m], ratio[0],
+        ratio[OTLP_REPS - 1]);
+    if (rate[m] > g_fastest_rate) {
+        g_fastest_rate = rate[m];
+        snprintf(g_fastest, sizeof g_fastest, "otlp");
+    }
+}
+
 static void section_ship(void)
 {
     server_start();
@@ -1443,14 +1509,13 @@ static void section_ship(void)
     for (size_t i = 0; i < 5; i++) {
         if (i > 2 && !g_otlp_built)
             break;
-        ship_stats s;
-        double ref_ns = 0;
-        if (i == 2)
-            ref_ns = cjson_reference_ns(n / 4);
         progress("ship: tb_ship_once to `%s`, %lld records, batch 512...", types[i], (long long)n);
+        if (i == 2) {
+            otlp_alternating(path, n);
+            continue;
+        }
+        ship_stats s;
         ship_run(path, types[i], types[i], &s);
-        if (i == 2)
-            ref_ns = (ref_ns + cjson_reference_ns(n / 4)) / 2;
         char what[112];
         if (s.st == TB_CONFIG && strstr(s.err, "not available")) {
             g_otlp_built = false;
@@ -1465,7 +1530,6 @@ static void section_ship(void)
         double rate = (double)s.rep.delivered / ((double)s.wall_ns / 1e9);
         const char *label = i == 0   ? "ship to file exporter (fsync per batch)"
                             : i == 1 ? "ship to webhook → local HTTP server"
-                            : i == 2 ? "ship to otlp http/protobuf → local HTTP server"
                             : i == 3 ? "  … the same, `conventions = genai` only"
                                      : "  … the same, `conventions = openinference` only";
         row("4", label, i > 2 ? NULL : "≥ 50 000 spans/s", i > 2 ? NULL : met(rate >= 50000),
@@ -1475,21 +1539,15 @@ static void section_ship(void)
         double shipper_cpu = (double)s.proc_cpu_ns / 1e9;
         snprintf(what, sizeof what, "  … CPU: shipper side%s",
                  i ? " / loopback HTTP server (python)" : "");
-        /* the OTLP target (#15): shipper CPU per span, the default conventions */
         double us_span = shipper_cpu * 1e6 / (double)s.rep.delivered;
         if (i)
-            row("4", what, i == 2 ? "≤ 6 µs/span" : NULL, i == 2 ? met(us_span <= 6.0) : NULL,
-                "%.2f s (%.1f µs/span) / %.2f s (%.2f µs/span, %lld req)", shipper_cpu, us_span,
-                (double)s.srv_cpu_ns / 1e9, (double)s.srv_cpu_ns / 1e3 / (double)s.rep.delivered,
-                (long long)s.srv_requests);
+            row("4", what, NULL, NULL, "%.2f s (%.1f µs/span) / %.2f s (%.2f µs/span, %lld req)",
+                shipper_cpu, us_span, (double)s.srv_cpu_ns / 1e9,
+                (double)s.srv_cpu_ns / 1e3 / (double)s.rep.delivered, (long long)s.srv_requests);
         else
             row("4", what, NULL, NULL, "%.2f s (%.1f µs/span), wall %.2f s", shipper_cpu,
                 shipper_cpu * 1e6 / (double)s.rep.delivered, (double)s.wall_ns / 1e9);
-        if (i == 2 && ref_ns > 0)
-            row("4", "  … reference: cJSON parse + print of each body, before and after", NULL,
-                NULL, "%.2f µs/record; the OTLP shipper CPU is %.2f× it", ref_ns / 1e3,
-                us_span * 1e3 / ref_ns);
-        if (i <= 2 && rate > g_fastest_rate) {
+        if (i <= 1 && rate > g_fastest_rate) {
             g_fastest_rate = rate;
             snprintf(g_fastest, sizeof g_fastest, "%s", types[i]);
         }
