@@ -45,9 +45,12 @@ static bool fail(scan *s)
     return false;
 }
 
-static void ws(scan *s)
+static inline __attribute__((always_inline)) void ws(scan *s)
 {
-    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+    /* compact JSON has none: every JSON space is at most ' ', so one
+     * comparison settles the common case */
+    while (s->p < s->end && *s->p <= ' ' &&
+           (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
         s->p++;
 }
 
@@ -78,8 +81,16 @@ static bool string(scan *s, bool *escaped)
             const uint64_t ones = UINT64_C(0x0101010101010101),
                            highs = UINT64_C(0x8080808080808080);
             uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-            if ((((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & highs)
+            uint64_t hit =
+                (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & highs;
+            if (hit) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                /* the lowest marked byte is a real one (a borrow only
+                 * marks bytes above a real hit): go straight to it */
+                p += (unsigned)__builtin_ctzll(hit) / 8;
+#endif
                 break;
+            }
             p += 8;
         }
         while (p < end && *p != '"' && *p != '\\' && *p >= 0x20)
@@ -284,7 +295,12 @@ static bool value(scan *s, const tb__jspec *spec, tb__jval *out);
 static __attribute__((noinline)) void remember(scan *s, key_list *seen, const key *k)
 {
     for (size_t i = 0; i < seen->n; i++) {
-        if (key_equal(&seen->keys[i], k)) {
+        const key *o = &seen->keys[i];
+        /* two raw keys of different lengths or first bytes differ: most
+         * pairs are told apart here, without the call */
+        if (!o->escaped && !k->escaped && (o->len != k->len || o->at[0] != k->at[0]))
+            continue;
+        if (key_equal(o, k)) {
             note_dup(s, k);
             break;
         }
