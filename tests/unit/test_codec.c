@@ -826,11 +826,22 @@ static void test_scanner_edges(void **state)
     expect_bad(T "\"open}}", "record: not valid JSON");
 #undef T
     /* what ends a run of plain bytes is found at every offset from the
-     * start of the string (the scanner reads eight bytes at a time) */
-    for (int k = 0; k < 20; k++) {
-        char pad[32], text[256], want[64];
-        memset(pad, 'a', (size_t)k);
-        pad[k] = '\0';
+     * start of the string (the scanner reads sixteen or eight bytes at a
+     * time); the runs are of 'a', of DEL (0x7f: plain, however close to
+     * the control characters) and of "é" (bytes above 0x7f are plain too) */
+    for (int k = 0; k < 3 * 40; k++) {
+        char pad[64], text[256], want[96];
+        int len = k % 40;
+        if (k < 40) {
+            memset(pad, 'a', (size_t)len);
+        } else if (k < 80) {
+            memset(pad, 0x7f, (size_t)len);
+        } else {
+            len &= ~1;
+            for (int j = 0; j < len; j += 2)
+                memcpy(pad + j, "\xc3\xa9", 2);
+        }
+        pad[len] = '\0';
         snprintf(
             text, sizeof text,
             "{\"object\":\"trace\",\"id\":\"trace_o\",\"workflow_name\":\"%s\\\"b\xc3\xa9\\\\\"}",
@@ -842,6 +853,15 @@ static void test_scanner_edges(void **state)
         snprintf(text, sizeof text,
                  "{\"object\":\"trace\",\"id\":\"trace_o\",\"workflow_name\":\"%s\x01z\"}", pad);
         expect_bad(text, "record: not valid JSON");
+        snprintf(text, sizeof text,
+                 "{\"object\":\"trace\",\"id\":\"trace_o\",\"workflow_name\":\"%s\x1f\"}", pad);
+        expect_bad(text, "record: not valid JSON");
+        snprintf(text, sizeof text,
+                 "{\"object\":\"trace\",\"id\":\"trace_o\",\"workflow_name\":\"%s \"}", pad);
+        decode_ok(&rec, text);
+        snprintf(want, sizeof want, "%s ", pad);
+        assert_string_equal(rec.name, want);
+        tb__record_clear(&rec);
         snprintf(text, sizeof text,
                  "{\"object\":\"trace\",\"id\":\"trace_o\",\"workflow_name\":\"%s", pad);
         expect_bad(text, "record: not valid JSON"); /* never closed */
