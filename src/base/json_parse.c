@@ -24,6 +24,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 typedef struct parser {
     const unsigned char *at, *end;
@@ -102,11 +105,28 @@ static char *parse_string(parser *p)
         return NULL;
     const unsigned char *q = s + 1;
     size_t escapes = 0;
-    /* most strings have no backslash before their closing quote: two
-     * memchr calls (vectorised in libc) find that out */
+    /* most strings have no backslash before their closing quote: the
+     * first quote or backslash, sixteen bytes a step with SSE2 (every
+     * x86-64), tells; two memchr calls elsewhere */
+#if defined(__SSE2__)
+    {
+        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+        while (p->end - q >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+            unsigned hit = (unsigned)_mm_movemask_epi8(
+                _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+            if (hit) {
+                q += __builtin_ctz(hit);
+                break;
+            }
+            q += 16;
+        }
+    }
+#else
     const unsigned char *quote = memchr(q, '"', (size_t)(p->end - q));
     if (quote && !memchr(q, '\\', (size_t)(quote - q)))
         q = quote;
+#endif
     while (q < p->end && *q != '"') {
         if (*q == '\\') {
             if (q + 1 >= p->end)
