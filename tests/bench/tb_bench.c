@@ -1401,31 +1401,45 @@ static double g_fastest_rate;
 static bool g_otlp_built = true;
 
 /* The OTLP row's machine reference: what cJSON alone costs to read and
- * write each body once (parse, print unformatted, free), on this thread,
- * in ns per record. Run right before and right after the OTLP shipping, it
- * shows how fast the machine was in those minutes: the µs target is an
- * absolute figure, and this VM's speed moves by half between minutes. */
+ * write each body once (parse, print unformatted, free; cJSON with the
+ * allocator hooks the library gives it), on this thread, in ns per
+ * record. The bodies are made before the clock starts. Run between the
+ * OTLP shipments, it shows how fast the machine was in those minutes: the
+ * µs target is an absolute figure, and this VM's speed moves by half
+ * between minutes. */
 static double cjson_reference_ns(int64_t n)
 {
     rowbuf rb;
     rowbuf_init(&rb);
     gen g = {(uint64_t)0x5eULL << 40, 0};
+    char **bodies = calloc((size_t)n, sizeof *bodies);
+    size_t *lens = calloc((size_t)n, sizeof *lens);
+    if (!bodies || !lens)
+        die("reference: out of memory");
+    for (int64_t i = 0; i < n; i++) {
+        gen_next(&g, &rb);
+        bodies[i] = xstrdup(rb.body);
+        lens[i] = rb.len;
+    }
+    free(rb.body);
     size_t sink = 0;
     int64_t c0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
     for (int64_t i = 0; i < n; i++) {
-        gen_next(&g, &rb);
-        cJSON *o = cJSON_ParseWithLength(rb.body, rb.len);
+        cJSON *o = cJSON_ParseWithLength(bodies[i], lens[i]);
         if (!o)
             die("reference: a workload body does not parse");
         char *txt = cJSON_PrintUnformatted(o);
         if (!txt)
             die("reference: out of memory");
-        sink += strlen(txt);
-        free(txt);
+        sink += (size_t)(unsigned char)txt[0];
+        cJSON_free(txt);
         cJSON_Delete(o);
     }
     int64_t c1 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
-    free(rb.body);
+    for (int64_t i = 0; i < n; i++)
+        free(bodies[i]);
+    free(bodies);
+    free(lens);
     if (sink == 0)
         die("reference: nothing printed");
     return (double)(c1 - c0) / (double)n;
@@ -1463,13 +1477,15 @@ static void otlp_alternating(const char *path, int64_t n)
             return;
         }
         if (s->st != TB_OK || s->rep.delivered != n)
-            die("ship to otlp: status %s (%s), delivered %lld of %lld", tb_status_str(s->st),
-                s->err, (long long)s->rep.delivered, (long long)n);
+            progress("  WARNING: status %s (%s), delivered %lld of %lld, pending %lld",
+                     tb_status_str(s->st), s->err, (long long)s->rep.delivered, (long long)n,
+                     (long long)s->rep.pending);
+        int64_t got = s->rep.delivered > 0 ? s->rep.delivered : 1;
         ref[k + 1] = cjson_reference_ns(ref_n);
-        us[k] = (double)s->proc_cpu_ns / 1e3 / (double)n;
+        us[k] = (double)s->proc_cpu_ns / 1e3 / (double)got;
         ratio[k] = us[k] * 1e3 / ((ref[k] + ref[k + 1]) / 2);
-        rate[k] = (double)n / ((double)s->wall_ns / 1e9);
-        srv_us += (double)s->srv_cpu_ns / 1e3 / (double)n / OTLP_REPS;
+        rate[k] = (double)s->rep.delivered / ((double)s->wall_ns / 1e9);
+        srv_us += (double)s->srv_cpu_ns / 1e3 / (double)got / OTLP_REPS;
         reqs = s->srv_requests;
         progress("  shipment %d: %.2f µs/span, %.0f spans/s; reference %.2f µs/record after it",
                  k + 1, us[k], rate[k], ref[k + 1] / 1e3);
@@ -1485,12 +1501,13 @@ static void otlp_alternating(const char *path, int64_t n)
         met(rate[m] >= 50000), "%.0f spans/s (%.0f–%.0f; median of %d shipments)", rate[m], rate[0],
         rate[OTLP_REPS - 1], OTLP_REPS);
     row("4", "  … CPU: shipper side / loopback HTTP server (python)", "≤ 6 µs/span",
-        met(us[m] <= 6.0), "%.1f µs/span (%.1f–%.1f; median of %d) / %.2f µs/span (%lld req)",
-        us[m], us[0], us[OTLP_REPS - 1], OTLP_REPS, srv_us, (long long)reqs);
+        met(us[m] <= 6.0),
+        "%.2f µs/span (%.2f–%.2f; median of %d) / %.2f µs/span (mean; %lld req a shipment)", us[m],
+        us[0], us[OTLP_REPS - 1], OTLP_REPS, srv_us, (long long)reqs);
     row("4", "  … reference: cJSON parse + print of each body, between the shipments", NULL, NULL,
         "%.2f µs/record (%.2f–%.2f); the shipper's CPU is %.2f× it (%.2f–%.2f)",
-        refs[OTLP_REPS / 2] / 1e3, refs[0] / 1e3, refs[OTLP_REPS] / 1e3, ratio[m], ratio[0],
-        ratio[OTLP_REPS - 1]);
+        (refs[OTLP_REPS / 2] + refs[(OTLP_REPS + 1) / 2]) / 2e3, refs[0] / 1e3,
+        refs[OTLP_REPS] / 1e3, ratio[m], ratio[0], ratio[OTLP_REPS - 1]);
     if (rate[m] > g_fastest_rate) {
         g_fastest_rate = rate[m];
         snprintf(g_fastest, sizeof g_fastest, "otlp");
