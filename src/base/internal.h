@@ -78,17 +78,12 @@ tb_status tb__new_span_id(char buf[40]);
 void tb__set_err(char *err, size_t size, const char *fmt, ...) TB__PRINTF(3, 4);
 /* Replace control characters in s with spaces, so the text stays one line. */
 void tb__one_line(char *s);
-/* The value of one hex digit, or -1 (inline: ids are decoded a digit at a
- * time, several ids a record, on the shipping path). */
+/* The value of one hex digit, or -1: a table, inline (ids are decoded a
+ * digit at a time, several ids a record, on the shipping path). */
+extern const unsigned char tb__hex_digit1[256];
 static inline int tb__hexval(char c)
 {
-    unsigned u = (unsigned char)c;
-    if (u - '0' < 10u)
-        return (int)(u - '0');
-    u |= 0x20u; /* 'A'..'F' -> 'a'..'f' */
-    if (u - 'a' < 6u)
-        return (int)(u - 'a' + 10);
-    return -1;
+    return (int)tb__hex_digit1[(unsigned char)c] - 1;
 }
 /* A trace or span id: any non-empty string (the SDKs accept caller ids). */
 bool tb__valid_id(const char *s);

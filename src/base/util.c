@@ -365,6 +365,13 @@ void tb__iso8601(int64_t us, char buf[40])
     memcpy(buf + 26, "+00:00", 7);
 }
 
+/* A hex digit's value plus one; 0: not a hex digit (tb__hexval). */
+const unsigned char tb__hex_digit1[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+    ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
 /* n ASCII digits at s (a NUL fails before anything after it is read). */
 static inline bool digits(const char *s, int n, int *out)
 {

@@ -75,11 +75,11 @@ static bool string(scan *s, bool *escaped)
     const unsigned char *p = s->p + 1, *end = s->end;
     bool esc = false;
     for (;;) {
-        /* eight bytes at a time while none is a quote, a backslash or a
-         * control character (a false alarm only hands over to the loop
-         * below, which decides) */
+        /* plain bytes passed over sixteen at a time with SSE2 (every
+         * x86-64), then eight (SWAR), each step stopping on the first
+         * quote, backslash or control character; the byte loop decides
+         * what is left (and, big-endian, the word a SWAR step stopped in) */
 #if defined(__SSE2__)
-        /* sixteen at a time where the compiler may use SSE2 (every x86-64) */
         {
             const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
                           ctl = _mm_set1_epi8(0x1F);

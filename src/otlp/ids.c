@@ -36,29 +36,20 @@ static void put_be64(uint8_t *out, uint64_t v)
     }
 }
 
-/* A hex digit's value plus one; 0: not a hex digit (a table: ids are
- * decoded for every span a destination is sent). */
-static const uint8_t k_hex1[256] = {
-    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
-    ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
-    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
-};
-
 /* Decode the first 2*n characters of s as hex into out; false when any is
  * not a hex digit or the bytes are all zero. It reads no further than the
  * first character that is not a hex digit (a NUL ends it). */
 static bool hex_bytes(const char *s, uint8_t *out, size_t n)
 {
-    const unsigned char *u = (const unsigned char *)s;
     unsigned nonzero = 0;
     for (size_t i = 0; i < n; i++) {
-        unsigned hi = k_hex1[u[2 * i]];
-        if (!hi)
+        int hi = tb__hexval(s[2 * i]);
+        if (hi < 0)
             return false;
-        unsigned lo = k_hex1[u[2 * i + 1]];
-        if (!lo)
+        int lo = tb__hexval(s[2 * i + 1]);
+        if (lo < 0)
             return false;
-        out[i] = (uint8_t)((hi - 1) << 4 | (lo - 1));
+        out[i] = (uint8_t)(hi << 4 | lo);
         nonzero |= out[i];
     }
     return nonzero != 0;
